@@ -1,0 +1,3 @@
+"""loadkit: load tests as reviewed YAML, compiled to Locust, judged by thresholds."""
+
+__version__ = "0.1.0"

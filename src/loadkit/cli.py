@@ -1,0 +1,329 @@
+"""The `loadkit` command: a thin click layer over the library.
+
+`main()` is the one place that turns results and exceptions into exit codes (`ExitStatus`)
+and one-line `loadkit: error: ...` messages; commands return an ExitStatus.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from loadkit import __version__
+from loadkit.compiler import compile_scenario
+from loadkit.console import ProgressLine, final_report
+from loadkit.durations import parse_duration
+from loadkit.errors import LoadkitError, ScenarioError
+from loadkit.exit_codes import ExitStatus
+from loadkit.run_folder import DEFAULT_REPORTS_DIR, RunFolder
+from loadkit.runner import prepare_folder, run_locust
+from loadkit.scenario import Scenario, validate_source
+from loadkit.settings import RunSettings
+from loadkit.summary import exit_status_for
+from loadkit.yaml_source import load_yaml
+
+
+class UsageProblem(LoadkitError):
+    """Bad command-line input found after parsing (exit code INVALID_INPUT)."""
+
+
+class DurationParam(click.ParamType[float]):
+    name = "duration"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            seconds = parse_duration(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        if seconds < 1 or seconds != int(seconds):
+            self.fail(f"must be a whole number of seconds, at least 1s (got {value!r})", param, ctx)
+        return seconds
+
+
+class HostParam(click.ParamType[str]):
+    name = "url"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value)
+        if not text.startswith(("http://", "https://")) or len(text.split("://", 1)[1]) == 0:
+            self.fail(f"expected a URL like http://127.0.0.1:8080, got {text!r}", param, ctx)
+        return text
+
+
+def _load(path: str) -> tuple[Scenario, str]:
+    source = load_yaml(path)
+    return validate_source(source), source.text
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="loadkit")
+@click.option("--traceback", is_flag=True, help="Show the Python traceback of unexpected errors.")
+def cli(traceback: bool) -> None:
+    """Load tests as reviewed YAML, run on Locust, judged by thresholds.
+
+    \b
+    Exit codes: 0 pass, 1 thresholds failed, 2 invalid input, 3 aborted, 4 internal error.
+    """
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def validate(files: Sequence[str]) -> ExitStatus:
+    """Check scenario files without sending any load."""
+    problems = []
+    for file in files:
+        try:
+            scenario, _ = _load(file)
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+            continue
+        click.echo(
+            f"{file}: ok ({scenario.name}: {len(scenario.users)} user type(s), "
+            f"{sum(len(u.tasks) for u in scenario.users)} task(s))"
+        )
+    if problems:
+        raise ScenarioError(problems)
+    return ExitStatus.PASS
+
+
+@cli.command(name="compile")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the locustfile here instead of standard output.",
+)
+def compile_command(file: str, output: Path | None) -> ExitStatus:
+    """Compile a scenario into a readable, self-contained Locust locustfile."""
+    scenario, _ = _load(file)
+    code = compile_scenario(scenario, file)
+    if output is None:
+        click.echo(code, nl=False)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(code, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    return ExitStatus.PASS
+
+
+def _run_options(func: Any) -> Any:
+    options = [
+        click.option(
+            "--host",
+            type=HostParam(),
+            envvar="LOADKIT_HOST",
+            help="Base URL of the target (overrides the scenario). [env: LOADKIT_HOST]",
+        ),
+        click.option(
+            "-u",
+            "--users",
+            type=click.IntRange(min=1),
+            envvar="LOADKIT_USERS",
+            help="Peak concurrent users. [env: LOADKIT_USERS]",
+        ),
+        click.option(
+            "-r",
+            "--spawn-rate",
+            type=click.FloatRange(min=0, min_open=True),
+            envvar="LOADKIT_SPAWN_RATE",
+            help="Users started per second. [env: LOADKIT_SPAWN_RATE]",
+        ),
+        click.option(
+            "-t",
+            "--duration",
+            type=DurationParam(),
+            envvar="LOADKIT_DURATION",
+            help="Run time, e.g. 30s, 5m. [env: LOADKIT_DURATION]",
+        ),
+        click.option(
+            "--out",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Run folder to write (must be new or empty).",
+        ),
+        click.option(
+            "--reports-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=DEFAULT_REPORTS_DIR,
+            show_default=True,
+            envvar="LOADKIT_REPORTS_DIR",
+            help="Where new run folders are made. [env: LOADKIT_REPORTS_DIR]",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@_run_options
+def run(file: str, **overrides: Any) -> ExitStatus:
+    """Run a scenario headless and judge it by its thresholds.
+
+    Writes a run folder (scenario, locustfile, Locust CSVs, summary.json, summary.md) and
+    exits 0 on pass, 1 when thresholds failed.
+    """
+    scenario, text = _load(file)
+    return _run(scenario, text, file, **overrides)
+
+
+def _run(
+    scenario: Scenario,
+    text: str,
+    source_file: str,
+    *,
+    host: str | None,
+    users: int | None,
+    spawn_rate: float | None,
+    duration: float | None,
+    out: Path | None,
+    reports_dir: Path,
+) -> ExitStatus:
+    settings = RunSettings.resolve(
+        scenario, host=host, users=users, spawn_rate=spawn_rate, duration_s=duration
+    )
+    try:
+        folder = RunFolder.create(out, scenario.name, reports_dir)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise UsageProblem(str(exc)) from None
+    prepare_folder(folder, scenario, text, source_file)
+    click.echo(
+        f"loadkit: running {scenario.name!r}: {settings.users} users at {settings.spawn_rate:g}/s "
+        f"for {settings.duration_s}s against {settings.host}"
+    )
+    progress = (
+        ProgressLine(sys.stdout, settings.duration_s, settings.users)
+        if sys.stdout.isatty()
+        else None
+    )
+    try:
+        outcome = run_locust(
+            scenario,
+            settings,
+            folder,
+            source_file=source_file,
+            on_progress=progress.update if progress else None,
+        )
+    finally:
+        if progress:
+            progress.close()
+    click.echo(final_report(outcome.summary, str(folder.path)))
+    return exit_status_for(outcome.summary["verdict"])
+
+
+@cli.command()
+@click.option("--serve", is_flag=True, help="Only start the demo target and keep it running.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port on 127.0.0.1 (default: a free port; 8080 with --serve).",
+)
+@click.option(
+    "-t",
+    "--duration",
+    type=DurationParam(),
+    default=None,
+    help="Run time of the demo load test (default: the scenario's 30s).",
+)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder.")
+@click.option(
+    "--reports-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_REPORTS_DIR,
+    show_default=True,
+    envvar="LOADKIT_REPORTS_DIR",
+)
+def demo(
+    serve: bool, port: int | None, duration: float | None, out: Path | None, reports_dir: Path
+) -> ExitStatus:
+    """Start the bundled target on 127.0.0.1 and load-test it with scenarios/demo.yaml."""
+    from loadkit.target import TargetProcess
+
+    if serve:
+        with TargetProcess(port=8080 if port is None else port) as target:
+            click.echo(f"loadkit: demo target on {target.url} (Ctrl-C to stop)")
+            _wait_for_signal()
+        return ExitStatus.PASS
+    demo_file = resources.files("loadkit") / "scenarios" / "demo.yaml"
+    with resources.as_file(demo_file) as path:
+        scenario, text = _load(str(path))
+    with TargetProcess(port=port or 0) as target:
+        click.echo(f"loadkit: demo target listening on {target.url}")
+        return _run(
+            scenario,
+            text,
+            "scenarios/demo.yaml",
+            host=target.url,
+            users=None,
+            spawn_rate=None,
+            duration=duration,
+            out=out,
+            reports_dir=reports_dir,
+        )
+
+
+def _wait_for_signal() -> None:
+    received: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        received.append(signum)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not received:
+            signal.pause()
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    args = list(sys.argv[1:] if argv is None else argv)
+    sys.exit(int(run_cli(args)))
+
+
+def run_cli(args: list[str]) -> ExitStatus:
+    """Run the CLI and decide the exit status: the one place that does."""
+    try:
+        result = cli.main(args=args, prog_name="loadkit", standalone_mode=False)
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            click.echo(f"loadkit: error: {problem}", err=True)
+        return ExitStatus.INVALID_INPUT
+    except click.exceptions.Abort:
+        click.echo("loadkit: aborted", err=True)
+        return ExitStatus.ABORTED
+    except click.ClickException as exc:
+        hint = ""
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            hint = f" (see '{exc.ctx.command_path} --help')"
+        click.echo(f"loadkit: error: {exc.format_message()}{hint}", err=True)
+        return ExitStatus.INVALID_INPUT
+    except UsageProblem as exc:
+        click.echo(f"loadkit: error: {exc}", err=True)
+        return ExitStatus.INVALID_INPUT
+    except KeyboardInterrupt:
+        click.echo("loadkit: aborted", err=True)
+        return ExitStatus.ABORTED
+    except Exception as exc:
+        if "--traceback" in args:
+            raise
+        click.echo(
+            f"loadkit: internal error: {type(exc).__name__}: {exc} "
+            "(run with --traceback for details)",
+            err=True,
+        )
+        return ExitStatus.INTERNAL_ERROR
+    if isinstance(result, ExitStatus):
+        return result
+    return ExitStatus(result) if isinstance(result, int) else ExitStatus.PASS

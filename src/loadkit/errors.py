@@ -1,0 +1,40 @@
+"""Errors that reach the user as one line: where, what is wrong, how to fix it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class LoadkitError(Exception):
+    """An error with a message fit to show as-is (no traceback)."""
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str
+    line: int  # 1-based
+    column: int  # 1-based
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a scenario, pinned to a place in its file."""
+
+    location: Location
+    key_path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.key_path}: " if self.key_path else ""
+        return f"{self.location}: {where}{self.message}"
+
+
+class ScenarioError(LoadkitError):
+    """A scenario that cannot be run. Carries every problem found, each one line."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))

@@ -1,0 +1,156 @@
+"""Runs *inside* the Locust process: `python -m loadkit.harness <locust arguments>`.
+
+It adds what Locust does not do by itself and then hands over to Locust's own `main()`, so
+runners, stats, CSV writers, master/worker and the web UI stay Locust's:
+
+- a final, complete snapshot of the stats at shutdown (Locust rewrites `_stats.csv` only once
+  a second and not at exit, so short runs would report stale numbers), as CSV in Locust's
+  format and as `locust_final.json` with the raw response-time histograms;
+- one JSON progress line per second on the file descriptor named by LOADKIT_PROGRESS_FD,
+  which `loadkit run` turns into its live status line.
+
+Apart from `harness_protocol` (plain constants) nothing here imports the rest of loadkit: this
+module must stay cheap to import, and nothing may import ssl-using code before Locust patches.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import gevent
+import locust
+from locust import events
+from locust.env import Environment
+from locust.runners import WorkerRunner
+from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
+
+from loadkit.harness_protocol import FINAL_STATS_FILE, PROGRESS_FD_ENV, RUN_DIR_ENV
+
+_state: dict[str, Any] = {"env": None, "started_at": None, "stopped_at": None, "peak_users": 0}
+
+
+def _is_reporting_process(environment: Environment) -> bool:
+    # Workers only forward their numbers; the master (or a local runner) owns the totals.
+    return environment.runner is not None and not isinstance(environment.runner, WorkerRunner)
+
+
+def _on_init(environment: Environment, **_: Any) -> None:
+    _state["env"] = environment
+    if not _is_reporting_process(environment):
+        return
+    fd = os.environ.get(PROGRESS_FD_ENV)
+    if fd:
+        gevent.spawn(_progress_loop, int(fd), environment)
+
+
+def _on_test_start(environment: Environment, **_: Any) -> None:
+    if _state["started_at"] is None:
+        _state["started_at"] = time.time()
+
+
+def _on_test_stop(environment: Environment, **_: Any) -> None:
+    _state["stopped_at"] = time.time()
+
+
+def _on_quit(exit_code: int, **_: Any) -> None:
+    # `quit` fires after runner.quit(): every user has stopped and (distributed) every worker
+    # has sent its last report, so these numbers are final.
+    environment: Environment | None = _state["env"]
+    if environment is None or not _is_reporting_process(environment):
+        return
+    run_dir = os.environ.get(RUN_DIR_ENV)
+    if run_dir:
+        write_final_snapshot(environment, run_dir, exit_code)
+
+
+def _progress_loop(fd: int, environment: Environment) -> None:
+    os.set_blocking(fd, False)  # a slow reader must never block the gevent hub
+    while True:
+        gevent.sleep(1.0)
+        runner = environment.runner
+        if runner is None:
+            continue
+        total = environment.stats.total
+        _state["peak_users"] = max(_state["peak_users"], runner.user_count)
+        started = _state["started_at"]
+        line = {
+            "elapsed": (time.time() - started) if started else 0.0,
+            "state": runner.state,
+            "users": runner.user_count,
+            "requests": total.num_requests,
+            "failures": total.num_failures,
+            "rps": total.current_rps,
+            "p95_ms": total.get_current_response_time_percentile(0.95),
+        }
+        try:
+            os.write(fd, (json.dumps(line) + "\n").encode())
+        except (BlockingIOError, BrokenPipeError):
+            pass
+        except OSError:
+            return
+
+
+def write_final_snapshot(environment: Environment, run_dir: str, exit_code: int) -> None:
+    stats = environment.stats
+    runner = environment.runner
+    options = environment.parsed_options
+    prefix = getattr(options, "csv_prefix", None)
+    if prefix:
+        # The same format Locust writes, but final: StatsCSV is Locust's own writer.
+        writer = StatsCSV(environment, PERCENTILES_TO_REPORT)
+        for suffix, write in (
+            ("_stats.csv", writer.requests_csv),
+            ("_failures.csv", writer.failures_csv),
+            ("_exceptions.csv", writer.exceptions_csv),
+        ):
+            with open(prefix + suffix, "w", newline="", encoding="utf-8") as handle:
+                write(csv.writer(handle))
+    exceptions = []
+    if runner is not None:
+        for row in runner.exceptions.values():
+            exceptions.append(
+                {
+                    "count": row["count"],
+                    "message": row["msg"],
+                    "traceback": row["traceback"],
+                    "nodes": sorted(row["nodes"]),
+                }
+            )
+    data = {
+        "schema": 1,
+        "locust_version": locust.__version__,
+        "started_at": _state["started_at"],
+        "stopped_at": _state["stopped_at"] or time.time(),
+        "written_at": time.time(),
+        "locust_exit_code": exit_code,
+        "peak_users": _state["peak_users"],
+        "entries": [entry.serialize() for entry in stats.entries.values()],
+        "total": stats.total.serialize(),
+        "errors": list(stats.serialize_errors().values()),
+        "exceptions": exceptions,
+    }
+    path = os.path.join(run_dir, FINAL_STATS_FILE)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    os.replace(tmp, path)
+
+
+def main() -> None:
+    from locust.main import main as locust_main
+
+    events.init.add_listener(_on_init)
+    events.test_start.add_listener(_on_test_start)
+    events.test_stop.add_listener(_on_test_stop)
+    events.quit.add_listener(_on_quit)
+    sys.argv[0] = "locust"
+    locust_main()  # type: ignore[no-untyped-call]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,9 @@
+"""Names shared by `loadkit run` and the harness inside the Locust process.
+
+A module of its own so that the harness, which must import Locust first, and the runner,
+which must never import Locust, agree on them without importing each other.
+"""
+
+RUN_DIR_ENV = "LOADKIT_RUN_DIR"
+PROGRESS_FD_ENV = "LOADKIT_PROGRESS_FD"
+FINAL_STATS_FILE = "locust_final.json"

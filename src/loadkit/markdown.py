@@ -1,0 +1,61 @@
+"""summary.md: the verdict as Markdown, fit for a CI job summary or a pull-request comment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from loadkit.console import format_threshold_actual
+
+
+def _cell(value: object, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value).replace("|", "\\|")
+
+
+def render_markdown(summary: Mapping[str, Any]) -> str:
+    run = summary["run"]
+    icon = {"pass": "✅", "fail": "❌", "aborted": "⚠️", "error": "💥"}[summary["verdict"]]
+    lines = [
+        f"## {icon} loadkit: {_cell(summary['scenario']['name'])} — {summary['verdict'].upper()}",
+        "",
+        f"{run['users']} users at {run['spawn_rate']:g}/s for {run['elapsed_s']:.1f} s "
+        f"against `{run['host']}` (exit code {summary['exit_code']}).",
+        "",
+    ]
+    for reason in summary["reasons"]:
+        lines.append(f"- {reason}")
+    if summary["reasons"]:
+        lines.append("")
+    lines += ["### Thresholds", "", "| | Threshold | Actual |", "|---|---|---|"]
+    for t in summary["thresholds"]:
+        mark = "✅" if t["passed"] else "❌"
+        note = f" ({t['note']})" if t["note"] else ""
+        default = " *(default)*" if t["default"] else ""
+        lines.append(
+            f"| {mark} | `{t['expression']}`{default} | {format_threshold_actual(t)}{_cell(note)} |"
+        )
+    lines += [
+        "",
+        "### Requests",
+        "",
+        "| Request | Requests | Failures | Req/s | Avg ms | p50 | p90 | p95 | p99 | Max ms |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for row in [*summary["requests"], {**summary["totals"], "method": "", "name": "**Total**"}]:
+        label = f"{row['method']} {_cell(row['name'])}".strip()
+        lines.append(
+            f"| {label} | {row['requests']} | {row['failures']} | {_cell(row['rps'], 1)} | "
+            f"{_cell(row['avg_ms'], 1)} | {_cell(row['p50_ms'])} | {_cell(row['p90_ms'])} | "
+            f"{_cell(row['p95_ms'])} | {_cell(row['p99_ms'])} | {_cell(row['max_ms'])} |"
+        )
+    if summary["failures"]:
+        lines += ["", "### Failures", "", "| Occurrences | Request | Error |", "|--:|---|---|"]
+        for f in summary["failures"]:
+            lines.append(
+                f"| {f['occurrences']} | {f['method']} {_cell(f['name'])} | {_cell(f['error'])} |"
+            )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,108 @@
+"""Per-request statistics read from Locust's final snapshot: pure data and pure functions.
+
+Percentiles come from Locust's response-time histogram (rounded buckets: 1 ms below 100 ms,
+10 ms below 1 s, 100 ms below 10 s, 1 s above) with Locust's own selection rule, so a value
+here equals the one in Locust's CSV for the same entry; merging entries (several methods under
+one name) adds their histograms, which is exact.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RequestStats:
+    method: str
+    """HTTP method, or "" for a row that aggregates several methods."""
+    name: str
+    requests: int
+    failures: int
+    total_ms: float
+    min_ms: float | None
+    max_ms: float
+    content_bytes: int
+    histogram: Mapping[int, int] = field(repr=False)
+    """Rounded response time in ms -> number of requests."""
+    per_second: Mapping[int, int] = field(default_factory=dict, repr=False)
+    """Unix second -> requests completed in it."""
+    failures_per_second: Mapping[int, int] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_locust(cls, entry: Mapping[str, Any]) -> RequestStats:
+        """From `StatsEntry.serialize()` as written to locust_final.json (JSON string keys)."""
+        return cls(
+            method=entry.get("method") or "",
+            name=entry["name"],
+            requests=int(entry["num_requests"]),
+            failures=int(entry["num_failures"]),
+            total_ms=float(entry["total_response_time"]),
+            min_ms=entry["min_response_time"],
+            max_ms=float(entry["max_response_time"]),
+            content_bytes=int(entry["total_content_length"]),
+            histogram={int(k): int(v) for k, v in entry["response_times"].items()},
+            per_second={int(k): int(v) for k, v in (entry.get("num_reqs_per_sec") or {}).items()},
+            failures_per_second={
+                int(k): int(v) for k, v in (entry.get("num_fail_per_sec") or {}).items()
+            },
+        )
+
+    @classmethod
+    def merge(cls, name: str, parts: Iterable[RequestStats]) -> RequestStats:
+        items = list(parts)
+        methods = {p.method for p in items}
+        mins = [p.min_ms for p in items if p.min_ms is not None]
+        hist: Counter[int] = Counter()
+        per_sec: Counter[int] = Counter()
+        fail_sec: Counter[int] = Counter()
+        for p in items:
+            hist.update(p.histogram)
+            per_sec.update(p.per_second)
+            fail_sec.update(p.failures_per_second)
+        return cls(
+            method=methods.pop() if len(methods) == 1 else "",
+            name=name,
+            requests=sum(p.requests for p in items),
+            failures=sum(p.failures for p in items),
+            total_ms=sum(p.total_ms for p in items),
+            min_ms=min(mins) if mins else None,
+            max_ms=max((p.max_ms for p in items), default=0.0),
+            content_bytes=sum(p.content_bytes for p in items),
+            histogram=dict(hist),
+            per_second=dict(per_sec),
+            failures_per_second=dict(fail_sec),
+        )
+
+    @property
+    def timed_requests(self) -> int:
+        return sum(self.histogram.values())
+
+    @property
+    def avg_ms(self) -> float | None:
+        timed = self.timed_requests
+        return self.total_ms / timed if timed else None
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.failures / self.requests if self.requests else None
+
+    def percentile(self, fraction: float) -> float | None:
+        return histogram_percentile(self.histogram, fraction)
+
+
+def histogram_percentile(histogram: Mapping[int, int], fraction: float) -> float | None:
+    """Locust's rule (`calculate_response_time_percentile`): walk buckets from the slowest
+    down and stop once no more than `fraction` of all requests remain below."""
+    count = sum(histogram.values())
+    if count == 0:
+        return None
+    allowed_below = int(count * fraction)
+    processed = 0
+    for bucket in sorted(histogram, reverse=True):
+        processed += histogram[bucket]
+        if count - processed <= allowed_below:
+            return float(bucket)
+    return 0.0

@@ -1,0 +1,80 @@
+"""The run folder: one directory per run, holding everything needed to judge and re-read it."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from loadkit.harness_protocol import FINAL_STATS_FILE
+
+DEFAULT_REPORTS_DIR = "reports"
+CSV_PREFIX = "locust"
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    path: Path
+
+    @classmethod
+    def create(cls, out: Path | None, scenario_name: str, reports_dir: Path) -> RunFolder:
+        """`out` exactly if given (it may exist but must then be empty), else a new
+        `reports_dir/<name>-<YYYYmmdd-HHMMSS>` folder."""
+        if out is not None:
+            if out.exists() and any(out.iterdir()):
+                raise FileExistsError(
+                    f"{out} is not empty; choose a new --out folder so earlier results are kept"
+                )
+            out.mkdir(parents=True, exist_ok=True)
+            return cls(out)
+        slug = re.sub(r"[^a-z0-9]+", "-", scenario_name.lower()).strip("-") or "run"
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        reports_dir.mkdir(parents=True, exist_ok=True)
+        candidate, n = reports_dir / f"{slug}-{stamp}", 2
+        while True:
+            try:
+                candidate.mkdir()
+                return cls(candidate)
+            except FileExistsError:
+                candidate, n = reports_dir / f"{slug}-{stamp}-{n}", n + 1
+
+    @property
+    def scenario(self) -> Path:
+        return self.path / "scenario.yaml"
+
+    @property
+    def locustfile(self) -> Path:
+        return self.path / "locustfile.py"
+
+    @property
+    def csv_prefix(self) -> Path:
+        return self.path / CSV_PREFIX
+
+    @property
+    def stats_csv(self) -> Path:
+        return self.path / f"{CSV_PREFIX}_stats.csv"
+
+    @property
+    def history_csv(self) -> Path:
+        return self.path / f"{CSV_PREFIX}_stats_history.csv"
+
+    @property
+    def final_stats(self) -> Path:
+        return self.path / FINAL_STATS_FILE
+
+    @property
+    def locust_log(self) -> Path:
+        return self.path / "locust.log"
+
+    @property
+    def locust_html(self) -> Path:
+        return self.path / "locust_report.html"
+
+    @property
+    def summary_json(self) -> Path:
+        return self.path / "summary.json"
+
+    @property
+    def summary_md(self) -> Path:
+        return self.path / "summary.md"

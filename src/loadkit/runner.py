@@ -1,0 +1,183 @@
+"""Run a compiled scenario on Locust and collect its final numbers into the run folder.
+
+Locust runs as a child process (`python -m loadkit.harness`, i.e. Locust's own CLI plus a
+final-snapshot hook) so that gevent's monkey-patching never reaches this process, and so
+that a crash, a hang or a signal in the load generator cannot take the verdict down with it:
+whatever happens, this side still writes summary.json and summary.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from loadkit.compiler import compile_scenario
+from loadkit.harness_protocol import PROGRESS_FD_ENV, RUN_DIR_ENV
+from loadkit.markdown import render_markdown
+from loadkit.run_folder import RunFolder
+from loadkit.scenario import Scenario
+from loadkit.settings import RunSettings
+from loadkit.summary import build_summary
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+# Beyond the planned duration and the users' grace period, how long Locust may take to start
+# and to shut down before it is considered hung and killed.
+_STARTUP_AND_SHUTDOWN_GRACE_S = 60.0
+_SIGNAL_KILL_AFTER_S = 5.0
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    folder: RunFolder
+    summary: dict[str, Any]
+    locust_exit_code: int | None
+
+
+def locust_command(folder: RunFolder, settings: RunSettings) -> list[str]:
+    return [
+        sys.executable, "-m", "loadkit.harness",
+        "-f", str(folder.locustfile),
+        "--headless",
+        "--host", settings.host,
+        "--users", str(settings.users),
+        "--spawn-rate", f"{settings.spawn_rate:g}",
+        "--run-time", f"{settings.duration_s}s",
+        "--stop-timeout", str(settings.stop_timeout_s),
+        "--csv", str(folder.csv_prefix),
+        "--csv-full-history",
+        "--html", str(folder.locust_html),
+        "--only-summary",
+        # The verdict is ours (thresholds); Locust's exit code only tells us it ended cleanly.
+        "--exit-code-on-error", "0",
+    ]  # fmt: skip
+
+
+def prepare_folder(
+    folder: RunFolder, scenario: Scenario, source_text: str, source_name: str
+) -> None:
+    folder.scenario.write_text(source_text, encoding="utf-8")
+    folder.locustfile.write_text(compile_scenario(scenario, source_name), encoding="utf-8")
+
+
+def run_locust(
+    scenario: Scenario,
+    settings: RunSettings,
+    folder: RunFolder,
+    *,
+    source_file: str,
+    on_progress: ProgressCallback | None = None,
+) -> RunOutcome:
+    """Run Locust on the prepared folder; always writes summary.json and summary.md."""
+    read_fd, write_fd = os.pipe()
+    env = {**os.environ, RUN_DIR_ENV: str(folder.path), PROGRESS_FD_ENV: str(write_fd)}
+    aborted = threading.Event()
+    deadline = (
+        time.monotonic()
+        + settings.duration_s
+        + settings.stop_timeout_s
+        + _STARTUP_AND_SHUTDOWN_GRACE_S
+    )
+    with open(folder.locust_log, "wb") as log:
+        process = subprocess.Popen(
+            locust_command(folder, settings),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            pass_fds=(write_fd,),
+            # Own process group: a terminal's Ctrl-C reaches only us, and we stop Locust once.
+            start_new_session=True,
+        )
+    os.close(write_fd)
+    reader = threading.Thread(
+        target=_read_progress, args=(read_fd, on_progress), name="loadkit-progress", daemon=True
+    )
+    reader.start()
+    with _forward_signals(process, aborted):
+        exit_code = _wait(process, deadline, aborted)
+    reader.join(timeout=2.0)
+
+    final = _read_json(folder.final_stats)
+    summary = build_summary(
+        final, scenario, settings, source_file=source_file, aborted=aborted.is_set()
+    )
+    if exit_code is None:
+        summary["reasons"].append("Locust did not stop in time and was killed")
+    folder.summary_json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    folder.summary_md.write_text(render_markdown(summary), encoding="utf-8")
+    return RunOutcome(folder=folder, summary=summary, locust_exit_code=exit_code)
+
+
+def _wait(
+    process: subprocess.Popen[bytes], deadline: float, aborted: threading.Event
+) -> int | None:
+    signalled_at: float | None = None
+    while True:
+        try:
+            return process.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            pass
+        now = time.monotonic()
+        if aborted.is_set() and signalled_at is None:
+            signalled_at = now
+        hung = now > deadline
+        if hung or (signalled_at is not None and now - signalled_at > _SIGNAL_KILL_AFTER_S + 30):
+            process.kill()
+            process.wait()
+            return None
+
+
+@contextmanager
+def _forward_signals(process: subprocess.Popen[bytes], aborted: threading.Event) -> Iterator[None]:
+    """SIGINT/SIGTERM stop Locust gracefully (it still writes its final stats); a second
+    signal kills it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if process.poll() is not None:
+            return
+        if aborted.is_set():
+            process.kill()
+        else:
+            aborted.set()
+            process.send_signal(signal.SIGTERM)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _read_progress(fd: int, on_progress: ProgressCallback | None) -> None:
+    with os.fdopen(fd, "rb") as stream:
+        for raw in stream:
+            if on_progress is None:
+                continue
+            try:
+                on_progress(json.loads(raw))
+            except (ValueError, TypeError):
+                continue
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -1,0 +1,177 @@
+"""The run's verdict as data: final stats + thresholds -> `summary.json` (schema below).
+
+Pure functions: the same inputs always give the same summary, so the verdict can be rebuilt
+from a run folder and tested on fixtures.
+
+summary.json, schema "loadkit.summary/1":
+  scenario   {name, file}
+  run        {host, users, spawn_rate, duration_s (planned), started_at, stopped_at,
+              elapsed_s (measured), aborted, peak_users, locust_version}
+  totals     a request row for all requests together
+  requests   [request row], one per (method, name), sorted by name then method
+  failures   [{method, name, error, occurrences}]
+  exceptions [{count, message}]  (errors raised by test code, not by the target)
+  thresholds [{expression, scope, metric, op, limit, unit, actual, passed, note, default}]
+  verdict    "pass" | "fail" | "aborted" | "error"
+  reasons    [text], why the verdict is not "pass"
+  exit_code  the process exit code (see exit_codes.ExitStatus)
+A request row: method, name, requests, failures, error_rate, rps, avg_ms, min_ms, max_ms,
+p50_ms, p90_ms, p95_ms, p99_ms, avg_bytes. Times are milliseconds; absent data is null.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from loadkit.exit_codes import ExitStatus
+from loadkit.request_stats import RequestStats
+from loadkit.scenario import Scenario
+from loadkit.settings import RunSettings
+from loadkit.thresholds import Threshold, ThresholdResult, evaluate, parse_threshold
+
+SCHEMA = "loadkit.summary/1"
+DEFAULT_THRESHOLDS = ("error_rate < 1%",)
+"""Applied when a scenario lists none, so that a dead target never passes."""
+
+_VERDICT_EXIT = {
+    "pass": ExitStatus.PASS,
+    "fail": ExitStatus.THRESHOLDS_FAILED,
+    "aborted": ExitStatus.ABORTED,
+    "error": ExitStatus.INTERNAL_ERROR,
+}
+
+
+def exit_status_for(verdict: str) -> ExitStatus:
+    return _VERDICT_EXIT[verdict]
+
+
+def request_row(stats: RequestStats, elapsed_s: float) -> dict[str, Any]:
+    def rounded(value: float | None) -> float | None:
+        return None if value is None else round(value, 2)
+
+    return {
+        "method": stats.method,
+        "name": stats.name,
+        "requests": stats.requests,
+        "failures": stats.failures,
+        "error_rate": rounded(stats.error_rate),
+        "rps": round(stats.requests / elapsed_s, 2) if elapsed_s > 0 else None,
+        "avg_ms": rounded(stats.avg_ms),
+        "min_ms": rounded(stats.min_ms),
+        "max_ms": rounded(stats.max_ms) if stats.timed_requests else None,
+        "p50_ms": stats.percentile(0.50),
+        "p90_ms": stats.percentile(0.90),
+        "p95_ms": stats.percentile(0.95),
+        "p99_ms": stats.percentile(0.99),
+        "avg_bytes": round(stats.content_bytes / stats.requests) if stats.requests else None,
+    }
+
+
+def thresholds_of(scenario: Scenario) -> tuple[list[Threshold], bool]:
+    """The scenario's thresholds, or the defaults (and True) when it lists none."""
+    if scenario.thresholds:
+        return list(scenario.thresholds), False
+    return [parse_threshold(t) for t in DEFAULT_THRESHOLDS], True
+
+
+def build_summary(
+    final: Mapping[str, Any] | None,
+    scenario: Scenario,
+    settings: RunSettings,
+    *,
+    source_file: str,
+    aborted: bool,
+) -> dict[str, Any]:
+    entries = [RequestStats.from_locust(e) for e in (final or {}).get("entries", [])]
+    entries.sort(key=lambda s: (s.name, s.method))
+    total = RequestStats.merge("Aggregated", entries)
+    started = (final or {}).get("started_at")
+    stopped = (final or {}).get("stopped_at")
+    elapsed = max(0.0, stopped - started) if started and stopped else 0.0
+    by_name: dict[str, list[RequestStats]] = defaultdict(list)
+    for entry in entries:
+        by_name[entry.name].append(entry)
+    named = {name: RequestStats.merge(name, parts) for name, parts in by_name.items()}
+
+    thresholds, defaulted = thresholds_of(scenario)
+    results = [evaluate(t, total, named, elapsed) for t in thresholds]
+    exceptions = list((final or {}).get("exceptions", []))
+    verdict, reasons = _verdict(final is not None, aborted, total, results, exceptions)
+    return {
+        "schema": SCHEMA,
+        "scenario": {"name": scenario.name, "file": source_file},
+        "run": {
+            "host": settings.host,
+            "users": settings.users,
+            "spawn_rate": settings.spawn_rate,
+            "duration_s": settings.duration_s,
+            "started_at": started,
+            "stopped_at": stopped,
+            "elapsed_s": round(elapsed, 3),
+            "aborted": aborted,
+            "peak_users": (final or {}).get("peak_users"),
+            "locust_version": (final or {}).get("locust_version"),
+        },
+        "totals": request_row(total, elapsed),
+        "requests": [request_row(e, elapsed) for e in entries],
+        "failures": [
+            {k: f.get(k) for k in ("method", "name", "error", "occurrences")}
+            for f in sorted(
+                (final or {}).get("errors", []), key=lambda f: -int(f.get("occurrences", 0))
+            )
+        ],
+        "exceptions": [{"count": e["count"], "message": e["message"]} for e in exceptions],
+        "thresholds": [_threshold_row(r, defaulted) for r in results],
+        "verdict": verdict,
+        "reasons": reasons,
+        "exit_code": int(exit_status_for(verdict)),
+    }
+
+
+def _threshold_row(result: ThresholdResult, defaulted: bool) -> dict[str, Any]:
+    t = result.threshold
+    return {
+        "expression": t.expression,
+        "scope": t.scope,
+        "metric": t.metric,
+        "op": t.op,
+        "limit": t.limit,
+        "unit": t.unit,
+        "actual": None if result.actual is None else round(result.actual, 6),
+        "passed": result.passed,
+        "note": result.note,
+        "default": defaulted,
+    }
+
+
+def _verdict(
+    have_stats: bool,
+    aborted: bool,
+    total: RequestStats,
+    results: Sequence[ThresholdResult],
+    exceptions: Sequence[Mapping[str, Any]],
+) -> tuple[str, list[str]]:
+    reasons: list[str] = []
+    if not have_stats:
+        reasons.append("Locust wrote no final statistics; see locust.log in the run folder")
+    if aborted:
+        reasons.append("the run was interrupted before its planned end")
+    if have_stats and total.requests == 0:
+        reasons.append("no requests were made")
+    for r in results:
+        if not r.passed:
+            actual = r.threshold.format_value(r.actual)
+            reasons.append(
+                f"threshold '{r.threshold.expression}' failed: actual {actual}"
+                + (f" ({r.note})" if r.note else "")
+            )
+    if exceptions:
+        count = sum(int(e["count"]) for e in exceptions)
+        reasons.append(f"the test code raised {count} exception(s); see locust.log")
+    if not have_stats:
+        return ("aborted" if aborted else "error"), reasons
+    if aborted:
+        return "aborted", reasons
+    return ("fail" if reasons else "pass"), reasons

@@ -1,0 +1,197 @@
+"""Read a YAML file into plain data while remembering where every key and value was written.
+
+Positions let validation errors point at `file:line:column`; `${VAR}` / `${VAR:-default}` are
+filled from the environment here, at load time, so the rest of loadkit only sees final values.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from loadkit.errors import Location, Problem, ScenarioError
+
+KeyPath = tuple[str | int, ...]
+
+_ENV_REF = re.compile(r"\$\$|\$\{([^}]*)\}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass
+class SourceDocument:
+    """Parsed YAML plus the position of each key (for mappings) and each value."""
+
+    file: str
+    data: Any
+    text: str
+    key_positions: dict[KeyPath, Location] = field(default_factory=dict)
+    value_positions: dict[KeyPath, Location] = field(default_factory=dict)
+    env_used: dict[str, str] = field(default_factory=dict)
+    """Environment variables read by `${...}`, name -> value (for masking secrets)."""
+
+    def locate(self, path: KeyPath, *, at_key: bool = False) -> Location:
+        """The closest known position for `path`, walking up to the document start."""
+        probe = path
+        while probe:
+            if at_key and probe in self.key_positions:
+                return self.key_positions[probe]
+            if probe in self.value_positions:
+                return self.value_positions[probe]
+            if probe in self.key_positions:
+                return self.key_positions[probe]
+            probe = probe[:-1]
+        return self.value_positions.get((), Location(self.file, 1, 1))
+
+
+def format_key_path(path: KeyPath) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def interpolate_env(text: str, environ: Mapping[str, str], used: dict[str, str]) -> str:
+    """Fill `${VAR}`, `${VAR:-default}` (unset or empty), `${VAR-default}` (unset); `$${` is `${`.
+
+    Raises ValueError naming the variable and how to fix it.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        inner = match.group(1)
+        name, op, default = inner, "", ""
+        for candidate in (":-", "-"):
+            if candidate in inner:
+                name, default = inner.split(candidate, 1)
+                op = candidate
+                break
+        if not _ENV_NAME.fullmatch(name):
+            raise ValueError(
+                f"invalid environment reference '${{{inner}}}'; "
+                "write ${NAME} or ${NAME:-default}"
+            )
+        value = environ.get(name)
+        if value is not None:
+            used[name] = value
+        if value is None or (op == ":-" and value == ""):
+            if op:
+                return default
+            raise ValueError(
+                f"environment variable {name} is not set; export it or give a default: "
+                f"${{{name}:-value}}"
+            )
+        return value
+
+    return _ENV_REF.sub(replace, text)
+
+
+class _Builder:
+    def __init__(self, file: str, text: str, environ: Mapping[str, str]) -> None:
+        self.doc = SourceDocument(file=file, data=None, text=text)
+        self.loader = yaml.SafeLoader(text)
+        self.environ = environ
+        self.problems: list[Problem] = []
+
+    def loc(self, node: yaml.Node) -> Location:
+        mark = node.start_mark
+        return Location(self.doc.file, mark.line + 1, mark.column + 1)
+
+    def build(self, node: yaml.Node, path: KeyPath) -> Any:
+        self.doc.value_positions[path] = self.loc(node)
+        if isinstance(node, yaml.MappingNode):
+            self.loader.flatten_mapping(node)  # resolves `<<` merge keys
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.loader.construct_object(key_node, deep=True)
+                if not isinstance(key, str | int | float | bool) or key is None:
+                    self.problems.append(
+                        Problem(
+                            self.loc(key_node), format_key_path(path), "keys must be plain text"
+                        )
+                    )
+                    continue
+                key = str(key) if not isinstance(key, str) else key
+                child = (*path, key)
+                if key in result:
+                    first = self.doc.key_positions[child]
+                    self.problems.append(
+                        Problem(
+                            self.loc(key_node),
+                            format_key_path(child),
+                            f"duplicate key '{key}' (first given at line {first.line}); "
+                            "remove one of them",
+                        )
+                    )
+                    continue
+                self.doc.key_positions[child] = self.loc(key_node)
+                result[key] = self.build(value_node, child)
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        value = self.loader.construct_object(node, deep=True)
+        if isinstance(value, str) and "$" in value:
+            try:
+                value = interpolate_env(value, self.environ, self.doc.env_used)
+            except ValueError as exc:
+                self.problems.append(Problem(self.loc(node), format_key_path(path), str(exc)))
+        return value
+
+
+def load_yaml(path: str | Path, environ: Mapping[str, str] | None = None) -> SourceDocument:
+    """Parse one YAML document with positions. Raises ScenarioError on any problem."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(
+            [Problem(Location(file, 1, 1), "", "file not found; check the path")]
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(
+            [Problem(Location(file, 1, 1), "", f"cannot read file: {exc}")]
+        ) from None
+    return parse_yaml(text, file, environ)
+
+
+def parse_yaml(text: str, file: str, environ: Mapping[str, str] | None = None) -> SourceDocument:
+    builder = _Builder(file, text, os.environ if environ is None else environ)
+    try:
+        node = builder.loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = (exc.problem or exc.context or "invalid YAML").strip()
+        raise ScenarioError(
+            [
+                Problem(
+                    Location(file, line, col),
+                    "",
+                    f"invalid YAML: {what}; check indentation and quoting",
+                )
+            ]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError([Problem(Location(file, 1, 1), "", f"invalid YAML: {exc}")]) from None
+    finally:
+        builder.loader.dispose()
+    if node is None:
+        raise ScenarioError(
+            [Problem(Location(file, 1, 1), "", "the file is empty; see scenarios/ for examples")]
+        )
+    try:
+        builder.doc.data = builder.build(node, ())
+    except yaml.YAMLError as exc:
+        raise ScenarioError([Problem(builder.loc(node), "", f"invalid YAML: {exc}")]) from None
+    if builder.problems:
+        raise ScenarioError(builder.problems)
+    return builder.doc
