@@ -53,3 +53,45 @@ def shared_target() -> Iterator[TargetProcess]:
     """One target for the whole session; call ``reset()`` before relying on counts."""
     with TargetProcess() as proc:
         yield proc
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class CliResult:
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def __repr__(self) -> str:
+        return f"CliResult({self.returncode}, stdout={self.stdout!r}, stderr={self.stderr!r})"
+
+
+def run_loadkit(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 90
+) -> CliResult:
+    """Run the real `loadkit` CLI in a subprocess, exactly as a user or a CI stage does."""
+    import os
+    import subprocess
+
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("LOADKIT_")}
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (_SRC, full_env.get("PYTHONPATH", "")) if p
+    )
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-m", "loadkit", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def loadkit_cli() -> Callable[..., CliResult]:
+    return run_loadkit

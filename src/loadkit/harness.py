@@ -149,7 +149,7 @@ def main() -> None:
     events.test_stop.add_listener(_on_test_stop)
     events.quit.add_listener(_on_quit)
     sys.argv[0] = "locust"
-    locust_main()  # type: ignore[no-untyped-call]
+    locust_main()
 
 
 if __name__ == "__main__":
