@@ -76,9 +76,7 @@ def run_loadkit(
     import subprocess
 
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("LOADKIT_")}
-    full_env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (_SRC, full_env.get("PYTHONPATH", "")) if p
-    )
+    full_env["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, full_env.get("PYTHONPATH", "")) if p)
     full_env.update(env or {})
     proc = subprocess.run(
         [sys.executable, "-m", "loadkit", *args],

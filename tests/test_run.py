@@ -166,7 +166,10 @@ def test_bad_command_line_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.startswith("loadkit: error: Invalid value for '-t' / '--duration'")
     missing = run_loadkit("run", str(tmp_path / "nope.yaml"))
     assert missing.returncode == ExitStatus.INVALID_INPUT
-    assert missing.stderr == f"loadkit: error: {tmp_path / 'nope.yaml'}:1:1: file not found; check the path\n"
+    assert (
+        missing.stderr
+        == f"loadkit: error: {tmp_path / 'nope.yaml'}:1:1: file not found; check the path\n"
+    )
 
 
 def test_unreachable_target_fails_and_still_reports(tmp_path: Path) -> None:
@@ -259,7 +262,9 @@ def test_live_progress_line_on_a_terminal(target: TargetProcess, tmp_path: Path)
     screen = b"".join(chunks).decode()
     assert proc.returncode == 0, screen
     assert "\r\x1b[2K[0:0" in screen
-    assert " / 0:03] users " in screen and "req/s | p95 " in screen and "failures 0 (0.00%)" in screen
+    assert (
+        " / 0:03] users " in screen and "req/s | p95 " in screen and "failures 0 (0.00%)" in screen
+    )
 
 
 def test_demo_runs_bundled_target_and_scenario(tmp_path: Path) -> None:

@@ -1,0 +1,43 @@
+"""The project's own promises about its code: lint-clean, type-checked, docs that stay true."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+
+def _tool(name: str) -> list[str]:
+    if shutil.which(name) is None:
+        pytest.fail(f"{name} is not installed; install the dev extra: pip install -e '.[dev]'")
+    return [sys.executable, "-m", name]
+
+
+def test_ruff_is_clean() -> None:
+    proc = subprocess.run([*_tool("ruff"), "check", "src", "tests"], cwd=REPO,
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy_strict_on_src() -> None:
+    proc = subprocess.run([*_tool("mypy"), "src"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_readme_quick_start_is_two_commands_and_ci_runs_the_test_one() -> None:
+    readme = (REPO / "README.md").read_text()
+    block = re.search(r"## Quick start\n.*?```(?:sh|bash)\n(.*?)```", readme, re.S)
+    assert block, "README needs a ## Quick start section with one sh code block"
+    commands = [line for line in block.group(1).splitlines() if line and not line.startswith("#")]
+    assert len(commands) == 2
+    assert "loadkit demo" in commands[0]
+    assert commands[1] in (REPO / ".ci" / "run").read_text()
+
+
+def test_reports_folder_is_ignored_but_documented() -> None:
+    assert (REPO / "reports" / "README.md").is_file()
+    assert "reports/*" in (REPO / ".gitignore").read_text()

@@ -1,0 +1,159 @@
+"""The compiler: readable output, identifiers, and YAML values that can only ever be data."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, run_loadkit
+
+from loadkit.compiler import compile_scenario, identifier, literal
+from loadkit.scenario import load_scenario
+from loadkit.target import TargetProcess
+from loadkit.yaml_source import parse_yaml
+
+EVIL = "\"); import os; os.system('touch {marker}') #"
+EVIL_VARIANTS = [
+    EVIL,
+    "'''; import os; os.system('touch {marker}'); '''",
+    '"""\nimport os\nos.system("touch {marker}")\n"""',
+    "\\'); __import__('os').system('touch {marker}') #",
+    "{{ x }} $HOME %s {{0}} \x00 \u202e",
+]
+
+
+def evil_scenario(host: str, evil: str) -> str:
+    # JSON strings are valid YAML scalars, so every value arrives exactly as written.
+    s = json.dumps
+    return f"""\
+name: {s(evil)}
+description: {s(evil)}
+host: {s(host + "/" + evil)}
+load: {{users: 2, spawn_rate: 2, duration: 1s}}
+defaults:
+  headers: {{{s("X-Default-" + "a")}: {s(evil)}}}
+users:
+  - name: {s(evil)}
+    headers: {{X-User: {s(evil)}}}
+    tasks:
+      - name: {s(evil)}
+        request:
+          method: POST
+          url: {s("/api/reports?" + evil)}
+          name: {s(evil)}
+          params: {{{s(evil)}: {s(evil)}}}
+          headers: {{X-Evil: {s(evil)}}}
+          json: {{{s(evil)}: [{s(evil)}, {{nested: {s(evil)}}}]}}
+        expect: {{status: [201]}}
+      - name: {s(evil + "2")}
+        request: {{method: PUT, url: /api/reports, body: {s(evil)}}}
+"""
+
+
+def compile_text(text: str) -> str:
+    source = parse_yaml(text, "evil.yaml", environ={})
+    from loadkit.scenario import validate_source
+
+    return compile_scenario(validate_source(source), "evil.yaml")
+
+
+@pytest.mark.parametrize("template", EVIL_VARIANTS)
+def test_hostile_strings_compile_to_inert_data(tmp_path: Path, template: str) -> None:
+    marker = tmp_path / "pwned"
+    evil = template.format(marker=marker)
+    code = compile_text(evil_scenario("http://127.0.0.1:9", evil))
+    tree = ast.parse(code)
+    imports = [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)]
+    assert [ast.unparse(n) for n in imports] == ["from locust import FastHttpUser, constant, task"]
+    strings = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)]
+    assert sum(evil in s for s in strings if isinstance(s, str)) >= 8
+    module = tmp_path / "evil_locustfile.py"
+    module.write_text(code)
+    # Import it the way Locust does (after locust's own import); class bodies run here.
+    probe = (
+        "import locust, runpy, json, sys\n"
+        f"ns = runpy.run_path({str(module)!r})\n"
+        "users = [v for v in ns.values() if isinstance(v, type) and "
+        "issubclass(v, locust.FastHttpUser) and v is not locust.FastHttpUser]\n"
+        "print(json.dumps([[u.__name__, u.host, u.default_headers] for u in users]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert not marker.exists()
+    ((class_name, host, headers),) = json.loads(proc.stdout)
+    assert class_name.isidentifier()
+    assert host == "http://127.0.0.1:9/" + evil
+    assert headers == {"X-Default-a": evil, "X-User": evil}
+
+
+def test_hostile_strings_are_sent_verbatim(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    evil = EVIL.format(marker=marker)
+    with TargetProcess(record=True) as target:
+        scenario = tmp_path / "evil.yaml"
+        scenario.write_text(
+            evil_scenario(target.url, evil).replace(f'"{target.url}/', f'"{target.url}')
+        )
+        # The host must stay a plain URL for the request to reach the target.
+        text = scenario.read_text().replace(json.dumps(target.url + evil), json.dumps(target.url))
+        scenario.write_text(text)
+        result = run_loadkit("run", str(scenario), "--out", str(tmp_path / "run"))
+        log = target.requests_seen()["log"]
+    assert not marker.exists()
+    assert "Traceback" not in result.stdout + result.stderr
+    posts = [entry for entry in log if entry["method"] == "POST"]
+    assert posts, result
+    post = posts[0]
+    assert post["headers"]["x-evil"] == evil
+    assert post["headers"]["x-user"] == evil
+    assert json.loads(post["body"]) == {evil: [evil, {"nested": evil}]}
+    puts = [entry for entry in log if entry["method"] == "PUT"]
+    assert puts and puts[0]["body"] == evil
+
+
+def test_demo_locustfile_is_up_to_date() -> None:
+    scenario = load_scenario(REPO / "scenarios" / "demo.yaml", environ={})
+    expected = compile_scenario(scenario, "scenarios/demo.yaml")
+    assert (REPO / "locustfiles" / "demo.py").read_text() == expected, (
+        "run: loadkit compile scenarios/demo.yaml -o locustfiles/demo.py"
+    )
+
+
+def test_generated_code_reads_like_hand_written_locust() -> None:
+    code = (REPO / "locustfiles" / "demo.py").read_text()
+    assert "class CitizenUser(FastHttpUser):" in code
+    assert "    @task(6)\n    def list_cases(self):" in code
+    assert "wait_time = between(0.2, 0.6)" in code
+    assert "check_status(response, (201,))" in code
+    compile(code, "demo.py", "exec")
+
+
+def test_identifiers_are_unique_and_valid() -> None:
+    taken: set[str] = set()
+    names = [identifier(n, taken) for n in ["list cases", "list-cases", "1st", "class", "", "!!"]]
+    assert names == ["list_cases", "list_cases2", "task_1st", "task_class", "task_", "task_2"]
+    assert all(n.isidentifier() for n in names)
+    classes: set[str] = set()
+    assert identifier("fast http", classes, style="camel", suffix="User") == "FastHttpUser2"
+    assert identifier("citizen", classes, style="camel", suffix="User") == "CitizenUser"
+
+
+def test_literal_refuses_values_that_are_not_literals() -> None:
+    assert literal({"a": [1, 2.5, None, True]}) == "{'a': [1, 2.5, None, True]}"
+    with pytest.raises(ValueError, match="cannot embed"):
+        literal(float("nan"))
+    with pytest.raises(ValueError, match="cannot embed"):
+        literal(object())
+
+
+def test_compile_command_writes_file(tmp_path: Path) -> None:
+    out = tmp_path / "x" / "demo.py"
+    result = run_loadkit("compile", str(REPO / "scenarios" / "demo.yaml"), "-o", str(out))
+    assert result.returncode == 0, result
+    assert out.read_text().startswith("# Locust user classes generated by loadkit")
+    to_stdout = run_loadkit("compile", str(REPO / "scenarios" / "demo.yaml"))
+    assert to_stdout.stdout == out.read_text()
