@@ -13,9 +13,12 @@ from loadkit.exit_codes import ExitStatus
 
 def test_exit_codes_are_the_documented_contract() -> None:
     assert [(s.name, int(s)) for s in ExitStatus] == [
-        ("PASS", 0), ("THRESHOLDS_FAILED", 1), ("INVALID_INPUT", 2), ("ABORTED", 3),
+        ("PASS", 0),
+        ("THRESHOLDS_FAILED", 1),
+        ("INVALID_INPUT", 2),
+        ("ABORTED", 3),
         ("INTERNAL_ERROR", 4),
-    ]  # fmt: skip
+    ]
     readme = (REPO / "README.md").read_text()
     for status in ExitStatus:
         assert f"| {int(status)} | `{status.name}` |" in readme

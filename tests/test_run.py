@@ -71,8 +71,16 @@ def test_passing_run_exits_0_and_nothing_is_lost(target: TargetProcess, tmp_path
     assert "Traceback" not in result.stdout + result.stderr
     assert "Verdict: PASS" in result.stdout
     assert f"Run folder: {out}" in result.stdout
-    for name in ("scenario.yaml", "locustfile.py", "locust_stats.csv", "locust_stats_history.csv",
-                 "locust_failures.csv", "summary.json", "summary.md", "locust.log"):  # fmt: skip
+    for name in (
+        "scenario.yaml",
+        "locustfile.py",
+        "locust_stats.csv",
+        "locust_stats_history.csv",
+        "locust_failures.csv",
+        "summary.json",
+        "summary.md",
+        "locust.log",
+    ):
         assert (out / name).is_file(), name
     assert (out / "scenario.yaml").read_text() == scenario.read_text()
 
@@ -103,8 +111,12 @@ def test_percentiles_equal_locust_csv(target: TargetProcess, tmp_path: Path) -> 
     for row in summary["requests"]:
         theirs = csv_rows[(row["method"], row["name"])]
         assert row["requests"] == int(theirs["Request Count"])
-        for ours, column in (("p50_ms", "50%"), ("p90_ms", "90%"), ("p95_ms", "95%"),
-                             ("p99_ms", "99%")):  # fmt: skip
+        for ours, column in (
+            ("p50_ms", "50%"),
+            ("p90_ms", "90%"),
+            ("p95_ms", "95%"),
+            ("p99_ms", "99%"),
+        ):
             assert row[ours] == float(theirs[column]), (row["name"], column)
 
 
@@ -186,8 +198,10 @@ def test_unreachable_target_fails_and_still_reports(tmp_path: Path) -> None:
     default = summary["thresholds"][0]
     assert default["expression"] == "error_rate < 1%" and default["default"] is True
     assert not default["passed"]
-    assert any("Connection refused" in f["error"] or "ConnectionRefused" in f["error"]
-               for f in summary["failures"])  # fmt: skip
+    assert any(
+        "Connection refused" in f["error"] or "ConnectionRefused" in f["error"]
+        for f in summary["failures"]
+    )
 
 
 def test_sigterm_aborts_but_writes_everything(target: TargetProcess, tmp_path: Path) -> None:
@@ -196,8 +210,11 @@ def test_sigterm_aborts_but_writes_everything(target: TargetProcess, tmp_path: P
     env = {**os.environ, "PYTHONPATH": _SRC}
     proc = subprocess.Popen(
         [sys.executable, "-m", "loadkit", "run", str(scenario), "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     time.sleep(3.5)
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
@@ -245,8 +262,11 @@ def test_live_progress_line_on_a_terminal(target: TargetProcess, tmp_path: Path)
     env = {**os.environ, "PYTHONPATH": _SRC}
     proc = subprocess.Popen(
         [sys.executable, "-m", "loadkit", "run", str(scenario), "--out", str(tmp_path / "r")],
-        stdout=secondary, stderr=secondary, stdin=subprocess.DEVNULL, env=env,
-    )  # fmt: skip
+        stdout=secondary,
+        stderr=secondary,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
     os.close(secondary)
     chunks = []
     while True:
@@ -282,8 +302,23 @@ def test_demo_runs_bundled_target_and_scenario(tmp_path: Path) -> None:
 def test_plain_locust_runs_the_compiled_demo(
     target: TargetProcess, tmp_path: Path, extra: list[str]
 ) -> None:
-    cmd = [sys.executable, "-m", "locust", "-f", str(REPO / "locustfiles" / "demo.py"),
-           "--headless", "-u", "4", "-r", "4", "-t", "2s", "--host", target.url, *extra]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(REPO / "locustfiles" / "demo.py"),
+        "--headless",
+        "-u",
+        "4",
+        "-r",
+        "4",
+        "-t",
+        "2s",
+        "--host",
+        target.url,
+        *extra,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr

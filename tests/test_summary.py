@@ -80,8 +80,10 @@ def test_totals_rows_and_thresholds() -> None:
     assert totals["p50_ms"] == 5 and totals["p95_ms"] == 50 and totals["p99_ms"] == 50
     assert totals["avg_ms"] == (10 * 18 + 20 * 2 + 50 * 10 + 5 * 70) / 100
     assert [(r["method"], r["name"]) for r in summary["requests"]] == [
-        ("GET", "/a"), ("POST", "/a"), ("GET", "/b"),
-    ]  # fmt: skip
+        ("GET", "/a"),
+        ("POST", "/a"),
+        ("GET", "/b"),
+    ]
     p95, errors, a_count = summary["thresholds"]
     assert (p95["passed"], p95["actual"]) == (True, 50)
     assert (errors["passed"], errors["actual"]) == (True, 0.01)

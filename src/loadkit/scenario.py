@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from loadkit.durations import parse_duration
+from loadkit.durations import format_duration, parse_duration
 from loadkit.errors import Problem, ScenarioError
 from loadkit.thresholds import Threshold, parse_threshold
 from loadkit.yaml_source import KeyPath, SourceDocument, format_key_path, load_yaml
@@ -53,6 +53,8 @@ def _text(value: object) -> object:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
+    if isinstance(value, datetime.date):  # YAML reads unquoted 2024-01-31 as a date
+        return value.isoformat()
     return value
 
 
@@ -91,6 +93,13 @@ class ThinkTime(Model):
     constant: Duration | None = None
     pacing: Duration | None = None
 
+    @field_validator("between", mode="before")
+    @classmethod
+    def _two(cls, value: object) -> object:
+        if isinstance(value, list | tuple) and len(value) != 2:
+            raise ValueError(f"expected two durations [min, max], got {len(value)} item(s)")
+        return value
+
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: object) -> object:
@@ -107,7 +116,8 @@ class ThinkTime(Model):
                 + (f" (got {', '.join(given)})" if given else "")
             )
         if self.between is not None and self.between[0] > self.between[1]:
-            raise ValueError("between: [min, max] needs min <= max")
+            low, high = (format_duration(v) for v in self.between)
+            raise ValueError(f"between: [min, max] needs min <= max (got [{low}, {high}])")
         return self
 
 
@@ -269,13 +279,13 @@ def _cross_checks(scenario: Scenario, source: SourceDocument) -> list[Problem]:
     for i, threshold in enumerate(scenario.thresholds):
         if threshold.scope is not None and threshold.scope not in names:
             close = difflib.get_close_matches(threshold.scope, names, n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
+            hint = f"; did you mean '{close[0]}'?" if close else ""
             path = ("thresholds", i)
             problems.append(
                 Problem(
                     source.locate(path),
                     format_key_path(path),
-                    f"no request is named '{threshold.scope}'; {hint}"
+                    f"no request is named '{threshold.scope}'{hint} "
                     f"(request names: {', '.join(names)})",
                 )
             )
@@ -299,9 +309,10 @@ def _problems_from(exc: ValidationError, source: SourceDocument) -> list[Problem
         else:
             message = _message(error)
             location = source.locate(path)
-        if path in seen:
+        place = (*path, rest[0]) if kind == "missing" and rest else path
+        if place in seen:
             continue  # one problem per place: a union reports one error per alternative
-        seen.add(path)
+        seen.add(place)
         problems.append(Problem(location, format_key_path(path), message))
     return _drop_explained_missing(problems)
 
@@ -420,5 +431,5 @@ def _suggest(key: str, allowed: list[str]) -> str:
     if not allowed:
         return ""
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-    hint = f"; did you mean '{close[0]}'?" if close else ";"
+    hint = f"; did you mean '{close[0]}'?" if close else ""
     return f"{hint} (allowed: {', '.join(allowed)})"

@@ -5,6 +5,7 @@ final stats after the run.
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable
@@ -83,9 +84,9 @@ def parse_threshold(text: str) -> Threshold:
         from difflib import get_close_matches
 
         close = get_close_matches(metric, sorted(METRICS), n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
+        hint = f"; did you mean '{close[0]}'?" if close else ""
         raise ValueError(
-            f"unknown metric '{metric}' in {text!r}; {hint}(metrics: {', '.join(sorted(METRICS))})"
+            f"unknown metric '{metric}' in {text!r}{hint} (metrics: {', '.join(sorted(METRICS))})"
         )
     raw = match.group("value").strip()
     limit = _parse_limit(metric, raw, text)
@@ -104,17 +105,18 @@ def _parse_limit(metric: str, raw: str, text: str) -> float:
         if metric in TIME_METRICS:
             if re.fullmatch(r"\d+(\.\d+)?", raw):
                 return float(raw)  # a bare number is milliseconds, as in k6
-            return parse_duration(raw) * 1000.0
+            # Rounded: 0.009 s * 1000 is 9.000000000000002, and `p95 < 9ms` must fail at 9 ms.
+            return round(parse_duration(raw) * 1000.0, 6)
         if metric in RATE_METRICS:
-            if raw.endswith("%"):
-                return float(raw[:-1]) / 100.0
-            value = float(raw)
+            # Rounded: 0.7 / 100 is 0.006999999999999999, and 7 failures in 1000 must pass <= 0.7%.
+            value = round(float(raw[:-1]) / 100.0, 12) if raw.endswith("%") else float(raw)
             if not 0 <= value <= 1:
                 raise ValueError
             return value
-        if metric in THROUGHPUT_METRICS:
-            return float(raw.removesuffix("/s"))
-        return float(int(raw))
+        value = float(raw.removesuffix("/s")) if metric in THROUGHPUT_METRICS else float(int(raw))
+        if not 0 <= value < math.inf:
+            raise ValueError
+        return value
     except ValueError:
         kinds = {
             **dict.fromkeys(TIME_METRICS, "a time like 500ms or 1s"),

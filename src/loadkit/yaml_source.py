@@ -20,7 +20,8 @@ from loadkit.errors import Location, Problem, ScenarioError
 KeyPath = tuple[str | int, ...]
 
 _ENV_REF = re.compile(r"\$\$|\$\{([^}]*)\}")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ENV_INNER = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?-)(?P<default>.*))?", re.S)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 @dataclass
@@ -69,17 +70,13 @@ def interpolate_env(text: str, environ: Mapping[str, str], used: dict[str, str])
         if match.group(0) == "$$":
             return "$"
         inner = match.group(1)
-        name, op, default = inner, "", ""
-        for candidate in (":-", "-"):
-            if candidate in inner:
-                name, default = inner.split(candidate, 1)
-                op = candidate
-                break
-        if not _ENV_NAME.fullmatch(name):
+        parsed = _ENV_INNER.fullmatch(inner)
+        if parsed is None:
             raise ValueError(
                 f"invalid environment reference '${{{inner}}}'; "
                 "write ${NAME} or ${NAME:-default}"
             )
+        name, op, default = parsed.group("name"), parsed.group("op") or "", parsed.group("default")
         value = environ.get(name)
         if value is not None:
             used[name] = value
@@ -101,6 +98,30 @@ class _Builder:
         self.loader = yaml.SafeLoader(text)
         self.environ = environ
         self.problems: list[Problem] = []
+        self._merged: dict[int, int] = {}
+
+    def merged_pairs(self, node: yaml.MappingNode) -> int:
+        """Resolve `<<` merge keys; return how many leading pairs of `node.value` were merged
+        in (those may be overridden by later pairs, as YAML specifies, without a duplicate
+        error). Remembered per node: an aliased mapping is built again, already flattened."""
+        if id(node) not in self._merged:
+            own = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
+            self.loader.flatten_mapping(node)
+            self._merged[id(node)] = len(node.value) - own
+        return self._merged[id(node)]
+
+    def construct(self, node: yaml.Node, path: KeyPath) -> tuple[bool, Any]:
+        """A scalar's value, or (False, None) after recording why it cannot be read."""
+        try:
+            return True, self.loader.construct_object(node, deep=True)
+        except yaml.MarkedYAMLError as exc:  # e.g. an unknown !!tag
+            problem = yaml_problem(self.doc.file, exc, "quote the value to keep it as text")
+            location, message = problem.location, problem.message
+        except ValueError as exc:  # e.g. 2024-13-01 matches the timestamp pattern
+            location = self.loc(node)
+            message = f"cannot read {node.value!r}: {exc}; quote it to keep it as text"
+        self.problems.append(Problem(location, format_key_path(path), message))
+        return False, None
 
     def loc(self, node: yaml.Node) -> Location:
         mark = node.start_mark
@@ -109,10 +130,13 @@ class _Builder:
     def build(self, node: yaml.Node, path: KeyPath) -> Any:
         self.doc.value_positions[path] = self.loc(node)
         if isinstance(node, yaml.MappingNode):
-            self.loader.flatten_mapping(node)  # resolves `<<` merge keys
+            merged = self.merged_pairs(node)
             result: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                key = self.loader.construct_object(key_node, deep=True)
+            own_keys: set[str] = set()
+            for index, (key_node, value_node) in enumerate(node.value):
+                ok, key = self.construct(key_node, path)
+                if not ok:
+                    continue
                 if not isinstance(key, str | int | float | bool) or key is None:
                     self.problems.append(
                         Problem(
@@ -122,7 +146,9 @@ class _Builder:
                     continue
                 key = str(key) if not isinstance(key, str) else key
                 child = (*path, key)
-                if key in result:
+                if key in result and (index < merged or key not in own_keys):
+                    pass  # a merged-in key, overridden by a later merge source or an own key
+                elif key in result:
                     first = self.doc.key_positions[child]
                     self.problems.append(
                         Problem(
@@ -133,18 +159,37 @@ class _Builder:
                         )
                     )
                     continue
+                if index >= merged:
+                    own_keys.add(key)
                 self.doc.key_positions[child] = self.loc(key_node)
                 result[key] = self.build(value_node, child)
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        value = self.loader.construct_object(node, deep=True)
+        _, value = self.construct(node, path)
         if isinstance(value, str) and "$" in value:
             try:
                 value = interpolate_env(value, self.environ, self.doc.env_used)
             except ValueError as exc:
                 self.problems.append(Problem(self.loc(node), format_key_path(path), str(exc)))
         return value
+
+
+def yaml_problem(file: str, exc: yaml.MarkedYAMLError, fix: str) -> Problem:
+    """PyYAML's error (several lines, with a source excerpt) as one line at its position."""
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = " ".join((exc.problem or "").split())
+    context = " ".join((exc.context or "").split())
+    if problem and context and problem.startswith("but "):
+        what = f"{context}, {problem}"  # 'expected a single document..., but found another...'
+    elif problem and context:
+        started = exc.context_mark
+        at = f" at line {started.line + 1}" if started else ""
+        what = f"{problem} ({context}{at})"
+    else:
+        what = problem or context or "cannot parse"
+    return Problem(Location(file, line, col), "", f"invalid YAML: {what}; {fix}")
 
 
 def load_yaml(path: str | Path, environ: Mapping[str, str] | None = None) -> SourceDocument:
@@ -164,24 +209,23 @@ def load_yaml(path: str | Path, environ: Mapping[str, str] | None = None) -> Sou
 
 
 def parse_yaml(text: str, file: str, environ: Mapping[str, str] | None = None) -> SourceDocument:
-    builder = _Builder(file, text, os.environ if environ is None else environ)
+    try:
+        # The reader rejects control characters (NUL, ...) up front, in the constructor.
+        builder = _Builder(file, text, os.environ if environ is None else environ)
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        location = Location(file, before.count("\n") + 1, len(before) - before.rfind("\n"))
+        what = f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+        raise ScenarioError(
+            [Problem(location, "", f"invalid YAML: {what}; remove it or write it as an escape")]
+        ) from None
     try:
         node = builder.loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = (exc.problem or exc.context or "invalid YAML").strip()
-        raise ScenarioError(
-            [
-                Problem(
-                    Location(file, line, col),
-                    "",
-                    f"invalid YAML: {what}; check indentation and quoting",
-                )
-            ]
-        ) from None
+        raise ScenarioError([yaml_problem(file, exc, "check indentation and quoting")]) from None
     except yaml.YAMLError as exc:
-        raise ScenarioError([Problem(Location(file, 1, 1), "", f"invalid YAML: {exc}")]) from None
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ScenarioError([Problem(Location(file, 1, 1), "", f"invalid YAML: {first}")]) from None
     finally:
         builder.loader.dispose()
     if node is None:
@@ -190,8 +234,8 @@ def parse_yaml(text: str, file: str, environ: Mapping[str, str] | None = None) -
         )
     try:
         builder.doc.data = builder.build(node, ())
-    except yaml.YAMLError as exc:
-        raise ScenarioError([Problem(builder.loc(node), "", f"invalid YAML: {exc}")]) from None
+    except yaml.MarkedYAMLError as exc:
+        raise ScenarioError([yaml_problem(file, exc, "check indentation and quoting")]) from None
     if builder.problems:
         raise ScenarioError(builder.problems)
     return builder.doc

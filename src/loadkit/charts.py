@@ -1,0 +1,515 @@
+"""Charts of a run: pure functions from data to matplotlib Figures and PNG bytes.
+
+Data comes from the run folder (read here with pandas, only the columns needed):
+- `locust_stats_history.csv` (written with `--csv-full-history`): its Aggregated rows, one per
+  second, give users, req/s, failures/s and the p50/p95/p99 of roughly the last 10 s;
+- `locust_final.json`: the final response-time histogram of all requests;
+- a capacity report (see `CapacityReportLike`): one point per load level.
+
+Figures are built with `matplotlib.figure.Figure` and the Agg canvas, never pyplot: no global
+figure registry, no GUI backend, safe to call from any process. Every chart has a title, axis
+labels that name their unit, a legend, and uses the same colour for the same metric.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+# Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
+COLORS = {
+    "users": "#555555",
+    "rps": "#0072B2",
+    "p50": "#009E73",
+    "p95": "#E69F00",
+    "p99": "#CC79A7",
+    "failures": "#D55E00",
+    "usl": "#56B4E9",
+    "slo": "#000000",
+    "knee": "#D55E00",
+}
+WIDTH_IN, HEIGHT_IN, DPI = 9.0, 4.3, 100
+"""900 x 430 px: readable at the width the HTML report shows them."""
+MAX_POINTS = 1200
+"""Time series longer than this are shown as buckets of several seconds."""
+
+_HISTORY_COLUMNS = {
+    "Timestamp": "float64",
+    "User Count": "float64",
+    "Type": "str",
+    "Name": "str",
+    "Requests/s": "float64",
+    "Failures/s": "float64",
+    "50%": "float64",
+    "95%": "float64",
+    "99%": "float64",
+}
+_RENAME = {
+    "User Count": "users",
+    "Requests/s": "rps",
+    "Failures/s": "failures_per_s",
+    "50%": "p50_ms",
+    "95%": "p95_ms",
+    "99%": "p99_ms",
+}
+SERIES_COLUMNS = ("elapsed_s", "users", "rps", "failures_per_s", "p50_ms", "p95_ms", "p99_ms")
+
+
+# --- capacity report, structurally (loadkit.capacity is not imported here) -------------------
+
+
+class LoadLevelLike(Protocol):
+    @property
+    def users(self) -> int: ...
+    @property
+    def throughput_rps(self) -> float: ...
+    @property
+    def p50_ms(self) -> float | None: ...
+    @property
+    def p95_ms(self) -> float | None: ...
+    @property
+    def p99_ms(self) -> float | None: ...
+    @property
+    def error_rate(self) -> float: ...
+    @property
+    def apdex(self) -> float | None: ...
+    @property
+    def requests(self) -> int: ...
+
+
+class UslFitLike(Protocol):
+    @property
+    def sigma(self) -> float: ...
+    @property
+    def kappa(self) -> float: ...
+    @property
+    def lambda_rps(self) -> float: ...
+    @property
+    def r_squared(self) -> float: ...
+    @property
+    def peak_users(self) -> float | None: ...
+    @property
+    def peak_rps(self) -> float | None: ...
+
+
+@runtime_checkable
+class CapacityReportLike(Protocol):
+    """The shape of `loadkit.capacity.CapacityReport` that the report reads."""
+
+    @property
+    def levels(self) -> Sequence[LoadLevelLike]: ...
+    @property
+    def knee_users(self) -> int | None: ...
+    @property
+    def usl(self) -> UslFitLike | None: ...
+    @property
+    def max_users_within_slo(self) -> int | None: ...
+    @property
+    def max_rps_within_slo(self) -> float | None: ...
+    @property
+    def insufficient(self) -> str | None: ...
+    def headline(self) -> str: ...
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def read_history(path: Path) -> pd.DataFrame:
+    """The Aggregated rows of a `locust_stats_history.csv`, one per second, as columns
+    `SERIES_COLUMNS` (elapsed_s counted from the first row). Empty when the file has no rows.
+
+    Reads only the needed columns with explicit dtypes (1,000,000 rows in about half a second).
+    Percentiles Locust could not compute yet ("N/A", or 0 before any response in its window)
+    become NaN so that lines show a gap instead of a false zero. Raises OSError when the file
+    cannot be read and ValueError when it is not a Locust history CSV.
+    """
+    try:
+        frame = pd.read_csv(
+            path,
+            usecols=list(_HISTORY_COLUMNS),
+            dtype=_HISTORY_COLUMNS,
+            na_values={c: ["N/A", ""] for c, t in _HISTORY_COLUMNS.items() if t == "float64"},
+            keep_default_na=False,
+            engine="c",
+        )
+    except pd.errors.EmptyDataError:
+        return _empty_series()
+    aggregated = frame[(frame["Name"] == "Aggregated") & (frame["Type"] == "")]
+    aggregated = aggregated.dropna(subset=["Timestamp"]).rename(columns=_RENAME)
+    if aggregated.empty:
+        return _empty_series()
+    series = aggregated.assign(elapsed_s=aggregated["Timestamp"] - aggregated["Timestamp"].min())
+    series = series.sort_values("elapsed_s", kind="stable")[list(SERIES_COLUMNS)]
+    no_window = series[["p50_ms", "p95_ms", "p99_ms"]].fillna(0).eq(0).all(axis=1)
+    series.loc[no_window, ["p50_ms", "p95_ms", "p99_ms"]] = np.nan
+    return series.reset_index(drop=True)
+
+
+def _empty_series() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="float64") for c in SERIES_COLUMNS})
+
+
+def downsample(series: pd.DataFrame, max_points: int = MAX_POINTS) -> tuple[pd.DataFrame, int]:
+    """At most `max_points` rows: buckets of whole seconds (users and percentiles keep the
+    bucket's maximum, so spikes stay visible; rates keep its mean). Returns the frame and the
+    bucket width in seconds (1 when nothing was merged)."""
+    if len(series) <= max_points:
+        return series, 1
+    span = float(series["elapsed_s"].max()) + 1
+    bucket = max(2, math.ceil(span / max_points))
+    keys = (series["elapsed_s"] // bucket) * bucket
+    grouped = series.groupby(keys, sort=True)
+    result = pd.DataFrame(
+        {
+            "elapsed_s": grouped["elapsed_s"].min(),
+            "users": grouped["users"].max(),
+            "rps": grouped["rps"].mean(),
+            "failures_per_s": grouped["failures_per_s"].mean(),
+            "p50_ms": grouped["p50_ms"].max(),
+            "p95_ms": grouped["p95_ms"].max(),
+            "p99_ms": grouped["p99_ms"].max(),
+        }
+    )
+    return result.reset_index(drop=True), bucket
+
+
+def response_time_histogram(final: Mapping[str, Any]) -> dict[float, int]:
+    """Response time (ms, Locust's rounded buckets) -> number of requests, for all requests,
+    from a `locust_final.json` document: its `total` entry, or the entries added up."""
+    total = final.get("total")
+    sources = [total] if isinstance(total, Mapping) else list(final.get("entries") or [])
+    histogram: dict[float, int] = {}
+    for entry in sources:
+        for key, count in (entry.get("response_times") or {}).items():
+            ms = float(key)
+            histogram[ms] = histogram.get(ms, 0) + int(count)
+    return {k: v for k, v in sorted(histogram.items()) if v > 0}
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+
+def to_png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    FigureCanvasAgg(figure)
+    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _figure(title: str, subtitle: str = "") -> tuple[Figure, Axes]:
+    figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    ax = figure.add_subplot()
+    ax.set_title(title, loc="left", fontsize=14, fontweight="bold", pad=10)
+    if subtitle:
+        figure.text(0.995, 0.995, subtitle, ha="right", va="top", fontsize=9, color="#555555")
+    ax.grid(True, color="#dddddd", linewidth=0.8)
+    ax.set_axisbelow(True)
+    ax.tick_params(labelsize=10)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return figure, ax
+
+
+LegendLoc = Literal["upper left", "upper right", "lower right"]
+
+
+def _legend(
+    ax: Axes, handles: Sequence[Any] | None = None, *, loc: LegendLoc = "upper left"
+) -> None:
+    if handles is None:
+        ax.legend(loc=loc, fontsize=10, framealpha=0.9)
+    else:
+        ax.legend(handles=list(handles), loc=loc, fontsize=10, framealpha=0.9)
+
+
+def _no_data(ax: Axes, text: str) -> None:
+    ax.text(
+        0.5,
+        0.5,
+        text,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=12,
+        color="#555555",
+    )
+
+
+def _time_axis(ax: Axes, series: pd.DataFrame) -> tuple[np.ndarray, str]:
+    """x values and label: seconds, or minutes for runs over 10 minutes."""
+    elapsed = series["elapsed_s"].to_numpy(dtype=float)
+    if len(elapsed) and elapsed.max() > 600:
+        label = "Time since start (min)"
+        x = elapsed / 60
+    else:
+        label = "Time since start (s)"
+        x = elapsed
+    ax.set_xlabel(label, fontsize=11)
+    if len(x):
+        ax.set_xlim(0, max(float(x.max()), 1e-9))
+    return x, label
+
+
+def _bucket_note(bucket_s: int, how: str) -> str:
+    return f"each point: {how} over {bucket_s} s" if bucket_s > 1 else ""
+
+
+def users_throughput_chart(series: pd.DataFrame) -> Figure:
+    """Users (left axis) and requests per second (right axis) over time."""
+    plotted, bucket = downsample(series)
+    figure, ax = _figure("Users and throughput over time", _bucket_note(bucket, "mean req/s"))
+    x, _ = _time_axis(ax, plotted)
+    ax.set_ylabel("Users (users)", fontsize=11, color=COLORS["users"])
+    rps_ax = ax.twinx()
+    rps_ax.set_ylabel("Throughput (req/s)", fontsize=11, color=COLORS["rps"])
+    rps_ax.tick_params(labelsize=10)
+    rps_ax.spines["top"].set_visible(False)
+    if plotted.empty:
+        _no_data(ax, "No requests were recorded")
+    users = ax.step(
+        x,
+        plotted["users"],
+        where="post",
+        color=COLORS["users"],
+        linewidth=1.8,
+        linestyle="--",
+        label="users",
+    )
+    rps = rps_ax.plot(x, plotted["rps"], color=COLORS["rps"], linewidth=2, label="req/s")
+    ax.set_ylim(0, max(1.0, float(np.nanmax(plotted["users"], initial=0)) * 1.15))
+    rps_ax.set_ylim(0, max(1.0, float(np.nanmax(plotted["rps"], initial=0)) * 1.15))
+    _legend(rps_ax, [*users, *rps])
+    return figure
+
+
+def response_times_chart(series: pd.DataFrame) -> Figure:
+    """p50, p95 and p99 of all requests over time (Locust's window of about 10 s)."""
+    plotted, bucket = downsample(series)
+    figure, ax = _figure("Response times over time (all requests)", _bucket_note(bucket, "maximum"))
+    x, _ = _time_axis(ax, plotted)
+    ax.set_ylabel("Response time (ms)", fontsize=11)
+    if plotted[["p50_ms", "p95_ms", "p99_ms"]].isna().all().all():
+        _no_data(ax, "No response times were recorded")
+    for column, label in (("p99_ms", "p99"), ("p95_ms", "p95"), ("p50_ms", "p50")):
+        ax.plot(
+            x,
+            plotted[column],
+            color=COLORS[label],
+            linewidth=2,
+            label=label,
+            marker="o" if len(x) <= 30 else None,
+            markersize=3,
+        )
+    top = float(np.nanmax(plotted["p99_ms"], initial=0)) if len(plotted) else 0.0
+    ax.set_ylim(0, max(1.0, top * 1.15))
+    _legend(ax)
+    return figure
+
+
+def failures_chart(series: pd.DataFrame) -> Figure:
+    """Failed requests per second over time."""
+    plotted, bucket = downsample(series)
+    figure, ax = _figure("Failures over time", _bucket_note(bucket, "mean"))
+    x, _ = _time_axis(ax, plotted)
+    ax.set_ylabel("Failures (failures/s)", fontsize=11)
+    values = plotted["failures_per_s"].fillna(0).to_numpy(dtype=float)
+    ax.fill_between(x, values, step=None, color=COLORS["failures"], alpha=0.25, linewidth=0)
+    ax.plot(x, values, color=COLORS["failures"], linewidth=2, label="failures/s")
+    peak = float(values.max()) if len(values) else 0.0
+    ax.set_ylim(0, max(1.0, peak * 1.15))
+    if plotted.empty:
+        _no_data(ax, "No requests were recorded")
+    elif peak == 0:
+        _no_data(ax, "No failures")
+    _legend(ax)
+    return figure
+
+
+def distribution_chart(
+    histogram: Mapping[float, int],
+    *,
+    p50_ms: float | None = None,
+    p95_ms: float | None = None,
+    p99_ms: float | None = None,
+) -> Figure:
+    """How many requests took how long (all requests), with the percentiles marked. A
+    logarithmic time axis when times span more than two orders of magnitude."""
+    figure, ax = _figure("Response time distribution (all requests)")
+    ax.set_ylabel("Requests (count)", fontsize=11)
+    ax.set_xlabel("Response time (ms)", fontsize=11)
+    times = np.array(list(histogram), dtype=float)
+    counts = np.array(list(histogram.values()), dtype=float)
+    handles: list[Any] = []
+    if counts.sum() <= 0:
+        _no_data(ax, "No response times were recorded")
+    else:
+        low, high = max(float(times.min()), 0.5), max(float(times.max()), 1.0)
+        if high / low > 100:
+            edges = np.geomspace(low * 0.9, high * 1.1, 41)
+            ax.set_xscale("log")
+        else:
+            start = math.floor(float(times.min())) - 0.5
+            step = max(1.0, math.ceil((high - start) / 60))
+            edges = np.arange(start, high + step + 0.5, step)
+        binned, _ = np.histogram(np.clip(times, edges[0], edges[-1]), bins=edges, weights=counts)
+        bars = ax.bar(
+            edges[:-1],
+            binned,
+            width=np.diff(edges),
+            align="edge",
+            color=COLORS["rps"],
+            alpha=0.75,
+            edgecolor="white",
+            linewidth=0.5,
+            label="requests",
+        )
+        handles.append(bars)
+        for value, name, style in (
+            (p50_ms, "p50", ":"),
+            (p95_ms, "p95", "--"),
+            (p99_ms, "p99", "-."),
+        ):
+            if value is not None:
+                line = ax.axvline(
+                    max(value, edges[0]),
+                    color=COLORS[name],
+                    linewidth=2,
+                    linestyle=style,
+                    label=f"{name} = {value:g} ms",
+                )
+                handles.append(line)
+    if not handles:
+        handles.append(Line2D([], [], color=COLORS["rps"], linewidth=6, label="requests"))
+    _legend(ax, handles, loc="upper right")
+    return figure
+
+
+# --- capacity --------------------------------------------------------------------------------
+
+
+def usl_throughput(users: np.ndarray, fit: UslFitLike) -> np.ndarray:
+    """Gunther's Universal Scalability Law: X(N) = λN / (1 + σ(N−1) + κN(N−1))."""
+    n = np.asarray(users, dtype=float)
+    result: np.ndarray = fit.lambda_rps * n / (1 + fit.sigma * (n - 1) + fit.kappa * n * (n - 1))
+    return result
+
+
+def capacity_throughput_chart(capacity: CapacityReportLike) -> Figure:
+    """Throughput per load level, the fitted USL curve, the knee and the predicted peak."""
+    figure, ax = _figure("Throughput vs users")
+    ax.set_xlabel("Load (users)", fontsize=11)
+    ax.set_ylabel("Throughput (req/s)", fontsize=11)
+    levels = list(capacity.levels)
+    users = np.array([lv.users for lv in levels], dtype=float)
+    rps = np.array([lv.throughput_rps for lv in levels], dtype=float)
+    handles: list[Any] = []
+    if not levels:
+        _no_data(ax, capacity.insufficient or "No load levels were measured")
+    else:
+        handles += ax.plot(
+            users,
+            rps,
+            color=COLORS["rps"],
+            marker="o",
+            markersize=7,
+            linewidth=1.5,
+            label="measured",
+        )
+    top_users = float(users.max()) if len(users) else 1.0
+    fit = capacity.usl
+    if fit is not None and len(users):
+        reach = top_users * 1.25
+        if fit.peak_users is not None and math.isfinite(fit.peak_users):
+            reach = max(reach, min(fit.peak_users * 1.15, top_users * 3))
+        grid = np.linspace(1, max(reach, 2.0), 300)
+        handles += ax.plot(
+            grid,
+            usl_throughput(grid, fit),
+            color=COLORS["usl"],
+            linewidth=2,
+            linestyle="--",
+            label=f"USL fit (R² = {fit.r_squared:.2f})",
+        )
+        if fit.peak_users is not None and fit.peak_rps is not None and fit.peak_users <= reach:
+            handles += ax.plot(
+                [fit.peak_users],
+                [fit.peak_rps],
+                linestyle="none",
+                marker="*",
+                markersize=14,
+                color=COLORS["usl"],
+                markeredgecolor="#333333",
+                label=f"predicted peak: {fit.peak_rps:.0f} req/s at {fit.peak_users:.0f} users",
+            )
+    if capacity.knee_users is not None:
+        handles.append(
+            ax.axvline(
+                capacity.knee_users,
+                color=COLORS["knee"],
+                linestyle=":",
+                linewidth=2,
+                label=f"knee: {capacity.knee_users} users",
+            )
+        )
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0, top=max(1.0, ax.get_ylim()[1] * 1.1))
+    if not handles:
+        handles.append(Line2D([], [], color=COLORS["rps"], marker="o", label="measured"))
+    _legend(ax, handles, loc="lower right")
+    return figure
+
+
+def capacity_latency_chart(capacity: CapacityReportLike, *, slo_p95_ms: float | None) -> Figure:
+    """p95 (with p50 and p99 for context) per load level, and the SLO as a horizontal line."""
+    figure, ax = _figure("Response time vs users")
+    ax.set_xlabel("Load (users)", fontsize=11)
+    ax.set_ylabel("Response time (ms)", fontsize=11)
+    levels = list(capacity.levels)
+    handles: list[Any] = []
+    for name, width, size in (("p99", 1.2, 4), ("p95", 2.5, 7), ("p50", 1.2, 4)):
+        points = [(lv.users, getattr(lv, f"{name}_ms")) for lv in levels]
+        points = [(u, v) for u, v in points if v is not None]
+        if points:
+            xs, ys = zip(*points, strict=True)
+            handles += ax.plot(
+                xs, ys, color=COLORS[name], linewidth=width, marker="o", markersize=size, label=name
+            )
+    if not handles:
+        _no_data(ax, capacity.insufficient or "No response times were measured")
+    if slo_p95_ms is not None:
+        handles.append(
+            ax.axhline(
+                slo_p95_ms,
+                color=COLORS["slo"],
+                linestyle="--",
+                linewidth=1.5,
+                label=f"SLO: p95 < {slo_p95_ms:g} ms",
+            )
+        )
+    if capacity.max_users_within_slo is not None:
+        handles.append(
+            ax.axvline(
+                capacity.max_users_within_slo,
+                color=COLORS["p50"],
+                linestyle=":",
+                linewidth=2,
+                label=f"max within SLO: {capacity.max_users_within_slo} users",
+            )
+        )
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0, top=max(1.0, ax.get_ylim()[1] * 1.1))
+    if not handles:
+        handles.append(Line2D([], [], color=COLORS["p95"], marker="o", label="p95"))
+    _legend(ax, handles)
+    return figure
