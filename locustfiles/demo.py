@@ -12,12 +12,13 @@ def check_status(response, expected):
     A connection error (status 0) is left unmarked so Locust reports the error itself.
     """
     if response.status_code == 0:
-        return
+        return False
     if response.status_code in expected:
         response.success()
-    else:
-        wanted = " or ".join(str(code) for code in expected)
-        response.failure(f"expected status {wanted}, got {response.status_code}")
+        return True
+    wanted = " or ".join(str(code) for code in expected)
+    response.failure(f"expected status {wanted}, got {response.status_code}")
+    return False
 
 
 class CitizenUser(FastHttpUser):

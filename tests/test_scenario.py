@@ -41,12 +41,15 @@ thresholds:
 """
 
 REPO = Path(__file__).resolve().parent.parent
-LOAD_KEYS = "(allowed: users, spawn_rate, duration, stop_timeout)"
-TOP_KEYS = "(allowed: name, description, host, load, defaults, users, thresholds)"
-TASK_KEYS = "(allowed: name, weight, request, expect)"
-REQUEST_KEYS = "(allowed: method, url, name, params, headers, json, body, form)"
+LOAD_KEYS = "(allowed: users, spawn_rate, duration, stages, step, spike, stop_timeout)"
+TOP_KEYS = (
+    "(allowed: name, description, host, load, defaults, variables, secrets, data, users, "
+    "include, thresholds)"
+)
+TASK_KEYS = "(allowed: name, weight, request, expect, capture, flow, loop, data, python)"
+REQUEST_KEYS = "(allowed: method, url, name, params, headers, json, body, form, auth)"
 THINK_KEYS = "(allowed: between, constant, pacing)"
-USER_KEYS = "(allowed: name, weight, think_time, headers, tasks)"
+USER_KEYS = "(allowed: name, weight, think_time, headers, auth, data, on_start, on_stop, tasks)"
 METRICS = (
     "(metrics: avg, error_rate, failures, max, median, min, p100, p50, p66, p75, p80, p90, p95, "
     "p98, p99, p99.9, p99.99, requests, rps)"
@@ -338,7 +341,9 @@ INVALID: list[tuple[str, str, str, str]] = [
         "missing-in-load",
         "users: 50, ",
         "",
-        "s.yaml:3:1: load: required key 'users' is missing",
+        "s.yaml:3:7: load: missing users; "
+        "give users + spawn_rate + duration, stages, step, or spike, "
+        "e.g. {users: 50, spawn_rate: 10, duration: 30s}",
     ),
     (
         "missing-tasks",
@@ -356,7 +361,8 @@ INVALID: list[tuple[str, str, str, str]] = [
         "missing-status",
         "expect: {status: 200}",
         "expect: {}",
-        "s.yaml:15:9: users[0].tasks[0].expect: required key 'status' is missing",
+        "s.yaml:15:17: users[0].tasks[0].expect: give at least one check: status, json, "
+        "json_exists, body_contains, body_matches, headers, max_ms",
     ),
     # -- wrong types
     (
@@ -705,16 +711,16 @@ def test_invalid_case_ids_are_unique() -> None:
 
 def test_every_missing_key_is_reported() -> None:
     assert problems(swap("{users: 50, spawn_rate: 10, duration: 30s}", "{}")) == [
-        "s.yaml:3:1: load: required key 'users' is missing",
-        "s.yaml:3:1: load: required key 'spawn_rate' is missing",
-        "s.yaml:3:1: load: required key 'duration' is missing",
+        "s.yaml:3:7: load: missing users, spawn_rate, duration; "
+        "give users + spawn_rate + duration, stages, step, or spike, "
+        "e.g. {users: 50, spawn_rate: 10, duration: 30s}",
     ]
 
 
 def test_misspelt_key_next_to_a_missing_one() -> None:
-    # 'spawn_rate' is explained by the did-you-mean line; 'users' is really missing.
+    # 'spawn_rate' is explained by the did-you-mean line; the load's other gaps show once
+    # the keys are right.
     assert problems(swap("users: 50, spawn_rate: 10", "spwan_rate: 10")) == [
-        "s.yaml:3:1: load: required key 'users' is missing",
         "s.yaml:3:8: load.spwan_rate: unknown key 'spwan_rate'; did you mean 'spawn_rate'? "
         + LOAD_KEYS,
     ]

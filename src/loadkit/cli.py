@@ -21,6 +21,7 @@ from loadkit.console import ProgressLine, final_report
 from loadkit.durations import parse_duration
 from loadkit.errors import LoadkitError, ScenarioError
 from loadkit.exit_codes import ExitStatus
+from loadkit.masking import mask_text
 from loadkit.run_folder import DEFAULT_REPORTS_DIR, RunFolder
 from loadkit.runner import prepare_folder, run_locust
 from loadkit.scenario import Scenario, validate_source
@@ -115,6 +116,23 @@ def compile_command(file: str, output: Path | None) -> ExitStatus:
     return ExitStatus.PASS
 
 
+@cli.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the schema here instead of standard output.")  # fmt: skip
+def schema(output: Path | None) -> ExitStatus:
+    """Print the JSON Schema of the scenario format (for editors: yaml-language-server)."""
+    from loadkit.schema import scenario_schema_json
+
+    text = scenario_schema_json()
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    return ExitStatus.PASS
+
+
 def _run_options(func: Any) -> Any:
     options = [
         click.option(
@@ -143,6 +161,13 @@ def _run_options(func: Any) -> Any:
             type=DurationParam(),
             envvar="LOADKIT_DURATION",
             help="Run time, e.g. 30s, 5m. [env: LOADKIT_DURATION]",
+        ),
+        click.option(
+            "--processes",
+            type=click.IntRange(min=1),
+            default=1,
+            envvar="LOADKIT_PROCESSES",
+            help="Locust worker processes on this machine (one per core). [env: LOADKIT_PROCESSES]",
         ),
         click.option(
             "--out",
@@ -187,18 +212,28 @@ def _run(
     duration: float | None,
     out: Path | None,
     reports_dir: Path,
+    processes: int = 1,
 ) -> ExitStatus:
-    settings = RunSettings.resolve(
-        scenario, host=host, users=users, spawn_rate=spawn_rate, duration_s=duration
-    )
+    try:
+        settings = RunSettings.resolve(
+            scenario,
+            host=host,
+            users=users,
+            spawn_rate=spawn_rate,
+            duration_s=duration,
+            processes=processes,
+        )
+    except ValueError as exc:
+        raise UsageProblem(str(exc)) from None
     try:
         folder = RunFolder.create(out, scenario.name, reports_dir)
     except (FileExistsError, NotADirectoryError) as exc:
         raise UsageProblem(str(exc)) from None
     prepare_folder(folder, scenario, text, source_file)
+    shape = "" if settings.stages is None else f" ({len(settings.stages)} stages)"
     click.echo(
         f"loadkit: running {scenario.name!r}: {settings.users} users at {settings.spawn_rate:g}/s "
-        f"for {settings.duration_s}s against {settings.host}"
+        f"for {settings.duration_s}s{shape} against {settings.host}"
     )
     progress = (
         ProgressLine(sys.stdout, settings.duration_s, settings.users)
@@ -216,7 +251,7 @@ def _run(
     finally:
         if progress:
             progress.close()
-    click.echo(final_report(outcome.summary, str(folder.path)))
+    click.echo(mask_text(final_report(outcome.summary, str(folder.path)), scenario.secret_values))
     return exit_status_for(outcome.summary["verdict"])
 
 

@@ -1,53 +1,36 @@
 """Scenario -> a readable, self-contained Locust locustfile (Python source text).
 
-The output imports only Locust and the standard library, so plain `locust -f` runs it and a
-worker started with `-f -` receives everything it needs from the master. Every value that came
-from YAML enters the source through `literal()` (a checked `repr`), never as spliced text, and
-identifiers are derived from names by keeping only [a-z0-9_] characters.
+The output imports only Locust and the standard library (plus what a scenario asks for by
+name: `python:` tasks, `include:` locustfiles), so plain `locust -f` runs it and a worker
+started with `-f -` receives everything it needs from the master, test data included.
+Every value that came from YAML enters the source through `literal()` (a checked `repr`),
+never as spliced text; identifiers are derived from names by keeping only [A-Za-z0-9_];
+`{{ templates }}` become plain expressions (`'Bearer ' + str(v['token'])`), so nothing is
+parsed per request.
 """
 
 from __future__ import annotations
 
 import ast
+import base64
 import keyword
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
-from loadkit import __version__
+from loadkit import __version__, runtime_source
 from loadkit.durations import format_duration
-from loadkit.scenario import Request, Scenario, Task, ThinkTime, UserSpec
+from loadkit.scenario import Auth, Expect, Request, Scenario, Step, Task, ThinkTime, UserSpec
+from loadkit.templates import Var, parse_json_path, parse_template
 
 INDENT = "    "
 _RESERVED_NAMES = frozenset(
-    {
-        "FastHttpUser",
-        "HttpUser",
-        "User",
-        "LoadTestShape",
-        "task",
-        "between",
-        "constant",
-        "constant_pacing",
-        "check_status",
-        "SCENARIO_NAME",
-    }
-)
-
-_RUNTIME_HELPERS = '''
-def check_status(response, expected):
-    """Pass the request only if its status is one of `expected`.
-
-    A connection error (status 0) is left unmarked so Locust reports the error itself.
-    """
-    if response.status_code == 0:
-        return
-    if response.status_code in expected:
-        response.success()
-    else:
-        wanted = " or ".join(str(code) for code in expected)
-        response.failure(f"expected status {wanted}, got {response.status_code}")
-'''
+    {"FastHttpUser", "LoadTestShape", "LoadShape", "MasterRunner", "WorkerRunner", "StopUser",
+     "User", "HttpUser", "task", "between", "constant", "constant_pacing", "events",
+     "SCENARIO_NAME", *runtime_source.HELPER_NAMES}
+)  # fmt: skip
 
 
 def literal(value: object) -> str:
@@ -79,35 +62,219 @@ def identifier(name: str, taken: set[str], *, style: str = "snake", suffix: str 
     return candidate
 
 
+@dataclass
+class _Context:
+    """What the code being generated needs from the module around it."""
+
+    constants: Mapping[str, Any]
+    imports: set[str] = field(default_factory=set)
+    helpers: set[str] = field(default_factory=set)
+
+    def uses(self, *names: str) -> None:
+        for name in names:
+            if name in runtime_source.HELPER_NAMES:
+                self.helpers.add(name)
+            else:
+                self.imports.add(name)
+
+
+# ------------------------------------------------------------------------- template expressions
+
+
+def _var_expr(var: Var, ctx: _Context) -> str:
+    if var.env:
+        ctx.uses("os")
+        return f"os.environ[{literal(var.name)}]"
+    return f"v[{literal(var.name)}]"
+
+
+def text_expr(text: str, ctx: _Context, *, raw: bool = False) -> str:
+    """Source of an expression producing `text` with its templates filled. With `raw`, a
+    value that is exactly one `{{ var }}` keeps the variable's type (for JSON bodies)."""
+    parts: list[str | Var] = []
+    for part in parse_template(text):
+        if isinstance(part, Var) and not part.env and part.name in ctx.constants:
+            value = ctx.constants[part.name]
+            if raw and text.strip() == str(part):
+                return literal(value)
+            part = str(value) if not isinstance(value, bool) else str(value).lower()
+        if isinstance(part, str) and parts and isinstance(parts[-1], str):
+            parts[-1] += part
+        else:
+            parts.append(part)
+    if all(isinstance(p, str) for p in parts):
+        return literal("".join(p for p in parts if isinstance(p, str)))
+    if len(parts) == 1 and isinstance(parts[0], Var):
+        expr = _var_expr(parts[0], ctx)
+        return expr if raw or parts[0].env else f"str({expr})"
+    pieces = [literal(p) if isinstance(p, str) else f"str({_var_expr(p, ctx)})" for p in parts]
+    return " + ".join(pieces)
+
+
+def value_expr(value: Any, ctx: _Context) -> str:
+    """A JSON value with templates in its strings."""
+    if isinstance(value, str):
+        return text_expr(value, ctx, raw=True)
+    if isinstance(value, dict):
+        items = [f"{literal(k)}: {value_expr(v, ctx)}" for k, v in value.items()]
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(value_expr(v, ctx) for v in value) + "]"
+    return literal(value)
+
+
+def _mapping_expr(mapping: Mapping[str, str], ctx: _Context) -> str:
+    return "{" + ", ".join(f"{literal(k)}: {text_expr(v, ctx)}" for k, v in mapping.items()) + "}"
+
+
+def _is_static(text: str, ctx: _Context) -> bool:
+    return all(
+        isinstance(p, str) or (not p.env and p.name in ctx.constants) for p in parse_template(text)
+    )
+
+
+def _auth_header(auth: Auth, ctx: _Context) -> str:
+    if auth.bearer is not None:
+        return text_expr("Bearer " + auth.bearer, ctx)
+    assert auth.basic is not None
+    user, password = auth.basic.username, auth.basic.password
+    if _is_static(user, ctx) and _is_static(password, ctx):
+        plain = (
+            f"{ast.literal_eval(text_expr(user, ctx))}:{ast.literal_eval(text_expr(password, ctx))}"
+        )
+        return literal("Basic " + base64.b64encode(plain.encode()).decode())
+    ctx.uses("basic_auth")
+    return f"basic_auth({text_expr(user, ctx)}, {text_expr(password, ctx)})"
+
+
+# ----------------------------------------------------------------------------------- the module
+
+
 def compile_scenario(scenario: Scenario, source_name: str = "scenario.yaml") -> str:
-    out: list[str] = []
+    ctx = _Context(constants=scenario.variables)
     load = scenario.load
-    out += [
+    body: list[str] = []
+    taken_classes: set[str] = set()
+
+    for name, spec in scenario.data.items():
+        table = scenario.tables[name]
+        ctx.uses("DataSource")
+        body += [
+            "",
+            f"DATA_{name.upper()} = DataSource(",
+            f"{INDENT}{literal(name)},",
+            f"{INDENT}order={literal(spec.order)},",
+            f"{INDENT}on_exhausted={literal(spec.exhausted_action)},",
+            f"{INDENT}columns={literal(table.columns)},",
+            f"{INDENT}rows=(",
+            *(f"{INDENT * 2}{literal(row)}," for row in table.rows),
+            f"{INDENT}),",
+            ")",
+        ]
+
+    for user in scenario.users:
+        body += ["", ""]
+        class_name = identifier(user.name, taken_classes, style="camel", suffix="User")
+        body += _user_class(scenario, user, class_name, ctx)
+
+    for number, include in enumerate(scenario.include, start=1):
+        ctx.uses("load_locustfile")
+        module = f"included_{number}"
+        path = (scenario.base_dir / include.locustfile).resolve()
+        body += ["", "", f"# Included as they are from {literal(include.locustfile)}."]
+        body.append(f"{module} = load_locustfile({literal(str(path))})")
+        for class_name in include.users:
+            if class_name in taken_classes or class_name in _RESERVED_NAMES:
+                raise ValueError(f"included class {class_name} clashes with a generated class name")
+            taken_classes.add(class_name)
+            body.append(f"{class_name} = {module}.{class_name}")
+
+    stages = load.stage_list()
+    if stages is not None:
+        ctx.uses("LoadTestShape")
+        stage_table = [(s.users, s.spawn_rate, s.duration_s) for s in stages]
+        body += ["", "", *_shape_class(scenario, stage_table)]
+
+    if scenario.include or any(t.python for u in scenario.users for t in u.tasks):
+        ctx.uses("importlib")
+    header = [
         f"# Locust user classes generated by loadkit {__version__} from {literal(source_name)}.",
         "# Edit the scenario and run `loadkit compile`, not this file. Runs with plain Locust:",
-        f"#   locust -f THIS_FILE --headless -u {load.users} -r {load.spawn_rate:g} "
-        f"-t {format_duration(load.duration)}",
-        "IMPORTS",
-        "",
-        f"SCENARIO_NAME = {literal(scenario.name)}",
-        "",
-        "",
-        _RUNTIME_HELPERS.strip("\n"),
+        _run_hint(scenario),
     ]
-    class_names: set[str] = set()
-    for user in scenario.users:
-        out += ["", ""]
-        out += _user_class(
-            scenario, user, identifier(user.name, class_names, style="camel", suffix="User")
-        )
+    helpers = runtime_source.helpers_source(ctx.helpers)
+    stdlib_modules = ("importlib", "os", "random", "time")
     wait_functions = {
         name
         for name in ("between", "constant", "constant_pacing")
-        if any(line.startswith(f"{INDENT}wait_time = {name}(") for line in out)
+        if any(f"wait_time = {name}(" in line for line in body)
     }
-    imports = ", ".join(["FastHttpUser", *sorted(wait_functions), "task"])
-    out[out.index("IMPORTS")] = f"from locust import {imports}"
+    locust_names = {n for n in ctx.imports if n not in stdlib_modules} | wait_functions
+    first_party = {f"import {n}" for n in ctx.imports if n in stdlib_modules}
+    third_party: set[str] = set()
+    for line in helpers.extra_imports:
+        if line.startswith("from locust import "):
+            locust_names |= set(line.removeprefix("from locust import ").split(", "))
+        else:
+            (third_party if line.startswith(("from locust", "from gevent")) else first_party).add(
+                line
+            )
+    third_party.add(
+        "from locust import " + ", ".join(["FastHttpUser", *sorted(locust_names), "task"])
+    )
+    out = [*header]
+    if first_party:
+        out += [*sorted(first_party), ""]
+    out += sorted(third_party)
+    out += ["", f"SCENARIO_NAME = {literal(scenario.name)}"]
+    if helpers.code:
+        out += ["", "", helpers.code.rstrip("\n")]
+    out += body
+    while out and out[-1] == "":
+        out.pop()
     return "\n".join(out) + "\n"
+
+
+def _run_hint(scenario: Scenario) -> str:
+    load = scenario.load
+    if load.stage_list() is not None:
+        return "#   locust -f THIS_FILE --headless      (the load shape below sets users and time)"
+    return (
+        f"#   locust -f THIS_FILE --headless -u {load.users} -r {load.spawn_rate:g} "
+        f"-t {format_duration(load.total_duration)}"
+    )
+
+
+def _shape_class(scenario: Scenario, stages: list[tuple[int, float, float]]) -> list[str]:
+    load = scenario.load
+    if load.step is not None:
+        st = load.step
+        what = (
+            f"step: {st.start} users, +{st.step} every {format_duration(st.every)} up to {st.until}"
+        )
+    elif load.spike is not None:
+        what = f"spike: {load.spike.users} users, {load.spike.peak} at the peak"
+    else:
+        what = f"{len(stages)} stages"
+    lines = [
+        "class LoadShape(LoadTestShape):",
+        f'{INDENT}"""The scenario\'s load shape ({what})."""',
+        "",
+        f"{INDENT}# (users, spawn rate per second, seconds), run one after the other",
+        f"{INDENT}stages = (",
+        *(f"{INDENT * 2}{literal(s)}," for s in stages),
+        f"{INDENT})",
+        "",
+        f"{INDENT}def tick(self):",
+        f"{INDENT * 2}run_time = self.get_run_time()",
+        f"{INDENT * 2}end = 0.0",
+        f"{INDENT * 2}for users, spawn_rate, seconds in self.stages:",
+        f"{INDENT * 3}end += seconds",
+        f"{INDENT * 3}if run_time < end:",
+        f"{INDENT * 4}return users, spawn_rate",
+        f"{INDENT * 2}return None",
+    ]
+    return lines
 
 
 def _wait_time(think: ThinkTime) -> str:
@@ -118,9 +285,39 @@ def _wait_time(think: ThinkTime) -> str:
     return f"constant({literal(think.constant or 0.0)})"
 
 
-def _user_class(scenario: Scenario, user: UserSpec, class_name: str) -> list[str]:
+def _needs_vars(scenario: Scenario, user: UserSpec) -> bool:
+    if user.data or any(t.data for t in user.tasks):
+        return True
+    steps = [*user.on_start, *(s for t in user.tasks for s in t.steps()), *user.on_stop]
+    if any(s.capture for s in steps):
+        return True
+    texts = [*scenario.defaults.headers.values(), *user.headers.values()]
+    return (
+        any("{{" in t for t in texts)
+        or any(_step_mentions_vars(s) for s in steps)
+        or (
+            user.auth is not None
+            and "{{"
+            in (user.auth.bearer or "")
+            + (user.auth.basic.username + user.auth.basic.password if user.auth.basic else "")
+        )
+    )
+
+
+def _step_mentions_vars(step: Step) -> bool:
+    return "{{" in step.model_dump_json(by_alias=True).replace("{{ env.", "")
+
+
+def _user_class(scenario: Scenario, user: UserSpec, class_name: str, ctx: _Context) -> list[str]:
     defaults = scenario.defaults
     headers = {**defaults.headers, **user.headers}
+    static = {k: v for k, v in headers.items() if _is_static(v, ctx)}
+    dynamic = {k: v for k, v in headers.items() if k not in static}
+    if user.auth is not None:
+        if _is_static(user.auth.bearer or "", ctx) and user.auth.basic is None:
+            static["Authorization"] = ast.literal_eval(_auth_header(user.auth, ctx))
+        else:
+            dynamic["Authorization"] = ""  # filled below from the auth expression
     lines = [
         f"class {class_name}(FastHttpUser):",
         f"{INDENT}host = {literal(scenario.host)}",
@@ -129,44 +326,219 @@ def _user_class(scenario: Scenario, user: UserSpec, class_name: str) -> list[str
         f"{INDENT}connection_timeout = {literal(defaults.timeout)}",
         f"{INDENT}network_timeout = {literal(defaults.timeout)}",
     ]
-    if headers:
-        lines.append(f"{INDENT}default_headers = {literal(headers)}")
-    methods: set[str] = set()
+    if static:
+        values = {k: ast.literal_eval(text_expr(v, ctx)) for k, v in static.items()}
+        lines.append(f"{INDENT}default_headers = {literal(values)}")
+    user_auth = user.auth if "Authorization" in dynamic else None
+    needs_vars = _needs_vars(scenario, user) or bool(dynamic)
+    user_headers = bool(dynamic)
+    if dynamic:
+        lines += ["", *_user_headers_method(dynamic, user_auth, ctx)]
+
+    if needs_vars or user.on_start:
+        lines += ["", f"{INDENT}def on_start(self):"]
+        pad = INDENT * 2
+        if needs_vars:
+            ctx.uses("next_user_id")
+            lines.append(f"{pad}self.vars = {{'user_id': next_user_id(self)}}")
+            if user.data is not None:
+                lines.append(f"{pad}self.vars.update(DATA_{user.data.upper()}.take(self))")
+        if user.on_start:
+            lines.append(f"{pad}v = self.vars" if needs_vars else f"{pad}v = {{}}")
+            lines += _flow(user.on_start, pad, ctx, user_headers, abort=True)
+    if user.on_stop:
+        lines += ["", f"{INDENT}def on_stop(self):"]
+        lines.append(f"{INDENT * 2}v = self.vars" if needs_vars else f"{INDENT * 2}v = {{}}")
+        lines += _flow(user.on_stop, INDENT * 2, ctx, user_headers, abort=True)
+
+    methods: set[str] = {"on_start", "on_stop"}
     for task in user.tasks:
         lines.append("")
-        lines += _task_method(task, identifier(task.label, methods))
+        lines += _task_method(task, identifier(task.label, methods), ctx, user_headers, needs_vars)
     return lines
 
 
-def _request_arguments(request: Request) -> list[str]:
-    args = [literal(request.method), literal(request.url), f"name={literal(request.stats_name)}"]
-    headers = dict(request.headers)
-    if request.params:
-        args.append(f"params={literal(request.params)}")
-    if request.json_body is not None:
-        args.append(f"json={literal(request.json_body)}")
-    elif request.body is not None:
-        args.append(f"data={literal(request.body)}")
-    elif request.form is not None:
-        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
-        args.append(f"data={literal(urlencode(request.form))}")
-    if headers:
-        args.append(f"headers={literal(headers)}")
-    return args
+def _user_headers_method(dynamic: Mapping[str, str], auth: Auth | None, ctx: _Context) -> list[str]:
+    """A method computing the user's templated headers; each is sent once every variable it
+    needs has a value (a bearer token only after the login step captured it)."""
+    pad = INDENT * 2
+    lines = [
+        f"{INDENT}def user_headers(self, v):",
+        f'{pad}"""Headers for every request of this user, each once its variables have values."""',
+        f"{pad}headers = {{}}",
+    ]
+    for key, text in dynamic.items():
+        if key == "Authorization" and auth is not None:
+            expr = _auth_header(auth, ctx)
+            texts = (
+                [auth.bearer or ""]
+                if auth.bearer is not None
+                else ([auth.basic.username, auth.basic.password] if auth.basic else [])
+            )
+        else:
+            expr, texts = text_expr(text, ctx), [text]
+        names = sorted(
+            {
+                p.name
+                for t in texts
+                for p in parse_template(t)
+                if isinstance(p, Var) and not p.env and p.name not in ctx.constants
+            }
+        )
+        assignment = f"headers[{literal(key)}] = {expr}"
+        if names:
+            condition = " and ".join(f"{literal(n)} in v" for n in names)
+            lines += [f"{pad}if {condition}:", f"{pad}{INDENT}{assignment}"]
+        else:
+            lines.append(f"{pad}{assignment}")
+    lines.append(f"{pad}return headers")
+    return lines
 
 
-def _task_method(task: Task, method_name: str) -> list[str]:
+def _task_method(task: Task, method_name: str, ctx: _Context, user_headers: bool,
+                 needs_vars: bool) -> list[str]:  # fmt: skip
     pad = INDENT * 2
     lines = [f"{INDENT}@task({task.weight})" if task.weight != 1 else f"{INDENT}@task"]
     lines.append(f"{INDENT}def {method_name}(self):")
-    args = _request_arguments(task.request)
-    if task.expect is None:
-        lines += _call(pad, "self.client.request(", args, ")")
-    else:
-        lines += _call(
-            pad, "with self.client.request(", [*args, "catch_response=True"], ") as response:"
-        )
-        lines.append(f"{pad}{INDENT}check_status(response, {literal(tuple(task.expect.status))})")
+    if task.python is not None:
+        module, function = task.python.split(":")
+        ctx.uses("importlib")
+        lines.append(f"{pad}getattr(importlib.import_module({literal(module)}), "
+                     f"{literal(function)})(self)")  # fmt: skip
+        return lines
+    steps = task.steps()
+    if needs_vars:
+        lines.append(f"{pad}v = self.vars")
+        if task.data is not None:
+            lines.append(f"{pad}v.update(DATA_{task.data.upper()}.take(self))")
+    if task.loop is not None:
+        lines.append(f"{pad}for _ in range({literal(task.loop.count)}):")
+        pad += INDENT
+    # A single request with nothing after it needs no early return.
+    abort = len(steps) > 1 or task.loop is not None
+    lines += _flow(steps, pad, ctx, user_headers, abort=abort)
+    return lines
+
+
+def _flow(steps: list[Step], pad: str, ctx: _Context, user_headers: bool,
+          *, abort: bool) -> list[str]:  # fmt: skip
+    lines: list[str] = []
+    for index, step in enumerate(steps):
+        last = index == len(steps) - 1
+        lines += _step(step, pad, ctx, user_headers, abort=abort and not last)
+        if step.think_time is not None:
+            lines.append(pad + _pause(step.think_time, ctx))
+    return lines
+
+
+def _pause(think: ThinkTime, ctx: _Context) -> str:
+    ctx.uses("time")
+    if think.between is not None:
+        ctx.uses("random")
+        low, high = think.between
+        return f"time.sleep(random.uniform({literal(low)}, {literal(high)}))"
+    return f"time.sleep({literal(think.constant or 0.0)})"
+
+
+def _request_arguments(request: Request, ctx: _Context, user_headers: bool) -> list[str]:
+    args = [
+        literal(request.method),
+        text_expr(request.url, ctx),
+        f"name={literal(request.stats_name)}",
+    ]
+    if request.params:
+        args.append(f"params={_mapping_expr(request.params, ctx)}")
+    if request.json_body is not None:
+        args.append(f"json={value_expr(request.json_body, ctx)}")
+    elif request.body is not None:
+        args.append(f"data={text_expr(request.body, ctx)}")
+    elif request.form is not None:
+        if all(_is_static(v, ctx) for v in request.form.values()):
+            form = {k: ast.literal_eval(text_expr(v, ctx)) for k, v in request.form.items()}
+            args.append(f"data={literal(urlencode(form))}")
+        else:
+            ctx.uses("form_body")
+            args.append(f"data=form_body({_mapping_expr(request.form, ctx)})")
+    header_items: list[str] = ["**self.user_headers(v)"] if user_headers else []
+    if request.auth is not None and "Authorization" not in request.headers:
+        header_items.append(f"'Authorization': {_auth_header(request.auth, ctx)}")
+    if request.form is not None and "Content-Type" not in request.headers:
+        header_items.append("'Content-Type': 'application/x-www-form-urlencoded'")
+    header_items += [f"{literal(k)}: {text_expr(v, ctx)}" for k, v in request.headers.items()]
+    if header_items == ["**self.user_headers(v)"]:
+        args.append("headers=self.user_headers(v)")
+    elif header_items:
+        args.append("headers={" + ", ".join(header_items) + "}")
+    return args
+
+
+def _checks(expect: Expect | None, ctx: _Context) -> list[str]:
+    if expect is None:
+        return []
+    checks: list[str] = []
+    if expect.status is not None:
+        checks.append(f"('status', {literal(tuple(expect.status))})")
+    for path, expected in (expect.json_equals or {}).items():
+        keys = literal(parse_json_path(path))
+        checks.append(f"('json', {keys}, {literal(path)}, {value_expr(expected, ctx)})")
+    for path in expect.json_exists or []:
+        checks.append(f"('json_exists', {literal(parse_json_path(path))}, {literal(path)})")
+    if expect.body_contains is not None:
+        checks.append(f"('contains', {text_expr(expect.body_contains, ctx)})")
+    if expect.body_matches is not None:
+        checks.append(f"('matches', {literal(expect.body_matches)})")
+    for name, expected in (expect.headers or {}).items():
+        checks.append(f"('header', {literal(name)}, {text_expr(expected, ctx)})")
+    if expect.max_ms is not None:
+        checks.append(f"('max_ms', {literal(round(expect.max_ms * 1000, 3))})")
+    return checks
+
+
+def _captures(step: Step) -> list[str]:
+    out = []
+    for name, spec in step.capture.items():
+        if spec.json_path is not None:
+            out.append(f"({literal(name)}, 'json', {literal(parse_json_path(spec.json_path))}, "
+                       f"{literal(spec.json_path)})")  # fmt: skip
+        elif spec.regex is not None:
+            out.append(f"({literal(name)}, 'regex', {literal(spec.regex)}, {literal(spec.regex)})")
+        elif spec.header is not None:
+            out.append(
+                f"({literal(name)}, 'header', {literal(spec.header)}, {literal(spec.header)})"
+            )
+    return out
+
+
+def _step(step: Step, pad: str, ctx: _Context, user_headers: bool, *,
+          abort: bool) -> list[str]:  # fmt: skip
+    args = _request_arguments(step.request, ctx, user_headers)
+    expect = step.expect
+    status_only = expect is not None and expect.model_fields_set <= {"status"} and expect.status
+    checks = _checks(expect, ctx)
+    captures = _captures(step)
+    if not checks and not captures:
+        return _call(pad, "self.client.request(", args, ")")
+    lines = _call(pad, "with self.client.request(", [*args, "catch_response=True"],
+                  ") as response:")  # fmt: skip
+    inner = pad + INDENT
+    tests: list[str] = []
+    if status_only and expect is not None and expect.status is not None:
+        ctx.uses("check_status")
+        tests.append(f"check_status(response, {literal(tuple(expect.status))})")
+    elif checks:
+        ctx.uses("checks_pass")
+        tests.append(f"checks_pass(response, ({', '.join(checks)},))")
+        if len(tests[-1]) + len(pad) > 80:
+            listing = "".join(f"\n{pad}{INDENT * 3}{c}," for c in checks)
+            tests[-1] = f"checks_pass(response, ({listing}\n{pad}{INDENT * 2}))"
+    if captures:
+        ctx.uses("capture")
+        tests.append(f"capture(response, v, ({', '.join(captures)},))")
+    if not abort and not captures:
+        lines += [f"{inner}{t}" for t in tests]
+        return lines
+    for test in tests:
+        lines += [f"{inner}if not {test}:", f"{inner}{INDENT}return"]
     return lines
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from loadkit.compiler import compile_scenario
 from loadkit.harness_protocol import PROGRESS_FD_ENV, RUN_DIR_ENV
 from loadkit.markdown import render_markdown
+from loadkit.masking import mask_folder
 from loadkit.run_folder import RunFolder
 from loadkit.scenario import Scenario
 from loadkit.settings import RunSettings
@@ -46,14 +47,21 @@ class RunOutcome:
 
 
 def locust_command(folder: RunFolder, settings: RunSettings) -> list[str]:
+    load: list[str] = []
+    if settings.stages is None:  # a shape in the locustfile sets users and time itself
+        load = [
+            "--users", str(settings.users),
+            "--spawn-rate", f"{settings.spawn_rate:g}",
+            "--run-time", f"{settings.duration_s}s",
+        ]  # fmt: skip
+    if settings.processes > 1:
+        load += ["--processes", str(settings.processes)]
     return [
         sys.executable, "-m", "loadkit.harness",
         "-f", str(folder.locustfile),
         "--headless",
         "--host", settings.host,
-        "--users", str(settings.users),
-        "--spawn-rate", f"{settings.spawn_rate:g}",
-        "--run-time", f"{settings.duration_s}s",
+        *load,
         "--stop-timeout", str(settings.stop_timeout_s),
         "--csv", str(folder.csv_prefix),
         "--csv-full-history",
@@ -81,7 +89,16 @@ def run_locust(
 ) -> RunOutcome:
     """Run Locust on the prepared folder; always writes summary.json and summary.md."""
     read_fd, write_fd = os.pipe()
-    env = {**os.environ, RUN_DIR_ENV: str(folder.path), PROGRESS_FD_ENV: str(write_fd)}
+    # The scenario's folder is importable, for `python:` tasks.
+    python_path = os.pathsep.join(
+        p for p in (str(scenario.base_dir), os.environ.get("PYTHONPATH", "")) if p
+    )
+    env = {
+        **os.environ,
+        RUN_DIR_ENV: str(folder.path),
+        PROGRESS_FD_ENV: str(write_fd),
+        "PYTHONPATH": python_path,
+    }
     aborted = threading.Event()
     deadline = (
         time.monotonic()
@@ -117,6 +134,8 @@ def run_locust(
         summary["reasons"].append("Locust did not stop in time and was killed")
     folder.summary_json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     folder.summary_md.write_text(render_markdown(summary), encoding="utf-8")
+    # Last, so that nothing written above (Locust's log and CSVs included) keeps a secret.
+    mask_folder(folder.path, scenario.secret_values)
     return RunOutcome(folder=folder, summary=summary, locust_exit_code=exit_code)
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime
 import difflib
 import math
+import os
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -22,11 +23,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from loadkit import shapes, templates
+from loadkit.datasets import DataTable, read_table
 from loadkit.durations import format_duration, parse_duration
 from loadkit.errors import Problem, ScenarioError
 from loadkit.thresholds import Threshold, parse_threshold
@@ -58,19 +62,65 @@ def _text(value: object) -> object:
     return value
 
 
-Duration = Annotated[float, BeforeValidator(_duration)]
-Text = Annotated[str, BeforeValidator(_text)]
-ThresholdSpec = Annotated[Threshold, BeforeValidator(_threshold)]
+# `json_schema_input_type` says what people may write, for the JSON Schema given to editors.
+Duration = Annotated[float, BeforeValidator(_duration, json_schema_input_type=float | str)]
+Text = Annotated[str, BeforeValidator(_text, json_schema_input_type=str | float | bool)]
+ThresholdSpec = Annotated[Threshold, BeforeValidator(_threshold, json_schema_input_type=str)]
 
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
 
 
+class Stage(Model):
+    users: int = Field(ge=0, description="Users during this stage.")
+    spawn_rate: float | None = Field(
+        default=None, gt=0, description="Users started (or stopped) per second to get there."
+    )
+    duration: Duration = Field(description="How long the stage lasts, e.g. 30s.")
+
+
+class StepLoad(Model):
+    """The capacity-search ramp: start users, add `step` every `every`, up to `until`."""
+
+    start: int = Field(ge=1)
+    step: int = Field(ge=1)
+    every: Duration
+    until: int = Field(ge=1)
+    spawn_rate: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> StepLoad:
+        if self.until < self.start:
+            raise ValueError(f"until ({self.until}) must be at least start ({self.start})")
+        if self.every < 1:
+            raise ValueError("every must be at least 1s")
+        return self
+
+
+class SpikeLoad(Model):
+    """Base load, a sudden peak, base load again."""
+
+    users: int = Field(ge=1, description="Base users before and after the spike.")
+    peak: int = Field(ge=1)
+    before: Duration = 30.0
+    hold: Duration = 30.0
+    after: Duration = 30.0
+    spawn_rate: float | None = Field(default=None, gt=0)
+
+
+_LOAD_FORMS = "users + spawn_rate + duration, stages, step, or spike"
+
+
 class Load(Model):
-    users: int = Field(gt=0, description="Number of concurrent users at full load.")
-    spawn_rate: float = Field(gt=0, description="Users started per second.")
-    duration: Duration = Field(description="Total run time including ramp-up, e.g. 30s or 5m.")
+    users: int | None = Field(default=None, gt=0, description="Concurrent users at full load.")
+    spawn_rate: float | None = Field(default=None, gt=0, description="Users started per second.")
+    duration: Duration | None = Field(
+        default=None, description="Total run time including ramp-up, e.g. 30s or 5m."
+    )
+    stages: list[Stage] | None = Field(default=None, min_length=1)
+    step: StepLoad | None = None
+    spike: SpikeLoad | None = None
     stop_timeout: Duration = Field(
         default=10.0,
         description="At the end, how long users may finish their current task.",
@@ -78,12 +128,57 @@ class Load(Model):
 
     @field_validator("duration")
     @classmethod
-    def _whole_seconds(cls, value: float) -> float:
-        if value < 1 or value != int(value):
+    def _whole_seconds(cls, value: float | None) -> float | None:
+        if value is not None and (value < 1 or value != int(value)):
             raise ValueError(
                 f"must be a whole number of seconds, at least 1s (got {value:g}s); e.g. 30s or 5m"
             )
         return value
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Load:
+        shapes = [k for k in ("stages", "step", "spike") if getattr(self, k) is not None]
+        constant = [k for k in ("users", "duration") if getattr(self, k) is not None]
+        if len(shapes) > 1 or (shapes and constant):
+            raise ValueError(f"give one of {_LOAD_FORMS} (got {', '.join(shapes + constant)})")
+        if not shapes:
+            missing = [k for k in ("users", "spawn_rate", "duration") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(
+                    f"missing {', '.join(missing)}; give {_LOAD_FORMS}, "
+                    "e.g. {users: 50, spawn_rate: 10, duration: 30s}"
+                )
+        return self
+
+    def stage_list(self) -> list[shapes.Stage] | None:
+        """The shape as stages, or None for a constant load (users, spawn_rate, duration)."""
+        if self.stages is not None:
+            default_rate = self.spawn_rate
+            return [
+                shapes.Stage(
+                    s.users, s.spawn_rate or default_rate or float(max(s.users, 1)), s.duration
+                )
+                for s in self.stages
+            ]
+        if self.step is not None:
+            st = self.step
+            return shapes.step_stages(st.start, st.step, st.every, st.until, st.spawn_rate)
+        if self.spike is not None:
+            sp = self.spike
+            return shapes.spike_stages(
+                sp.users, sp.peak, sp.before, sp.hold, sp.after, sp.spawn_rate
+            )
+        return None
+
+    @property
+    def total_duration(self) -> float:
+        stages = self.stage_list()
+        return shapes.total_duration(stages) if stages is not None else float(self.duration or 0)
+
+    @property
+    def peak_users(self) -> int:
+        stages = self.stage_list()
+        return max(s.users for s in stages) if stages is not None else int(self.users or 0)
 
 
 class ThinkTime(Model):
@@ -121,8 +216,36 @@ class ThinkTime(Model):
         return self
 
 
+def _as_is(value: object) -> object:
+    return value
+
+
+# The models turn a shorthand into their full form themselves; these tell editors about it.
+ThinkTimeSpec = Annotated[
+    ThinkTime, BeforeValidator(_as_is, json_schema_input_type=ThinkTime | float | str)
+]
+
+
+class BasicAuth(Model):
+    username: Text
+    password: Text
+
+
+class Auth(Model):
+    """Exactly one of `basic: {username, password}` or `bearer: TOKEN` (templates allowed)."""
+
+    basic: BasicAuth | None = None
+    bearer: Text | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Auth:
+        if (self.basic is None) == (self.bearer is None):
+            raise ValueError("give exactly one of basic: {username, password} or bearer: TOKEN")
+        return self
+
+
 class Defaults(Model):
-    think_time: ThinkTime = ThinkTime(constant=0.0)
+    think_time: ThinkTimeSpec = ThinkTime(constant=0.0)
     timeout: Duration = Field(default=60.0, description="Connect and network timeout per request.")
     headers: dict[str, Text] = Field(default_factory=dict)
 
@@ -151,6 +274,7 @@ class Request(Model):
     json_body: Annotated[Any, BeforeValidator(_json_compatible)] = Field(default=None, alias="json")
     body: str | None = None
     form: dict[str, Text] | None = None
+    auth: Auth | None = None
 
     @field_validator("method", mode="before")
     @classmethod
@@ -160,7 +284,7 @@ class Request(Model):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not (value.startswith("/") or re.match(r"https?://", value)):
+        if not (value.startswith(("/", "{{")) or re.match(r"https?://", value)):
             raise ValueError(
                 f"expected a path starting with '/' or an http(s):// URL, got {value!r}"
             )
@@ -186,29 +310,251 @@ def _status_list(value: object) -> object:
     return [value] if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+def _path_list(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
 class Expect(Model):
-    status: Annotated[
-        list[Annotated[int, Field(ge=100, le=599)]], BeforeValidator(_status_list)
-    ] = Field(min_length=1, description="Accepted status code(s).")
+    """Checks on a response; a failed check fails the request with a message naming it."""
+
+    status: (
+        Annotated[list[Annotated[int, Field(ge=100, le=599)]], BeforeValidator(_status_list)] | None
+    ) = Field(default=None, min_length=1, description="Accepted status code(s).")
+    json_equals: dict[str, Any] | None = Field(
+        default=None, alias="json", description="JSON path -> expected value."
+    )
+    json_exists: (
+        Annotated[list[str], BeforeValidator(_path_list, json_schema_input_type=str | list[str])]
+        | None
+    ) = None
+    body_contains: str | None = None
+    body_matches: str | None = None
+    headers: dict[str, Text] | None = Field(
+        default=None, description="Header name -> expected value (names are case-insensitive)."
+    )
+    max_ms: Duration | None = Field(default=None, description="Slowest acceptable response.")
+
+    @model_validator(mode="after")
+    def _some_check(self) -> Expect:
+        if not self.model_fields_set:
+            raise ValueError(
+                "give at least one check: status, json, json_exists, body_contains, "
+                "body_matches, headers, max_ms"
+            )
+        return self
+
+    @field_validator("json_equals")
+    @classmethod
+    def _json_paths(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        for path in value or {}:
+            templates.parse_json_path(path)
+        return value
+
+    @field_validator("json_exists")
+    @classmethod
+    def _exist_paths(cls, value: list[str] | None) -> list[str] | None:
+        for path in value or []:
+            templates.parse_json_path(path)
+        return value
+
+    @field_validator("body_matches")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_regex(value)
+        return value
+
+    @field_validator("max_ms", mode="before")
+    @classmethod
+    def _ms(cls, value: object) -> object:
+        # `max_ms: 200` means milliseconds, as the name says; `max_ms: 1s` also works.
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value / 1000.0
+        return value
+
+
+def _check_regex(value: str) -> None:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
+
+
+class Capture(Model):
+    """Where a captured value comes from: exactly one of json, regex, header."""
+
+    json_path: str | None = Field(default=None, alias="json", description="e.g. $.token")
+    regex: str | None = Field(default=None, description="Group 1 if the pattern has groups.")
+    header: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: object) -> object:
+        if isinstance(value, str) and value.startswith("$"):
+            return {"json": value}
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Capture:
+        given = [
+            k
+            for k, v in (("json", self.json_path), ("regex", self.regex), ("header", self.header))
+            if v is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of json: $.path, regex: 'id=(\\d+)', header: Name"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        if self.json_path is not None:
+            templates.parse_json_path(self.json_path)
+        if self.regex is not None:
+            _check_regex(self.regex)
+        return self
+
+
+class StepThinkTime(ThinkTime):
+    @model_validator(mode="after")
+    def _no_pacing(self) -> StepThinkTime:
+        if self.pacing is not None:
+            raise ValueError("pacing applies to whole tasks; after a step use constant or between")
+        return self
+
+
+CaptureSpec = Annotated[Capture, BeforeValidator(_as_is, json_schema_input_type=Capture | str)]
+StepThinkTimeSpec = Annotated[
+    StepThinkTime, BeforeValidator(_as_is, json_schema_input_type=StepThinkTime | float | str)
+]
+
+
+class Step(Model):
+    """One request of a flow, with its checks, captures and the pause after it."""
+
+    name: str | None = None
+    request: Request
+    expect: Expect | None = None
+    capture: dict[str, CaptureSpec] = Field(default_factory=dict)
+    think_time: StepThinkTimeSpec | None = Field(default=None, description="Pause after this step.")
+
+
+class Loop(Model):
+    count: int = Field(ge=1, description="How many times to run the flow per task run.")
 
 
 class Task(Model):
+    """One of: a single `request`, an ordered `flow` of steps, or a `python` function."""
+
     name: str | None = None
     weight: int = Field(default=1, ge=1)
-    request: Request
+    request: Request | None = None
     expect: Expect | None = None
+    capture: dict[str, CaptureSpec] = Field(default_factory=dict)
+    flow: list[Step] | None = Field(default=None, min_length=1)
+    loop: Loop | None = None
+    data: str | None = Field(
+        default=None, description="Take a new row of this data source per run."
+    )
+    python: str | None = Field(
+        default=None, description="package.module:function, called with the Locust user."
+    )
+
+    @field_validator("python")
+    @classmethod
+    def _python_ref(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", value):
+            raise ValueError(f"expected package.module:function, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Task:
+        kinds = [k for k in ("request", "flow", "python") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(
+                "give exactly one of request, flow, python"
+                + (f" (got {', '.join(kinds)})" if kinds else "")
+            )
+        if self.request is None and (self.expect is not None or self.capture):
+            raise ValueError(
+                "expect and capture go with request; inside a flow, put them on its steps"
+            )
+        if self.python is not None and (self.loop is not None or self.data is not None):
+            raise ValueError("loop and data do not apply to a python task")
+        return self
+
+    def steps(self) -> list[Step]:
+        if self.flow is not None:
+            return list(self.flow)
+        if self.request is not None:
+            return [Step(request=self.request, expect=self.expect, capture=self.capture)]
+        return []
 
     @property
     def label(self) -> str:
-        return self.name or f"{self.request.method} {self.request.url}"
+        if self.name:
+            return self.name
+        if self.python:
+            return self.python.rsplit(":", 1)[1]
+        first = self.steps()[0].request
+        return f"{first.method} {first.url}"
 
 
 class UserSpec(Model):
     name: str = Field(min_length=1)
     weight: int = Field(default=1, ge=1)
-    think_time: ThinkTime | None = None
+    think_time: ThinkTimeSpec | None = None
     headers: dict[str, Text] = Field(default_factory=dict)
+    auth: Auth | None = None
+    data: str | None = Field(default=None, description="Each user takes one row when it starts.")
+    on_start: list[Step] = Field(default_factory=list)
+    on_stop: list[Step] = Field(default_factory=list)
     tasks: list[Task] = Field(min_length=1)
+
+
+class DataSource(Model):
+    file: str = Field(description="CSV with a header row, or JSON lines; relative to the scenario.")
+    format: Literal["csv", "jsonl"] | None = Field(
+        default=None, description="Default: from the file name (.csv, .jsonl/.ndjson)."
+    )
+    order: Literal["sequential", "random", "unique"] = "sequential"
+    on_exhausted: Literal["cycle", "stop_user", "fail"] | None = Field(
+        default=None,
+        description="When no row is left: default cycle (sequential) or stop_user (unique).",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DataSource:
+        if self.order == "unique" and self.on_exhausted == "cycle":
+            raise ValueError("unique rows cannot cycle; use on_exhausted: stop_user or fail")
+        if self.order == "random" and self.on_exhausted not in (None, "cycle"):
+            raise ValueError("random order never runs out of rows; remove on_exhausted")
+        if self.format is None and not self.file.endswith((".csv", ".jsonl", ".ndjson")):
+            raise ValueError("cannot tell the format from the file name; add format: csv or jsonl")
+        return self
+
+    @property
+    def file_format(self) -> str:
+        return self.format or ("csv" if self.file.endswith(".csv") else "jsonl")
+
+    @property
+    def exhausted_action(self) -> str:
+        if self.on_exhausted is not None:
+            return self.on_exhausted
+        return "stop_user" if self.order == "unique" else "cycle"
+
+
+class Include(Model):
+    """User classes taken as they are from an existing locustfile."""
+
+    locustfile: str = Field(description="Path relative to the scenario.")
+    users: list[str] = Field(min_length=1, description="Class names to include.")
+
+    @field_validator("users")
+    @classmethod
+    def _identifiers(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not name.isidentifier():
+                raise ValueError(f"{name!r} is not a Python class name")
+        return value
 
 
 class Scenario(Model):
@@ -217,22 +563,65 @@ class Scenario(Model):
     host: str = Field(description="Base URL of the system under test, e.g. http://127.0.0.1:8080.")
     load: Load
     defaults: Defaults = Defaults()
-    users: list[UserSpec] = Field(min_length=1)
+    variables: dict[str, Annotated[Any, BeforeValidator(_json_compatible)]] = Field(
+        default_factory=dict, description="Constants usable as {{ name }}."
+    )
+    secrets: list[str] = Field(
+        default_factory=list,
+        description="Environment variables whose values are secret: read at run time, masked.",
+    )
+    data: dict[str, DataSource] = Field(default_factory=dict)
+    users: list[UserSpec] = Field(default_factory=list)
+    include: list[Include] = Field(default_factory=list)
     thresholds: list[ThresholdSpec] = Field(default_factory=list)
+
+    _tables: dict[str, DataTable] = PrivateAttr(default_factory=dict)
+    _base_dir: Path = PrivateAttr(default=Path("."))
+    _secret_values: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("host")
     @classmethod
     def _host(cls, value: str) -> str:
         parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if parts.scheme not in ("http", "https") or not parts.hostname or "{{" in value:
             raise ValueError(f"expected a URL like http://127.0.0.1:8080, got {value!r}")
         return value.rstrip("/")
+
+    @field_validator("variables", "data")
+    @classmethod
+    def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ValueError(f"name {name!r} must be letters, digits and _ (not first a digit)")
+        return value
+
+    @model_validator(mode="after")
+    def _some_users(self) -> Scenario:
+        if not self.users and not self.include:
+            raise ValueError("give at least one entry in users (or include a locustfile)")
+        return self
+
+    @property
+    def tables(self) -> dict[str, DataTable]:
+        """Rows of every data source, read when the scenario was loaded."""
+        return self._tables
+
+    @property
+    def base_dir(self) -> Path:
+        """The scenario file's folder: data files, includes and python tasks are relative to it."""
+        return self._base_dir
+
+    @property
+    def secret_values(self) -> list[str]:
+        """Values of the secret environment variables, to mask in every artifact."""
+        return list(self._secret_values.values())
 
     def request_names(self) -> list[str]:
         seen: dict[str, None] = {}
         for user in self.users:
-            for task in user.tasks:
-                seen.setdefault(task.request.stats_name)
+            steps = [*user.on_start, *(s for t in user.tasks for s in t.steps()), *user.on_stop]
+            for step in steps:
+                seen.setdefault(step.request.stats_name)
         return list(seen)
 
 
@@ -242,10 +631,10 @@ class Scenario(Model):
 def load_scenario(path: str | Path, environ: Mapping[str, str] | None = None) -> Scenario:
     """Read, interpolate and validate a scenario. Raises ScenarioError (one line per problem)."""
     source = load_yaml(path, environ)
-    return validate_source(source)
+    return validate_source(source, environ)
 
 
-def validate_source(source: SourceDocument) -> Scenario:
+def validate_source(source: SourceDocument, environ: Mapping[str, str] | None = None) -> Scenario:
     if not isinstance(source.data, dict):
         raise ScenarioError(
             [Problem(source.locate(()), "", "expected a mapping with name, host, load, users")]
@@ -254,22 +643,47 @@ def validate_source(source: SourceDocument) -> Scenario:
         scenario = Scenario.model_validate(source.data)
     except ValidationError as exc:
         raise ScenarioError(_problems_from(exc, source)) from None
-    problems = _cross_checks(scenario, source)
+    scenario._base_dir = Path(source.file).resolve().parent
+    scenario._secret_values = dict(source.secrets_used)
+    problems = _read_data(scenario, source)
+    problems += _cross_checks(scenario, source, os.environ if environ is None else environ)
     if problems:
         raise ScenarioError(problems)
     return scenario
 
 
-def _cross_checks(scenario: Scenario, source: SourceDocument) -> list[Problem]:
+def _problem(source: SourceDocument, path: KeyPath, message: str) -> Problem:
+    return Problem(source.locate(path), format_key_path(path), message)
+
+
+def _read_data(scenario: Scenario, source: SourceDocument) -> list[Problem]:
+    problems = []
+    for name, spec in scenario.data.items():
+        try:
+            scenario._tables[name] = read_table(scenario.base_dir / spec.file, spec.file_format)
+        except ValueError as exc:
+            problems.append(_problem(source, ("data", name, "file"), str(exc)))
+    return problems
+
+
+def _unknown(kind: str, name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    listing = f" ({kind} names: {', '.join(known)})" if known else f" (no {kind}s are defined)"
+    return f"no {kind} is named '{name}'{hint}{listing}"
+
+
+def _cross_checks(
+    scenario: Scenario, source: SourceDocument, environ: Mapping[str, str]
+) -> list[Problem]:
     problems: list[Problem] = []
     seen_users: dict[str, int] = {}
     for i, user in enumerate(scenario.users):
         if user.name in seen_users:
-            path: KeyPath = ("users", i, "name")
             problems.append(
-                Problem(
-                    source.locate(path),
-                    format_key_path(path),
+                _problem(
+                    source,
+                    ("users", i, "name"),
                     f"user name '{user.name}' is already used by users[{seen_users[user.name]}]; "
                     "names must be unique",
                 )
@@ -278,18 +692,153 @@ def _cross_checks(scenario: Scenario, source: SourceDocument) -> list[Problem]:
     names = scenario.request_names()
     for i, threshold in enumerate(scenario.thresholds):
         if threshold.scope is not None and threshold.scope not in names:
-            close = difflib.get_close_matches(threshold.scope, names, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            path = ("thresholds", i)
             problems.append(
-                Problem(
-                    source.locate(path),
-                    format_key_path(path),
-                    f"no request is named '{threshold.scope}'{hint} "
-                    f"(request names: {', '.join(names)})",
+                _problem(source, ("thresholds", i), _unknown("request", threshold.scope, names))
+            )
+    sources = sorted(scenario.data)
+    for i, user in enumerate(scenario.users):
+        if user.data is not None and user.data not in scenario.data:
+            problems.append(
+                _problem(source, ("users", i, "data"), _unknown("data source", user.data, sources))
+            )
+        for j, task in enumerate(user.tasks):
+            if task.data is not None and task.data not in scenario.data:
+                problems.append(
+                    _problem(
+                        source,
+                        ("users", i, "tasks", j, "data"),
+                        _unknown("data source", task.data, sources),
+                    )
+                )
+    for i, include in enumerate(scenario.include):
+        if not (scenario.base_dir / include.locustfile).is_file():
+            problems.append(
+                _problem(
+                    source,
+                    ("include", i, "locustfile"),
+                    f"locustfile {include.locustfile!r} not found; "
+                    "paths are relative to the scenario",
                 )
             )
+    problems += _check_templates(scenario, source, environ)
     return problems
+
+
+def _check_templates(
+    scenario: Scenario, source: SourceDocument, environ: Mapping[str, str]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    constants = [*scenario.variables, *templates.BUILTIN_VARIABLES]
+    for path, text, extra in _template_fields(scenario):
+        try:
+            used = templates.template_vars(text)
+        except ValueError as exc:
+            problems.append(_problem(source, path, str(exc)))
+            continue
+        if not used:
+            continue
+        user = scenario.users[int(path[1])] if path[0] == "users" else None
+        known = [*constants, *(extra or [])]
+        if user is not None:
+            known += _user_variables(scenario, user)
+        for var in used:
+            if var.env:
+                if environ.get(var.name) is None and var.name not in scenario._secret_values:
+                    problems.append(
+                        _problem(
+                            source,
+                            path,
+                            f"environment variable {var.name} is not set "
+                            f"(used as {var}); export it before the run",
+                        )
+                    )
+            elif var.name not in known:
+                problems.append(
+                    _problem(source, path, _unknown("variable", var.name, sorted(set(known))))
+                )
+    return problems
+
+
+def _user_variables(scenario: Scenario, user: UserSpec) -> list[str]:
+    names: list[str] = []
+    if user.data is not None and user.data in scenario.tables:
+        names += scenario.tables[user.data].columns
+    steps = [*user.on_start, *(s for t in user.tasks for s in t.steps()), *user.on_stop]
+    for step in steps:
+        names += step.capture
+    return names
+
+
+def _template_fields(scenario: Scenario) -> Iterator[tuple[KeyPath, str, list[str] | None]]:
+    """Every text that may hold `{{ }}`: (key path, text, variables only that place knows)."""
+    for key, value in scenario.defaults.headers.items():
+        yield ("defaults", "headers", key), value, None
+    for i, user in enumerate(scenario.users):
+        base: KeyPath = ("users", i)
+        for key, value in user.headers.items():
+            yield (*base, "headers", key), value, None
+        if user.auth is not None:
+            yield from _auth_fields((*base, "auth"), user.auth, None)
+        for where in ("on_start", "on_stop"):
+            for k, step in enumerate(getattr(user, where)):
+                yield from _step_fields((*base, where, k), step, None)
+        for j, task in enumerate(user.tasks):
+            extra = None
+            if task.data is not None and task.data in scenario.tables:
+                extra = list(scenario.tables[task.data].columns)
+            tpath: KeyPath = (*base, "tasks", j)
+            if task.flow is not None:
+                for k, step in enumerate(task.flow):
+                    yield from _step_fields((*tpath, "flow", k), step, extra)
+            elif task.request is not None:
+                yield from _step_fields(tpath, task.steps()[0], extra)
+
+
+def _auth_fields(
+    path: KeyPath, auth: Auth, extra: list[str] | None
+) -> Iterator[tuple[KeyPath, str, list[str] | None]]:
+    if auth.bearer is not None:
+        yield (*path, "bearer"), auth.bearer, extra
+    if auth.basic is not None:
+        yield (*path, "basic", "username"), auth.basic.username, extra
+        yield (*path, "basic", "password"), auth.basic.password, extra
+
+
+def _step_fields(
+    path: KeyPath, step: Step, extra: list[str] | None
+) -> Iterator[tuple[KeyPath, str, list[str] | None]]:
+    request = step.request
+    rpath: KeyPath = (*path, "request")
+    yield (*rpath, "url"), request.url, extra
+    for group in ("params", "headers", "form"):
+        for key, value in (getattr(request, group) or {}).items():
+            yield (*rpath, group, key), value, extra
+    if request.body is not None:
+        yield (*rpath, "body"), request.body, extra
+    if request.json_body is not None:
+        for jpath, text in _json_strings(request.json_body, (*rpath, "json")):
+            yield jpath, text, extra
+    if request.auth is not None:
+        yield from _auth_fields((*rpath, "auth"), request.auth, extra)
+    if step.expect is not None:
+        epath: KeyPath = (*path, "expect")
+        for jpath, text in _json_strings(step.expect.json_equals or {}, (*epath, "json")):
+            yield jpath, text, extra
+        if step.expect.body_contains is not None:
+            yield (*epath, "body_contains"), step.expect.body_contains, extra
+        for key, value in (step.expect.headers or {}).items():
+            yield (*epath, "headers", key), value, extra
+
+
+def _json_strings(value: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _json_strings(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _json_strings(item, (*path, index))
 
 
 def _problems_from(exc: ValidationError, source: SourceDocument) -> list[Problem]:
@@ -401,6 +950,8 @@ def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
             if field is None:
                 continue  # a pydantic marker such as 'function-after[...]'
             current = field.annotation
+        elif typing.get_origin(current) is dict and isinstance(part, str):
+            current = typing.get_args(current)[1]
         elif isinstance(part, int):
             current = _item_type(current)
     current = _unwrap(current)

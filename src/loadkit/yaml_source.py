@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from loadkit.errors import Location, Problem, ScenarioError
 KeyPath = tuple[str | int, ...]
 
 _ENV_REF = re.compile(r"\$\$|\$\{([^}]*)\}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ENV_INNER = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?-)(?P<default>.*))?", re.S)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -34,6 +35,9 @@ class SourceDocument:
     key_positions: dict[KeyPath, Location] = field(default_factory=dict)
     value_positions: dict[KeyPath, Location] = field(default_factory=dict)
     env_used: dict[str, str] = field(default_factory=dict)
+    secrets_used: dict[str, str] = field(default_factory=dict)
+    """Secret variables (`${secret:NAME}`, or named in `secrets:`), name -> value. Their
+    references become `{{ env.NAME }}` templates, read at run time and never written out."""
     """Environment variables read by `${...}`, name -> value (for masking secrets)."""
 
     def locate(self, path: KeyPath, *, at_key: bool = False) -> Location:
@@ -60,8 +64,16 @@ def format_key_path(path: KeyPath) -> str:
     return out
 
 
-def interpolate_env(text: str, environ: Mapping[str, str], used: dict[str, str]) -> str:
+def interpolate_env(
+    text: str,
+    environ: Mapping[str, str],
+    used: dict[str, str],
+    secret_names: Collection[str] = (),
+    secrets_used: dict[str, str] | None = None,
+) -> str:
     """Fill `${VAR}`, `${VAR:-default}` (unset or empty), `${VAR-default}` (unset); `$${` is `${`.
+    A secret (`${secret:NAME}`, or NAME in `secret_names`) is not filled in: it becomes the
+    run-time template `{{ env.NAME }}`, so its value never enters a generated file.
 
     Raises ValueError naming the variable and how to fix it.
     """
@@ -70,6 +82,17 @@ def interpolate_env(text: str, environ: Mapping[str, str], used: dict[str, str])
         if match.group(0) == "$$":
             return "$"
         inner = match.group(1)
+        if inner.startswith("secret:") or inner in secret_names:
+            name = inner.removeprefix("secret:")
+            if not _ENV_NAME.fullmatch(name):
+                raise ValueError(f"invalid secret reference '${{{inner}}}'; write ${{secret:NAME}}")
+            if not environ.get(name):
+                raise ValueError(
+                    f"secret environment variable {name} is not set; export it before the run"
+                )
+            if secrets_used is not None:
+                secrets_used[name] = environ[name]
+            return f"{{{{ env.{name} }}}}"
         parsed = _ENV_INNER.fullmatch(inner)
         if parsed is None:
             raise ValueError(
@@ -99,6 +122,7 @@ class _Builder:
         self.environ = environ
         self.problems: list[Problem] = []
         self._merged: dict[int, int] = {}
+        self.secret_names: set[str] = set()
 
     def merged_pairs(self, node: yaml.MappingNode) -> int:
         """Resolve `<<` merge keys; return how many leading pairs of `node.value` were merged
@@ -169,7 +193,13 @@ class _Builder:
         _, value = self.construct(node, path)
         if isinstance(value, str) and "$" in value:
             try:
-                value = interpolate_env(value, self.environ, self.doc.env_used)
+                value = interpolate_env(
+                    value,
+                    self.environ,
+                    self.doc.env_used,
+                    self.secret_names,
+                    self.doc.secrets_used,
+                )
             except ValueError as exc:
                 self.problems.append(Problem(self.loc(node), format_key_path(path), str(exc)))
         return value
@@ -208,6 +238,20 @@ def load_yaml(path: str | Path, environ: Mapping[str, str] | None = None) -> Sou
     return parse_yaml(text, file, environ)
 
 
+def _declared_secrets(root: yaml.Node) -> set[str]:
+    """Names listed under the top-level `secrets:` key, read before anything is interpolated."""
+    if not isinstance(root, yaml.MappingNode):
+        return set()
+    for key_node, value_node in root.value:
+        if getattr(key_node, "value", None) == "secrets" and isinstance(
+            value_node, yaml.SequenceNode
+        ):
+            return {
+                str(item.value) for item in value_node.value if isinstance(item, yaml.ScalarNode)
+            }
+    return set()
+
+
 def parse_yaml(text: str, file: str, environ: Mapping[str, str] | None = None) -> SourceDocument:
     try:
         # The reader rejects control characters (NUL, ...) up front, in the constructor.
@@ -232,6 +276,7 @@ def parse_yaml(text: str, file: str, environ: Mapping[str, str] | None = None) -
         raise ScenarioError(
             [Problem(Location(file, 1, 1), "", "the file is empty; see scenarios/ for examples")]
         )
+    builder.secret_names = _declared_secrets(node)
     try:
         builder.doc.data = builder.build(node, ())
     except yaml.MarkedYAMLError as exc:
