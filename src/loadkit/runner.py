@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -55,7 +56,10 @@ def locust_command(folder: RunFolder, settings: RunSettings) -> list[str]:
             "--run-time", f"{settings.duration_s}s",
         ]  # fmt: skip
     if settings.processes > 1:
-        load += ["--processes", str(settings.processes)]
+        # A port of our own: workers of another run on this machine must never join ours.
+        port = str(_free_port())
+        load += ["--processes", str(settings.processes), "--master-bind-port", port,
+                 "--master-port", port]  # fmt: skip
     return [
         sys.executable, "-m", "loadkit.harness",
         "-f", str(folder.locustfile),
@@ -70,6 +74,13 @@ def locust_command(folder: RunFolder, settings: RunSettings) -> list[str]:
         # The verdict is ours (thresholds); Locust's exit code only tells us it ended cleanly.
         "--exit-code-on-error", "0",
     ]  # fmt: skip
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def prepare_folder(

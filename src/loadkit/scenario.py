@@ -224,6 +224,10 @@ def _as_is(value: object) -> object:
 ThinkTimeSpec = Annotated[
     ThinkTime, BeforeValidator(_as_is, json_schema_input_type=ThinkTime | float | str)
 ]
+OptionalThinkTime = Annotated[
+    ThinkTime | None,
+    BeforeValidator(_as_is, json_schema_input_type=ThinkTime | float | str | None),
+]
 
 
 class BasicAuth(Model):
@@ -317,16 +321,16 @@ def _path_list(value: object) -> object:
 class Expect(Model):
     """Checks on a response; a failed check fails the request with a message naming it."""
 
-    status: (
-        Annotated[list[Annotated[int, Field(ge=100, le=599)]], BeforeValidator(_status_list)] | None
-    ) = Field(default=None, min_length=1, description="Accepted status code(s).")
+    status: Annotated[
+        list[Annotated[int, Field(ge=100, le=599)]] | None,
+        BeforeValidator(_status_list, json_schema_input_type=int | list[int] | None),
+    ] = Field(default=None, min_length=1, description="Accepted status code(s).")
     json_equals: dict[str, Any] | None = Field(
         default=None, alias="json", description="JSON path -> expected value."
     )
-    json_exists: (
-        Annotated[list[str], BeforeValidator(_path_list, json_schema_input_type=str | list[str])]
-        | None
-    ) = None
+    json_exists: Annotated[
+        list[str] | None, BeforeValidator(_path_list, json_schema_input_type=str | list[str] | None)
+    ] = None
     body_contains: str | None = None
     body_matches: str | None = None
     headers: dict[str, Text] | None = Field(
@@ -423,7 +427,8 @@ class StepThinkTime(ThinkTime):
 
 CaptureSpec = Annotated[Capture, BeforeValidator(_as_is, json_schema_input_type=Capture | str)]
 StepThinkTimeSpec = Annotated[
-    StepThinkTime, BeforeValidator(_as_is, json_schema_input_type=StepThinkTime | float | str)
+    StepThinkTime | None,
+    BeforeValidator(_as_is, json_schema_input_type=StepThinkTime | float | str | None),
 ]
 
 
@@ -434,7 +439,7 @@ class Step(Model):
     request: Request
     expect: Expect | None = None
     capture: dict[str, CaptureSpec] = Field(default_factory=dict)
-    think_time: StepThinkTimeSpec | None = Field(default=None, description="Pause after this step.")
+    think_time: StepThinkTimeSpec = Field(default=None, description="Pause after this step.")
 
 
 class Loop(Model):
@@ -501,7 +506,7 @@ class Task(Model):
 class UserSpec(Model):
     name: str = Field(min_length=1)
     weight: int = Field(default=1, ge=1)
-    think_time: ThinkTimeSpec | None = None
+    think_time: OptionalThinkTime = None
     headers: dict[str, Text] = Field(default_factory=dict)
     auth: Auth | None = None
     data: str | None = Field(default=None, description="Each user takes one row when it starts.")

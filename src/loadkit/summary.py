@@ -21,6 +21,8 @@ p50_ms, p90_ms, p95_ms, p99_ms, avg_bytes. Times are milliseconds; absent data i
 
 from __future__ import annotations
 
+import ast
+import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -117,7 +119,12 @@ def build_summary(
         "totals": request_row(total, elapsed),
         "requests": [request_row(e, elapsed) for e in entries],
         "failures": [
-            {k: f.get(k) for k in ("method", "name", "error", "occurrences")}
+            {
+                "method": f.get("method"),
+                "name": f.get("name"),
+                "error": clean_error(str(f.get("error"))),
+                "occurrences": f.get("occurrences"),
+            }
             for f in sorted(
                 (final or {}).get("errors", []), key=lambda f: -int(f.get("occurrences", 0))
             )
@@ -128,6 +135,22 @@ def build_summary(
         "reasons": reasons,
         "exit_code": int(exit_status_for(verdict)),
     }
+
+
+_WRAPPED = re.compile(r"^CatchResponseError\((['\"])(.*)\1\)$", re.S)
+
+
+def clean_error(error: str) -> str:
+    """Locust keeps a failure as the repr of its exception; a message set by a check
+    (`CatchResponseError('expected status 200, got 503')`) reads better as the message."""
+    match = _WRAPPED.match(error)
+    if not match:
+        return error
+    try:
+        text = ast.literal_eval(match.group(1) + match.group(2) + match.group(1))
+    except (ValueError, SyntaxError):
+        return error
+    return str(text)
 
 
 def _threshold_row(result: ThresholdResult, defaulted: bool) -> dict[str, Any]:

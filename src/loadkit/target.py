@@ -208,6 +208,7 @@ class TargetApp:
                         "query": request.query,
                         "headers": dict(request.headers),
                         "body": request.body.decode("utf-8", errors="replace"),
+                        "time": time.time(),
                     }
                 )
 
