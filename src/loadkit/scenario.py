@@ -743,6 +743,8 @@ def _check_templates(
         if not used:
             continue
         user = scenario.users[int(path[1])] if path[0] == "users" else None
+        if user is not None and user.data is not None and user.data not in scenario.tables:
+            continue  # its data source is already reported; its columns are unknown
         known = [*constants, *(extra or [])]
         if user is not None:
             known += _user_variables(scenario, user)
@@ -789,7 +791,9 @@ def _template_fields(scenario: Scenario) -> Iterator[tuple[KeyPath, str, list[st
                 yield from _step_fields((*base, where, k), step, None)
         for j, task in enumerate(user.tasks):
             extra = None
-            if task.data is not None and task.data in scenario.tables:
+            if task.data is not None:
+                if task.data not in scenario.tables:
+                    continue  # reported as an unknown or unreadable data source
                 extra = list(scenario.tables[task.data].columns)
             tpath: KeyPath = (*base, "tasks", j)
             if task.flow is not None:
