@@ -2,8 +2,10 @@
 
 Data comes from the run folder (read here with pandas, only the columns needed):
 - `locust_stats_history.csv` (written with `--csv-full-history`): its Aggregated rows, one per
-  second, give users, req/s, failures/s and the p50/p95/p99 of roughly the last 10 s;
-- `locust_final.json`: the final response-time histogram of all requests;
+  second, give the running users and the p50/p95/p99 of roughly the last 10 s;
+- `locust_final.json`: the exact number of requests and failures completed in every second
+  (the history only has a 10-second moving average of those, which reads 0 for the first
+  seconds of a run) and the final response-time histogram of all requests;
 - a capacity report (see `CapacityReportLike`): one point per load level.
 
 Figures are built with `matplotlib.figure.Figure` and the Agg canvas, never pyplot: no global
@@ -25,6 +27,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter
 
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 COLORS = {
@@ -46,8 +49,8 @@ MAX_POINTS = 1200
 _HISTORY_COLUMNS = {
     "Timestamp": "float64",
     "User Count": "float64",
-    "Type": "str",
-    "Name": "str",
+    "Type": "category",
+    "Name": "category",
     "Requests/s": "float64",
     "Failures/s": "float64",
     "50%": "float64",
@@ -55,6 +58,7 @@ _HISTORY_COLUMNS = {
     "99%": "float64",
 }
 _RENAME = {
+    "Timestamp": "timestamp",
     "User Count": "users",
     "Requests/s": "rps",
     "Failures/s": "failures_per_s",
@@ -62,7 +66,9 @@ _RENAME = {
     "95%": "p95_ms",
     "99%": "p99_ms",
 }
+HISTORY_COLUMNS = ("timestamp", "users", "rps", "failures_per_s", "p50_ms", "p95_ms", "p99_ms")
 SERIES_COLUMNS = ("elapsed_s", "users", "rps", "failures_per_s", "p50_ms", "p95_ms", "p99_ms")
+_PERCENTILES = ["p50_ms", "p95_ms", "p99_ms"]
 
 
 # --- capacity report, structurally (loadkit.capacity is not imported here) -------------------
@@ -125,12 +131,13 @@ class CapacityReportLike(Protocol):
 
 
 def read_history(path: Path) -> pd.DataFrame:
-    """The Aggregated rows of a `locust_stats_history.csv`, one per second, as columns
-    `SERIES_COLUMNS` (elapsed_s counted from the first row). Empty when the file has no rows.
+    """The Aggregated rows of a `locust_stats_history.csv` as columns `HISTORY_COLUMNS`, one
+    row per second (`timestamp`: Unix seconds). Empty when the file has no rows.
 
-    Reads only the needed columns with explicit dtypes (1,000,000 rows in about half a second).
+    Reads only the needed columns with explicit dtypes (1,000,000 rows in well under a second).
     Percentiles Locust could not compute yet ("N/A", or 0 before any response in its window)
-    become NaN so that lines show a gap instead of a false zero. Raises OSError when the file
+    become NaN so that lines show a gap instead of a false zero. A last line cut short (the
+    process was killed while writing) is kept with what it has. Raises OSError when the file
     cannot be read and ValueError when it is not a Locust history CSV.
     """
     try:
@@ -143,20 +150,77 @@ def read_history(path: Path) -> pd.DataFrame:
             engine="c",
         )
     except pd.errors.EmptyDataError:
-        return _empty_series()
+        return empty_history()
     aggregated = frame[(frame["Name"] == "Aggregated") & (frame["Type"] == "")]
-    aggregated = aggregated.dropna(subset=["Timestamp"]).rename(columns=_RENAME)
-    if aggregated.empty:
-        return _empty_series()
-    series = aggregated.assign(elapsed_s=aggregated["Timestamp"] - aggregated["Timestamp"].min())
-    series = series.sort_values("elapsed_s", kind="stable")[list(SERIES_COLUMNS)]
-    no_window = series[["p50_ms", "p95_ms", "p99_ms"]].fillna(0).eq(0).all(axis=1)
-    series.loc[no_window, ["p50_ms", "p95_ms", "p99_ms"]] = np.nan
-    return series.reset_index(drop=True)
+    history = aggregated.rename(columns=_RENAME).dropna(subset=["timestamp"])
+    history = history.drop_duplicates("timestamp", keep="last").sort_values("timestamp")
+    history = history[list(HISTORY_COLUMNS)].reset_index(drop=True)
+    no_window = history[_PERCENTILES].fillna(0).eq(0).all(axis=1)
+    history.loc[no_window, _PERCENTILES] = np.nan
+    return history
 
 
-def _empty_series() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="float64") for c in SERIES_COLUMNS})
+def per_second_counts(final: Mapping[str, Any]) -> pd.DataFrame:
+    """Requests and failures completed in each second of the run (columns timestamp,
+    requests, failures), exact, from a `locust_final.json` document (its `total` entry, or the
+    entries added up). Locust's history CSV only has a 10-second moving average of these, which
+    reads 0 for the first seconds of a run."""
+    total = final.get("total")
+    sources = [total] if isinstance(total, Mapping) else list(final.get("entries") or [])
+    parts = []
+    for entry in sources:
+        for column, key in (("requests", "num_reqs_per_sec"), ("failures", "num_fail_per_sec")):
+            counts = entry.get(key) or {}
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "timestamp": np.fromiter(
+                            map(int, counts.keys()), dtype="float64", count=len(counts)
+                        ),
+                        column: np.fromiter(counts.values(), dtype="float64", count=len(counts)),
+                    }
+                )
+            )
+    if not parts:
+        return _empty(("timestamp", "requests", "failures"))
+    frame = pd.concat(parts, ignore_index=True).groupby("timestamp", sort=True).sum()
+    frame = frame.reindex(columns=["requests", "failures"], fill_value=0.0).fillna(0.0)
+    return frame.reset_index()
+
+
+def time_series(history: pd.DataFrame, counts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The run second by second as columns `SERIES_COLUMNS`, `elapsed_s` counted from its
+    first second. Users and percentiles come from the history; req/s and failures/s are the
+    exact `counts` when given (seconds without any request count 0), else the history's
+    moving averages."""
+    if counts is None or counts.empty:
+        series = history.copy()
+    else:
+        merged = history.drop(columns=["rps", "failures_per_s"]).merge(
+            counts, on="timestamp", how="outer"
+        )
+        first, last = merged["timestamp"].min(), merged["timestamp"].max()
+        every = pd.DataFrame({"timestamp": np.arange(first, last + 1, dtype="float64")})
+        series = every.merge(merged, on="timestamp", how="left")
+        series["users"] = series["users"].ffill()
+        series["rps"] = series["requests"].fillna(0)
+        series["failures_per_s"] = series["failures"].fillna(0)
+    if series.empty:
+        return empty_series()
+    series["elapsed_s"] = series["timestamp"] - series["timestamp"].min()
+    return series[list(SERIES_COLUMNS)].reset_index(drop=True)
+
+
+def _empty(columns: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
+
+
+def empty_series() -> pd.DataFrame:
+    return _empty(SERIES_COLUMNS)
+
+
+def empty_history() -> pd.DataFrame:
+    return _empty(HISTORY_COLUMNS)
 
 
 def downsample(series: pd.DataFrame, max_points: int = MAX_POINTS) -> tuple[pd.DataFrame, int]:
@@ -212,7 +276,7 @@ def _figure(title: str, subtitle: str = "") -> tuple[Figure, Axes]:
     ax = figure.add_subplot()
     ax.set_title(title, loc="left", fontsize=14, fontweight="bold", pad=10)
     if subtitle:
-        figure.text(0.995, 0.995, subtitle, ha="right", va="top", fontsize=9, color="#555555")
+        figure.text(0.995, 0.005, subtitle, ha="right", va="bottom", fontsize=9, color="#555555")
     ax.grid(True, color="#dddddd", linewidth=0.8)
     ax.set_axisbelow(True)
     ax.tick_params(labelsize=10)
@@ -221,14 +285,26 @@ def _figure(title: str, subtitle: str = "") -> tuple[Figure, Axes]:
     return figure, ax
 
 
-LegendLoc = Literal["upper left", "upper right", "lower right"]
+LegendLoc = Literal["upper left", "upper right", "lower right", "above"]
 
 
 def _legend(
     ax: Axes, handles: Sequence[Any] | None = None, *, loc: LegendLoc = "upper left"
 ) -> None:
+    """In the axes at `loc`, or "above": in one row over the top right corner of the axes,
+    beside the title, where it never hides data."""
     if handles is None:
-        ax.legend(loc=loc, fontsize=10, framealpha=0.9)
+        handles = [line for line in ax.get_lines() if not str(line.get_label()).startswith("_")]
+    if loc == "above":
+        ax.legend(
+            handles=list(handles),
+            loc="lower right",
+            bbox_to_anchor=(1.0, 1.0),
+            ncols=len(handles),
+            fontsize=10,
+            frameon=False,
+            borderaxespad=0.3,
+        )
     else:
         ax.legend(handles=list(handles), loc=loc, fontsize=10, framealpha=0.9)
 
@@ -246,15 +322,22 @@ def _no_data(ax: Axes, text: str) -> None:
     )
 
 
+def _peak(values: Any) -> float:
+    """The largest finite value, 0 when there is none."""
+    array = np.asarray(values, dtype=float)
+    finite = array[np.isfinite(array)]
+    return float(finite.max()) if finite.size else 0.0
+
+
 def _time_axis(ax: Axes, series: pd.DataFrame) -> tuple[np.ndarray, str]:
-    """x values and label: seconds, or minutes for runs over 10 minutes."""
+    """x values and label: seconds; minutes for runs over 10 minutes; hours over 10 hours."""
     elapsed = series["elapsed_s"].to_numpy(dtype=float)
-    if len(elapsed) and elapsed.max() > 600:
-        label = "Time since start (min)"
-        x = elapsed / 60
-    else:
-        label = "Time since start (s)"
-        x = elapsed
+    longest = float(elapsed.max()) if len(elapsed) else 0.0
+    unit, scale = (
+        ("h", 3600.0) if longest > 36_000 else ("min", 60.0) if longest > 600 else ("s", 1.0)
+    )
+    label = f"Time since start ({unit})"
+    x = elapsed / scale
     ax.set_xlabel(label, fontsize=11)
     if len(x):
         ax.set_xlim(0, max(float(x.max()), 1e-9))
@@ -270,7 +353,7 @@ def users_throughput_chart(series: pd.DataFrame) -> Figure:
     plotted, bucket = downsample(series)
     figure, ax = _figure("Users and throughput over time", _bucket_note(bucket, "mean req/s"))
     x, _ = _time_axis(ax, plotted)
-    ax.set_ylabel("Users (users)", fontsize=11, color=COLORS["users"])
+    ax.set_ylabel("Load (users)", fontsize=11, color=COLORS["users"])
     rps_ax = ax.twinx()
     rps_ax.set_ylabel("Throughput (req/s)", fontsize=11, color=COLORS["rps"])
     rps_ax.tick_params(labelsize=10)
@@ -287,9 +370,10 @@ def users_throughput_chart(series: pd.DataFrame) -> Figure:
         label="users",
     )
     rps = rps_ax.plot(x, plotted["rps"], color=COLORS["rps"], linewidth=2, label="req/s")
-    ax.set_ylim(0, max(1.0, float(np.nanmax(plotted["users"], initial=0)) * 1.15))
-    rps_ax.set_ylim(0, max(1.0, float(np.nanmax(plotted["rps"], initial=0)) * 1.15))
-    _legend(rps_ax, [*users, *rps])
+    # Different headroom, so that steady users and steady req/s do not draw one line.
+    ax.set_ylim(0, max(1.0, _peak(plotted["users"]) * 1.1))
+    rps_ax.set_ylim(0, max(1.0, _peak(plotted["rps"]) * 1.35))
+    _legend(rps_ax, [*users, *rps], loc="above")
     return figure
 
 
@@ -309,11 +393,11 @@ def response_times_chart(series: pd.DataFrame) -> Figure:
             linewidth=2,
             label=label,
             marker="o" if len(x) <= 30 else None,
-            markersize=3,
+            markersize=5,
         )
-    top = float(np.nanmax(plotted["p99_ms"], initial=0)) if len(plotted) else 0.0
+    top = _peak(plotted[["p50_ms", "p95_ms", "p99_ms"]].to_numpy())
     ax.set_ylim(0, max(1.0, top * 1.15))
-    _legend(ax)
+    _legend(ax, loc="above")
     return figure
 
 
@@ -332,7 +416,7 @@ def failures_chart(series: pd.DataFrame) -> Figure:
         _no_data(ax, "No requests were recorded")
     elif peak == 0:
         _no_data(ax, "No failures")
-    _legend(ax)
+    _legend(ax, loc="above")
     return figure
 
 
@@ -358,6 +442,7 @@ def distribution_chart(
         if high / low > 100:
             edges = np.geomspace(low * 0.9, high * 1.1, 41)
             ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
         else:
             start = math.floor(float(times.min())) - 0.5
             step = max(1.0, math.ceil((high - start) / 60))

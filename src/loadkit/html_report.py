@@ -1,0 +1,454 @@
+"""report.html: the run for people, one self-contained file.
+
+Charts are embedded as data: URIs, the styles are inline and there is no JavaScript at all, so
+the file reads the same offline, attached to a CI job or mailed around. A Content-Security-Policy
+forbids scripts and any fetch outright; on top of that every value that came from the scenario,
+the target or Locust goes through `html.escape`, so a request named `<script>…</script>` is text.
+
+`render_html` is pure: summary dict (see `loadkit.summary`) + chart images + optional capacity
+report in, HTML text out.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from loadkit.charts import CapacityReportLike
+from loadkit.console import format_threshold_actual
+
+CHART_CAPTIONS: dict[str, tuple[str, str]] = {
+    "users_throughput": (
+        "Users and throughput over time",
+        "Running users (dashed, left axis) and requests completed per second (right axis).",
+    ),
+    "response_times": (
+        "Response times over time",
+        "p50, p95 and p99 of all requests, as Locust computes them over about the last 10 s.",
+    ),
+    "failures": ("Failures over time", "Failed requests per second."),
+    "distribution": (
+        "Response time distribution",
+        "How many requests took how long over the whole run; the lines mark the percentiles.",
+    ),
+    "capacity_throughput": (
+        "Throughput vs users",
+        "Throughput at each load level, the Universal Scalability Law fitted to it and the knee.",
+    ),
+    "capacity_latency": (
+        "Response time vs users",
+        "Response-time percentiles at each load level against the p95 objective.",
+    ),
+}
+"""Known chart names -> (title, how to read it). Charts are shown in this order."""
+CAPACITY_CHARTS = ("capacity_throughput", "capacity_latency")
+"""Shown in the capacity section, next to the numbers they illustrate."""
+
+RUN_FILES: tuple[tuple[str, str], ...] = (
+    ("summary.json", "the verdict as data"),
+    ("summary.md", "the verdict as Markdown"),
+    ("junit.xml", "thresholds as JUnit test cases"),
+    ("scenario.yaml", "the scenario as given"),
+    ("locustfile.py", "the generated locustfile"),
+    ("locust_report.html", "Locust's own report"),
+    ("locust.log", "Locust's output"),
+    ("locust_stats.csv", "final statistics per request"),
+    ("locust_stats_history.csv", "statistics per second"),
+    ("locust_failures.csv", "failures"),
+    ("locust_exceptions.csv", "exceptions in test code"),
+    ("locust_final.json", "final statistics with histograms"),
+)
+"""The run folder's files and what they hold, in the order the report lists them."""
+
+_VERDICTS = {
+    "pass": ("✓", "PASS", "The run completed and every threshold held."),
+    "fail": ("✗", "FAIL", "The run completed, but it did not meet its thresholds."),
+    "aborted": ("■", "ABORTED", "The run was interrupted before its planned end."),
+    "error": ("!", "ERROR", "Locust or loadkit failed; see locust.log."),
+}
+
+_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'"
+
+_STYLE = """
+:root { --pass: #116329; --fail: #b3261e; --aborted: #8a5a00; --error: #6e40c9;
+        --line: #d0d7de; --muted: #57606a; --bg-soft: #f6f8fa; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif;
+       color: #1f2328; background: #fff; }
+main { max-width: 1000px; margin: 0 auto; padding: 0 20px 40px; }
+header.verdict { color: #fff; padding: 18px 20px; margin: 0 -20px 24px; }
+header.pass { background: var(--pass); } header.fail { background: var(--fail); }
+header.aborted { background: var(--aborted); } header.error { background: var(--error); }
+header .badge { display: inline-block; font-weight: 700; font-size: 22px; letter-spacing: .04em;
+                border: 2px solid #fff; border-radius: 6px; padding: 0 10px; margin-right: 12px; }
+header h1 { display: inline; font-size: 24px; margin: 0; vertical-align: middle; }
+header p { margin: 8px 0 0; }
+header ul { margin: 6px 0 0; padding-left: 22px; }
+h2 { font-size: 19px; border-bottom: 1px solid var(--line); padding-bottom: 4px; margin-top: 32px; }
+table { border-collapse: collapse; width: 100%; font-size: 14px; }
+th, td { border-bottom: 1px solid var(--line); padding: 5px 8px; text-align: left;
+         vertical-align: top; }
+th { background: var(--bg-soft); font-weight: 600; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.total td { font-weight: 600; border-top: 2px solid var(--line); }
+td.name, td.error { word-break: break-word; }
+.status { font-weight: 700; white-space: nowrap; }
+.status.pass { color: var(--pass); } .status.fail { color: var(--fail); }
+table.facts, table.thresholds { width: auto; min-width: 60%; }
+table.facts th { background: none; padding-right: 24px; }
+figure { margin: 20px 0; } figure img { display: block; max-width: 100%; height: auto;
+         border: 1px solid var(--line); }
+figcaption { color: var(--muted); font-size: 13px; margin-top: 4px; }
+.headline { font-size: 17px; font-weight: 600; background: var(--bg-soft);
+            border-left: 4px solid #0072b2; padding: 10px 14px; }
+.note { color: var(--muted); }
+code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 13px; }
+footer { color: var(--muted); font-size: 12px; margin-top: 40px; }
+"""
+
+
+def esc(value: object) -> str:
+    """Any value as HTML text, quotes included (safe in attributes too)."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _number(value: object, digits: int = 0, suffix: str = "") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return esc(value)
+    return f"{value:,.{digits}f}{suffix}"
+
+
+def _percent(value: object) -> str:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return "–"
+    return f"{value * 100:.2f}%"
+
+
+def _time(epoch: object) -> str:
+    if not isinstance(epoch, int | float) or isinstance(epoch, bool):
+        return "–"
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _status(passed: bool) -> str:
+    cls, text = ("pass", "✓ pass") if passed else ("fail", "✗ fail")
+    return f'<span class="status {cls}">{text}</span>'
+
+
+def _table(
+    headers: Sequence[tuple[str, bool]], rows: Iterable[str], empty: str = "", cls: str = ""
+) -> str:
+    num_attr = ' class="num"'
+    head = "".join(f"<th{num_attr if num else ''}>{esc(h)}</th>" for h, num in headers)
+    body = "".join(rows)
+    if not body and empty:
+        return f'<p class="note">{esc(empty)}</p>'
+    attr = f' class="{cls}"' if cls else ""
+    return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _row(cells: Iterable[tuple[str, str]], cls: str = "") -> str:
+    """cells: (already escaped HTML, css class)."""
+    attr = f' class="{cls}"' if cls else ""
+    return f"<tr{attr}>" + "".join(f'<td class="{c}">{h}</td>' for h, c in cells) + "</tr>"
+
+
+def _header(summary: Mapping[str, Any]) -> str:
+    verdict = str(summary.get("verdict") or "error")
+    icon, label, meaning = _VERDICTS.get(verdict, _VERDICTS["error"])
+    name = (summary.get("scenario") or {}).get("name") or "unnamed scenario"
+    reasons = [str(r) for r in summary.get("reasons") or []]
+    items = "".join(f"<li>{esc(r)}</li>" for r in reasons)
+    exit_code = summary.get("exit_code")
+    code = f" Exit code {esc(exit_code)}." if exit_code is not None else ""
+    return (
+        f'<header class="verdict {esc(verdict)}" id="verdict">'
+        f'<span class="badge">{icon} {label}</span><h1>{esc(name)}</h1>'
+        f"<p>{esc(meaning)}{code}</p>" + (f"<ul>{items}</ul>" if items else "") + "</header>"
+    )
+
+
+def _facts(summary: Mapping[str, Any]) -> str:
+    run = summary.get("run") or {}
+    totals = summary.get("totals") or {}
+    scenario = summary.get("scenario") or {}
+    users = run.get("users")
+    peak = run.get("peak_users")
+    rows = [
+        ("Scenario", f"{esc(scenario.get('name'))} (<code>{esc(scenario.get('file'))}</code>)"),
+        ("Target", f"<code>{esc(run.get('host'))}</code>"),
+        (
+            "Load",
+            f"{_number(users)} users, started at {_number(run.get('spawn_rate'), 1)}/s"
+            + (f"; peak {_number(peak)} running" if peak is not None else ""),
+        ),
+        (
+            "Duration",
+            f"{_number(run.get('elapsed_s'), 1)} s measured, "
+            f"{_number(run.get('duration_s'))} s planned",
+        ),
+        ("Started", _time(run.get("started_at"))),
+        ("Stopped", _time(run.get("stopped_at"))),
+        ("Requests", _requests_fact(totals)),
+        ("Throughput", _number(totals.get("rps"), 1, " req/s")),
+        ("Response time", _times_fact(totals)),
+        ("Locust", esc(run.get("locust_version") or "–")),
+    ]
+    body = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    return f'<section id="run"><h2>Run</h2><table class="facts">{body}</table></section>'
+
+
+def _requests_fact(totals: Mapping[str, Any]) -> str:
+    text = f"{_number(totals.get('requests'))} ({_number(totals.get('failures'))} failed"
+    if isinstance(totals.get("error_rate"), int | float):
+        text += f", {_percent(totals['error_rate'])}"
+    return text + ")"
+
+
+def _times_fact(totals: Mapping[str, Any]) -> str:
+    parts = [
+        f"{label} {_number(totals.get(key), 0, ' ms')}"
+        for label, key in (
+            ("p50", "p50_ms"),
+            ("p95", "p95_ms"),
+            ("p99", "p99_ms"),
+            ("max", "max_ms"),
+        )
+        if totals.get(key) is not None
+    ]
+    return ", ".join(parts) or "–"
+
+
+def _thresholds(summary: Mapping[str, Any]) -> str:
+    rows = []
+    for t in summary.get("thresholds") or []:
+        expression = f"<code>{esc(t.get('expression'))}</code>"
+        if t.get("default"):
+            expression += ' <span class="note">(default)</span>'
+        try:
+            actual = esc(format_threshold_actual(t))
+        except (KeyError, TypeError, ValueError):
+            actual = esc(t.get("actual"))
+        if t.get("note"):
+            actual += f' <span class="note">({esc(t["note"])})</span>'
+        rows.append(_row([(expression, ""), (actual, "num"), (_status(bool(t.get("passed"))), "")]))
+    table = _table(
+        [("Threshold", False), ("Actual", True), ("Result", False)],
+        rows,
+        "No thresholds.",
+        cls="thresholds",
+    )
+    return f'<section id="thresholds"><h2>Thresholds</h2>{table}</section>'
+
+
+def _capacity(capacity: CapacityReportLike, charts: Mapping[str, bytes]) -> str:
+    parts = [f'<p class="headline">{esc(capacity.headline())}</p>']
+    if capacity.insufficient:
+        parts.append(f'<p class="note">{esc(capacity.insufficient)}</p>')
+    facts = [
+        ("Knee", _number(capacity.knee_users, 0, " users")),
+        ("Most users within the SLO", _number(capacity.max_users_within_slo, 0, " users")),
+        ("Most throughput within the SLO", _number(capacity.max_rps_within_slo, 1, " req/s")),
+    ]
+    fit = capacity.usl
+    if fit is not None:
+        facts.append(
+            (
+                "USL fit",
+                f"σ = {fit.sigma:.4g}, κ = {fit.kappa:.4g}, λ = {fit.lambda_rps:.4g} req/s, "
+                f"R² = {fit.r_squared:.3f}",
+            )
+        )
+        if fit.peak_users is not None and fit.peak_rps is not None:
+            facts.append(
+                (
+                    "Predicted peak",
+                    f"{_number(fit.peak_rps, 1)} req/s at {_number(fit.peak_users)} users",
+                )
+            )
+    body = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in facts)
+    parts.append(f'<table class="facts">{body}</table>')
+    headers = [
+        ("Users", True),
+        ("Requests", True),
+        ("Req/s", True),
+        ("p50 ms", True),
+        ("p95 ms", True),
+        ("p99 ms", True),
+        ("Errors", True),
+        ("Apdex", True),
+    ]
+    rows = [
+        _row(
+            [
+                (_number(level.users), "num"),
+                (_number(level.requests), "num"),
+                (_number(level.throughput_rps, 1), "num"),
+                (_number(level.p50_ms), "num"),
+                (_number(level.p95_ms), "num"),
+                (_number(level.p99_ms), "num"),
+                (_percent(level.error_rate), "num"),
+                (_number(level.apdex, 2), "num"),
+            ]
+        )
+        for level in capacity.levels
+    ]
+    parts.append("<h3>Load levels</h3>" + _table(headers, rows, "No load levels were measured."))
+    parts += [_figure(name, charts[name]) for name in CAPACITY_CHARTS if name in charts]
+    return f'<section id="capacity"><h2>Capacity</h2>{"".join(parts)}</section>'
+
+
+def _image_uri(data: bytes) -> str:
+    mime = "image/png" if data.startswith(b"\x89PNG") else "image/svg+xml"
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _figure(name: str, data: bytes) -> str:
+    title, how = CHART_CAPTIONS.get(name, (name, ""))
+    return (
+        f'<figure id="chart-{esc(name)}"><img src="{_image_uri(data)}" '
+        f'alt="{esc(title)}" width="900"><figcaption>{esc(how)}</figcaption></figure>'
+    )
+
+
+def _charts(charts: Mapping[str, bytes], notes: Sequence[str]) -> str:
+    names = [n for n in CHART_CAPTIONS if n in charts and n not in CAPACITY_CHARTS]
+    names += [n for n in charts if n not in CHART_CAPTIONS]
+    figures = "".join(_figure(name, charts[name]) for name in names)
+    notes_html = "".join(f'<p class="note">{esc(n)}</p>' for n in notes)
+    if not figures and not notes_html:
+        notes_html = '<p class="note">No charts: nothing was recorded.</p>'
+    return f'<section id="charts"><h2>Charts</h2>{notes_html}{figures}</section>'
+
+
+def _requests(summary: Mapping[str, Any]) -> str:
+    headers = [
+        ("Request", False),
+        ("Requests", True),
+        ("Failures", True),
+        ("Errors", True),
+        ("Req/s", True),
+        ("Avg ms", True),
+        ("p50", True),
+        ("p90", True),
+        ("p95", True),
+        ("p99", True),
+        ("Max ms", True),
+    ]
+    requests = list(summary.get("requests") or [])
+    rows = []
+    totals = summary.get("totals")
+    entries: list[tuple[Mapping[str, Any], str]] = [(r, "") for r in requests]
+    if totals and requests:
+        entries.append(({**totals, "method": "", "name": "Total"}, "total"))
+    for row, cls in entries:
+        label = f"{row.get('method') or ''} {row.get('name') or ''}".strip()
+        rows.append(
+            _row(
+                [
+                    (f"<code>{esc(label)}</code>" if not cls else esc(label), "name"),
+                    (_number(row.get("requests")), "num"),
+                    (_number(row.get("failures")), "num"),
+                    (_percent(row.get("error_rate")), "num"),
+                    (_number(row.get("rps"), 1), "num"),
+                    (_number(row.get("avg_ms"), 1), "num"),
+                    (_number(row.get("p50_ms")), "num"),
+                    (_number(row.get("p90_ms")), "num"),
+                    (_number(row.get("p95_ms")), "num"),
+                    (_number(row.get("p99_ms")), "num"),
+                    (_number(row.get("max_ms")), "num"),
+                ],
+                cls,
+            )
+        )
+    table = _table(headers, rows, "No requests were made.")
+    return f'<section id="requests"><h2>Requests</h2>{table}</section>'
+
+
+def _failures(summary: Mapping[str, Any]) -> str:
+    rows = []
+    for f in summary.get("failures") or []:
+        label = f"{f.get('method') or ''} {f.get('name') or ''}".strip()
+        rows.append(
+            _row(
+                [
+                    (_number(f.get("occurrences")), "num"),
+                    (f"<code>{esc(label)}</code>", "name"),
+                    (esc(f.get("error")), "error"),
+                ]
+            )
+        )
+    table = _table(
+        [("Occurrences", True), ("Request", False), ("Error", False)], rows, "No failures."
+    )
+    section = f'<section id="failures"><h2>Failures</h2>{table}'
+    exceptions = [
+        _row([(_number(e.get("count")), "num"), (f"<code>{esc(e.get('message'))}</code>", "error")])
+        for e in summary.get("exceptions") or []
+    ]
+    if exceptions:
+        section += "<h3>Exceptions in test code</h3>" + _table(
+            [("Count", True), ("Message", False)], exceptions
+        )
+    return section + "</section>"
+
+
+def _links(links: Sequence[str]) -> str:
+    described = dict(RUN_FILES)
+    items = []
+    for name in links:
+        what = described.get(name, "")
+        if name.startswith("charts/"):
+            what = CHART_CAPTIONS.get(name.removeprefix("charts/").removesuffix(".png"), (name,))[0]
+        href = esc(quote(name))
+        items.append(
+            f'<li><a href="{href}"><code>{esc(name)}</code></a>'
+            + (f" — {esc(what)}" if what else "")
+            + "</li>"
+        )
+    body = f"<ul>{''.join(items)}</ul>" if items else '<p class="note">No other files.</p>'
+    return f'<section id="files"><h2>Files in the run folder</h2>{body}</section>'
+
+
+def render_html(
+    summary: Mapping[str, Any],
+    charts: Mapping[str, bytes],
+    capacity: CapacityReportLike | None,
+    *,
+    links: Sequence[str] | None = None,
+    notes: Sequence[str] = (),
+) -> str:
+    """The whole report.html. `charts` maps a chart name (see CHART_CAPTIONS) to PNG or SVG
+    bytes; `links` are paths relative to the run folder (default: every file it usually
+    holds); `notes` are shown above the charts (e.g. why one is missing)."""
+    verdict = str(summary.get("verdict") or "error")
+    label = _VERDICTS.get(verdict, _VERDICTS["error"])[1]
+    name = (summary.get("scenario") or {}).get("name") or "unnamed scenario"
+    sections = [
+        _header(summary),
+        _facts(summary),
+        _thresholds(summary),
+        _capacity(capacity, charts) if capacity is not None else "",
+        _charts(charts, notes),
+        _requests(summary),
+        _failures(summary),
+        _links([n for n, _ in RUN_FILES] if links is None else links),
+    ]
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{esc(_CSP)}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>loadkit: {esc(name)} — {label}</title>"
+        f"<style>{_STYLE}</style></head>\n"
+        "<body><main>\n" + "\n".join(s for s in sections if s) + "\n"
+        "<footer>Written by loadkit from this run folder's summary.json and Locust's CSV files."
+        "</footer></main></body></html>\n"
+    )

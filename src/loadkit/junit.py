@@ -1,0 +1,136 @@
+"""junit.xml: the verdict as JUnit test results, the format CI systems show and gate on.
+
+    <testsuites name="loadkit" tests=".." failures=".." errors="0" time="..">
+      <testsuite name="SCENARIO" tests=".." failures=".." errors="0" skipped="0" time=".."
+                 timestamp="..">
+        <properties>…run facts…</properties>
+        <testcase classname="loadkit.thresholds" name="p95 &lt; 500ms" time="0"/>
+        <testcase classname="loadkit.thresholds" name="error_rate &lt; 1%" time="0">
+          <failure type="threshold" message="actual 3.20%, expected error_rate &lt; 1%">…</failure>
+        </testcase>
+        <testcase classname="loadkit.run" name="run completed" time=".."/>
+        <testcase classname="loadkit.run" name="test code raised no exceptions" time="0"/>
+      </testsuite>
+    </testsuites>
+
+One test case per threshold, plus "run completed" (fails when the run was aborted, Locust
+failed, or no request was made) and "test code raised no exceptions", so that the JUnit
+result has a failure exactly when the exit code is not 0. Built with xml.etree, and characters
+XML 1.0 cannot carry (control characters in an error message) are replaced, so the document
+always parses.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from loadkit.console import format_threshold_actual
+
+THRESHOLD_CLASS = "loadkit.thresholds"
+RUN_CLASS = "loadkit.run"
+RUN_COMPLETED = "run completed"
+NO_EXCEPTIONS = "test code raised no exceptions"
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _text(value: object) -> str:
+    """Text XML 1.0 can hold: control characters become U+FFFD."""
+    return _NOT_XML.sub("\ufffd", "" if value is None else str(value))
+
+
+def _seconds(value: object) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{max(0.0, float(value)):.3f}"
+    return "0.000"
+
+
+def _actual(threshold: Mapping[str, Any]) -> str:
+    try:
+        return format_threshold_actual(threshold)
+    except (KeyError, TypeError, ValueError):
+        return str(threshold.get("actual"))
+
+
+def _testcase(parent: ET.Element, classname: str, name: str, time: str = "0.000") -> ET.Element:
+    return ET.SubElement(parent, "testcase", classname=classname, name=_text(name), time=time)
+
+
+def _fail(case: ET.Element, message: str, kind: str, details: str = "") -> None:
+    failure = ET.SubElement(case, "failure", message=_text(message), type=kind)
+    failure.text = _text(details or message)
+
+
+def _run_problems(summary: Mapping[str, Any]) -> list[str]:
+    verdict = summary.get("verdict")
+    problems: list[str] = []
+    if verdict == "aborted":
+        problems.append("the run was aborted")
+    elif verdict == "error" or verdict not in ("pass", "fail"):
+        problems.append("Locust or loadkit failed; see locust.log")
+    requests = (summary.get("totals") or {}).get("requests")
+    if not requests:
+        problems.append("no requests were made")
+    return problems
+
+
+def render_junit(summary: Mapping[str, Any]) -> str:
+    """JUnit XML for a summary dict (see `loadkit.summary`)."""
+    scenario = (summary.get("scenario") or {}).get("name") or "loadkit"
+    run = summary.get("run") or {}
+    elapsed = _seconds(run.get("elapsed_s"))
+    suite = ET.Element("testsuite", name=_text(scenario))
+
+    properties = ET.SubElement(suite, "properties")
+    for key in ("host", "users", "spawn_rate", "duration_s", "elapsed_s", "locust_version"):
+        if run.get(key) is not None:
+            ET.SubElement(properties, "property", name=key, value=_text(run[key]))
+    for key in ("verdict", "exit_code"):
+        if summary.get(key) is not None:
+            ET.SubElement(properties, "property", name=key, value=_text(summary[key]))
+
+    for threshold in summary.get("thresholds") or []:
+        expression = str(threshold.get("expression") or "")
+        name = expression + (" (default)" if threshold.get("default") else "")
+        case = _testcase(suite, THRESHOLD_CLASS, name)
+        if not threshold.get("passed"):
+            message = f"actual {_actual(threshold)}, expected {expression}"
+            if threshold.get("note"):
+                message += f" ({threshold['note']})"
+            _fail(case, message, "threshold")
+
+    completed = _testcase(suite, RUN_CLASS, RUN_COMPLETED, elapsed)
+    problems = _run_problems(summary)
+    if problems:
+        reasons = "\n".join(str(r) for r in summary.get("reasons") or [])
+        _fail(completed, "; ".join(problems), "run", reasons)
+
+    exceptions = list(summary.get("exceptions") or [])
+    clean = _testcase(suite, RUN_CLASS, NO_EXCEPTIONS)
+    if exceptions:
+        count = sum(int(e.get("count") or 0) for e in exceptions)
+        details = "\n".join(f"{e.get('count')}x {e.get('message')}" for e in exceptions)
+        _fail(
+            clean,
+            f"the test code raised {count} exception(s); see locust.log",
+            "exception",
+            details,
+        )
+
+    cases = suite.findall("testcase")
+    failures = sum(1 for c in cases if c.find("failure") is not None)
+    counts = {"tests": str(len(cases)), "failures": str(failures), "errors": "0"}
+    suite.attrib.update({**counts, "skipped": "0", "time": elapsed})
+    started = run.get("started_at")
+    if isinstance(started, int | float) and not isinstance(started, bool):
+        suite.set(
+            "timestamp", datetime.fromtimestamp(started, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        )
+    root = ET.Element("testsuites", {"name": "loadkit", **counts, "time": elapsed})
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -1,0 +1,232 @@
+"""The report of a run folder: `report.html`, `junit.xml` and `charts/*.png`, written next to
+the files they are made from.
+
+`write_report` only reads the run folder (summary.json, locust_stats_history.csv,
+locust_final.json) and never fails because one of them is missing, empty or cut short: an
+aborted run with no requests still gets a report that says so. What could not be drawn is named
+in the report instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from loadkit import charts
+from loadkit.charts import CapacityReportLike
+from loadkit.exit_codes import ExitStatus
+from loadkit.html_report import CHART_CAPTIONS, RUN_FILES, render_html
+from loadkit.junit import render_junit
+
+if TYPE_CHECKING:  # mypy checks that the real report fits; nothing is imported at run time
+    from loadkit.capacity import CapacityReport
+
+    def _fits(report: CapacityReport) -> CapacityReportLike:
+        return report
+
+
+REPORT_HTML = "report.html"
+JUNIT_XML = "junit.xml"
+CHARTS_DIR = "charts"
+SUMMARY_JSON = "summary.json"
+HISTORY_CSV = "locust_stats_history.csv"
+FINAL_JSON = "locust_final.json"
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    html: Path
+    junit: Path
+    charts: dict[str, Path] = field(default_factory=dict)
+    """Chart name -> PNG file, in the order the report shows them."""
+    notes: tuple[str, ...] = ()
+    """Why a file could not be read or a chart was left out."""
+
+
+def write_report(
+    run_folder: Path,
+    *,
+    capacity: CapacityReportLike | None = None,
+    slo_p95_ms: float | None = None,
+) -> ReportFiles:
+    """Write report.html, junit.xml and charts/*.png into `run_folder` (replacing earlier
+    ones). `slo_p95_ms` is the line drawn on the capacity latency chart; by default the limit
+    of the scenario's `p95 < …` threshold on all requests, if it has one. Raises
+    FileNotFoundError only when `run_folder` is not a directory; missing, empty or broken files
+    in it are named in the report instead."""
+    folder = Path(run_folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a run folder (no such directory)")
+    notes: list[str] = []
+    summary = load_summary(folder, notes)
+    final = load_final(folder, notes)
+    series = charts.time_series(load_history(folder, notes), charts.per_second_counts(final))
+    if len(series) < 2:
+        notes.append("Less than two seconds were recorded: no charts over time.")
+    histogram = charts.response_time_histogram(final)
+    if slo_p95_ms is None:
+        slo_p95_ms = slo_from_thresholds(summary)
+
+    figures = build_figures(summary, series, histogram, capacity, slo_p95_ms, notes)
+    images = {name: charts.to_png(figure) for name, figure in figures.items()}
+    chart_dir = folder / CHARTS_DIR
+    chart_files: dict[str, Path] = {}
+    if images:
+        chart_dir.mkdir(exist_ok=True)
+    for name in CHART_CAPTIONS:
+        path = chart_dir / f"{name}.png"
+        if name in images:
+            _write_bytes(path, images[name])
+            chart_files[name] = path
+        elif path.exists():
+            path.unlink()  # from an earlier report of this folder; no longer true
+
+    junit = folder / JUNIT_XML
+    _write_bytes(junit, render_junit(summary).encode("utf-8"))
+    links = [name for name, _ in RUN_FILES if (folder / name).is_file()]
+    links += [f"{CHARTS_DIR}/{path.name}" for path in chart_files.values()]
+    html = folder / REPORT_HTML
+    text = render_html(summary, images, capacity, links=links, notes=notes)
+    _write_bytes(html, text.encode("utf-8"))
+    return ReportFiles(html=html, junit=junit, charts=chart_files, notes=tuple(notes))
+
+
+# --- reading the run folder -------------------------------------------------------------------
+
+
+def load_summary(folder: Path, notes: list[str]) -> dict[str, Any]:
+    """summary.json, or a stand-in with verdict "error" saying why it could not be read."""
+    path = folder / SUMMARY_JSON
+    problem = ""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and isinstance(data.get("verdict"), str):
+            return data
+        problem = f"{SUMMARY_JSON} is not a loadkit summary"
+    except FileNotFoundError:
+        problem = f"{SUMMARY_JSON} is missing"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        problem = f"{SUMMARY_JSON} could not be read ({error})"
+    notes.append(problem)
+    return {
+        "scenario": {"name": folder.name, "file": None},
+        "run": {},
+        "totals": {},
+        "requests": [],
+        "failures": [],
+        "exceptions": [],
+        "thresholds": [],
+        "verdict": "error",
+        "reasons": [f"{problem}; the run did not finish normally, see locust.log"],
+        "exit_code": int(ExitStatus.INTERNAL_ERROR),
+    }
+
+
+def load_history(folder: Path, notes: list[str]) -> pd.DataFrame:
+    """The per-second Aggregated rows (see `charts.read_history`); empty when unreadable."""
+    path = folder / HISTORY_CSV
+    try:
+        return charts.read_history(path)
+    except FileNotFoundError:
+        notes.append(f"{HISTORY_CSV} is missing: no users or percentiles over time.")
+    except (OSError, ValueError, KeyError, pd.errors.ParserError) as error:
+        notes.append(f"{HISTORY_CSV} could not be read ({_first_line(error)}).")
+    return charts.empty_history()
+
+
+def load_final(folder: Path, notes: list[str]) -> dict[str, Any]:
+    """locust_final.json, or {} (and a note) when it is missing or unreadable."""
+    path = folder / FINAL_JSON
+    try:
+        final = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(final, dict):
+            raise ValueError("not a JSON object")
+        charts.response_time_histogram(final)  # the parts the charts read are well-formed
+        charts.per_second_counts(final)
+        return final
+    except FileNotFoundError:
+        notes.append(
+            f"{FINAL_JSON} is missing: no response time distribution, and req/s and "
+            "failures/s over time are Locust's 10-second moving averages."
+        )
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, AttributeError) as error:
+        notes.append(f"{FINAL_JSON} could not be read ({_first_line(error)}).")
+    return {}
+
+
+def slo_from_thresholds(summary: Mapping[str, Any]) -> float | None:
+    """The limit of the first `p95 < X` / `p95 <= X` threshold on all requests, in ms."""
+    for t in summary.get("thresholds") or []:
+        if (
+            t.get("metric") == "p95"
+            and not t.get("scope")
+            and t.get("op") in ("<", "<=")
+            and isinstance(t.get("limit"), int | float)
+        ):
+            return float(t["limit"])
+    return None
+
+
+# --- charts -----------------------------------------------------------------------------------
+
+
+def build_figures(
+    summary: Mapping[str, Any],
+    series: pd.DataFrame,
+    histogram: Mapping[float, int],
+    capacity: CapacityReportLike | None,
+    slo_p95_ms: float | None,
+    notes: list[str],
+) -> dict[str, Figure]:
+    """The charts there is data for, by name (see html_report.CHART_CAPTIONS)."""
+    totals = summary.get("totals") or {}
+    planned: dict[str, Callable[[], Figure]] = {}
+    if len(series) >= 2:
+        planned["users_throughput"] = lambda: charts.users_throughput_chart(series)
+        if series[["p50_ms", "p95_ms", "p99_ms"]].notna().any().any():
+            planned["response_times"] = lambda: charts.response_times_chart(series)
+        planned["failures"] = lambda: charts.failures_chart(series)
+    if histogram:
+        planned["distribution"] = lambda: charts.distribution_chart(
+            histogram,
+            p50_ms=_float(totals.get("p50_ms")),
+            p95_ms=_float(totals.get("p95_ms")),
+            p99_ms=_float(totals.get("p99_ms")),
+        )
+    if capacity is not None and list(capacity.levels):
+        planned["capacity_throughput"] = lambda: charts.capacity_throughput_chart(capacity)
+        planned["capacity_latency"] = lambda: charts.capacity_latency_chart(
+            capacity, slo_p95_ms=slo_p95_ms
+        )
+    figures: dict[str, Figure] = {}
+    for name, draw in planned.items():
+        try:
+            figures[name] = draw()
+        except Exception as error:  # a report must never turn a finished run into a traceback
+            notes.append(f"The chart '{name}' could not be drawn: {_first_line(error)}")
+    return figures
+
+
+def _float(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Replace `path` whole, so a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

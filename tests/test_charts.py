@@ -1,0 +1,431 @@
+"""Charts: reading Locust's history, and figures a person can read (title, units, legend)."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from loadkit import charts
+
+FIXTURES = Path(__file__).parent / "fixtures" / "report"
+HEADER = (
+    "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,"
+    "99.9%,99.99%,100%,Total Request Count,Total Failure Count,Total Median Response Time,"
+    "Total Average Response Time,Total Min Response Time,Total Max Response Time,"
+    "Total Average Content Size"
+)
+UNITS = ("s", "min", "h", "ms", "req/s", "users", "count", "failures/s")
+
+
+def history_row(
+    t: int, users: int, kind: str, name: str, rps: float, fps: float, p50: str, p95: str, p99: str
+) -> str:
+    return (
+        f"{t},{users},{kind},{name},{rps},{fps},{p50},{p50},{p50},{p50},{p95},{p95},{p99},{p99},"
+        f"{p99},{p99},{p99},100,0,2,2.5,1.0,20.0,100"
+    )
+
+
+def write_history(path: Path, rows: list[str]) -> Path:
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def assert_legible(figure: Figure) -> None:
+    """What a reader needs: a title, both axes labelled with a unit, a legend, ~900 px wide."""
+    width, height = figure.get_size_inches() * figure.dpi
+    assert 850 <= width <= 1000 and 350 <= height <= 600, (width, height)
+    main = figure.axes[0]
+    assert main.get_title(loc="left").strip(), "chart has no title"
+    legends = [ax.get_legend() for ax in figure.axes if ax.get_legend() is not None]
+    assert legends, "chart has no legend"
+    assert all(t.get_text().strip() for lg in legends for t in lg.get_texts())
+    for ax in figure.axes:
+        for label in (ax.get_xlabel(), ax.get_ylabel()):
+            if ax is not main and not label:
+                continue  # a twin axis shares the x axis
+            unit = re.search(r"\(([^)]+)\)\s*$", label)
+            assert unit and unit.group(1) in UNITS, f"axis label {label!r} names no unit"
+        for tick in ax.get_xticklabels() + ax.get_yticklabels():
+            assert tick.get_fontsize() >= 9
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def labels(figure: Figure) -> list[str]:
+    return [str(line.get_label()) for ax in figure.axes for line in ax.get_lines()]
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def demo_final() -> dict[str, Any]:
+    return json.loads((FIXTURES / "demo" / "locust_final.json").read_text())
+
+
+def test_read_history_keeps_only_aggregated_rows_of_a_real_run() -> None:
+    history = charts.read_history(FIXTURES / "demo" / "locust_stats_history.csv")
+    raw = pd.read_csv(FIXTURES / "demo" / "locust_stats_history.csv")
+    assert len(history) == (raw["Name"] == "Aggregated").sum() == 10
+    assert list(history.columns) == list(charts.HISTORY_COLUMNS)
+    assert history["timestamp"].tolist() == list(range(1795673094, 1795673104))
+    assert history["users"].max() == 40
+    # "N/A" (first second) and all-zero percentiles (nothing in Locust's window yet) are gaps.
+    assert history.loc[0:1, ["p50_ms", "p95_ms", "p99_ms"]].isna().all().all()
+    assert history.loc[9, ["p50_ms", "p95_ms", "p99_ms"]].tolist() == [2.0, 7.0, 13.0]
+
+
+def test_per_second_counts_are_exact() -> None:
+    final = demo_final()
+    counts = charts.per_second_counts(final)
+    assert counts["requests"].sum() == final["total"]["num_requests"] == 733
+    assert counts["timestamp"].tolist() == list(range(1795673094, 1795673105))
+    assert counts["failures"].sum() == 0
+    entries_only = charts.per_second_counts({**final, "total": None})
+    assert entries_only.equals(counts)
+    failing = {"total": {"num_reqs_per_sec": {"10": 5, "12": 7}, "num_fail_per_sec": {"12": 2}}}
+    assert charts.per_second_counts(failing).to_dict("list") == {
+        "timestamp": [10.0, 12.0],
+        "requests": [5.0, 7.0],
+        "failures": [0.0, 2.0],
+    }
+
+
+def test_time_series_uses_exact_rates_and_every_second() -> None:
+    history = charts.read_history(FIXTURES / "demo" / "locust_stats_history.csv")
+    # Locust's own req/s is a moving average that reads 0 for the first seconds.
+    assert history["rps"].tolist()[:3] == [0, 0, 0]
+    series = charts.time_series(history, charts.per_second_counts(demo_final()))
+    assert list(series.columns) == list(charts.SERIES_COLUMNS)
+    assert series["elapsed_s"].tolist() == list(range(11))
+    assert series["rps"].tolist()[:4] == [11, 33, 54, 79] and series["rps"].sum() == 733
+    assert series["users"].tolist()[-2:] == [40, 40]  # carried over the last second
+    gappy = pd.DataFrame(
+        {"timestamp": [100.0, 103.0], "requests": [4.0, 6.0], "failures": [1.0, 0.0]}
+    )
+    series = charts.time_series(charts.empty_history(), gappy)
+    assert series["rps"].tolist() == [4, 0, 0, 6] and series["users"].isna().all()
+    moving = charts.time_series(history)
+    assert moving["rps"].tolist() == history["rps"].tolist()
+    assert charts.time_series(charts.empty_history()).empty
+
+
+def test_read_history_is_not_fooled_by_request_names(tmp_path: Path) -> None:
+    path = write_history(
+        tmp_path / "h.csv",
+        [
+            history_row(100, 5, "GET", "Aggregated", 99, 99, "900", "900", "900"),
+            history_row(100, 5, "GET", "N/A", 99, 99, "900", "900", "900"),
+            history_row(100, 5, "", "Aggregated", 10, 1, "5", "8", "9"),
+            history_row(101, 5, "", "Aggregated", 12, 0, "6", "9", "12"),
+            "102,5,,Aggregated,13.0,0.0,7,7,",  # the run was killed mid-write
+        ],
+    )
+    history = charts.read_history(path)
+    assert history["rps"].tolist() == [10, 12, 13]
+    assert history["p95_ms"].tolist()[:2] == [8, 9] and np.isnan(history["p95_ms"].iloc[2])
+
+
+@pytest.mark.parametrize("text", ["", HEADER + "\n"], ids=["empty", "header-only"])
+def test_read_history_of_an_empty_file_is_empty(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "h.csv"
+    path.write_text(text)
+    history = charts.read_history(path)
+    assert history.empty and list(history.columns) == list(charts.HISTORY_COLUMNS)
+
+
+def test_read_history_rejects_a_file_that_is_not_locust_history(tmp_path: Path) -> None:
+    path = tmp_path / "h.csv"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError):
+        charts.read_history(path)
+
+
+def test_downsample_keeps_spikes_and_bounds_points() -> None:
+    n = 10_000
+    series = pd.DataFrame(
+        {
+            "elapsed_s": np.arange(n, dtype=float),
+            "users": np.full(n, 50.0),
+            "rps": np.full(n, 100.0),
+            "failures_per_s": np.zeros(n),
+            "p50_ms": np.full(n, 5.0),
+            "p95_ms": np.full(n, 20.0),
+            "p99_ms": np.full(n, 30.0),
+        }
+    )
+    series.loc[4321, "p99_ms"] = 5000.0
+    small, bucket = charts.downsample(series, max_points=500)
+    assert len(small) <= 500 and bucket == 20
+    assert small["p99_ms"].max() == 5000.0 and small["rps"].mean() == 100.0
+    same, one = charts.downsample(series.head(100), max_points=500)
+    assert one == 1 and same.equals(series.head(100))
+
+
+def test_histogram_from_final_json_total_or_entries() -> None:
+    final = demo_final()
+    histogram = charts.response_time_histogram(final)
+    assert sum(histogram.values()) == final["total"]["num_requests"] == 733
+    assert list(histogram) == sorted(histogram)
+    without_total = {**final, "total": None}
+    assert charts.response_time_histogram(without_total) == histogram
+    assert charts.response_time_histogram({}) == {}
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_series() -> pd.DataFrame:
+    history = charts.read_history(FIXTURES / "demo" / "locust_stats_history.csv")
+    return charts.time_series(history, charts.per_second_counts(demo_final()))
+
+
+def test_time_series_charts_are_legible(demo_series: pd.DataFrame) -> None:
+    users = charts.users_throughput_chart(demo_series)
+    assert_legible(users)
+    assert users.axes[0].get_title(loc="left") == "Users and throughput over time"
+    assert {ax.get_ylabel() for ax in users.axes} == {"Load (users)", "Throughput (req/s)"}
+    assert labels(users) == ["users", "req/s"]
+    assert users.axes[1].get_legend() is not None  # one legend for both axes
+
+    times = charts.response_times_chart(demo_series)
+    assert_legible(times)
+    assert times.axes[0].get_ylabel() == "Response time (ms)"
+    assert labels(times) == ["p99", "p95", "p50"]
+
+    failures = charts.failures_chart(demo_series)
+    assert_legible(failures)
+    assert "failures/s" in labels(failures)
+    assert any(t.get_text() == "No failures" for t in failures.axes[0].texts)
+
+
+def test_same_metric_same_colour_everywhere(demo_series: pd.DataFrame) -> None:
+    def colour_of(figure: Figure, label: str) -> str:
+        (line,) = [ln for ax in figure.axes for ln in ax.get_lines() if ln.get_label() == label]
+        return str(line.get_color())
+
+    times = charts.response_times_chart(demo_series)
+    dist = charts.distribution_chart({2.0: 10, 7.0: 3}, p95_ms=7.0)
+    (p95_line,) = [ln for ln in dist.axes[0].get_lines() if str(ln.get_label()).startswith("p95")]
+    assert colour_of(times, "p95") == p95_line.get_color() == charts.COLORS["p95"]
+    assert colour_of(charts.users_throughput_chart(demo_series), "req/s") == charts.COLORS["rps"]
+
+
+def test_long_runs_use_minutes_and_say_points_are_buckets() -> None:
+    n = 7200
+    series = pd.DataFrame(
+        {
+            "elapsed_s": np.arange(n, dtype=float),
+            "users": np.full(n, 10.0),
+            "rps": np.full(n, 5.0),
+            "failures_per_s": np.zeros(n),
+            "p50_ms": np.full(n, 5.0),
+            "p95_ms": np.full(n, 9.0),
+            "p99_ms": np.full(n, 12.0),
+        }
+    )
+    figure = charts.response_times_chart(series)
+    assert_legible(figure)
+    assert figure.axes[0].get_xlabel() == "Time since start (min)"
+    assert max(len(line.get_xdata()) for line in figure.axes[0].get_lines()) <= charts.MAX_POINTS
+    assert any("each point: maximum over 6 s" in t.get_text() for t in figure.texts)
+
+
+def test_distribution_chart_marks_percentiles() -> None:
+    final = demo_final()
+    figure = charts.distribution_chart(
+        charts.response_time_histogram(final), p50_ms=2.0, p95_ms=7.0, p99_ms=13.0
+    )
+    assert_legible(figure)
+    assert figure.axes[0].get_xscale() == "linear"
+    texts = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert texts == ["requests", "p50 = 2 ms", "p95 = 7 ms", "p99 = 13 ms"]
+    heights = sum(bar.get_height() for bar in figure.axes[0].patches)
+    assert heights == 733  # every request is in a bar
+
+
+def test_wide_distribution_uses_a_log_axis() -> None:
+    figure = charts.distribution_chart({1.0: 50, 40.0: 10, 2500.0: 2, 12000.0: 1}, p99_ms=2500.0)
+    assert_legible(figure)
+    assert figure.axes[0].get_xscale() == "log"
+    assert sum(bar.get_height() for bar in figure.axes[0].patches) == 63
+
+
+def test_charts_of_no_data_say_so_instead_of_failing() -> None:
+    empty = charts.empty_series()
+    for figure in (
+        charts.users_throughput_chart(empty),
+        charts.response_times_chart(empty),
+        charts.failures_chart(empty),
+        charts.distribution_chart({}),
+    ):
+        assert_legible(figure)
+        assert any(t.get_text().startswith("No ") for t in figure.axes[0].texts)
+        png_size(charts.to_png(figure))
+
+
+def test_png_is_900_pixels_wide(demo_series: pd.DataFrame) -> None:
+    data = charts.to_png(charts.users_throughput_chart(demo_series))
+    assert png_size(data) == (900, 430)
+
+
+# --- capacity (a stand-in of loadkit.capacity's dataclasses, matched structurally) -------------
+
+
+@dataclass(frozen=True)
+class LoadLevel:
+    users: int
+    start: float
+    end: float
+    requests: int
+    throughput_rps: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    error_rate: float
+    apdex: float | None
+
+
+@dataclass(frozen=True)
+class UslFit:
+    sigma: float
+    kappa: float
+    lambda_rps: float
+    r_squared: float
+    peak_users: float | None
+    peak_rps: float | None
+
+
+@dataclass(frozen=True)
+class CapacityReport:
+    levels: list[LoadLevel]
+    knee_users: int | None
+    usl: UslFit | None
+    max_users_within_slo: int | None
+    max_rps_within_slo: float | None
+    insufficient: str | None
+
+    def headline(self) -> str:
+        return f"Knee at {self.knee_users} users; at most {self.max_users_within_slo} within SLO"
+
+
+def sample_capacity(*, usl: bool = True) -> CapacityReport:
+    fit = UslFit(
+        sigma=0.05, kappa=0.001, lambda_rps=50.0, r_squared=0.97, peak_users=30.8, peak_rps=0.0
+    )
+    peak = float(charts.usl_throughput(np.array([30.8]), fit)[0])
+    fit = UslFit(0.05, 0.001, 50.0, 0.97, 30.8, peak)
+    levels = []
+    for users, p95 in ((5, 12.0), (10, 15.0), (20, 40.0), (30, 180.0), (40, 650.0)):
+        rps = float(charts.usl_throughput(np.array([users]), fit)[0])
+        levels.append(
+            LoadLevel(users, 0, 60, int(rps * 60), rps, p95 / 3, p95, p95 * 1.5, 0.0, 0.95)
+        )
+    return CapacityReport(levels, 20, fit if usl else None, 30, levels[3].throughput_rps, None)
+
+
+def test_usl_formula() -> None:
+    fit = UslFit(
+        sigma=0.1, kappa=0.01, lambda_rps=10.0, r_squared=1.0, peak_users=None, peak_rps=None
+    )
+    # X(N) = λN / (1 + σ(N−1) + κN(N−1)); X(1) = λ; X(10) = 100 / (1 + 0.9 + 0.9)
+    assert charts.usl_throughput(np.array([1.0, 10.0]), fit).tolist() == pytest.approx(
+        [10.0, 100 / 2.8]
+    )
+
+
+def test_stand_in_matches_the_protocol_without_importing_capacity() -> None:
+    assert isinstance(sample_capacity(), charts.CapacityReportLike)
+    code = (
+        "import sys, loadkit.charts, loadkit.html_report, loadkit.report, loadkit.junit; "
+        "print('loadkit.capacity' in sys.modules, 'matplotlib.pyplot' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]  # no capacity.py, and never pyplot
+
+
+def test_capacity_throughput_chart_shows_fit_knee_and_peak() -> None:
+    figure = charts.capacity_throughput_chart(sample_capacity())
+    assert_legible(figure)
+    ax = figure.axes[0]
+    assert ax.get_title(loc="left") == "Throughput vs users"
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("Load (users)", "Throughput (req/s)")
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts[0] == "measured" and texts[1] == "USL fit (R² = 0.97)"
+    assert any(t.startswith("predicted peak: ") for t in texts)
+    assert "knee: 20 users" in texts
+    (knee,) = [ln for ln in ax.get_lines() if ln.get_label() == "knee: 20 users"]
+    assert list(knee.get_xdata()) == [20, 20]
+    (curve,) = [ln for ln in ax.get_lines() if str(ln.get_label()).startswith("USL")]
+    assert max(curve.get_xdata()) >= 40  # drawn across every measured level
+
+
+def test_capacity_latency_chart_draws_the_slo() -> None:
+    figure = charts.capacity_latency_chart(sample_capacity(), slo_p95_ms=500)
+    assert_legible(figure)
+    ax = figure.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("Load (users)", "Response time (ms)")
+    (slo,) = [ln for ln in ax.get_lines() if ln.get_label() == "SLO: p95 < 500 ms"]
+    assert list(slo.get_ydata()) == [500, 500]
+    assert "max within SLO: 30 users" in labels(figure)
+    (p95,) = [ln for ln in ax.get_lines() if ln.get_label() == "p95"]
+    assert list(p95.get_ydata()) == [12.0, 15.0, 40.0, 180.0, 650.0]
+    without = charts.capacity_latency_chart(sample_capacity(), slo_p95_ms=None)
+    assert not [ln for ln in without.axes[0].get_lines() if str(ln.get_label()).startswith("SLO")]
+
+
+def test_capacity_charts_without_fit_or_levels() -> None:
+    assert_legible(charts.capacity_throughput_chart(sample_capacity(usl=False)))
+    nothing = CapacityReport([], None, None, None, None, "needs at least 3 load levels")
+    for figure in (
+        charts.capacity_throughput_chart(nothing),
+        charts.capacity_latency_chart(nothing, slo_p95_ms=200),
+    ):
+        assert_legible(figure)
+        assert [t.get_text() for t in figure.axes[0].texts] == ["needs at least 3 load levels"]
+        assert all(isinstance(h, Line2D) for h in figure.axes[0].get_lines())
+
+
+def test_real_capacity_report_is_charted() -> None:
+    from loadkit import capacity
+
+    stand_in = sample_capacity()
+    levels = [capacity.LoadLevel(**vars(level)) for level in stand_in.levels]
+    assert stand_in.usl is not None
+    fit = capacity.UslFit(**vars(stand_in.usl))
+    real = capacity.CapacityReport(
+        levels,
+        20,
+        fit,
+        30,
+        levels[3].throughput_rps,
+        None,
+        capacity_rps=levels[3].throughput_rps,
+        capacity_users=30,
+        saturated=True,
+        slo_given=True,
+    )
+    assert isinstance(real, charts.CapacityReportLike)
+    assert real.headline().startswith("Capacity: about ")
+    throughput = charts.capacity_throughput_chart(real)
+    latency = charts.capacity_latency_chart(real, slo_p95_ms=500)
+    for figure in (throughput, latency):
+        assert_legible(figure)
+    assert labels(throughput)[:2] == labels(charts.capacity_throughput_chart(stand_in))[:2]
