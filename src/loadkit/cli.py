@@ -37,6 +37,9 @@ class UsageProblem(LoadkitError):
 class DurationParam(click.ParamType[float]):
     name = "duration"
 
+    def __init__(self, *, whole_seconds: bool = True) -> None:
+        self.whole_seconds = whole_seconds
+
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> float:
@@ -44,7 +47,7 @@ class DurationParam(click.ParamType[float]):
             seconds = parse_duration(value)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
-        if seconds < 1 or seconds != int(seconds):
+        if self.whole_seconds and (seconds < 1 or seconds != int(seconds)):
             self.fail(f"must be a whole number of seconds, at least 1s (got {value!r})", param, ctx)
         return seconds
 
@@ -130,6 +133,23 @@ def schema(output: Path | None) -> ExitStatus:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
+    return ExitStatus.PASS
+
+
+@cli.command()
+@click.argument("run_folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--slo-p95", type=DurationParam(whole_seconds=False), default=None,
+              help="p95 line on the capacity chart (default: the scenario's p95 threshold).")  # fmt: skip
+def report(run_folder: Path, slo_p95: float | None) -> ExitStatus:
+    """(Re)build report.html, junit.xml and charts/*.png of a run folder."""
+    from loadkit.report import write_report
+
+    if not (run_folder / "summary.json").is_file():
+        raise UsageProblem(f"{run_folder} is not a run folder (it has no summary.json)")
+    files = write_report(run_folder, slo_p95_ms=None if slo_p95 is None else slo_p95 * 1000)
+    for note in files.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"Report: {files.html}")
     return ExitStatus.PASS
 
 
@@ -251,7 +271,12 @@ def _run(
     finally:
         if progress:
             progress.close()
-    click.echo(mask_text(final_report(outcome.summary, str(folder.path)), scenario.secret_values))
+    text = final_report(outcome.summary, str(folder.path))
+    if outcome.report_problem is None:
+        text += f"\nReport: {folder.report_html}"
+    click.echo(mask_text(text, scenario.secret_values))
+    if outcome.report_problem is not None:
+        click.echo(f"loadkit: warning: {outcome.report_problem}", err=True)
     return exit_status_for(outcome.summary["verdict"])
 
 

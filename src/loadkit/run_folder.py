@@ -78,3 +78,11 @@ class RunFolder:
     @property
     def summary_md(self) -> Path:
         return self.path / "summary.md"
+
+    @property
+    def report_html(self) -> Path:
+        return self.path / "report.html"
+
+    @property
+    def junit_xml(self) -> Path:
+        return self.path / "junit.xml"

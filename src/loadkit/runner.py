@@ -45,6 +45,7 @@ class RunOutcome:
     folder: RunFolder
     summary: dict[str, Any]
     locust_exit_code: int | None
+    report_problem: str | None = None
 
 
 def locust_command(folder: RunFolder, settings: RunSettings) -> list[str]:
@@ -145,9 +146,24 @@ def run_locust(
         summary["reasons"].append("Locust did not stop in time and was killed")
     folder.summary_json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     folder.summary_md.write_text(render_markdown(summary), encoding="utf-8")
+    report_problem = _write_report(folder)
     # Last, so that nothing written above (Locust's log and CSVs included) keeps a secret.
     mask_folder(folder.path, scenario.secret_values)
-    return RunOutcome(folder=folder, summary=summary, locust_exit_code=exit_code)
+    return RunOutcome(
+        folder=folder, summary=summary, locust_exit_code=exit_code, report_problem=report_problem
+    )
+
+
+def _write_report(folder: RunFolder) -> str | None:
+    """report.html, junit.xml and charts; the verdict stands even if this fails, so a
+    problem here is reported, not raised."""
+    from loadkit.report import write_report  # pandas + matplotlib: only once the run is over
+
+    try:
+        write_report(folder.path)
+    except Exception as exc:  # the summary is already written; never lose it to a chart
+        return f"the report could not be written: {type(exc).__name__}: {exc}"
+    return None
 
 
 def _wait(
