@@ -138,8 +138,12 @@ def schema(output: Path | None) -> ExitStatus:
 
 @cli.command()
 @click.argument("run_folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--slo-p95", type=DurationParam(whole_seconds=False), default=None,
-              help="p95 line on the capacity chart (default: the scenario's p95 threshold).")  # fmt: skip
+@click.option(
+    "--slo-p95",
+    type=DurationParam(whole_seconds=False),
+    default=None,
+    help="p95 line on the capacity chart (default: the scenario's p95 threshold).",
+)
 def report(run_folder: Path, slo_p95: float | None) -> ExitStatus:
     """(Re)build report.html, junit.xml and charts/*.png of a run folder."""
     from loadkit.report import write_report
