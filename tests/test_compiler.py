@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -115,12 +116,54 @@ def test_hostile_strings_are_sent_verbatim(tmp_path: Path) -> None:
     assert puts and puts[0]["body"] == evil
 
 
-def test_demo_locustfile_is_up_to_date() -> None:
-    scenario = load_scenario(REPO / "scenarios" / "demo.yaml", environ={})
-    expected = compile_scenario(scenario, "scenarios/demo.yaml")
-    assert (REPO / "locustfiles" / "demo.py").read_text() == expected, (
-        "run: loadkit compile scenarios/demo.yaml -o locustfiles/demo.py"
+@pytest.mark.parametrize("name", ["demo", "login-flow", "capacity-search", "reference"])
+def test_compiled_examples_are_up_to_date(name: str) -> None:
+    scenario = load_scenario(REPO / "scenarios" / f"{name}.yaml", environ={})
+    expected = compile_scenario(scenario, f"scenarios/{name}.yaml")
+    assert (REPO / "locustfiles" / f"{name}.py").read_text() == expected, (
+        f"run: loadkit compile scenarios/{name}.yaml -o locustfiles/{name}.py"
     )
+
+
+def test_bridge_runs_a_scenario_under_plain_locust(tmp_path: Path) -> None:
+    with TargetProcess() as target:
+        env = {
+            **os.environ,
+            "LOADKIT_SCENARIO": str(REPO / "scenarios" / "login-flow.yaml"),
+            "PYTHONPATH": str(REPO / "src"),
+        }
+        cmd = [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(REPO / "locustfiles" / "loadkit_bridge.py"),
+            "--headless",
+            "-u",
+            "3",
+            "-r",
+            "3",
+            "-t",
+            "2s",
+            "--host",
+            target.url,
+        ]
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path
+        )
+        seen = target.requests_seen()["by_route"]
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert seen["POST /api/login"] == 3 and seen.get("GET /api/me", 0) > 0
+    bad = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**env, "LOADKIT_SCENARIO": str(tmp_path / "missing.yaml")},
+    )
+    assert bad.returncode == 2
+    assert f"loadkit: error: {tmp_path / 'missing.yaml'}:1:1: file not found" in bad.stderr
 
 
 def test_generated_code_reads_like_hand_written_locust() -> None:
