@@ -109,30 +109,32 @@ def validate(files: Sequence[str]) -> ExitStatus:
 def compile_command(file: str, output: Path | None) -> ExitStatus:
     """Compile a scenario into a readable, self-contained Locust locustfile."""
     scenario, _ = _load(file)
-    code = compile_scenario(scenario, file)
-    if output is None:
-        click.echo(code, nl=False)
-    else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(code, encoding="utf-8")
-        click.echo(f"wrote {output}", err=True)
+    _emit(compile_scenario(scenario, file), output)
     return ExitStatus.PASS
 
 
+def _emit(text: str, output: Path | None) -> None:
+    """Standard output, or a file (the path is said on standard error)."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}", err=True)
+
+
 @cli.command()
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the schema here instead of standard output.")  # fmt: skip
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the schema here instead of standard output.",
+)
 def schema(output: Path | None) -> ExitStatus:
     """Print the JSON Schema of the scenario format (for editors: yaml-language-server)."""
     from loadkit.schema import scenario_schema_json
 
-    text = scenario_schema_json()
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}", err=True)
+    _emit(scenario_schema_json(), output)
     return ExitStatus.PASS
 
 
