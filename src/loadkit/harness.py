@@ -6,15 +6,23 @@ runners, stats, CSV writers, master/worker and the web UI stay Locust's:
 - a final, complete snapshot of the stats at shutdown (Locust rewrites `_stats.csv` only once
   a second and not at exit, so short runs would report stale numbers), as CSV in Locust's
   format and as `locust_final.json` with the raw response-time histograms;
+- fine response-time histograms (`loadkit.histogram`: 0.5 %-wide log buckets) per request
+  type, name and user class and per wall-clock second, recorded by a `request` listener in
+  every process that makes requests; workers ship theirs with each report to the master
+  (`report_to_master`, then forget them) and the master merges them (`worker_report`), just as
+  Locust ships its own stats; the master (or the local process) writes `histograms.json`
+  with the final snapshot;
 - one JSON progress line per second on the file descriptor named by LOADKIT_PROGRESS_FD,
   which `loadkit run` turns into its live status line.
 
-Apart from `harness_protocol` (plain constants) nothing here imports the rest of loadkit: this
-module must stay cheap to import, and nothing may import ssl-using code before Locust patches.
+Apart from `harness_protocol` (plain constants) and `histogram` (pure, standard library only)
+nothing here imports the rest of loadkit: this module must stay cheap to import, and nothing
+may import ssl-using code before Locust patches.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -24,14 +32,29 @@ from typing import Any
 
 import gevent
 import locust
-from locust import events
+from gevent import getcurrent
+from locust import User, events
 from locust.env import Environment
 from locust.runners import WorkerRunner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
-from loadkit.harness_protocol import FINAL_STATS_FILE, PROGRESS_FD_ENV, RUN_DIR_ENV
+from loadkit.harness_protocol import (
+    FINAL_STATS_FILE,
+    HISTOGRAMS_FILE,
+    PROGRESS_FD_ENV,
+    RUN_DIR_ENV,
+)
+from loadkit.histogram import HistogramRecorder
 
 _state: dict[str, Any] = {"env": None, "started_at": None, "stopped_at": None, "peak_users": 0}
+
+# This process's histograms (a forked --processes worker starts with its own, empty copy).
+_histograms = HistogramRecorder()
+_record = _histograms.record
+_HISTOGRAMS_REPORT_KEY = "loadkit_histograms"
+# The master merges worker reports up to ~3 s late (plus the 3 s they span): seconds older
+# than this are final and get packed.
+_SEAL_AFTER_S = 15
 
 
 def _is_reporting_process(environment: Environment) -> bool:
@@ -43,9 +66,66 @@ def _on_init(environment: Environment, **_: Any) -> None:
     _state["env"] = environment
     if not _is_reporting_process(environment):
         return
+    gevent.spawn(_seal_loop)
     fd = os.environ.get(PROGRESS_FD_ENV)
     if fd:
         gevent.spawn(_progress_loop, int(fd), environment)
+
+
+def _on_request(
+    request_type: str,
+    name: str,
+    response_time: float | None,
+    response_length: int,
+    response: Any = None,
+    context: Any = None,
+    exception: BaseException | None = None,
+    start_time: float | None = None,
+    url: str | None = None,
+    **_: Any,
+) -> None:
+    # On Locust's critical path: ~1.5 µs per request here, of which ~0.75 µs is Locust calling
+    # any listener at all (its own stats listener takes ~4 µs). Every argument Locust passes is
+    # named so that Python does not build a dict of the rest on each call.
+    greenlet = getcurrent()
+    try:
+        user_class: str = greenlet.loadkit_user_class
+    except AttributeError:
+        user_class = _user_class_of(greenlet)
+    # Locust counts a failure when the event carries an exception (`if exception:`).
+    _record(request_type, name, response_time, bool(exception), user_class)
+
+
+def _user_class_of(greenlet: Any) -> str:
+    """The class name of the User running in `greenlet`, remembered on the greenlet.
+
+    Locust runs each user in a greenlet whose first argument is the User (Locust itself relies
+    on that). gevent clears a greenlet's arguments when it is killed, which Locust does at the
+    end while a request may still complete, hence the cached attribute. A request made from any
+    other greenlet (one a task spawned itself) is recorded without a user class.
+    """
+    args = getattr(greenlet, "args", ())
+    user = args[0] if args else None
+    user_class = type(user).__name__ if isinstance(user, User) else ""
+    with contextlib.suppress(AttributeError):
+        greenlet.loadkit_user_class = user_class
+    return user_class
+
+
+def _on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None:
+    data[_HISTOGRAMS_REPORT_KEY] = _histograms.drain()
+
+
+def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
+    payload = data.get(_HISTOGRAMS_REPORT_KEY)
+    if payload:
+        _histograms.merge_payload(payload)
+
+
+def _seal_loop() -> None:
+    while True:
+        gevent.sleep(5.0)
+        _histograms.seal(int(time.time()) - _SEAL_AFTER_S)
 
 
 def _on_test_start(environment: Environment, **_: Any) -> None:
@@ -139,6 +219,13 @@ def write_final_snapshot(environment: Environment, run_dir: str, exit_code: int)
     with open(tmp, "w", encoding="utf-8") as handle:
         json.dump(data, handle)
     os.replace(tmp, path)
+    _histograms.write(
+        os.path.join(run_dir, HISTOGRAMS_FILE),
+        locust_version=locust.__version__,
+        started_at=data["started_at"],
+        stopped_at=data["stopped_at"],
+        written_at=time.time(),
+    )
 
 
 def main() -> None:
@@ -148,6 +235,9 @@ def main() -> None:
     events.test_start.add_listener(_on_test_start)
     events.test_stop.add_listener(_on_test_stop)
     events.quit.add_listener(_on_quit)
+    events.request.add_listener(_on_request)
+    events.report_to_master.add_listener(_on_report_to_master)
+    events.worker_report.add_listener(_on_worker_report)
     sys.argv[0] = "locust"
     locust_main()
 

@@ -7,3 +7,5 @@ which must never import Locust, agree on them without importing each other.
 RUN_DIR_ENV = "LOADKIT_RUN_DIR"
 PROGRESS_FD_ENV = "LOADKIT_PROGRESS_FD"
 FINAL_STATS_FILE = "locust_final.json"
+HISTOGRAMS_FILE = "histograms.json"
+"""Fine response-time histograms per request and second; format in `loadkit.histogram`."""

@@ -1,0 +1,293 @@
+"""Capacity analysis: the rules on synthetic data, a kept real run, and real stepped runs
+against a target of known capacity (4 slots x 50 ms = 80 req/s)."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO, TargetFactory
+from test_harness import run_harness
+
+from loadkit import histogram
+from loadkit.capacity import (
+    CapacityReport,
+    LoadLevel,
+    analyze_capacity,
+    find_knee,
+    fit_usl,
+    read_user_counts,
+    steady_window,
+)
+from loadkit.histogram import HistogramRecorder
+
+FIXTURES = REPO / "tests" / "fixtures" / "capacity"
+HISTORY_HEADER = (
+    "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,"
+    "99.9%,99.99%,100%,Total Request Count,Total Failure Count,Total Median Response Time,"
+    "Total Average Response Time,Total Min Response Time,Total Max Response Time,"
+    "Total Average Content Size"
+)
+T0 = 1_700_000_000
+
+
+def usl(n: float, lam: float, sigma: float, kappa: float) -> float:
+    return lam * n / (1 + sigma * (n - 1) + kappa * n * (n - 1))
+
+
+def level(users: int, rps: float, p50: float | None = 50.0) -> LoadLevel:
+    return LoadLevel(users, 0.0, 10.0, int(rps * 10), rps, p50, p50, p50, 0.0, 1.0)
+
+
+# -- rules on synthetic data -----------------------------------------------------------------
+
+
+def test_usl_fit_recovers_known_parameters() -> None:
+    users = [1, 2, 4, 8, 16, 32, 64]
+    fit = fit_usl(users, [usl(n, 10, 0.05, 0.001) for n in users])
+    assert fit is not None
+    assert fit.lambda_rps == pytest.approx(10, rel=1e-3)
+    assert fit.sigma == pytest.approx(0.05, rel=1e-2)
+    assert fit.kappa == pytest.approx(0.001, rel=1e-2)
+    assert fit.r_squared == pytest.approx(1.0, abs=1e-6)
+    assert fit.peak_users == pytest.approx((0.95 / 0.001) ** 0.5, rel=1e-2)
+    assert fit.peak_rps == pytest.approx(usl(fit.peak_users or 0, 10, 0.05, 0.001), rel=1e-3)
+
+
+def test_usl_fit_amdahl_has_no_peak_and_noise_lowers_r_squared() -> None:
+    users = [1, 2, 3, 5, 8, 13]
+    amdahl = fit_usl(users, [usl(n, 20, 0.1, 0) for n in users])
+    assert amdahl is not None and amdahl.kappa == pytest.approx(0, abs=1e-6)
+    assert amdahl.peak_users is None or amdahl.peak_users > 100
+    rng = random.Random(7)
+    noisy = fit_usl(users, [rng.uniform(10, 100) for _ in users])
+    assert noisy is not None and noisy.r_squared < 0.8
+    assert fit_usl([1, 2, 2], [1, 2, 2]) is None  # fewer than 3 distinct user counts
+    assert fit_usl([1, 2, 3], [0, 0, 0]) is None
+
+
+def test_knee_is_where_throughput_flattens_and_latency_rises() -> None:
+    saturating = [level(1, 20, 50), level(2, 40, 50), level(4, 78, 51), level(6, 80, 75),
+                  level(8, 80, 100), level(16, 80, 200)]  # fmt: skip
+    assert find_knee(saturating) == 4
+    assert find_knee(list(reversed(saturating))) == 4  # order does not matter
+    linear = [level(n, 20 * n) for n in (1, 2, 4, 8)]
+    assert find_knee(linear) is None
+    # Flat throughput without rising latency is a client-side limit, not a knee.
+    client_bound = [level(1, 20, 50), level(2, 40, 50), level(4, 41, 50), level(8, 41, 50)]
+    assert find_knee(client_bound) is None
+    assert find_knee([level(4, 80)]) is None
+
+
+def test_steady_window_drops_the_ramp_and_the_last_second() -> None:
+    assert steady_window(100, 104) == (102, 104)  # 5 rows: 2 s ramp, last second dropped
+    assert steady_window(100, 103) == (102, 103)
+    assert steady_window(100, 102) is None  # too short to have a steady part
+    assert steady_window(100, 149) == (110, 149)  # 50 s: 20 % ramp
+
+
+def write_run(folder: Path, steps: list[tuple[int, int, float, float]]) -> Path:
+    """A synthetic run folder: per step (users, seconds, req/s, latency ms), a history row per
+    second (with per-name rows, as --csv-full-history writes) and that many requests."""
+    folder.mkdir(parents=True, exist_ok=True)
+    clock = [float(T0)]
+    recorder = HistogramRecorder()
+    rows = [HISTORY_HEADER, f"{T0 - 1},0,,Aggregated,0,0" + ",N/A" * 11 + ",0,0,0,0,0,0,0"]
+    original = histogram._time
+    histogram._time = lambda: clock[0]
+    try:
+        second = T0
+        for users, seconds, rps, latency in steps:
+            for _ in range(seconds):
+                for name in ("GET,/x", ",Aggregated"):
+                    rows.append(f"{second},{users},{name},1,0" + ",1" * 11 + ",1,0,1,1,1,1,1")
+                clock[0] = second + 0.5
+                for i in range(int(rps)):
+                    recorder.record("GET", "/x", latency * (1 + i % 7 / 100), i % 50 == 49)
+                second += 1
+    finally:
+        histogram._time = original
+    (folder / "locust_stats_history.csv").write_text("\n".join(rows) + "\n")
+    recorder.write(folder / "histograms.json")
+    return folder
+
+
+def test_levels_and_report_from_a_synthetic_run(tmp_path: Path) -> None:
+    steps = [(n, 6, usl(n, 20, 0.02, 0.004), 50 * n / usl(n, 20, 0.02, 0.004) * 20)
+             for n in (1, 2, 4, 8, 12, 16, 24)]  # fmt: skip
+    report = analyze_capacity(write_run(tmp_path, steps), slo=lambda lv: (lv.p95_ms or 0) < 60)
+    assert [lv.users for lv in report.levels] == [1, 2, 4, 8, 12, 16, 24]
+    first = report.levels[0]
+    assert (first.start, first.end) == (T0 + 2, T0 + 5)  # 6 rows: 2 s ramp, last s dropped
+    for lv, (_, _, rps, _) in zip(report.levels, steps, strict=True):
+        assert lv.requests == 3 * int(rps)
+        assert lv.throughput_rps == int(rps)
+        assert lv.error_rate == pytest.approx((int(rps) // 50) / int(rps))
+        assert lv.apdex is not None and lv.p50_ms is not None
+    assert report.insufficient is None
+    assert report.usl is not None and report.usl.r_squared > 0.99
+    assert report.usl.sigma == pytest.approx(0.02, abs=0.01)
+    peak = max(lv.throughput_rps for lv in report.levels)
+    assert report.capacity_rps == peak
+    assert report.saturated
+    assert report.max_users_within_slo is not None
+    headline = report.headline()
+    assert headline.startswith(f"Capacity: about {peak:.0f} req/s, reached at ~")
+    assert "USL fit R²=" in headline and "the last level meeting the SLO had" in headline
+
+
+def test_a_run_that_never_saturates_gives_a_lower_bound(tmp_path: Path) -> None:
+    report = analyze_capacity(write_run(tmp_path, [(n, 6, 20 * n, 50) for n in (1, 2, 4, 8)]))
+    assert report.insufficient is None and report.knee_users is None and not report.saturated
+    assert report.capacity_rps == 160
+    assert report.headline().startswith(
+        "Capacity: at least 160 req/s; throughput was still growing at the highest level,"
+        " 8 users (USL fit R²=1.00"
+    )
+
+
+def test_insufficient_data_is_said_in_plain_words(tmp_path: Path) -> None:
+    single = analyze_capacity(write_run(tmp_path / "one", [(10, 8, 100, 20)]))
+    assert single.insufficient == "the run had a single load level"
+    assert single.headline() == (
+        "Insufficient data for a capacity estimate: the run had a single load level."
+    )
+    assert len(single.levels) == 1 and single.levels[0].users == 10
+    two = analyze_capacity(write_run(tmp_path / "two", [(1, 6, 20, 20), (2, 6, 40, 20)]))
+    assert two.insufficient == "the run had 2 load levels; at least 3 are needed"
+    short = analyze_capacity(write_run(tmp_path / "short", [(1, 3, 20, 20), (2, 2, 40, 20)]))
+    assert short.levels == [] and short.insufficient is not None
+    assert "no load level lasted long enough" in short.insufficient
+    rng = random.Random(3)
+    chaotic = [(n, 6, rng.choice([15, 90, 30, 70]), 20.0) for n in (1, 2, 3, 4, 5, 6)]
+    poor = analyze_capacity(write_run(tmp_path / "poor", chaotic))
+    assert poor.insufficient is not None
+    assert "does not follow a scalability curve" in poor.insufficient
+    missing = analyze_capacity(tmp_path / "nothing-here")
+    assert missing.insufficient is not None and "histograms.json" in missing.insufficient
+
+
+def test_repeated_user_counts_are_pooled(tmp_path: Path) -> None:
+    steps = [(1, 6, 20, 50), (2, 6, 40, 50), (4, 6, 80, 50), (2, 6, 30, 50), (8, 6, 80, 100)]
+    judged: list[LoadLevel] = []
+    folder = write_run(tmp_path, steps)
+    report = analyze_capacity(folder, slo=lambda lv: judged.append(lv) is None)
+    assert [lv.users for lv in report.levels] == [1, 2, 4, 2, 8]  # listed as they happened
+    # The knee, the fit and the SLO see one level per user count, the two 2-user spans
+    # pooled: (3 s x 40 + 3 s x 30) / 6 s = 35 req/s.
+    assert [(lv.users, lv.throughput_rps) for lv in judged] == [(1, 20), (2, 35), (4, 80), (8, 80)]
+    assert judged[1].requests == 210
+
+
+def test_slo_limit_is_the_last_level_before_the_first_failure(tmp_path: Path) -> None:
+    steps = [(n, 6, 20 * min(n, 4), 50 * max(1, n / 4)) for n in (1, 2, 4, 8, 16)]
+    folder = write_run(tmp_path, steps)
+    report = analyze_capacity(folder, slo=lambda lv: (lv.p95_ms or 0) < 80)
+    assert (report.max_users_within_slo, report.max_rps_within_slo) == (4, 80)
+    assert report.knee_users == 4
+    nobody = analyze_capacity(folder, slo=lambda lv: False)
+    assert nobody.max_users_within_slo is None
+    assert nobody.headline().endswith("; no level met the SLO.")
+    assert analyze_capacity(folder).max_users_within_slo is None
+
+
+def test_report_is_plain_data() -> None:
+    report = CapacityReport([level(1, 20)], None, None, None, None, "a reason")
+    assert dataclasses.asdict(report)["levels"][0]["users"] == 1
+
+
+def test_a_million_row_history_reads_fast(tmp_path: Path) -> None:
+    second_rows = "".join(f"{{t}},{{u}},GET,/n{i},1,0" + ",1" * 11 + ",1,0,1,1,1,1,1\n"
+                          for i in range(9))  # fmt: skip
+    second_rows += "{t},{u},,Aggregated,1,0" + ",1" * 11 + ",1,0,1,1,1,1,1\n"
+    path = tmp_path / "locust_stats_history.csv"
+    with open(path, "w") as handle:
+        handle.write(HISTORY_HEADER + "\n")
+        for t in range(100_000):  # 10 rows a second: 1,000,000 rows
+            handle.write(second_rows.format(t=T0 + t, u=1 + t // 1000))
+    started = time.perf_counter()
+    samples = read_user_counts(path)
+    elapsed = time.perf_counter() - started
+    assert len(samples) == 100_000 and samples[-1] == (T0 + 99_999, 100)
+    assert elapsed < 5, f"{elapsed:.2f} s"  # ~0.5 s here; generous for a loaded CI machine
+
+
+# -- a kept real run and live runs -------------------------------------------------------------
+
+
+def assert_capacity_about_80_with_knee_near_4(report: CapacityReport) -> None:
+    users = [lv.users for lv in report.levels]
+    # Every step is a level; a badly stalled machine may cost one (a span too short to keep).
+    assert set(users) <= {1, 2, 4, 6, 8, 12, 16} and len(users) >= 6, report.levels
+    assert users == sorted(users), report.levels
+    assert report.insufficient is None, report.insufficient
+    assert report.capacity_rps is not None
+    assert abs(report.capacity_rps - 80) <= 0.15 * 80, report.headline()
+    assert report.knee_users is not None and 3 <= report.knee_users <= 6, report.headline()
+    assert report.saturated
+    assert report.usl is not None and report.usl.r_squared >= 0.8
+    assert report.headline().startswith("Capacity: about ")
+
+
+def test_the_kept_real_run() -> None:
+    report = analyze_capacity(FIXTURES / "steps-80rps")
+    assert_capacity_about_80_with_knee_near_4(report)
+    assert [lv.users for lv in report.levels] == [1, 2, 4, 6, 8, 12, 16]
+    assert report.knee_users == 4
+    assert report.headline() == (
+        "Capacity: about 78 req/s, reached at ~4 users"
+        " (USL fit R²=0.95, model peak 82 req/s at ~9 users)."
+    )
+
+
+STEPPED_LOCUSTFILE = """\
+from locust import FastHttpUser, LoadTestShape, constant, task
+
+STEPS = [1, 2, 4, 6, 8, 12, 16]
+STEP_S = 5
+
+
+class Worker(FastHttpUser):
+    wait_time = constant(0)
+
+    @task
+    def work(self) -> None:
+        self.client.get("/api/work")
+
+
+class Steps(LoadTestShape):
+    def tick(self):
+        step = int(self.get_run_time() // STEP_S)
+        return (STEPS[step], 100) if step < len(STEPS) else None
+"""
+
+
+def test_a_stepped_run_finds_the_known_capacity(
+    target_factory: TargetFactory, tmp_path: Path
+) -> None:
+    # At most 4 requests at once, 50 ms each: 80 req/s, reached with 4 users.
+    target = target_factory("--max-concurrency", "4", "--service-ms", "50")
+    locustfile = tmp_path / "locustfile.py"
+    locustfile.write_text(STEPPED_LOCUSTFILE, encoding="utf-8")
+    run_dir = tmp_path / "run"
+    run_harness(run_dir, locustfile, "--host", target.url, "--stop-timeout", "5")
+    report = analyze_capacity(run_dir, slo=lambda lv: (lv.p95_ms or 0) < 150)
+    assert_capacity_about_80_with_knee_near_4(report)
+    assert report.max_users_within_slo is not None and report.max_users_within_slo >= 4
+
+
+def test_a_single_level_run_is_insufficient(target_factory: TargetFactory, tmp_path: Path) -> None:
+    target = target_factory("--max-concurrency", "4", "--service-ms", "50")
+    locustfile = tmp_path / "locustfile.py"
+    locustfile.write_text(STEPPED_LOCUSTFILE.split("\n\nclass Steps")[0] + "\n", encoding="utf-8")
+    run_dir = tmp_path / "run"
+    run_harness(run_dir, locustfile, "--host", target.url, "-u", "4", "-r", "4", "-t", "6s",
+                "--stop-timeout", "5")  # fmt: skip
+    report = analyze_capacity(run_dir)
+    assert [lv.users for lv in report.levels] == [4]
+    assert report.levels[0].throughput_rps > 0
+    assert report.insufficient == "the run had a single load level"
+    assert report.headline().startswith("Insufficient data for a capacity estimate")
