@@ -44,14 +44,14 @@ REPO = Path(__file__).resolve().parent.parent
 LOAD_KEYS = "(allowed: users, spawn_rate, duration, stages, step, spike, stop_timeout)"
 TOP_KEYS = (
     "(allowed: name, description, host, load, defaults, variables, secrets, data, users, "
-    "include, thresholds)"
+    "include, thresholds, apdex)"
 )
 TASK_KEYS = "(allowed: name, weight, request, expect, capture, flow, loop, data, python)"
 REQUEST_KEYS = "(allowed: method, url, name, params, headers, json, body, form, auth)"
 THINK_KEYS = "(allowed: between, constant, pacing)"
 USER_KEYS = "(allowed: name, weight, think_time, headers, auth, data, on_start, on_stop, tasks)"
 METRICS = (
-    "(metrics: avg, error_rate, failures, max, median, min, p100, p50, p66, p75, p80, p90, p95, "
+    "(metrics: apdex, avg, error_rate, failures, max, median, min, p100, p50, p66, p75, p80, p90, p95, "
     "p98, p99, p99.9, p99.99, requests, rps)"
 )
 METHODS = "'GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD' or 'OPTIONS'"

@@ -10,6 +10,7 @@ from loadkit.thresholds import (
     EXAMPLE,
     METRICS,
     RATE_METRICS,
+    SCORE_METRICS,
     THROUGHPUT_METRICS,
     TIME_METRICS,
     Threshold,
@@ -160,7 +161,7 @@ def test_parse_errors(text: str, message: str) -> None:
 
 
 def test_metric_families_partition_metrics() -> None:
-    families = [TIME_METRICS, RATE_METRICS, COUNT_METRICS, THROUGHPUT_METRICS]
+    families = [TIME_METRICS, RATE_METRICS, COUNT_METRICS, THROUGHPUT_METRICS, SCORE_METRICS]
     assert sum(len(f) for f in families) == len(METRICS)
     assert frozenset().union(*families) == METRICS
 

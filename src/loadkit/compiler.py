@@ -150,6 +150,15 @@ def _auth_header(auth: Auth, ctx: _Context) -> str:
 # ----------------------------------------------------------------------------------- the module
 
 
+def user_class_names(scenario: Scenario) -> dict[str, str]:
+    """Each user type's Locust class name in the generated code (stable, unique)."""
+    taken: set[str] = set()
+    return {
+        user.name: identifier(user.name, taken, style="camel", suffix="User")
+        for user in scenario.users
+    }
+
+
 def compile_scenario(scenario: Scenario, source_name: str = "scenario.yaml") -> str:
     ctx = _Context(constants=scenario.variables)
     load = scenario.load
@@ -172,10 +181,11 @@ def compile_scenario(scenario: Scenario, source_name: str = "scenario.yaml") -> 
             ")",
         ]
 
+    class_names = user_class_names(scenario)
+    taken_classes.update(class_names.values())
     for user in scenario.users:
         body += ["", ""]
-        class_name = identifier(user.name, taken_classes, style="camel", suffix="User")
-        body += _user_class(scenario, user, class_name, ctx)
+        body += _user_class(scenario, user, class_names[user.name], ctx)
 
     for number, include in enumerate(scenario.include, start=1):
         ctx.uses("load_locustfile")

@@ -92,6 +92,14 @@ class RequestStats:
     def percentile(self, fraction: float) -> float | None:
         return histogram_percentile(self.histogram, fraction)
 
+    @property
+    def max_timed_ms(self) -> float | None:
+        return self.max_ms if self.timed_requests else None
+
+    def apdex(self, t_ms: float) -> float | None:
+        """Locust's histogram is too coarse for Apdex: see loadkit.apdex."""
+        return None
+
 
 def histogram_percentile(histogram: Mapping[int, int], fraction: float) -> float | None:
     """Locust's rule (`calculate_response_time_percentile`): walk buckets from the slowest

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadkit.harness_protocol import FINAL_STATS_FILE
+from loadkit.harness_protocol import FINAL_STATS_FILE, HISTOGRAMS_FILE
 
 DEFAULT_REPORTS_DIR = "reports"
 CSV_PREFIX = "locust"
@@ -62,6 +62,10 @@ class RunFolder:
     @property
     def final_stats(self) -> Path:
         return self.path / FINAL_STATS_FILE
+
+    @property
+    def histograms(self) -> Path:
+        return self.path / HISTOGRAMS_FILE
 
     @property
     def locust_log(self) -> Path:

@@ -21,16 +21,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loadkit.compiler import compile_scenario
 from loadkit.harness_protocol import PROGRESS_FD_ENV, RUN_DIR_ENV
+from loadkit.histogram import RunHistograms, load_histograms
 from loadkit.markdown import render_markdown
 from loadkit.masking import mask_folder
 from loadkit.run_folder import RunFolder
 from loadkit.scenario import Scenario
 from loadkit.settings import RunSettings
-from loadkit.summary import build_summary
+from loadkit.summary import apdex_targets, build_summary, slo_of
+
+if TYPE_CHECKING:
+    from loadkit.capacity import CapacityReport
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
@@ -139,14 +143,22 @@ def run_locust(
     reader.join(timeout=2.0)
 
     final = _read_json(folder.final_stats)
+    histograms = _read_histograms(folder)
+    capacity = _analyze_capacity(folder, scenario)
     summary = build_summary(
-        final, scenario, settings, source_file=source_file, aborted=aborted.is_set()
+        final,
+        scenario,
+        settings,
+        source_file=source_file,
+        aborted=aborted.is_set(),
+        histograms=histograms,
+        capacity=capacity,
     )
     if exit_code is None:
         summary["reasons"].append("Locust did not stop in time and was killed")
     folder.summary_json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     folder.summary_md.write_text(render_markdown(summary), encoding="utf-8")
-    report_problem = _write_report(folder)
+    report_problem = _write_report(folder, capacity)
     # Last, so that nothing written above (Locust's log and CSVs included) keeps a secret.
     mask_folder(folder.path, scenario.secret_values)
     return RunOutcome(
@@ -154,13 +166,31 @@ def run_locust(
     )
 
 
-def _write_report(folder: RunFolder) -> str | None:
+def _read_histograms(folder: RunFolder) -> RunHistograms | None:
+    try:
+        return load_histograms(folder.histograms)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # e.g. Locust died before its final snapshot: Locust's stats still count
+
+
+def _analyze_capacity(folder: RunFolder, scenario: Scenario) -> CapacityReport | None:
+    from loadkit.capacity import analyze_capacity  # pandas + numpy: only once the run is over
+
+    try:
+        return analyze_capacity(
+            folder.path, slo=slo_of(scenario), apdex_t_ms=apdex_targets(scenario).t_ms
+        )
+    except Exception:  # an analysis must never cost the verdict; the report says it is missing
+        return None
+
+
+def _write_report(folder: RunFolder, capacity: CapacityReport | None) -> str | None:
     """report.html, junit.xml and charts; the verdict stands even if this fails, so a
     problem here is reported, not raised."""
     from loadkit.report import write_report  # pandas + matplotlib: only once the run is over
 
     try:
-        write_report(folder.path)
+        write_report(folder.path, capacity=capacity)
     except Exception as exc:  # the summary is already written; never lose it to a chart
         return f"the report could not be written: {type(exc).__name__}: {exc}"
     return None

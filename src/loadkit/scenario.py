@@ -562,6 +562,22 @@ class Include(Model):
         return value
 
 
+class ApdexConfig(Model):
+    """Apdex target time T: satisfied <= T, tolerating <= 4T, frustrated above (or failed)."""
+
+    t: Duration = Field(default=0.5, description="T for all requests (default 500ms).")
+    requests: dict[str, Duration] = Field(
+        default_factory=dict, description="T for single request names."
+    )
+
+    @field_validator("t")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("T must be more than 0, e.g. 300ms")
+        return value
+
+
 class Scenario(Model):
     name: str = Field(min_length=1)
     description: str | None = None
@@ -579,6 +595,7 @@ class Scenario(Model):
     users: list[UserSpec] = Field(default_factory=list)
     include: list[Include] = Field(default_factory=list)
     thresholds: list[ThresholdSpec] = Field(default_factory=list)
+    apdex: ApdexConfig = ApdexConfig()
 
     _tables: dict[str, DataTable] = PrivateAttr(default_factory=dict)
     _base_dir: Path = PrivateAttr(default=Path("."))
@@ -695,10 +712,22 @@ def _cross_checks(
             )
         seen_users.setdefault(user.name, i)
     names = scenario.request_names()
+    user_names = [u.name for u in scenario.users]
     for i, threshold in enumerate(scenario.thresholds):
-        if threshold.scope is not None and threshold.scope not in names:
+        if threshold.scope is not None and threshold.scope not in names and not scenario.include:
             problems.append(
                 _problem(source, ("thresholds", i), _unknown("request", threshold.scope, names))
+            )
+        if threshold.user is not None and threshold.user not in user_names:
+            problems.append(
+                _problem(
+                    source, ("thresholds", i), _unknown("user type", threshold.user, user_names)
+                )
+            )
+    for name in scenario.apdex.requests:
+        if name not in names and not scenario.include:
+            problems.append(
+                _problem(source, ("apdex", "requests", name), _unknown("request", name, names))
             )
     sources = sorted(scenario.data)
     for i, user in enumerate(scenario.users):

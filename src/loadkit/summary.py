@@ -22,16 +22,31 @@ p50_ms, p90_ms, p95_ms, p99_ms, avg_bytes. Times are milliseconds; absent data i
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
+from loadkit.apdex import apdex
+from loadkit.compiler import user_class_names
 from loadkit.exit_codes import ExitStatus
+from loadkit.histogram import RequestHistogram, RunHistograms
+from loadkit.measurements import DEFAULT_APDEX_T_MS, ApdexTargets, RunMeasurements
 from loadkit.request_stats import RequestStats
 from loadkit.scenario import Scenario
 from loadkit.settings import RunSettings
-from loadkit.thresholds import Threshold, ThresholdResult, evaluate, parse_threshold
+from loadkit.thresholds import (
+    OPERATORS,
+    Threshold,
+    ThresholdResult,
+    evaluate,
+    judge,
+    parse_threshold,
+)
+
+if TYPE_CHECKING:  # capacity needs pandas/numpy: imported by the runner only when used
+    from loadkit.capacity import CapacityReport, LoadLevel
 
 SCHEMA = "loadkit.summary/1"
 DEFAULT_THRESHOLDS = ("error_rate < 1%",)
@@ -49,10 +64,45 @@ def exit_status_for(verdict: str) -> ExitStatus:
     return _VERDICT_EXIT[verdict]
 
 
-def request_row(stats: RequestStats, elapsed_s: float) -> dict[str, Any]:
-    def rounded(value: float | None) -> float | None:
-        return None if value is None else round(value, 2)
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
+
+def request_row(
+    stats: RequestStats,
+    elapsed_s: float,
+    fine: RequestHistogram | None = None,
+    apdex_t_ms: float = DEFAULT_APDEX_T_MS,
+) -> dict[str, Any]:
+    """One row of the table. Times come from loadkit's fine histogram when there is one
+    (0.25 % resolution), else from Locust's (rounded to 10 ms above 100 ms)."""
+    row = _locust_row(stats, elapsed_s)
+    if fine is not None and fine.requests:
+        all_times = fine.all()
+        p50, p90, p95, p99 = all_times.percentiles([0.50, 0.90, 0.95, 0.99])
+        row.update(
+            avg_ms=_rounded(all_times.mean_ms),
+            min_ms=_rounded(all_times.min_ms),
+            max_ms=_rounded(all_times.max_ms),
+            p50_ms=_rounded(p50),
+            p90_ms=_rounded(p90),
+            p95_ms=_rounded(p95),
+            p99_ms=_rounded(p99),
+        )
+        score = apdex(fine, apdex_t_ms)
+        row["apdex"] = {
+            "t_ms": apdex_t_ms,
+            "score": None if score.score is None else round(score.score, 4),
+            "rating": score.rating,
+            "max_error": round(score.max_error, 4),
+        }
+    else:
+        row["apdex"] = None
+    return row
+
+
+def _locust_row(stats: RequestStats, elapsed_s: float) -> dict[str, Any]:
+    rounded = _rounded
     return {
         "method": stats.method,
         "name": stats.name,
@@ -85,7 +135,11 @@ def build_summary(
     *,
     source_file: str,
     aborted: bool,
+    histograms: RunHistograms | None = None,
+    capacity: CapacityReport | None = None,
 ) -> dict[str, Any]:
+    """`histograms` (histograms.json) gives exact-to-0.25 % times, Apdex, per-user and windowed
+    thresholds; without it the summary falls back to Locust's own histograms."""
     entries = [RequestStats.from_locust(e) for e in (final or {}).get("entries", [])]
     entries.sort(key=lambda s: (s.name, s.method))
     total = RequestStats.merge("Aggregated", entries)
@@ -97,8 +151,19 @@ def build_summary(
         by_name[entry.name].append(entry)
     named = {name: RequestStats.merge(name, parts) for name, parts in by_name.items()}
 
+    targets = apdex_targets(scenario)
     thresholds, defaulted = thresholds_of(scenario)
-    results = [evaluate(t, total, named, elapsed) for t in thresholds]
+    if histograms is not None:
+        run = RunMeasurements(histograms, elapsed, user_class_names(scenario), targets)
+        results = [judge(t, run) for t in thresholds]
+    else:
+        results = [evaluate(t, total, named, elapsed) for t in thresholds]
+
+    def fine(name: str | None = None, method: str | None = None) -> RequestHistogram | None:
+        if histograms is None:
+            return None
+        return histograms.select(name=name, request_type=method)
+
     exceptions = list((final or {}).get("exceptions", []))
     verdict, reasons = _verdict(final is not None, aborted, total, results, exceptions)
     return {
@@ -116,8 +181,14 @@ def build_summary(
             "peak_users": (final or {}).get("peak_users"),
             "locust_version": (final or {}).get("locust_version"),
         },
-        "totals": request_row(total, elapsed),
-        "requests": [request_row(e, elapsed) for e in entries],
+        "times_from": "loadkit histograms (0.25% resolution)"
+        if histograms is not None
+        else "locust histograms",
+        "totals": request_row(total, elapsed, fine(), targets.t_ms),
+        "requests": [
+            request_row(e, elapsed, fine(e.name, e.method), targets.for_request(e.name))
+            for e in entries
+        ],
         "failures": [
             {
                 "method": f.get("method"),
@@ -131,6 +202,7 @@ def build_summary(
         ],
         "exceptions": [{"count": e["count"], "message": e["message"]} for e in exceptions],
         "thresholds": [_threshold_row(r, defaulted) for r in results],
+        "capacity": capacity_dict(capacity),
         "verdict": verdict,
         "reasons": reasons,
         "exit_code": int(exit_status_for(verdict)),
@@ -153,6 +225,52 @@ def clean_error(error: str) -> str:
     return str(text)
 
 
+def apdex_targets(scenario: Scenario) -> ApdexTargets:
+    config = scenario.apdex
+    return ApdexTargets(
+        t_ms=round(config.t * 1000, 6),
+        per_request={name: round(t * 1000, 6) for name, t in config.requests.items()},
+    )
+
+
+def capacity_dict(capacity: CapacityReport | None) -> dict[str, Any] | None:
+    if capacity is None:
+        return None
+    return {"headline": capacity.headline(), **dataclasses.asdict(capacity)}
+
+
+def slo_of(scenario: Scenario) -> Callable[[LoadLevel], bool] | None:
+    """The scenario's whole-run thresholds that a load level can be judged by (p50, p95, p99,
+    error rate, Apdex), as one SLO for the capacity analysis; None if there are none."""
+    checks: list[Callable[[LoadLevel], float | None]] = []
+    limits: list[Threshold] = []
+    fields: dict[str, Callable[[LoadLevel], float | None]] = {
+        "p50": lambda lv: lv.p50_ms,
+        "median": lambda lv: lv.p50_ms,
+        "p95": lambda lv: lv.p95_ms,
+        "p99": lambda lv: lv.p99_ms,
+        "error_rate": lambda lv: lv.error_rate,
+        "apdex": lambda lv: lv.apdex,
+    }
+    for t in scenario.thresholds:
+        if t.scope is None and t.user is None and t.window_s is None and t.metric in fields:
+            if t.metric == "apdex" and t.apdex_t_ms is not None:
+                continue  # a level's Apdex is computed with the scenario's T only
+            checks.append(fields[t.metric])
+            limits.append(t)
+    if not checks:
+        return None
+
+    def slo(level: LoadLevel) -> bool:
+        for value_of, t in zip(checks, limits, strict=True):
+            value = value_of(level)
+            if value is None or not OPERATORS[t.op](value, t.limit):
+                return False
+        return True
+
+    return slo
+
+
 def _threshold_row(result: ThresholdResult, defaulted: bool) -> dict[str, Any]:
     t = result.threshold
     return {
@@ -162,6 +280,8 @@ def _threshold_row(result: ThresholdResult, defaulted: bool) -> dict[str, Any]:
         "op": t.op,
         "limit": t.limit,
         "unit": t.unit,
+        "user": t.user,
+        "window_s": t.window_s,
         "actual": None if result.actual is None else round(result.actual, 6),
         "passed": result.passed,
         "note": result.note,

@@ -1,6 +1,10 @@
-"""Thresholds: `[NAME:] METRIC OP VALUE`, e.g. `p95 < 500ms`, `error_rate < 1%`, `rps > 20`,
-`"/api/cases: p99 < 1s"`. Parsed at load time (errors before any load is sent), evaluated on
-final stats after the run.
+"""Thresholds: `[SCOPE:] METRIC OP VALUE [over WINDOW]`, e.g. `p95 < 500ms`, `error_rate < 1%`,
+`rps > 20`, `"/api/cases: p99 < 1s"`, `"user=officer: p95 < 800ms"`, `apdex(300ms) >= 0.9`,
+`p95 < 500ms over 30s`. Parsed at load time (errors before any load is sent), evaluated on the
+final measurements after the run.
+
+A window (`over 30s`) means the threshold must hold in every 30-second window of the run
+(sliding by one second), and the actual value reported is the worst window's.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from loadkit.durations import parse_duration
 from loadkit.request_stats import RequestStats
@@ -22,14 +27,16 @@ TIME_METRICS = frozenset([*_PERCENTILES, "avg", "min", "max"])
 RATE_METRICS = frozenset(["error_rate"])
 COUNT_METRICS = frozenset(["failures", "requests"])
 THROUGHPUT_METRICS = frozenset(["rps"])
-METRICS = TIME_METRICS | RATE_METRICS | COUNT_METRICS | THROUGHPUT_METRICS
+SCORE_METRICS = frozenset(["apdex"])
+METRICS = TIME_METRICS | RATE_METRICS | COUNT_METRICS | THROUGHPUT_METRICS | SCORE_METRICS
+USER_SCOPE = "user="
 
-_OPS: dict[str, Callable[[float, float], bool]] = {
+OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "==": operator.eq,
 }  # fmt: skip
 _SYNTAX = re.compile(
-    r"^\s*(?:(?P<scope>.+):\s+)?(?P<metric>[A-Za-z_][A-Za-z0-9_.]*)\s*"
-    r"(?P<op><=|>=|==|<|>)\s*(?P<value>\S.*?)\s*$"
+    r"^\s*(?:(?P<scope>.+):\s+)?(?P<metric>[A-Za-z_][A-Za-z0-9_.]*)(?:\((?P<arg>[^)]*)\))?\s*"
+    r"(?P<op><=|>=|==|<|>)\s*(?P<value>\S.*?)(?:\s+over\s+(?P<window>\S.*?))?\s*$"
 )
 EXAMPLE = "write it like 'p95 < 500ms', 'error_rate < 1%', 'rps > 20' or '/api/x: p99 < 1s'"
 
@@ -43,6 +50,12 @@ class Threshold:
     """In the metric's unit: ms for times, a fraction for rates, req/s for rps, a count."""
     scope: str | None = None
     """A request name (Locust's stats name), or None for all requests."""
+    user: str | None = None
+    """A user type's name (`user=NAME:`), or None for all users."""
+    window_s: float | None = None
+    """`over 30s`: must hold in every window of this length."""
+    apdex_t_ms: float | None = None
+    """`apdex(300ms)`: T for this threshold; None takes the scenario's T."""
 
     @property
     def unit(self) -> str:
@@ -63,6 +76,8 @@ class Threshold:
             return f"{value:g}ms"
         if self.metric in THROUGHPUT_METRICS:
             return f"{value:.1f} req/s"
+        if self.metric in SCORE_METRICS:
+            return f"{value:.3f}"
         return f"{value:g}"
 
 
@@ -90,14 +105,52 @@ def parse_threshold(text: str) -> Threshold:
         )
     raw = match.group("value").strip()
     limit = _parse_limit(metric, raw, text)
-    scope = match.group("scope")
+    scope = (match.group("scope") or "").strip() or None
+    user = None
+    if scope is not None and scope.startswith(USER_SCOPE):
+        user, scope = scope.removeprefix(USER_SCOPE).strip(), None
+        if not user:
+            raise ValueError(
+                f"name the user type after 'user=' in {text!r}, e.g. 'user=citizen: ...'"
+            )
     return Threshold(
         expression=text.strip(),
         metric=metric,
         op=match.group("op"),
         limit=limit,
-        scope=scope.strip() if scope else None,
+        scope=scope,
+        user=user,
+        window_s=_parse_window(match.group("window"), text),
+        apdex_t_ms=_parse_apdex_t(metric, match.group("arg"), text),
     )
+
+
+def _parse_window(raw: str | None, text: str) -> float | None:
+    if raw is None:
+        return None
+    try:
+        seconds = parse_duration(raw)
+    except ValueError:
+        seconds = 0.0
+    if seconds < 1 or seconds != int(seconds):
+        raise ValueError(
+            f"invalid window '{raw}' in {text!r}; write a whole number of seconds like 'over 30s'"
+        )
+    return seconds
+
+
+def _parse_apdex_t(metric: str, raw: str | None, text: str) -> float | None:
+    if raw is None:
+        return None
+    if metric not in SCORE_METRICS:
+        raise ValueError(f"only apdex takes an argument, in {text!r}; e.g. 'apdex(300ms) >= 0.9'")
+    try:
+        t_ms = round(parse_duration(raw.strip()) * 1000.0, 6)
+    except ValueError:
+        t_ms = 0.0
+    if t_ms <= 0:
+        raise ValueError(f"invalid Apdex T '{raw}' in {text!r}; write a time like apdex(300ms)")
+    return t_ms
 
 
 def _parse_limit(metric: str, raw: str, text: str) -> float:
@@ -107,6 +160,11 @@ def _parse_limit(metric: str, raw: str, text: str) -> float:
                 return float(raw)  # a bare number is milliseconds, as in k6
             # Rounded: 0.009 s * 1000 is 9.000000000000002, and `p95 < 9ms` must fail at 9 ms.
             return round(parse_duration(raw) * 1000.0, 6)
+        if metric in SCORE_METRICS:
+            value = float(raw)
+            if not 0 <= value <= 1:
+                raise ValueError
+            return value
         if metric in RATE_METRICS:
             # Rounded: 0.7 / 100 is 0.006999999999999999, and 7 failures in 1000 must pass <= 0.7%.
             value = round(float(raw[:-1]) / 100.0, 12) if raw.endswith("%") else float(raw)
@@ -123,44 +181,139 @@ def _parse_limit(metric: str, raw: str, text: str) -> float:
             **dict.fromkeys(RATE_METRICS, "a percentage like 1% or a fraction like 0.01"),
             **dict.fromkeys(THROUGHPUT_METRICS, "requests per second like 20"),
             **dict.fromkeys(COUNT_METRICS, "a whole number like 0"),
+            **dict.fromkeys(SCORE_METRICS, "a score from 0 to 1 like 0.9"),
         }
         raise ValueError(
             f"invalid value '{raw}' in {text!r}; {metric} takes {kinds[metric]}"
         ) from None
 
 
-def measure(metric: str, stats: RequestStats, duration_s: float) -> float | None:
+class Sample(Protocol):
+    """What a threshold is measured on: some requests (a scope, a time window)."""
+
+    @property
+    def requests(self) -> int: ...
+    @property
+    def failures(self) -> int: ...
+    @property
+    def avg_ms(self) -> float | None: ...
+    @property
+    def min_ms(self) -> float | None: ...
+    @property
+    def max_ms(self) -> float | None: ...
+    def percentile(self, fraction: float) -> float | None: ...
+    def apdex(self, t_ms: float) -> float | None: ...
+
+
+class Measurements(Protocol):
+    """A run's measurements, as thresholds ask for them."""
+
+    @property
+    def duration_s(self) -> float: ...
+    def sample(
+        self, *, name: str | None, user: str | None, start: int | None, end: int | None
+    ) -> Sample | None:
+        """None when nothing matches the scope (no such request or user was measured)."""
+
+    def seconds(self) -> tuple[int, int] | None:
+        """First and last second with data, for windows; None when unknown."""
+
+    def apdex_t_ms(self, name: str | None) -> float: ...
+
+
+def measure(
+    metric: str, sample: Sample, duration_s: float, apdex_t_ms: float = 500.0
+) -> float | None:
     if metric in _PERCENTILES:
-        return stats.percentile(_PERCENTILES[metric])
+        return sample.percentile(_PERCENTILES[metric])
     if metric == "avg":
-        return stats.avg_ms
+        return sample.avg_ms
     if metric == "min":
-        return stats.min_ms
+        return sample.min_ms
     if metric == "max":
-        return stats.max_ms if stats.timed_requests else None
+        return sample.max_ms if sample.percentile(1.0) is not None else None
     if metric == "error_rate":
-        return stats.error_rate
+        return sample.failures / sample.requests if sample.requests else None
     if metric == "failures":
-        return float(stats.failures)
+        return float(sample.failures)
     if metric == "requests":
-        return float(stats.requests)
+        return float(sample.requests)
     if metric == "rps":
-        return stats.requests / duration_s if duration_s > 0 else None
+        return sample.requests / duration_s if duration_s > 0 else None
+    if metric == "apdex":
+        return sample.apdex(apdex_t_ms)
     raise ValueError(f"unknown metric {metric}")
+
+
+def judge(threshold: Threshold, run: Measurements) -> ThresholdResult:
+    t = threshold
+    t_ms = t.apdex_t_ms if t.apdex_t_ms is not None else run.apdex_t_ms(t.scope)
+    whole = run.sample(name=t.scope, user=t.user, start=None, end=None)
+    if whole is None:
+        what = (
+            f"request named {t.scope!r}" if t.scope is not None else f"request by user type {t.user!r}"
+        )
+        return ThresholdResult(t, None, False, f"no {what} was made")
+    if t.window_s is None:
+        actual = measure(t.metric, whole, run.duration_s, t_ms)
+        note = ""
+    else:
+        actual, note = _worst_window(t, run, t_ms)
+    if actual is None:
+        why = "apdex needs histograms.json" if t.metric == "apdex" else "no request completed"
+        return ThresholdResult(t, None, False, f"no data: {why}")
+    return ThresholdResult(t, actual, OPERATORS[t.op](actual, t.limit), note)
+
+
+def _worst_window(t: Threshold, run: Measurements, t_ms: float) -> tuple[float | None, str]:
+    span = run.seconds()
+    window = int(t.window_s or 0)
+    if span is None:
+        return None, "windows need histograms.json"
+    first, last = span
+    starts = range(first, max(first, last - window + 1) + 1)
+    values = []
+    for start in starts:
+        sample = run.sample(name=t.scope, user=t.user, start=start, end=start + window)
+        if sample is None or sample.requests == 0:
+            continue
+        value = measure(t.metric, sample, float(window), t_ms)
+        if value is not None:
+            values.append((value, start))
+    if not values:
+        return None, ""
+    # The worst window is the one that comes closest to (or goes past) the limit.
+    worst = max(values) if t.op in ("<", "<=") else min(values)
+    note = f"worst {window}s window starts at {worst[1] - first}s"
+    if last - first + 1 < window:
+        note += f" (the run was shorter than {window}s)"
+    return worst[0], note
+
+
+@dataclass(frozen=True)
+class _WholeRun:
+    """Measurements made only of Locust's whole-run statistics (no per-second data)."""
+
+    total: RequestStats
+    by_name: dict[str, RequestStats]
+    duration_s: float
+
+    def sample(
+        self, *, name: str | None, user: str | None, start: int | None, end: int | None
+    ) -> Sample | None:
+        if user is not None:
+            return None
+        return self.total if name is None else self.by_name.get(name)
+
+    def seconds(self) -> tuple[int, int] | None:
+        return None
+
+    def apdex_t_ms(self, name: str | None) -> float:
+        return 500.0
 
 
 def evaluate(
     threshold: Threshold, total: RequestStats, by_name: dict[str, RequestStats], duration_s: float
 ) -> ThresholdResult:
-    if threshold.scope is None:
-        stats = total
-    elif threshold.scope in by_name:
-        stats = by_name[threshold.scope]
-    else:
-        return ThresholdResult(
-            threshold, None, False, f"no request named {threshold.scope!r} was made"
-        )
-    actual = measure(threshold.metric, stats, duration_s)
-    if actual is None:
-        return ThresholdResult(threshold, None, False, "no data: no request completed")
-    return ThresholdResult(threshold, actual, _OPS[threshold.op](actual, threshold.limit))
+    """Judge a threshold on Locust's whole-run statistics alone."""
+    return judge(threshold, _WholeRun(total, by_name, duration_s))

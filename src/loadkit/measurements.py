@@ -1,0 +1,86 @@
+"""A run's measurements from loadkit's fine histograms (histograms.json), as thresholds,
+the summary and `loadkit compare` ask for them: by request name, user type and time window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from loadkit.apdex import apdex
+from loadkit.histogram import RequestHistogram, RunHistograms
+
+DEFAULT_APDEX_T_MS = 500.0
+
+
+@dataclass(frozen=True)
+class HistogramSample:
+    """Some requests, measured on a fine histogram (0.25 % resolution)."""
+
+    hist: RequestHistogram
+
+    @property
+    def requests(self) -> int:
+        return self.hist.requests
+
+    @property
+    def failures(self) -> int:
+        return self.hist.failures
+
+    @property
+    def avg_ms(self) -> float | None:
+        return self.hist.all().mean_ms
+
+    @property
+    def min_ms(self) -> float | None:
+        return self.hist.all().min_ms
+
+    @property
+    def max_ms(self) -> float | None:
+        return self.hist.all().max_ms
+
+    def percentile(self, fraction: float) -> float | None:
+        return self.hist.percentile(fraction)
+
+    def apdex(self, t_ms: float) -> float | None:
+        return apdex(self.hist, t_ms).score
+
+
+@dataclass(frozen=True)
+class ApdexTargets:
+    """Apdex T: one for the scenario, optionally one per request name."""
+
+    t_ms: float = DEFAULT_APDEX_T_MS
+    per_request: Mapping[str, float] = field(default_factory=dict)
+
+    def for_request(self, name: str | None) -> float:
+        return self.per_request.get(name, self.t_ms) if name is not None else self.t_ms
+
+
+@dataclass(frozen=True)
+class RunMeasurements:
+    histograms: RunHistograms
+    duration_s: float
+    user_classes: Mapping[str, str]
+    """User type name in the scenario -> Locust class name (what the histograms record)."""
+    apdex_targets: ApdexTargets = ApdexTargets()
+
+    def sample(
+        self, *, name: str | None, user: str | None, start: int | None, end: int | None
+    ) -> HistogramSample | None:
+        if name is not None and name not in self.histograms.names():
+            return None
+        class_name = None
+        if user is not None:
+            class_name = self.user_classes.get(user)
+            if class_name is None or class_name not in {k.user for k in self.histograms.keys()}:  # noqa: SIM118
+                return None
+        hist = self.histograms.select(start=start, end=end, name=name, user=class_name)
+        return HistogramSample(hist)
+
+    def seconds(self) -> tuple[int, int] | None:
+        seconds = self.histograms.seconds()
+        return (seconds[0], seconds[-1]) if seconds else None
+
+    def apdex_t_ms(self, name: str | None) -> float:
+        return self.apdex_targets.for_request(name)
