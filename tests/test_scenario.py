@@ -51,8 +51,8 @@ REQUEST_KEYS = "(allowed: method, url, name, params, headers, json, body, form, 
 THINK_KEYS = "(allowed: between, constant, pacing)"
 USER_KEYS = "(allowed: name, weight, think_time, headers, auth, data, on_start, on_stop, tasks)"
 METRICS = (
-    "(metrics: apdex, avg, error_rate, failures, max, median, min, p100, p50, p66, p75, p80, p90, p95, "
-    "p98, p99, p99.9, p99.99, requests, rps)"
+    "(metrics: apdex, avg, error_rate, failures, max, median, min, p100, p50, p66, p75, p80, "
+    "p90, p95, p98, p99, p99.9, p99.99, requests, rps)"
 )
 METHODS = "'GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD' or 'OPTIONS'"
 DURATION_HINT = "write a duration like 500ms, 30s, 5m or 1h30m"

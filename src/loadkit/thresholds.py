@@ -251,7 +251,9 @@ def judge(threshold: Threshold, run: Measurements) -> ThresholdResult:
     whole = run.sample(name=t.scope, user=t.user, start=None, end=None)
     if whole is None:
         what = (
-            f"request named {t.scope!r}" if t.scope is not None else f"request by user type {t.user!r}"
+            f"request named {t.scope!r}"
+            if t.scope is not None
+            else f"request by user type {t.user!r}"
         )
         return ThresholdResult(t, None, False, f"no {what} was made")
     if t.window_s is None:
