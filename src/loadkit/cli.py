@@ -159,6 +159,59 @@ def report(run_folder: Path, slo_p95: float | None) -> ExitStatus:
     return ExitStatus.PASS
 
 
+@cli.command()
+@click.argument("baseline", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("current", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--max-regression",
+    "limits",
+    multiple=True,
+    metavar="METRIC:PERCENT",
+    help="e.g. p95:10% or rps:-5% (repeatable). Default: max_regression in the scenario.",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the comparison as JSON.",
+)
+def compare(
+    baseline: Path, current: Path, limits: Sequence[str], json_out: Path | None
+) -> ExitStatus:
+    """Fail (exit 1) when CURRENT is a real regression of BASELINE, beyond run-to-run noise."""
+    import json
+
+    from loadkit import compare as comparing
+    from loadkit.console import table
+
+    try:
+        parsed = [comparing.parse_limit(text) for text in limits]
+        parsed = parsed or comparing.limits_from_scenario(current)
+        if not parsed:
+            raise UsageProblem(
+                "say what may not regress: --max-regression p95:10% (or max_regression: in the "
+                "scenario)"
+            )
+        results = comparing.compare_runs(baseline, current, parsed)
+    except comparing.CompareError as exc:
+        raise UsageProblem(str(exc)) from None
+    headers = ["Metric", "Baseline", "Current", "Worse by", "Noise", "Allowed", "Verdict"]
+    click.echo("\n".join(table(headers, comparing.comparison_rows(results))))
+    if json_out is not None:
+        payload = {
+            "baseline": str(baseline),
+            "current": str(current),
+            "comparisons": comparing.comparison_json(results),
+        }
+        json_out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    regressed = [r.limit.metric for r in results if r.regressed]
+    if regressed:
+        click.echo(f"Verdict: REGRESSED ({', '.join(regressed)})")
+        return ExitStatus.THRESHOLDS_FAILED
+    click.echo("Verdict: PASS (no regression beyond noise)")
+    return ExitStatus.PASS
+
+
 def _run_options(func: Any) -> Any:
     options = [
         click.option(

@@ -596,6 +596,10 @@ class Scenario(Model):
     include: list[Include] = Field(default_factory=list)
     thresholds: list[ThresholdSpec] = Field(default_factory=list)
     apdex: ApdexConfig = ApdexConfig()
+    max_regression: dict[str, str] = Field(
+        default_factory=dict,
+        description="For `loadkit compare`: how much worse a metric may get, e.g. {p95: 10%}.",
+    )
 
     _tables: dict[str, DataTable] = PrivateAttr(default_factory=dict)
     _base_dir: Path = PrivateAttr(default=Path("."))
@@ -615,6 +619,20 @@ class Scenario(Model):
         for name in value:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
                 raise ValueError(f"name {name!r} must be letters, digits and _ (not first a digit)")
+        return value
+
+    @field_validator("max_regression", mode="before")
+    @classmethod
+    def _regressions(cls, value: object) -> object:
+        from loadkit.compare import CompareError, parse_limit
+
+        if isinstance(value, dict):
+            for metric, limit in value.items():
+                try:
+                    parse_limit(f"{metric}:{limit}")
+                except CompareError as exc:
+                    raise ValueError(str(exc)) from None
+            return {k: str(v) for k, v in value.items()}
         return value
 
     @model_validator(mode="after")

@@ -1,0 +1,300 @@
+"""Baseline gate: is the current run a real regression of the baseline run, beyond noise?
+
+`loadkit compare BASELINE CURRENT --max-regression p95:10% --max-regression rps:-5%`
+
+Each metric is measured on the steady part of each run (the first max(1 s, 10 %) and the last
+second are left out) from loadkit's per-second histograms (histograms.json). Run-to-run noise
+is estimated from the same per-second samples: the seconds of each run are resampled with
+replacement (a bootstrap, 400 rounds, fixed seed) and the spread of the metric gives its
+standard error. A metric regresses only when it is worse than the baseline by more than its
+limit *and* by more than the noise (1.96 combined standard errors), so two runs of the same
+build do not fail each other while a real slowdown does.
+
+Limits: `METRIC:X%`. For times (p50, p90, p95, p99, avg) the current value may be at most X %
+above the baseline; for rps and apdex at most X % below it (the sign may be written `-5%` or
+`5%`: what counts is the direction in which the metric gets worse); for error_rate, X is in
+percentage points (`error_rate:1%` lets it rise from 0.2 % to 1.2 %).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loadkit.harness_protocol import HISTOGRAMS_FILE
+from loadkit.histogram import UNTIMED, bucket_index, bucket_value, load_histograms
+from loadkit.measurements import DEFAULT_APDEX_T_MS
+
+if TYPE_CHECKING:  # numpy is imported where it is used: the scenario model imports this module
+    import numpy as np
+    import numpy.typing as npt
+
+TIME_METRICS = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
+METRICS = (*TIME_METRICS, "avg", "rps", "error_rate", "apdex")
+LOWER_IS_WORSE = frozenset({"rps", "apdex"})
+ABSOLUTE = frozenset({"error_rate"})
+RESAMPLES = 400
+Z = 1.96
+_LIMIT = re.compile(r"^\s*([a-z0-9_]+)\s*:\s*([-+]?\d+(?:\.\d+)?)\s*%\s*$")
+
+
+class CompareError(ValueError):
+    """Input that cannot be compared (a missing file, an unknown metric)."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    metric: str
+    allowed: float
+    """How much worse the metric may get: a fraction of the baseline (points for error_rate)."""
+
+    def describe(self) -> str:
+        if self.metric in ABSOLUTE:
+            return f"+{self.allowed * 100:g} points"
+        sign = "-" if self.metric in LOWER_IS_WORSE else "+"
+        return f"{sign}{self.allowed * 100:g}%"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    limit: Limit
+    baseline: float | None
+    current: float | None
+    worse_by: float | None
+    """How much worse current is (relative, or points for error_rate); negative is better."""
+    noise: float | None
+    """Half-width of the 95 % interval of worse_by, from per-second resampling."""
+    regressed: bool
+    note: str = ""
+
+
+def parse_limit(text: str) -> Limit:
+    match = _LIMIT.match(text)
+    if not match:
+        raise CompareError(f"cannot read {text!r}; write METRIC:PERCENT, e.g. p95:10% or rps:-5%")
+    metric, value = match.group(1), abs(float(match.group(2))) / 100.0
+    if metric not in METRICS:
+        raise CompareError(f"unknown metric '{metric}' in {text!r} (metrics: {', '.join(METRICS)})")
+    return Limit(metric, value)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """A run's steady seconds as dense arrays: requests, failures and bucket counts."""
+
+    requests: npt.NDArray[np.float64]  # per second
+    failures: npt.NDArray[np.float64]
+    counts: npt.NDArray[np.float64]  # seconds x buckets, timed requests
+    ok_counts: npt.NDArray[np.float64]  # the same, successful requests only (for Apdex)
+    values: npt.NDArray[np.float64]  # the value reported for each bucket, ms
+    apdex_t_ms: float
+
+
+def _load_run(folder: Path) -> _Run:
+    import numpy as np
+
+    path = folder / HISTOGRAMS_FILE
+    if not path.is_file():
+        raise CompareError(f"{folder} has no {HISTOGRAMS_FILE}; is it a loadkit run folder?")
+    per_second = load_histograms(path).per_second()
+    seconds = sorted(per_second)
+    if seconds:
+        first, last = seconds[0], seconds[-1]
+        skip = max(1, int((last - first + 1) * 0.1))
+        seconds = [s for s in seconds if first + skip <= s < last]
+    if len(seconds) < 3:
+        raise CompareError(f"{folder} has fewer than 3 steady seconds of data to compare")
+    indices = sorted(
+        {
+            i
+            for s in seconds
+            for h in (per_second[s].ok, per_second[s].failed)
+            for i in h.counts
+            if i != UNTIMED
+        }
+    )
+    column = {index: n for n, index in enumerate(indices)}
+    counts = np.zeros((len(seconds), len(indices)))
+    ok_counts = np.zeros((len(seconds), len(indices)))
+    for row, second in enumerate(seconds):
+        hist = per_second[second]
+        for part, targets in ((hist.ok, (counts, ok_counts)), (hist.failed, (counts,))):
+            for index, count in part.counts.items():
+                if index != UNTIMED:
+                    for target in targets:
+                        target[row, column[index]] += count
+    return _Run(
+        requests=np.array([per_second[s].requests for s in seconds], dtype=float),
+        failures=np.array([per_second[s].failures for s in seconds], dtype=float),
+        counts=counts,
+        ok_counts=ok_counts,
+        values=np.array([bucket_value(i) for i in indices], dtype=float),
+        apdex_t_ms=_apdex_t(folder),
+    )
+
+
+def _apdex_t(folder: Path) -> float:
+    try:
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        return float(summary["totals"]["apdex"]["t_ms"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return DEFAULT_APDEX_T_MS
+
+
+def _metric(name: str, run: _Run) -> Callable[[npt.NDArray[np.float64]], float | None]:
+    """The metric as a function of per-second weights (how often each second is counted)."""
+    import numpy as np
+
+    def percentile(q: float) -> Callable[[npt.NDArray[np.float64]], float | None]:
+        def value(w: npt.NDArray[np.float64]) -> float | None:
+            counts = w @ run.counts
+            total = counts.sum()
+            if total <= 0:
+                return None
+            rank = max(np.ceil(q * total), 1.0)  # nearest rank, as loadkit.histogram does
+            return float(run.values[int(np.searchsorted(np.cumsum(counts), rank))])
+
+        return value
+
+    if name in TIME_METRICS:
+        return percentile(TIME_METRICS[name])
+    if name == "avg":
+        return lambda w: _ratio(float((w @ run.counts) @ run.values), float((w @ run.counts).sum()))
+    if name == "rps":
+        return lambda w: _ratio(float(w @ run.requests), float(w.sum()))
+    if name == "error_rate":
+        return lambda w: _ratio(float(w @ run.failures), float(w @ run.requests))
+    t = run.apdex_t_ms
+    edge = bucket_index(t)
+    satisfied = run.values <= t if bucket_value(edge) <= t else run.values < t
+    tolerating = (run.values <= 4 * t) & ~satisfied
+
+    def apdex(w: npt.NDArray[np.float64]) -> float | None:
+        # Failed requests count as frustrated, as in loadkit.apdex.
+        ok = w @ run.ok_counts
+        total = float(w @ run.requests)
+        if total <= 0:
+            return None
+        return float((ok[satisfied].sum() + ok[tolerating].sum() / 2) / total)
+
+    return apdex
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b > 0 else None
+
+
+def _bootstrap(
+    fn: Callable[[npt.NDArray[np.float64]], float | None], n: int, rng: np.random.Generator
+) -> tuple[float | None, float]:
+    import numpy as np
+
+    point = fn(np.ones(n))
+    draws = [fn(rng.multinomial(n, np.full(n, 1.0 / n)).astype(float)) for _ in range(RESAMPLES)]
+    values = [d for d in draws if d is not None]
+    return point, float(np.std(values)) if len(values) > 1 else 0.0
+
+
+def compare_runs(
+    baseline: Path, current: Path, limits: Sequence[Limit], *, seed: int = 0
+) -> list[Comparison]:
+    import numpy as np
+
+    base_run, cur_run = _load_run(baseline), _load_run(current)
+    rng = np.random.default_rng(seed)
+    out = []
+    for limit in limits:
+        b, b_se = _bootstrap(_metric(limit.metric, base_run), len(base_run.requests), rng)
+        c, c_se = _bootstrap(_metric(limit.metric, cur_run), len(cur_run.requests), rng)
+        out.append(_judge(limit, b, b_se, c, c_se))
+    return out
+
+
+def _judge(limit: Limit, b: float | None, b_se: float, c: float | None, c_se: float) -> Comparison:
+    if b is None or c is None:
+        return Comparison(limit, b, c, None, None, False, "no data in one of the runs")
+    sign = -1.0 if limit.metric in LOWER_IS_WORSE else 1.0
+    spread = Z * math.hypot(b_se, c_se)
+    if limit.metric in ABSOLUTE:
+        worse_by, noise = sign * (c - b), spread
+    elif b == 0:
+        return Comparison(limit, b, c, None, None, False, "baseline is 0: no relative change")
+    else:
+        worse_by, noise = sign * (c - b) / abs(b), spread / abs(b)
+    regressed = worse_by > limit.allowed and worse_by > noise
+    note = ""
+    if worse_by > limit.allowed and not regressed:
+        note = "within noise"
+    return Comparison(limit, b, c, worse_by, noise, regressed, note)
+
+
+def limits_from_scenario(folder: Path) -> list[Limit]:
+    """`max_regression: {p95: 10%, rps: -5%}` in the run folder's scenario.yaml."""
+    import yaml
+
+    try:
+        data = yaml.safe_load((folder / "scenario.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return []
+    spec = data.get("max_regression") if isinstance(data, dict) else None
+    if not isinstance(spec, Mapping):
+        return []
+    return [parse_limit(f"{metric}:{value}") for metric, value in spec.items()]
+
+
+def format_value(metric: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if metric == "rps":
+        return f"{value:.1f} req/s"
+    if metric == "error_rate":
+        return f"{value * 100:.2f}%"
+    if metric == "apdex":
+        return f"{value:.3f}"
+    return f"{value:.1f} ms"
+
+
+def comparison_rows(results: Sequence[Comparison]) -> list[list[str]]:
+    rows = []
+    for r in results:
+        metric = r.limit.metric
+        unit = " pts" if metric in ABSOLUTE else "%"
+        scale = 100.0
+        worse = "-" if r.worse_by is None else f"{r.worse_by * scale:+.1f}{unit}"
+        noise = "-" if r.noise is None else f"±{r.noise * scale:.1f}{unit}"
+        verdict = "REGRESSED" if r.regressed else "ok"
+        if r.note:
+            verdict += f" ({r.note})"
+        rows.append(
+            [
+                metric,
+                format_value(metric, r.baseline),
+                format_value(metric, r.current),
+                worse,
+                noise,
+                r.limit.describe(),
+                verdict,
+            ]
+        )
+    return rows
+
+
+def comparison_json(results: Sequence[Comparison]) -> list[dict[str, Any]]:
+    return [
+        {
+            "metric": r.limit.metric,
+            "allowed": r.limit.allowed,
+            "baseline": r.baseline,
+            "current": r.current,
+            "worse_by": r.worse_by,
+            "noise": r.noise,
+            "regressed": r.regressed,
+            "note": r.note,
+        }
+        for r in results
+    ]
