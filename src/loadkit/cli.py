@@ -11,23 +11,24 @@ import sys
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from loadkit import __version__
-from loadkit.compiler import compile_scenario
 from loadkit.console import ProgressLine, final_report
 from loadkit.durations import parse_duration
 from loadkit.errors import LoadkitError, ScenarioError
 from loadkit.exit_codes import ExitStatus
+from loadkit.launcher import LocustProcess
 from loadkit.masking import mask_text
-from loadkit.run_folder import DEFAULT_REPORTS_DIR, RunFolder
-from loadkit.runner import prepare_folder, run_locust
-from loadkit.scenario import Scenario, validate_source
-from loadkit.settings import RunSettings
-from loadkit.summary import exit_status_for
-from loadkit.yaml_source import load_yaml
+from loadkit.run_folder import DEFAULT_REPORTS_DIR
+
+if TYPE_CHECKING:
+    from loadkit.scenario import Scenario
+
+# The library is imported inside the commands, not here: `loadkit run` starts the Locust
+# process first and loads pydantic, YAML and the compiler while that process imports Locust.
 
 
 class UsageProblem(LoadkitError):
@@ -63,6 +64,9 @@ class HostParam(click.ParamType[str]):
 
 
 def _load(path: str) -> tuple[Scenario, str]:
+    from loadkit.scenario import validate_source
+    from loadkit.yaml_source import load_yaml
+
     source = load_yaml(path)
     return validate_source(source), source.text
 
@@ -108,6 +112,8 @@ def validate(files: Sequence[str]) -> ExitStatus:
 )
 def compile_command(file: str, output: Path | None) -> ExitStatus:
     """Compile a scenario into a readable, self-contained Locust locustfile."""
+    from loadkit.compiler import compile_scenario
+
     scenario, _ = _load(file)
     _emit(compile_scenario(scenario, file), output)
     return ExitStatus.PASS
@@ -276,8 +282,12 @@ def run(file: str, **overrides: Any) -> ExitStatus:
     Writes a run folder (scenario, locustfile, Locust CSVs, summary.json, summary.md) and
     exits 0 on pass, 1 when thresholds failed.
     """
-    scenario, text = _load(file)
-    return _run(scenario, text, file, **overrides)
+    locust = LocustProcess.start()  # imports Locust while we read the scenario
+    try:
+        scenario, text = _load(file)
+        return _run(scenario, text, file, locust=locust, **overrides)
+    finally:
+        locust.discard()
 
 
 def _run(
@@ -292,7 +302,13 @@ def _run(
     out: Path | None,
     reports_dir: Path,
     processes: int = 1,
+    locust: LocustProcess | None = None,
 ) -> ExitStatus:
+    from loadkit.run_folder import RunFolder
+    from loadkit.runner import prepare_folder, run_locust
+    from loadkit.settings import RunSettings
+    from loadkit.summary import exit_status_for
+
     try:
         settings = RunSettings.resolve(
             scenario,
@@ -326,6 +342,7 @@ def _run(
             folder,
             source_file=source_file,
             on_progress=progress.update if progress else None,
+            locust=locust,
         )
     finally:
         if progress:
@@ -376,19 +393,24 @@ def demo(
     demo_file = resources.files("loadkit") / "scenarios" / "demo.yaml"
     with resources.as_file(demo_file) as path:
         scenario, text = _load(str(path))
-    with TargetProcess(port=port or 0) as target:
-        click.echo(f"loadkit: demo target listening on {target.url}")
-        return _run(
-            scenario,
-            text,
-            "scenarios/demo.yaml",
-            host=target.url,
-            users=None,
-            spawn_rate=None,
-            duration=duration,
-            out=out,
-            reports_dir=reports_dir,
-        )
+    locust = LocustProcess.start()
+    try:
+        with TargetProcess(port=port or 0) as target:
+            click.echo(f"loadkit: demo target listening on {target.url}")
+            return _run(
+                scenario,
+                text,
+                "scenarios/demo.yaml",
+                host=target.url,
+                users=None,
+                spawn_rate=None,
+                duration=duration,
+                out=out,
+                reports_dir=reports_dir,
+                locust=locust,
+            )
+    finally:
+        locust.discard()
 
 
 def _wait_for_signal() -> None:

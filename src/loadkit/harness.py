@@ -43,6 +43,7 @@ from loadkit.harness_protocol import (
     HISTOGRAMS_FILE,
     PROGRESS_FD_ENV,
     RUN_DIR_ENV,
+    WAIT_FOR_COMMAND_ENV,
 )
 from loadkit.histogram import HistogramRecorder
 
@@ -239,7 +240,29 @@ def main() -> None:
     events.report_to_master.add_listener(_on_report_to_master)
     events.worker_report.add_listener(_on_worker_report)
     sys.argv[0] = "locust"
+    if os.environ.get(WAIT_FOR_COMMAND_ENV) == "1" and not _receive_command():
+        return
     locust_main()
+
+
+def _receive_command() -> bool:
+    """Wait for `launcher.LocustProcess.begin`: Locust's arguments, where the log goes, and
+    what to add to the environment and the import path. False: exit, nothing to run."""
+    line = sys.stdin.buffer.readline()
+    if not line.strip():
+        return False
+    command = json.loads(line)
+    sys.argv = ["locust", *command["argv"]]
+    os.environ.update(command["env"])
+    sys.path[:0] = command["python_path"]
+    log = os.open(command["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    return True
 
 
 if __name__ == "__main__":

@@ -24,8 +24,9 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from loadkit.compiler import compile_scenario
-from loadkit.harness_protocol import PROGRESS_FD_ENV, RUN_DIR_ENV
+from loadkit.harness_protocol import RUN_DIR_ENV
 from loadkit.histogram import RunHistograms, load_histograms
+from loadkit.launcher import LocustProcess
 from loadkit.markdown import render_markdown
 from loadkit.masking import mask_folder
 from loadkit.run_folder import RunFolder
@@ -102,19 +103,11 @@ def run_locust(
     *,
     source_file: str,
     on_progress: ProgressCallback | None = None,
+    locust: LocustProcess | None = None,
 ) -> RunOutcome:
-    """Run Locust on the prepared folder; always writes summary.json and summary.md."""
-    read_fd, write_fd = os.pipe()
-    # The scenario's folder is importable, for `python:` tasks.
-    python_path = os.pathsep.join(
-        p for p in (str(scenario.base_dir), os.environ.get("PYTHONPATH", "")) if p
-    )
-    env = {
-        **os.environ,
-        RUN_DIR_ENV: str(folder.path),
-        PROGRESS_FD_ENV: str(write_fd),
-        "PYTHONPATH": python_path,
-    }
+    """Run Locust on the prepared folder; always writes summary.json and summary.md.
+    `locust` is a harness process started early (see `launcher`); one is started if None."""
+    locust = locust or LocustProcess.start()
     aborted = threading.Event()
     deadline = (
         time.monotonic()
@@ -122,18 +115,14 @@ def run_locust(
         + settings.stop_timeout_s
         + _STARTUP_AND_SHUTDOWN_GRACE_S
     )
-    with open(folder.locust_log, "wb") as log:
-        process = subprocess.Popen(
-            locust_command(folder, settings),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            pass_fds=(write_fd,),
-            # Own process group: a terminal's Ctrl-C reaches only us, and we stop Locust once.
-            start_new_session=True,
-        )
-    os.close(write_fd)
+    command = locust_command(folder, settings)[3:]  # without `python -m loadkit.harness`
+    locust.begin(
+        command,
+        log=folder.locust_log,
+        env={RUN_DIR_ENV: str(folder.path)},
+        python_path=[str(scenario.base_dir)],  # for `python:` tasks
+    )
+    process, read_fd = locust.process, locust.progress_fd
     reader = threading.Thread(
         target=_read_progress, args=(read_fd, on_progress), name="loadkit-progress", daemon=True
     )
@@ -141,6 +130,11 @@ def run_locust(
     with _forward_signals(process, aborted):
         exit_code = _wait(process, deadline, aborted)
     reader.join(timeout=2.0)
+    early = locust.early_text()
+    locust.discard()
+    if early.strip():  # e.g. Locust failed before it knew where its log goes
+        with open(folder.locust_log, "a", encoding="utf-8") as log:
+            log.write(early)
 
     final = _read_json(folder.final_stats)
     histograms = _read_histograms(folder)
