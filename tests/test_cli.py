@@ -62,3 +62,58 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Exit codes: 0 pass, 1 thresholds failed" in capsys.readouterr().out
     assert run_cli(["--version"]) == ExitStatus.PASS
     assert "loadkit, version" in capsys.readouterr().out
+
+
+def test_ui_serves_locusts_web_ui_and_runs_the_scenario(tmp_path: Path) -> None:
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.parse
+    import urllib.request
+
+    from loadkit.target import TargetProcess
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with TargetProcess() as target:
+        env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+        command = [
+            sys.executable,
+            "-m",
+            "loadkit",
+            "ui",
+            str(REPO / "scenarios" / "demo.yaml"),
+            "--host",
+            target.url,
+            "--web-port",
+            str(port),
+            "--out",
+            str(tmp_path / "ui"),
+        ]
+        with subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        ) as ui:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            page = ""
+            while time.monotonic() < deadline and not page:
+                try:
+                    with urllib.request.urlopen(base + "/", timeout=2) as response:
+                        page = response.read().decode()
+                except OSError:
+                    time.sleep(0.2)
+            assert "locust" in page.lower()
+            form = urllib.parse.urlencode({"user_count": 2, "spawn_rate": 2, "host": target.url})
+            urllib.request.urlopen(base + "/swarm", data=form.encode(), timeout=5).close()
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and target.requests_seen()["total"] == 0:
+                time.sleep(0.2)
+            assert target.requests_seen()["total"] > 0
+            ui.send_signal(signal.SIGTERM)
+            ui.wait(timeout=20)
+    assert (tmp_path / "ui" / "locustfile.py").is_file()
+    assert (tmp_path / "ui" / "scenario.yaml").is_file()

@@ -357,6 +357,69 @@ def _run(
 
 
 @cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--host", type=HostParam(), envvar="LOADKIT_HOST", help="Base URL of the target.")
+@click.option("--web-port", type=click.IntRange(1, 65535), default=8089, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder.")
+@click.option(
+    "--reports-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_REPORTS_DIR,
+    show_default=True,
+    envvar="LOADKIT_REPORTS_DIR",
+)
+def ui(
+    file: str, host: str | None, web_port: int, out: Path | None, reports_dir: Path
+) -> ExitStatus:
+    """Run a scenario under Locust's own web UI on 127.0.0.1 (until Ctrl-C).
+
+    The compiled locustfile and Locust's CSVs go to a run folder; start, stop and watch the
+    test in the browser. Thresholds are judged by `loadkit run`, not here.
+    """
+    import subprocess
+
+    from loadkit.compiler import compile_scenario
+    from loadkit.run_folder import RunFolder
+
+    scenario, text = _load(file)
+    try:
+        folder = RunFolder.create(out, scenario.name, reports_dir)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise UsageProblem(str(exc)) from None
+    folder.scenario.write_text(text, encoding="utf-8")
+    folder.locustfile.write_text(compile_scenario(scenario, file), encoding="utf-8")
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(folder.locustfile),
+        "--host",
+        host or scenario.host,
+        "--web-host",
+        "127.0.0.1",
+        "--web-port",
+        str(web_port),
+        "--csv",
+        str(folder.csv_prefix),
+    ]
+    click.echo(
+        f"loadkit: Locust's web UI on http://127.0.0.1:{web_port} (Ctrl-C to stop); "
+        f"run folder {folder.path}"
+    )
+    with subprocess.Popen(command, stdin=subprocess.DEVNULL) as locust:
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: locust.terminate())
+        try:
+            locust.wait()
+        except KeyboardInterrupt:
+            locust.terminate()
+            locust.wait()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    return ExitStatus.PASS
+
+
+@cli.command()
 @click.option("--serve", is_flag=True, help="Only start the demo target and keep it running.")
 @click.option(
     "--port",
