@@ -25,6 +25,7 @@ from loadkit.masking import mask_text
 from loadkit.run_folder import DEFAULT_REPORTS_DIR
 
 if TYPE_CHECKING:
+    from loadkit.run_folder import RunFolder
     from loadkit.scenario import Scenario
 
 # The library is imported inside the commands, not here: `loadkit run` starts the Locust
@@ -218,6 +219,32 @@ def compare(
     return ExitStatus.PASS
 
 
+def _folder_options(func: Any) -> Any:
+    """--out and --reports-dir: where the run folder goes."""
+    func = click.option(
+        "--reports-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=DEFAULT_REPORTS_DIR,
+        show_default=True,
+        envvar="LOADKIT_REPORTS_DIR",
+        help="Where new run folders are made. [env: LOADKIT_REPORTS_DIR]",
+    )(func)
+    return click.option(
+        "--out",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Run folder to write (must be new or empty).",
+    )(func)
+
+
+def _new_folder(out: Path | None, scenario_name: str, reports_dir: Path) -> RunFolder:
+    from loadkit.run_folder import RunFolder
+
+    try:
+        return RunFolder.create(out, scenario_name, reports_dir)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise UsageProblem(str(exc)) from None
+
+
 def _run_options(func: Any) -> Any:
     options = [
         click.option(
@@ -254,23 +281,10 @@ def _run_options(func: Any) -> Any:
             envvar="LOADKIT_PROCESSES",
             help="Locust worker processes on this machine (one per core). [env: LOADKIT_PROCESSES]",
         ),
-        click.option(
-            "--out",
-            type=click.Path(file_okay=False, path_type=Path),
-            help="Run folder to write (must be new or empty).",
-        ),
-        click.option(
-            "--reports-dir",
-            type=click.Path(file_okay=False, path_type=Path),
-            default=DEFAULT_REPORTS_DIR,
-            show_default=True,
-            envvar="LOADKIT_REPORTS_DIR",
-            help="Where new run folders are made. [env: LOADKIT_REPORTS_DIR]",
-        ),
     ]
     for option in reversed(options):
         func = option(func)
-    return func
+    return _folder_options(func)
 
 
 @cli.command()
@@ -304,7 +318,6 @@ def _run(
     processes: int = 1,
     locust: LocustProcess | None = None,
 ) -> ExitStatus:
-    from loadkit.run_folder import RunFolder
     from loadkit.runner import prepare_folder, run_locust
     from loadkit.settings import RunSettings
     from loadkit.summary import exit_status_for
@@ -320,10 +333,7 @@ def _run(
         )
     except ValueError as exc:
         raise UsageProblem(str(exc)) from None
-    try:
-        folder = RunFolder.create(out, scenario.name, reports_dir)
-    except (FileExistsError, NotADirectoryError) as exc:
-        raise UsageProblem(str(exc)) from None
+    folder = _new_folder(out, scenario.name, reports_dir)
     prepare_folder(folder, scenario, text, source_file)
     shape = "" if settings.stages is None else f" ({len(settings.stages)} stages)"
     click.echo(
@@ -360,14 +370,7 @@ def _run(
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--host", type=HostParam(), envvar="LOADKIT_HOST", help="Base URL of the target.")
 @click.option("--web-port", type=click.IntRange(1, 65535), default=8089, show_default=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder.")
-@click.option(
-    "--reports-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_REPORTS_DIR,
-    show_default=True,
-    envvar="LOADKIT_REPORTS_DIR",
-)
+@_folder_options
 def ui(
     file: str, host: str | None, web_port: int, out: Path | None, reports_dir: Path
 ) -> ExitStatus:
@@ -379,13 +382,9 @@ def ui(
     import subprocess
 
     from loadkit.compiler import compile_scenario
-    from loadkit.run_folder import RunFolder
 
     scenario, text = _load(file)
-    try:
-        folder = RunFolder.create(out, scenario.name, reports_dir)
-    except (FileExistsError, NotADirectoryError) as exc:
-        raise UsageProblem(str(exc)) from None
+    folder = _new_folder(out, scenario.name, reports_dir)
     folder.scenario.write_text(text, encoding="utf-8")
     folder.locustfile.write_text(compile_scenario(scenario, file), encoding="utf-8")
     command = [
@@ -434,14 +433,7 @@ def ui(
     default=None,
     help="Run time of the demo load test (default: the scenario's 30s).",
 )
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder.")
-@click.option(
-    "--reports-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_REPORTS_DIR,
-    show_default=True,
-    envvar="LOADKIT_REPORTS_DIR",
-)
+@_folder_options
 def demo(
     serve: bool, port: int | None, duration: float | None, out: Path | None, reports_dir: Path
 ) -> ExitStatus:
