@@ -57,9 +57,10 @@ def test_benchmark_smoke_mode_runs_every_case_and_prints_every_figure(tmp_path: 
         assert any(line.startswith(f"{case} ") for line in table.splitlines()), table
     data = json.loads(figures.read_text())
     cases = data["cases"]
-    assert sorted(cases) == sorted(SMOKE_CASES)
-    assert cases["2"]["a_median_rps"] > 0 and cases["2"]["b_median_rps"] > 0
+    assert set(SMOKE_CASES) <= set(cases)
     assert cases["2"]["ratio"] > 0
+    for method in ("head_to_head", "sequential"):
+        assert cases["2"][method]["round_ratios"][0] > 0, method
     assert cases["4"]["a_median_s"] > 0 and cases["4"]["b_median_s"] > 0
     assert cases["5"]["history_rows"] == 10000 and cases["5"]["peak_rss_max_bytes"] > 0
     assert cases["6"]["rss_100pct_bytes"] > 0 and cases["6"]["rps"] > 0
