@@ -69,8 +69,6 @@ def entry(
     histogram: Mapping[int, int] | None = None,
     failures: int = 0,
     content_bytes: int = 0,
-    per_second: Mapping[int, int] | None = None,
-    failures_per_second: Mapping[int, int] | None = None,
 ) -> RequestStats:
     hist = dict(HIST if histogram is None else histogram)
     return RequestStats(
@@ -83,8 +81,6 @@ def entry(
         max_ms=float(max(hist)) if hist else 0.0,
         content_bytes=content_bytes,
         histogram=hist,
-        per_second=dict(per_second or {}),
-        failures_per_second=dict(failures_per_second or {}),
     )
 
 
@@ -130,16 +126,12 @@ def test_merge_sums_and_extremes() -> None:
         histogram={1: 50, 2: 30},
         failures=1,
         content_bytes=1000,
-        per_second={100: 40, 101: 40},
-        failures_per_second={100: 1},
     )
     post = entry(
         "POST",
         histogram={2: 10, 10: 15, 100: 5},
         failures=3,
         content_bytes=24,
-        per_second={101: 10, 102: 20},
-        failures_per_second={100: 2, 102: 1},
     )
     merged = RequestStats.merge("/a", [get, post])
     assert merged.method == ""  # methods differ
@@ -151,8 +143,6 @@ def test_merge_sums_and_extremes() -> None:
     assert merged.max_ms == 100.0
     assert merged.content_bytes == 1024
     assert merged.histogram == {1: 50, 2: 40, 10: 15, 100: 5}
-    assert merged.per_second == {100: 40, 101: 50, 102: 20}
-    assert merged.failures_per_second == {100: 3, 102: 1}
     # Merging histograms is exact: the percentile of the sum, not a mix of percentiles.
     # 110 requests: p95 may leave int(104.5) = 104 below; removing 100 ms leaves 105.
     assert merged.percentile(0.5) == 2.0
@@ -224,8 +214,6 @@ def test_from_locust_serialized_entry() -> None:
         max_ms=130.0,
         content_bytes=600,
         histogram={3: 2, 12: 3, 130: 1},
-        per_second={1700000000: 4, 1700000001: 2},
-        failures_per_second={1700000001: 1},
     )
     assert stats.percentile(0.5) == 12.0
     assert stats.percentile(0.95) == 130.0
@@ -245,5 +233,5 @@ def test_from_locust_aggregated_row_without_method() -> None:
             "response_times": {},
         }
     )
-    assert (stats.method, stats.min_ms, stats.per_second) == ("", None, {})
+    assert (stats.method, stats.min_ms) == ("", None)
     assert stats.avg_ms is None
