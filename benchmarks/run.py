@@ -279,6 +279,11 @@ http {{
 """
 
 
+def _version_tuple(text: str) -> tuple[int, ...]:
+    parts = [int(p) for p in text.split(".") if p.isdigit()]
+    return tuple(parts) if parts else (0,)
+
+
 @dataclass
 class Nginx:
     workdir: Path
@@ -319,22 +324,17 @@ class Nginx:
         conf.write_text(
             NGINX_CONF.format(dir=self.workdir, port=self.port, log_port=self.log_port, body=BODY)
         )
-        command = [
-            binary,
-            "-p",
-            str(self.workdir),
-            "-c",
-            str(conf),
-            "-e",
-            str(self.workdir / "error.log"),
-        ]
-        self.proc = subprocess.Popen(
-            pinned(TARGET_CPU, command, self.pin),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.workdir / "stderr.log", "wb"),  # noqa: SIM115 (lives as long as nginx)
-            start_new_session=True,
-        )
+        command = [binary, "-p", str(self.workdir), "-c", str(conf)]
+        if _version_tuple(self.version) >= (1, 19, 5):  # -e: no default error log is opened
+            command += ["-e", str(self.workdir / "error.log")]
+        with open(self.workdir / "stderr.log", "wb") as stderr:
+            self.proc = subprocess.Popen(
+                pinned(TARGET_CPU, command, self.pin),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
