@@ -304,11 +304,129 @@ def test_merge_keys_do_not_hide_duplicate_own_keys() -> None:
     )
 
 
-def test_merge_of_a_scalar_is_an_error() -> None:
-    assert error_of("a: {<<: 5}\n") == (
-        "f.yaml:1:9: invalid YAML: expected a mapping or list of mappings for merging, but found "
-        "scalar (while constructing a mapping at line 1); check indentation and quoting"
+MERGES = """\
+a: &a {x: a, y: a, only_a: 1}
+b: &b {x: b, y: b, z: b, only_b: 2}
+own_after: {<<: *a, x: own}
+own_before: {x: own, <<: *a}
+first_wins: {<<: [*a, *b]}
+second_first: {<<: [*b, *a]}
+nested: &nested {<<: *a, y: nested, n: 1}
+deeper: {<<: *nested, n: 2}
+alias: *nested
+merge_of_merged_list: {<<: [*nested, *b]}
+inline: {<<: {x: inline}, y: own}
+shallow: {<<: {h: {A: 1, B: 2}}, h: {C: 3}}
+"""
+
+
+def test_merge_semantics() -> None:
+    data = parse_yaml(MERGES, F, environ={}).data
+    # The mapping's own keys override merged ones, wherever the `<<` is written.
+    assert data["own_after"] == {"x": "own", "y": "a", "only_a": 1}
+    assert data["own_before"] == {"x": "own", "y": "a", "only_a": 1}
+    # Of several sources the first one that has a key wins.
+    assert data["first_wins"] == {"x": "a", "y": "a", "only_a": 1, "z": "b", "only_b": 2}
+    assert data["second_first"] == {"x": "b", "y": "b", "z": "b", "only_b": 2, "only_a": 1}
+    # A merged mapping that merges itself; aliases of it are the merged result.
+    assert data["nested"] == {"x": "a", "y": "nested", "only_a": 1, "n": 1}
+    assert data["deeper"] == {"x": "a", "y": "nested", "only_a": 1, "n": 2}
+    assert data["alias"] == data["nested"]
+    assert data["merge_of_merged_list"] == {
+        "x": "a",
+        "y": "nested",
+        "only_a": 1,
+        "n": 1,
+        "z": "b",
+        "only_b": 2,
+    }
+    assert data["inline"] == {"x": "inline", "y": "own"}
+    # Merging is one level deep: an own mapping replaces a merged one whole.
+    assert data["shallow"] == {"h": {"C": 3}}
+    # The anchored mappings themselves are untouched.
+    assert data["a"] == {"x": "a", "y": "a", "only_a": 1}
+
+
+def test_merged_keys_come_first_in_their_order() -> None:
+    data = parse_yaml(MERGES, F, environ={}).data
+    assert list(data["own_before"]) == ["x", "y", "only_a"]
+    assert list(data["first_wins"]) == ["x", "y", "only_a", "z", "only_b"]
+    assert list(data["nested"]) == ["x", "y", "only_a", "n"]
+
+
+def test_merged_keys_point_where_they_were_written() -> None:
+    doc = parse_yaml(MERGES, F, environ={})
+    # Merged from `a` on line 1: its key and value there.
+    assert doc.key_positions[("own_after", "y")] == Location(F, 1, 14)
+    assert doc.value_positions[("own_after", "y")] == Location(F, 1, 17)
+    # An own key that overrides a merged one: where it is written.
+    assert doc.key_positions[("own_after", "x")] == Location(F, 3, 21)
+    # Through two merges: where the key was written first.
+    assert doc.key_positions[("deeper", "only_a")] == Location(F, 1, 20)
+    assert doc.key_positions[("deeper", "y")] == Location(F, 7, 26)
+    assert doc.key_positions[("first_wins", "z")] == Location(F, 2, 20)
+
+
+def test_a_bad_merged_value_is_reported_once_where_it_was_written() -> None:
+    text = "x: &x\n  a: ${NOPE}\ny: {<<: *x}\nz: {<<: [*x]}\n"
+    assert error_of(text) == (
+        "f.yaml:2:6: x.a: environment variable NOPE is not set; "
+        "export it or give a default: ${NOPE:-value}"
     )
+
+
+def test_merge_keys_are_not_duplicates_but_own_keys_are() -> None:
+    text = "a: &a {k: 1}\nb: &b {k: 2}\nc: {<<: [*a, *b], k: 3}\n"
+    assert parse_yaml(text, F, environ={}).data["c"] == {"k": 3}
+    assert error_of("x: &x {a: 1}\ny: {<<: *x, a: 2, a: 3}\n") == (
+        "f.yaml:2:19: y.a: duplicate key 'a' (first given at line 2); remove one of them"
+    )
+
+
+def test_a_plain_equals_key_is_text() -> None:
+    assert parse_yaml("a: {=: 1}\n", F, environ={}).data == {"a": {"=": 1}}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "a: {<<: 5}\n",
+            "f.yaml:1:9: a.<<: '<<' merges mappings, but this is the value '5'; "
+            "name a mapping by its anchor, e.g. <<: *defaults",
+        ),
+        (
+            "a:\n  <<:\n  b: 1\n",
+            "f.yaml:2:6: a.<<: '<<' merges mappings, but this is empty; "
+            "name a mapping by its anchor, e.g. <<: *defaults",
+        ),
+        (
+            # An alias has no position of its own in PyYAML: `*l` is located at its anchor.
+            "m: &m {x: 1}\nl: &l [1]\na: {<<: [*m, 5, *l]}\n",
+            "f.yaml:2:4: a.<<[2]: '<<' merges mappings, but this is a list; "
+            "name a mapping by its anchor, e.g. <<: *defaults\n"
+            "f.yaml:3:14: a.<<[1]: '<<' merges mappings, but this is the value '5'; "
+            "name a mapping by its anchor, e.g. <<: *defaults",
+        ),
+        (
+            "x: &x {a: 1}\ny: &y {b: 1}\na: {<<: *x, <<: *y}\n",
+            "f.yaml:3:13: a.<<: a second '<<' (the first is at line 3); "
+            "merge several mappings with one list: <<: [*first, *second]",
+        ),
+        (
+            "a: &a {b: 1, <<: *a}\n",
+            "f.yaml:1:14: a.<<: a mapping cannot merge itself (the alias points at a mapping "
+            "around this '<<'); merge a mapping defined elsewhere",
+        ),
+        (
+            "a: &a\n  b: [*a]\n",
+            "f.yaml:2:3: a.b[0]: this alias points at a value that contains it, which would "
+            "never end; point it at another value",
+        ),
+    ],
+)
+def test_merge_errors(text: str, message: str) -> None:
+    assert error_of(text) == message
 
 
 # -------------------------------------------------------------------- syntax and reading

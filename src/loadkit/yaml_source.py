@@ -23,6 +23,7 @@ _ENV_REF = re.compile(r"\$\$|\$\{([^}]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ENV_INNER = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?-)(?P<default>.*))?", re.S)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_VALUE_TAG = "tag:yaml.org,2002:value"
 
 
 @dataclass
@@ -115,24 +116,107 @@ def interpolate_env(
     return _ENV_REF.sub(replace, text)
 
 
+Entries = dict[str, tuple[yaml.Node, yaml.Node]]
+"""A mapping's keys, each with the node it was written as and the node of its value."""
+
+
 class _Builder:
     def __init__(self, file: str, text: str, environ: Mapping[str, str]) -> None:
         self.doc = SourceDocument(file=file, data=None, text=text)
         self.loader = yaml.SafeLoader(text)
         self.environ = environ
         self.problems: list[Problem] = []
-        self._merged: dict[int, int] = {}
+        self._entries: dict[int, Entries] = {}
+        # Nodes being merged / built: an alias back into one of them is a cycle.
+        self._merging: set[int] = set()
+        self._building: set[int] = set()
         self.secret_names: set[str] = set()
 
-    def merged_pairs(self, node: yaml.MappingNode) -> int:
-        """Resolve `<<` merge keys; return how many leading pairs of `node.value` were merged
-        in (those may be overridden by later pairs, as YAML specifies, without a duplicate
-        error). Remembered per node: an aliased mapping is built again, already flattened."""
-        if id(node) not in self._merged:
-            own = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
-            self.loader.flatten_mapping(node)
-            self._merged[id(node)] = len(node.value) - own
-        return self._merged[id(node)]
+    def problem(self, location: Location, path: KeyPath, message: str) -> None:
+        self.problems.append(Problem(location, format_key_path(path), message))
+
+    def entries(self, node: yaml.MappingNode, path: KeyPath) -> Entries:
+        """The keys of a mapping with `<<` merge keys resolved, as the YAML merge spec says: the
+        mapping's own keys override merged ones, and of several sources (`<<: [*a, *b]`) the
+        first one that has a key wins. A merged key keeps the nodes where it was written, so its
+        positions point into the anchored mapping. Worked out once per node (an aliased or
+        merged mapping is met again), so its problems are reported once."""
+        known = self._entries.get(id(node))
+        if known is not None:
+            return known
+        self._merging.add(id(node))
+        own: Entries = {}
+        merged: Entries = {}
+        merge_key: yaml.Node | None = None
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                if merge_key is not None:
+                    self.problem(
+                        self.loc(key_node),
+                        (*path, "<<"),
+                        f"a second '<<' (the first is at line {merge_key.start_mark.line + 1}); "
+                        "merge several mappings with one list: <<: [*first, *second]",
+                    )
+                    continue
+                merge_key = key_node
+                for source in self.merge_sources(key_node, value_node, (*path, "<<")):
+                    for name, pair in self.entries(source, path).items():
+                        merged.setdefault(name, pair)  # the first source that has it wins
+                continue
+            key = self.key(key_node, path)
+            if key is None:
+                continue
+            if key in own:
+                first = own[key][0].start_mark.line + 1
+                self.problem(
+                    self.loc(key_node),
+                    (*path, key),
+                    f"duplicate key '{key}' (first given at line {first}); remove one of them",
+                )
+                continue
+            own[key] = (key_node, value_node)
+        self._merging.discard(id(node))
+        # Merged keys first, in their order; an own key replaces a merged one in place.
+        result = self._entries[id(node)] = {**merged, **own}
+        return result
+
+    def merge_sources(
+        self, key_node: yaml.Node, value_node: yaml.Node, path: KeyPath
+    ) -> list[yaml.MappingNode]:
+        """The mappings a `<<` merges in: one mapping, or a list of them."""
+        items = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+        sources = []
+        for index, item in enumerate(items):
+            where = (*path, index) if isinstance(value_node, yaml.SequenceNode) else path
+            if not isinstance(item, yaml.MappingNode):
+                self.problem(
+                    self.loc(item),
+                    where,
+                    f"'<<' merges mappings, but this is {_describe(item)}; "
+                    "name a mapping by its anchor, e.g. <<: *defaults",
+                )
+            elif id(item) in self._merging:
+                self.problem(
+                    self.loc(key_node),
+                    where,
+                    "a mapping cannot merge itself (the alias points at a mapping around this "
+                    "'<<'); merge a mapping defined elsewhere",
+                )
+            else:
+                sources.append(item)
+        return sources
+
+    def key(self, node: yaml.Node, path: KeyPath) -> str | None:
+        """A mapping key as text, or None after recording why it cannot be one."""
+        if node.tag == _VALUE_TAG:  # a plain `=` key: YAML's "default value" key, kept as text
+            node.tag = "tag:yaml.org,2002:str"
+        ok, key = self.construct(node, path)
+        if not ok:
+            return None
+        if not isinstance(key, str | int | float | bool) or key is None:
+            self.problem(self.loc(node), path, "keys must be plain text")
+            return None
+        return str(key) if not isinstance(key, str) else key
 
     def construct(self, node: yaml.Node, path: KeyPath) -> tuple[bool, Any]:
         """A scalar's value, or (False, None) after recording why it cannot be read."""
@@ -144,7 +228,7 @@ class _Builder:
         except ValueError as exc:  # e.g. 2024-13-01 matches the timestamp pattern
             location = self.loc(node)
             message = f"cannot read {node.value!r}: {exc}; quote it to keep it as text"
-        self.problems.append(Problem(location, format_key_path(path), message))
+        self.problem(location, path, message)
         return False, None
 
     def loc(self, node: yaml.Node) -> Location:
@@ -152,44 +236,29 @@ class _Builder:
         return Location(self.doc.file, mark.line + 1, mark.column + 1)
 
     def build(self, node: yaml.Node, path: KeyPath) -> Any:
+        if id(node) in self._building:  # `a: &a [*a]`: PyYAML allows it, plain data cannot hold it
+            self.problem(
+                self.doc.locate(path, at_key=True),
+                path,
+                "this alias points at a value that contains it, which would never end; "
+                "point it at another value",
+            )
+            return None
         self.doc.value_positions[path] = self.loc(node)
         if isinstance(node, yaml.MappingNode):
-            merged = self.merged_pairs(node)
-            result: dict[Any, Any] = {}
-            own_keys: set[str] = set()
-            for index, (key_node, value_node) in enumerate(node.value):
-                ok, key = self.construct(key_node, path)
-                if not ok:
-                    continue
-                if not isinstance(key, str | int | float | bool) or key is None:
-                    self.problems.append(
-                        Problem(
-                            self.loc(key_node), format_key_path(path), "keys must be plain text"
-                        )
-                    )
-                    continue
-                key = str(key) if not isinstance(key, str) else key
+            self._building.add(id(node))
+            result: dict[str, Any] = {}
+            for key, (key_node, value_node) in self.entries(node, path).items():
                 child = (*path, key)
-                if key in result and (index < merged or key not in own_keys):
-                    pass  # a merged-in key, overridden by a later merge source or an own key
-                elif key in result:
-                    first = self.doc.key_positions[child]
-                    self.problems.append(
-                        Problem(
-                            self.loc(key_node),
-                            format_key_path(child),
-                            f"duplicate key '{key}' (first given at line {first.line}); "
-                            "remove one of them",
-                        )
-                    )
-                    continue
-                if index >= merged:
-                    own_keys.add(key)
                 self.doc.key_positions[child] = self.loc(key_node)
                 result[key] = self.build(value_node, child)
+            self._building.discard(id(node))
             return result
         if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            self._building.add(id(node))
+            items = [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            self._building.discard(id(node))
+            return items
         _, value = self.construct(node, path)
         if isinstance(value, str) and "$" in value:
             try:
@@ -201,8 +270,24 @@ class _Builder:
                     self.doc.secrets_used,
                 )
             except ValueError as exc:
-                self.problems.append(Problem(self.loc(node), format_key_path(path), str(exc)))
+                self.problem(self.loc(node), path, str(exc))
         return value
+
+
+def _in_file_order(problems: list[Problem]) -> list[Problem]:
+    """Top to bottom; a value met again through an alias or a merge is reported once."""
+    seen: dict[tuple[Location, str], Problem] = {}
+    for problem in problems:
+        seen.setdefault((problem.location, problem.message), problem)
+    return sorted(seen.values(), key=lambda p: (p.location.line, p.location.column))
+
+
+def _describe(node: yaml.Node) -> str:
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if node.tag == "tag:yaml.org,2002:null":
+        return "empty" if node.value in ("", "~") else f"the value {node.value!r}"
+    return f"the value {node.value!r}"
 
 
 def yaml_problem(file: str, exc: yaml.MarkedYAMLError, fix: str) -> Problem:
@@ -282,5 +367,5 @@ def parse_yaml(text: str, file: str, environ: Mapping[str, str] | None = None) -
     except yaml.MarkedYAMLError as exc:
         raise ScenarioError([yaml_problem(file, exc, "check indentation and quoting")]) from None
     if builder.problems:
-        raise ScenarioError(builder.problems)
+        raise ScenarioError(_in_file_order(builder.problems))
     return builder.doc
