@@ -41,8 +41,8 @@ def test_validate_reports_every_problem_of_every_file(
     assert err == [
         f"loadkit: error: {one}:1:1: required key 'host' is missing",
         f"loadkit: error: {one}:1:1: required key 'load' is missing",
-        f"loadkit: error: {two}:2:1: invalid YAML: expected the node content, but found "
-        "'<stream end>' (while parsing a flow node at line 2); check indentation and quoting",
+        f"loadkit: error: {two}:2:1: invalid YAML: the file ends inside an unclosed '[' or '{{'; "
+        "close it, or quote the value if the bracket is text",
     ]
 
 

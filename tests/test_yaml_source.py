@@ -432,48 +432,225 @@ def test_merge_errors(text: str, message: str) -> None:
 # -------------------------------------------------------------------- syntax and reading
 
 
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        (
-            "users:\n  - name: a\n bad\n",
-            "f.yaml:3:2: invalid YAML: expected <block end>, but found '<scalar>' "
-            "(while parsing a block mapping at line 1); check indentation and quoting",
-        ),
-        (
-            "a: [1, 2\n",
-            "f.yaml:2:1: invalid YAML: expected ',' or ']', but got '<stream end>' "
-            "(while parsing a flow sequence at line 1); check indentation and quoting",
-        ),
-        (
-            'a: "abc\n',
-            "f.yaml:2:1: invalid YAML: found unexpected end of stream "
-            "(while scanning a quoted scalar at line 1); check indentation and quoting",
-        ),
-        (
-            "a: 'x'y\n",
-            "f.yaml:1:7: invalid YAML: expected <block end>, but found '<scalar>' "
-            "(while parsing a block mapping at line 1); check indentation and quoting",
-        ),
-        (
-            "a:\tb\n",
-            "f.yaml:1:3: invalid YAML: found character '\\t' that cannot start any token "
-            "(while scanning for the next token); check indentation and quoting",
-        ),
-        (
-            "a: 1\n---\nb: 2\n",
-            "f.yaml:2:1: invalid YAML: expected a single document in the stream, "
-            "but found another document; check indentation and quoting",
-        ),
-        (
-            "a: ok\nb: x\x07y\n",
-            "f.yaml:2:5: invalid YAML: unacceptable character #x0007: special characters are "
-            "not allowed; remove it or write it as an escape",
-        ),
-    ],
-)
-def test_syntax_error_is_one_line_with_position(text: str, message: str) -> None:
-    assert error_of(text) == message
+SYNTAX_ERRORS = [
+    # What people get wrong, as PyYAML reports it, in plain words: what, then how to fix it.
+    pytest.param(
+        "users:\n\t- name: a\n",
+        "f.yaml:2:1: invalid YAML: a tab character; YAML indents with spaces only — "
+        "replace the tab with spaces",
+        id="tab-indent",
+    ),
+    pytest.param(
+        "a:\tb\n",
+        "f.yaml:1:3: invalid YAML: a tab character; YAML indents with spaces only — "
+        "replace the tab with spaces",
+        id="tab-after-colon",
+    ),
+    pytest.param(
+        "name: a: b\n",
+        "f.yaml:1:8: invalid YAML: a colon followed by a space inside an unquoted value; "
+        "quote the value",
+        id="colon-in-value",
+    ),
+    pytest.param(
+        "users:\n  - name: x\n    url: /api?a=1: b\n",
+        "f.yaml:3:18: invalid YAML: a colon followed by a space inside an unquoted value; "
+        "quote the value",
+        id="colon-in-url",
+    ),
+    pytest.param(
+        "a: 1\n  b: 2\n",
+        "f.yaml:2:4: invalid YAML: the key 'b' is indented as if it continued the value above "
+        "it; indent it like the keys beside it (or quote a value that contains ': ')",
+        id="key-continues-value",
+    ),
+    pytest.param(
+        "a" * 1030 + ": 1\n",
+        "f.yaml:1:1031: invalid YAML: a key longer than 1024 characters (YAML's limit for a "
+        "plain key); shorten it",
+        id="key-too-long",
+    ),
+    pytest.param(
+        "a: b\nc\nd: e\n",
+        "f.yaml:2:1: invalid YAML: a line that is neither 'key: value' nor a list item; "
+        "add ': ' after the key, start a list item with '- ', or indent it to continue the "
+        "value above",
+        id="no-colon",
+    ),
+    pytest.param(
+        "a:\n  - 1\n  b: 2\n",
+        "f.yaml:3:3: invalid YAML: a 'key: value' where a list item ('- ') was expected; "
+        "start it with '- ', or indent it like the key that holds the list",
+        id="key-among-list-items",
+    ),
+    pytest.param(
+        "a: 1\n- b\n",
+        "f.yaml:2:1: invalid YAML: a list item ('- ') where a 'key: value' was expected; "
+        "indent it under a key that has no value of its own",
+        id="list-item-among-keys",
+    ),
+    pytest.param(
+        "a:\n  b: 1\n c: 2\n",
+        "f.yaml:3:2: invalid YAML: a line indented to match none of the lines above it; "
+        "indent it exactly like the keys or list items it belongs with",
+        id="misaligned-key",
+    ),
+    pytest.param(
+        "users:\n  - name: a\n bad\n",
+        "f.yaml:3:2: invalid YAML: a line indented to match none of the lines above it; "
+        "indent it exactly like the keys or list items it belongs with",
+        id="misaligned-text",
+    ),
+    pytest.param(
+        "users:\n  - name: a\n    tasks:\n   - x\n",
+        "f.yaml:4:4: invalid YAML: a line indented to match none of the lines above it; "
+        "indent it exactly like the keys or list items it belongs with",
+        id="misaligned-list-item",
+    ),
+    pytest.param(
+        "a: 'x'y\n",
+        "f.yaml:1:7: invalid YAML: text after a closing quote; quote the whole value",
+        id="text-after-quote",
+    ),
+    pytest.param(
+        "url: {{ base }}/x\n",
+        "f.yaml:1:16: invalid YAML: text after a closing '}' (a value that starts with '{' is "
+        "read as a mapping); quote the whole value",
+        id="template-starts-value",
+    ),
+    pytest.param(
+        "a: [1, 2]]\n",
+        "f.yaml:1:10: invalid YAML: a ']' that closes nothing; remove it, or quote the value",
+        id="stray-bracket",
+    ),
+    pytest.param(
+        'a: "abc\nb: 1\n',
+        'f.yaml:1:4: invalid YAML: a quoted value whose " is never closed; add the closing "',
+        id="unclosed-double-quote",
+    ),
+    pytest.param(
+        "a: 'abc\n",
+        "f.yaml:1:4: invalid YAML: a quoted value whose ' is never closed; add the closing '",
+        id="unclosed-single-quote",
+    ),
+    pytest.param(
+        "a: [1, 2\n",
+        "f.yaml:1:4: invalid YAML: a '[' that is never closed; close it with ']', or quote the "
+        "value if the bracket is text",
+        id="unclosed-bracket",
+    ),
+    pytest.param(
+        "a: {b: 1\nc: 2\n",
+        "f.yaml:2:2: invalid YAML: a missing ',' or '}' in the '{' opened at line 1; "
+        "separate its items with ', ' and close it with '}'",
+        id="unclosed-brace-before-key",
+    ),
+    pytest.param(
+        "a: {b: 1 c: 2}\n",
+        "f.yaml:1:11: invalid YAML: a missing ',' or '}' in the '{' opened at line 1; "
+        "separate its items with ', ' and close it with '}'",
+        id="missing-comma",
+    ),
+    pytest.param(
+        "a: [1, 2}\n",
+        "f.yaml:1:9: invalid YAML: '}' where the '[' opened at line 1 needs ']'; close it with ']'",
+        id="wrong-closer",
+    ),
+    pytest.param(
+        "r: {url: ${HOST}/x}\n",
+        "f.yaml:1:11: invalid YAML: a '{' inside a value of the '{' opened at line 1; "
+        "quote that value",
+        id="variable-in-flow",
+    ),
+    pytest.param(
+        "name: [\n",
+        "f.yaml:2:1: invalid YAML: the file ends inside an unclosed '[' or '{'; close it, or "
+        "quote the value if the bracket is text",
+        id="file-ends-in-bracket",
+    ),
+    pytest.param(
+        "a: @home\n",
+        "f.yaml:1:4: invalid YAML: a value cannot start with '@' (YAML reserves it); "
+        "quote the value",
+        id="reserved-at",
+    ),
+    pytest.param(
+        "a: %x\n",
+        "f.yaml:1:4: invalid YAML: a value cannot start with '%' (it starts a YAML directive); "
+        "quote the value",
+        id="directive-percent",
+    ),
+    pytest.param(
+        'a: "C:\\dir"\n',
+        "f.yaml:1:8: invalid YAML: '\\d' is not an escape in a double-quoted value; "
+        "write '\\\\' for a backslash, or use single quotes",
+        id="unknown-escape",
+    ),
+    pytest.param(
+        'a: "\\u00"\n',
+        "f.yaml:1:7: invalid YAML: an escape that needs 4 hexadecimal digits; "
+        "complete it (\\u00e9), or use single quotes",
+        id="short-unicode-escape",
+    ),
+    pytest.param(
+        "a: *nope\n",
+        "f.yaml:1:4: invalid YAML: '*nope' refers to no anchor '&nope' above it; "
+        "define &nope before it, or quote the value if the '*' is text",
+        id="undefined-alias",
+    ),
+    pytest.param(
+        "a: & x\n",
+        "f.yaml:1:4: invalid YAML: '&' without a name right after it (it starts an anchor); "
+        "quote the value if the '&' is text",
+        id="nameless-anchor",
+    ),
+    pytest.param(
+        "a: &x 1\nb: &x 2\n",
+        "f.yaml:2:4: invalid YAML: the anchor '&x' is defined twice (first at line 1); "
+        "rename one of them",
+        id="duplicate-anchor",
+    ),
+    pytest.param(
+        "a: 1\n---\nb: 2\n",
+        "f.yaml:2:1: invalid YAML: a second document after '---' (a scenario file holds one); "
+        "remove the '---', or move what follows to a file of its own",
+        id="second-document",
+    ),
+    pytest.param(
+        "a: |x\n  b\n",
+        "f.yaml:1:5: invalid YAML: text on the same line after '|'; start the text on the "
+        "next line, indented",
+        id="text-after-block-indicator",
+    ),
+    pytest.param(
+        "a: - b\n",
+        "f.yaml:1:4: invalid YAML: a list item ('- ') on the same line as its key; start the "
+        "list on the next line, indented, or write it as [a, b]",
+        id="list-on-key-line",
+    ),
+    pytest.param(
+        # Not one of the usual mistakes: PyYAML's own words, still one line at its position.
+        "a: !<x y\n",
+        "f.yaml:1:7: invalid YAML: expected '>', but found ' ' (while parsing a tag at line 1); "
+        "check indentation and quoting",
+        id="other-pyyaml-error",
+    ),
+    pytest.param(
+        "a: ok\nb: x\x07y\n",
+        "f.yaml:2:5: invalid YAML: unacceptable character #x0007: special characters are "
+        "not allowed; remove it or write it as an escape",
+        id="control-character",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), SYNTAX_ERRORS)
+def test_syntax_error_is_one_line_in_plain_words(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "f.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError) as info:
+        load_yaml(path, environ={})
+    assert [str(p) for p in info.value.problems] == [message.replace(F, str(path), 1)]
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from loadkit.errors import Location, Problem, ScenarioError
+from loadkit.yaml_errors import yaml_problem
 
 KeyPath = tuple[str | int, ...]
 
@@ -223,7 +224,9 @@ class _Builder:
         try:
             return True, self.loader.construct_object(node, deep=True)
         except yaml.MarkedYAMLError as exc:  # e.g. an unknown !!tag
-            problem = yaml_problem(self.doc.file, exc, "quote the value to keep it as text")
+            problem = yaml_problem(
+                self.doc.file, exc, self.doc.text, "quote the value to keep it as text"
+            )
             location, message = problem.location, problem.message
         except ValueError as exc:  # e.g. 2024-13-01 matches the timestamp pattern
             location = self.loc(node)
@@ -290,23 +293,6 @@ def _describe(node: yaml.Node) -> str:
     return f"the value {node.value!r}"
 
 
-def yaml_problem(file: str, exc: yaml.MarkedYAMLError, fix: str) -> Problem:
-    """PyYAML's error (several lines, with a source excerpt) as one line at its position."""
-    mark = exc.problem_mark or exc.context_mark
-    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    problem = " ".join((exc.problem or "").split())
-    context = " ".join((exc.context or "").split())
-    if problem and context and problem.startswith("but "):
-        what = f"{context}, {problem}"  # 'expected a single document..., but found another...'
-    elif problem and context:
-        started = exc.context_mark
-        at = f" at line {started.line + 1}" if started else ""
-        what = f"{problem} ({context}{at})"
-    else:
-        what = problem or context or "cannot parse"
-    return Problem(Location(file, line, col), "", f"invalid YAML: {what}; {fix}")
-
-
 def load_yaml(path: str | Path, environ: Mapping[str, str] | None = None) -> SourceDocument:
     """Parse one YAML document with positions. Raises ScenarioError on any problem."""
     file = str(path)
@@ -351,7 +337,7 @@ def parse_yaml(text: str, file: str, environ: Mapping[str, str] | None = None) -
     try:
         node = builder.loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        raise ScenarioError([yaml_problem(file, exc, "check indentation and quoting")]) from None
+        raise ScenarioError([yaml_problem(file, exc, text)]) from None
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ScenarioError([Problem(Location(file, 1, 1), "", f"invalid YAML: {first}")]) from None
@@ -365,7 +351,7 @@ def parse_yaml(text: str, file: str, environ: Mapping[str, str] | None = None) -
     try:
         builder.doc.data = builder.build(node, ())
     except yaml.MarkedYAMLError as exc:
-        raise ScenarioError([yaml_problem(file, exc, "check indentation and quoting")]) from None
+        raise ScenarioError([yaml_problem(file, exc, text)]) from None
     if builder.problems:
         raise ScenarioError(_in_file_order(builder.problems))
     return builder.doc
