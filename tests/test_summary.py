@@ -95,7 +95,7 @@ def test_totals_rows_and_thresholds() -> None:
 def test_failed_threshold_gives_fail_and_a_reason() -> None:
     summary = build(final(entry("GET", "/a", {500: 40}), entry("POST", "/a", {1: 1})))
     assert summary["verdict"] == "fail" and summary["exit_code"] == 1
-    assert summary["reasons"] == ["threshold 'p95 < 100ms' failed: actual 500ms"]
+    assert summary["reasons"] == ["threshold 'p95 < 100ms' failed: actual 500 ms"]
 
 
 def test_no_requests_is_a_failure_even_without_thresholds() -> None:

@@ -169,7 +169,10 @@ def test_metric_families_partition_metrics() -> None:
 @pytest.mark.parametrize(
     ("text", "unit", "value", "shown"),
     [
-        ("p95 < 1s", "ms", 123.5, "123.5ms"),
+        ("p95 < 1s", "ms", 123.5, "124 ms"),
+        ("p95 < 1s", "ms", 65.4995, "65.5 ms"),
+        ("p50 < 1s", "ms", 0.4123, "0.41 ms"),
+        ("apdex >= 0.9", "", 0.93456, "0.935"),
         ("error_rate < 1%", "%", 0.01234, "1.23%"),
         ("rps > 20", "req/s", 20.04, "20.0 req/s"),
         ("failures == 0", "", 3.0, "3"),

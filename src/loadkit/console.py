@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
+from loadkit import formatting
+
 
 def _clock(seconds: float) -> str:
     s = int(seconds)
@@ -14,14 +16,16 @@ def _clock(seconds: float) -> str:
 
 
 def progress_text(line: Mapping[str, Any], planned_s: float, planned_users: int) -> str:
+    """The last complete second (req/s, p95 of its successful requests), then the totals."""
     requests = int(line.get("requests") or 0)
     failures = int(line.get("failures") or 0)
-    rate = f"{failures / requests * 100:.2f}%" if requests else "0.00%"
+    rate = formatting.percent(failures / requests if requests else 0.0)
     p95 = line.get("p95_ms")
-    p95_text = f"{p95:.0f} ms" if isinstance(p95, int | float) and requests else "-"
+    p95_text = formatting.ms_unit(p95) if isinstance(p95, int | float) else "-"
     return (
         f"[{_clock(float(line.get('elapsed') or 0))} / {_clock(planned_s)}] "
-        f"users {line.get('users', 0)}/{planned_users} | {float(line.get('rps') or 0):.1f} req/s | "
+        f"users {line.get('users', 0)}/{planned_users} | "
+        f"{formatting.rps(float(line.get('rps') or 0))} req/s | "
         f"p95 {p95_text} | failures {failures} ({rate})"
     )
 
@@ -46,14 +50,6 @@ class ProgressLine:
             self.stream.flush()
 
 
-def _fmt(value: object, digits: int = 0) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right_from: int = 1) -> list[str]:
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
@@ -69,21 +65,24 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right_from: int
 
 
 def request_table(summary: Mapping[str, Any]) -> list[str]:
-    headers = ["Request", "Reqs", "Fails", "Req/s", "Avg", "p50", "p95", "p99", "Max (ms)"]
+    """Times are the successful requests' (ms); Apdex with its rating."""
+    headers = ["Request", "Reqs", "Fails", "Req/s", "Avg", "p50", "p95", "p99", "Max (ms)", "Apdex"]
     rows = []
     for row in [*summary["requests"], {**summary["totals"], "method": "", "name": "Total"}]:
         label = f"{row['method']} {row['name']}".strip()
+        apdex = row.get("apdex") or {}
         rows.append(
             [
                 label,
-                str(row["requests"]),
-                str(row["failures"]),
-                _fmt(row["rps"], 1),
-                _fmt(row["avg_ms"], 1),
-                _fmt(row["p50_ms"]),
-                _fmt(row["p95_ms"]),
-                _fmt(row["p99_ms"]),
-                _fmt(row["max_ms"]),
+                formatting.count(row["requests"]),
+                formatting.count(row["failures"]),
+                formatting.rps(row["rps"]),
+                formatting.ms(row["avg_ms"]),
+                formatting.ms(row["p50_ms"]),
+                formatting.ms(row["p95_ms"]),
+                formatting.ms(row["p99_ms"]),
+                formatting.ms(row["max_ms"]),
+                f"{formatting.score(apdex.get('score'))} {apdex.get('rating') or ''}".rstrip(),
             ]
         )
     return table(headers, rows)
@@ -101,16 +100,32 @@ def threshold_lines(summary: Mapping[str, Any]) -> list[str]:
 
 
 def format_threshold_actual(t: Mapping[str, Any]) -> str:
-    actual = t["actual"]
-    if actual is None:
-        return "n/a"
-    if t["unit"] == "%":
-        return f"{actual * 100:.2f}%"
-    if t["unit"] == "ms":
-        return f"{actual:g} ms"
-    if t["unit"] == "req/s":
-        return f"{actual:.1f} req/s"
-    return f"{actual:g}"
+    return formatting.metric_value(t["unit"], t["actual"], metric=t["metric"])
+
+
+def load_line(summary: Mapping[str, Any]) -> str | None:
+    """Planned against delivered load, in one line."""
+    load = summary.get("load")
+    if not load:
+        return None
+    stages = load["stages"]
+    if len(stages) == 1 and stages[0]["reached_users"] is not None:
+        users = f"users planned {load['planned_users']}, reached {stages[0]['reached_users']}"
+    else:
+        users = f"users planned up to {load['planned_users']}, peak {load['peak_users']}"
+        short = [
+            str(n)
+            for n, s in enumerate(stages, start=1)
+            if s["reached_users"] is not None and s["reached_users"] < s["planned_users"]
+        ]
+        if short:
+            users += f" (fewer than planned in stage {', '.join(short)})"
+    delivered = load.get("delivered_s")
+    seconds = "" if delivered is None else f"; load for {delivered:.1f} of {load['planned_s']:g} s"
+    cpu = load.get("generator_cpu") or []
+    busiest = max((p["max_percent"] for p in cpu), default=None)
+    generator = "" if busiest is None else f"; generator CPU max {busiest:.0f}%"
+    return f"Load: {users}{seconds}{generator}"
 
 
 def final_report(summary: Mapping[str, Any], run_folder: str) -> str:
@@ -118,14 +133,21 @@ def final_report(summary: Mapping[str, Any], run_folder: str) -> str:
     lines = [
         f"Scenario {summary['scenario']['name']}: {run['users']} users at {run['spawn_rate']:g}/s "
         f"for {run['elapsed_s']:.1f}s against {run['host']}",
-        "",
-        *request_table(summary),
     ]
+    load = load_line(summary)
+    if load:
+        lines.append(load)
+    lines += ["", *request_table(summary)]
     if summary["failures"]:
         lines += ["", "Failures:"]
         for f in summary["failures"][:10]:
             lines.append(f"  {f['occurrences']:>6}  {f['method']} {f['name']}: {f['error']}")
+    capacity = summary.get("capacity")
+    if capacity and capacity.get("headline"):
+        lines += ["", capacity["headline"]]
     lines += ["", "Thresholds:", *threshold_lines(summary), ""]
+    for warning in summary.get("warnings", []):
+        lines.append(f"Warning: {warning}")
     verdict = summary["verdict"].upper()
     lines.append(f"Verdict: {verdict} (exit code {summary['exit_code']})")
     for reason in summary["reasons"]:

@@ -12,8 +12,13 @@ runners, stats, CSV writers, master/worker and the web UI stay Locust's:
   (`report_to_master`, then forget them) and the master merges them (`worker_report`), just as
   Locust ships its own stats; the master (or the local process) writes `histograms.json`
   with the final snapshot;
+- what the verdict needs to know about the load actually delivered: the user count and the
+  CPU use of every load-generating process, sampled each second from the start of the run
+  (workers ship theirs to the master with their reports), and the notes the generated code
+  logs on the `loadkit` logger (e.g. test data running out), all in `locust_final.json`;
 - one JSON progress line per second on the file descriptor named by LOADKIT_PROGRESS_FD,
-  which `loadkit run` turns into its live status line.
+  which `loadkit run` turns into its live status line (the last complete second, not an
+  average).
 
 Apart from `harness_protocol` (plain constants) and `histogram` (pure, standard library only)
 nothing here imports the rest of loadkit: this module must stay cheap to import, and nothing
@@ -25,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import logging
 import os
 import sys
 import time
@@ -32,10 +38,11 @@ from typing import Any
 
 import gevent
 import locust
+import psutil
 from gevent import getcurrent
 from locust import User, events
 from locust.env import Environment
-from locust.runners import WorkerRunner
+from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
 from loadkit.harness_protocol import (
@@ -47,12 +54,24 @@ from loadkit.harness_protocol import (
 )
 from loadkit.histogram import HistogramRecorder
 
-_state: dict[str, Any] = {"env": None, "started_at": None, "stopped_at": None, "peak_users": 0}
+_state: dict[str, Any] = {
+    "env": None,
+    "started_at": None,
+    "stopping_at": None,
+    "stopped_at": None,
+    "peak_users": 0,
+    "users": [],  # [[unix time, running users], ...] once a second, from the test's start
+    "cpu": {},  # process label -> [[unix time, CPU % of one core], ...]
+    "notes": [],  # distinct warnings the generated code logged on the `loadkit` logger
+}
 
 # This process's histograms (a forked --processes worker starts with its own, empty copy).
 _histograms = HistogramRecorder()
 _record = _histograms.record
 _HISTOGRAMS_REPORT_KEY = "loadkit_histograms"
+_CPU_REPORT_KEY = "loadkit_cpu"
+_NOTES_REPORT_KEY = "loadkit_notes"
+_cpu_samples: list[list[float]] = []  # this process's, not yet reported (workers)
 # The master merges worker reports up to ~3 s late (plus the 3 s they span): seconds older
 # than this are final and get packed.
 _SEAL_AFTER_S = 15
@@ -65,8 +84,11 @@ def _is_reporting_process(environment: Environment) -> bool:
 
 def _on_init(environment: Environment, **_: Any) -> None:
     _state["env"] = environment
+    logging.getLogger("loadkit").addHandler(_NoteHandler())
+    gevent.spawn(_cpu_loop, environment)
     if not _is_reporting_process(environment):
         return
+    gevent.spawn(_users_loop, environment)
     gevent.spawn(_seal_loop)
     fd = os.environ.get(PROGRESS_FD_ENV)
     if fd:
@@ -115,12 +137,67 @@ def _user_class_of(greenlet: Any) -> str:
 
 def _on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None:
     data[_HISTOGRAMS_REPORT_KEY] = _histograms.drain()
+    data[_CPU_REPORT_KEY] = _cpu_samples[:]
+    del _cpu_samples[:]
+    data[_NOTES_REPORT_KEY] = list(_state["notes"])
 
 
 def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
     payload = data.get(_HISTOGRAMS_REPORT_KEY)
     if payload:
         _histograms.merge_payload(payload)
+    _state["cpu"].setdefault(client_id, []).extend(data.get(_CPU_REPORT_KEY) or [])
+    for note in data.get(_NOTES_REPORT_KEY) or []:
+        _add_note(str(note))
+
+
+class _NoteHandler(logging.Handler):
+    """Keeps what the generated code says on the `loadkit` logger (warnings and up) for the
+    summary: the reason a run delivered less load than planned is often only known there."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):
+            _add_note(record.getMessage())
+
+
+def _add_note(text: str) -> None:
+    notes: list[str] = _state["notes"]
+    if text not in notes and len(notes) < 50:
+        notes.append(text)
+
+
+def _cpu_loop(environment: Environment) -> None:
+    """This process's CPU use once a second, from the start: Locust's own warning comes only
+    after ~20 s of saturation and only in its log, too late and too quiet for a verdict."""
+    process = psutil.Process()
+    process.cpu_percent(None)
+    if _is_reporting_process(environment):
+        label = "master" if isinstance(environment.runner, MasterRunner) else "local"
+        samples = _state["cpu"].setdefault(label, [])
+    else:
+        samples = _cpu_samples
+    while True:
+        gevent.sleep(1.0)
+        runner = environment.runner
+        if runner is None or runner.state in ("ready", "stopped"):
+            process.cpu_percent(None)  # idle before and after the test: not a sample
+            continue
+        samples.append([round(time.time(), 3), round(process.cpu_percent(None), 1)])
+
+
+def _users_loop(environment: Environment) -> None:
+    """Running users once a second (the master's count includes every worker's)."""
+    while True:
+        gevent.sleep(1.0)
+        runner = environment.runner
+        if runner is None or _state["started_at"] is None or _state["stopping_at"] is not None:
+            continue
+        users = runner.user_count
+        _state["peak_users"] = max(_state["peak_users"], users)
+        _state["users"].append([round(time.time(), 3), users])
 
 
 def _seal_loop() -> None:
@@ -132,6 +209,12 @@ def _seal_loop() -> None:
 def _on_test_start(environment: Environment, **_: Any) -> None:
     if _state["started_at"] is None:
         _state["started_at"] = time.time()
+
+
+def _on_test_stopping(environment: Environment, **_: Any) -> None:
+    # The load ends here; what follows is users finishing their tasks (stop_timeout).
+    if _state["stopping_at"] is None:
+        _state["stopping_at"] = time.time()
 
 
 def _on_test_stop(environment: Environment, **_: Any) -> None:
@@ -151,22 +234,27 @@ def _on_quit(exit_code: int, **_: Any) -> None:
 
 def _progress_loop(fd: int, environment: Environment) -> None:
     os.set_blocking(fd, False)  # a slow reader must never block the gevent hub
+    # Workers report every 3 s: on a master the last complete second is a few seconds back.
+    lag = 4 if isinstance(environment.runner, MasterRunner) else 1
     while True:
         gevent.sleep(1.0)
         runner = environment.runner
         if runner is None:
             continue
         total = environment.stats.total
-        _state["peak_users"] = max(_state["peak_users"], runner.user_count)
         started = _state["started_at"]
+        second = int(time.time()) - lag
+        requests, failures, p95 = _histograms.second_summary(second)
         line = {
             "elapsed": (time.time() - started) if started else 0.0,
             "state": runner.state,
             "users": runner.user_count,
             "requests": total.num_requests,
             "failures": total.num_failures,
-            "rps": total.current_rps,
-            "p95_ms": total.get_current_response_time_percentile(0.95),
+            "second": second,
+            "rps": requests,
+            "second_failures": failures,
+            "p95_ms": p95,
         }
         try:
             os.write(fd, (json.dumps(line) + "\n").encode())
@@ -206,10 +294,14 @@ def write_final_snapshot(environment: Environment, run_dir: str, exit_code: int)
         "schema": 1,
         "locust_version": locust.__version__,
         "started_at": _state["started_at"],
+        "stopping_at": _state["stopping_at"],
         "stopped_at": _state["stopped_at"] or time.time(),
         "written_at": time.time(),
         "locust_exit_code": exit_code,
         "peak_users": _state["peak_users"],
+        "users": _state["users"],
+        "cpu": _state["cpu"],
+        "notes": _state["notes"],
         "entries": [entry.serialize() for entry in stats.entries.values()],
         "total": stats.total.serialize(),
         "errors": list(stats.serialize_errors().values()),
@@ -234,6 +326,7 @@ def main() -> None:
 
     events.init.add_listener(_on_init)
     events.test_start.add_listener(_on_test_start)
+    events.test_stopping.add_listener(_on_test_stopping)
     events.test_stop.add_listener(_on_test_stop)
     events.quit.add_listener(_on_quit)
     events.request.add_listener(_on_request)
@@ -251,6 +344,9 @@ def _receive_command() -> bool:
     line = sys.stdin.buffer.readline()
     if not line.strip():
         return False
+    # gevent's loop caches "now" and has not run while we blocked on stdin: without an
+    # update, timers Locust sets next (--run-time) count from that stale time and fire early.
+    gevent.get_hub().loop.update_now()
     command = json.loads(line)
     sys.argv = ["locust", *command["argv"]]
     os.environ.update(command["env"])

@@ -481,6 +481,18 @@ class HistogramRecorder:
                 for key, (ok, failed) in per_key.items()
             }
 
+    def second_summary(self, second: int) -> tuple[int, int, float | None]:
+        """Requests and failures that completed in ``second``, and their p95 (ms, successful
+        requests only; None without any): the live status line's "now"."""
+        ok, failed = Histogram(), Histogram()
+        for ok_counts, failed_counts in self._live.get(second, {}).values():
+            ok.merge(Histogram(ok_counts))
+            failed.merge(Histogram(failed_counts))
+        for ok_packed, failed_packed in self._sealed.get(second, {}).values():
+            ok.merge(Histogram(_unpack(ok_packed)))
+            failed.merge(Histogram(_unpack(failed_packed)))
+        return ok.total + failed.total, failed.total, ok.percentile(0.95)
+
     def merge_payload(self, payload: Iterable[Sequence[Any]]) -> None:
         """Add a worker's ``drain()`` payload (the master's side)."""
         for second, request_type, name, user, ok, failed in payload:

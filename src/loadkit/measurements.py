@@ -15,7 +15,9 @@ DEFAULT_APDEX_T_MS = 500.0
 
 @dataclass(frozen=True)
 class HistogramSample:
-    """Some requests, measured on a fine histogram (0.25 % resolution)."""
+    """Some requests, measured on a fine histogram (0.25 % resolution). Times are those of the
+    successful requests (a refused connection is fast, and must not make a dead target look
+    healthy); counts, error rate and Apdex take every request."""
 
     hist: RequestHistogram
 
@@ -29,18 +31,18 @@ class HistogramSample:
 
     @property
     def avg_ms(self) -> float | None:
-        return self.hist.all().mean_ms
+        return self.hist.ok.mean_ms
 
     @property
     def min_ms(self) -> float | None:
-        return self.hist.all().min_ms
+        return self.hist.ok.min_ms
 
     @property
     def max_ms(self) -> float | None:
-        return self.hist.all().max_ms
+        return self.hist.ok.max_ms
 
     def percentile(self, fraction: float) -> float | None:
-        return self.hist.percentile(fraction)
+        return self.hist.ok.percentile(fraction)
 
     def apdex(self, t_ms: float) -> float | None:
         return apdex(self.hist, t_ms).score

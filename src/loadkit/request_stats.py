@@ -29,6 +29,9 @@ class RequestStats:
     """Rounded response time in ms -> number of requests. (Locust's per-second counts are not
     kept: loadkit's histograms.json has them per request and user, and converting Locust's
     costs ~0.5 s per 100,000 seconds of run.)"""
+    csv_percentiles: Mapping[float, float] | None = field(default=None, repr=False)
+    """Only for numbers recovered from Locust's periodic CSV (no histogram there): its
+    percentile columns, fraction -> ms."""
 
     @classmethod
     def from_locust(cls, entry: Mapping[str, Any]) -> RequestStats:
@@ -43,6 +46,7 @@ class RequestStats:
             max_ms=float(entry["max_response_time"]),
             content_bytes=int(entry["total_content_length"]),
             histogram={int(k): int(v) for k, v in entry["response_times"].items()},
+            csv_percentiles=entry.get("csv_percentiles"),
         )
 
     @classmethod
@@ -63,10 +67,13 @@ class RequestStats:
             max_ms=max((p.max_ms for p in items), default=0.0),
             content_bytes=sum(p.content_bytes for p in items),
             histogram=dict(hist),
+            csv_percentiles=items[0].csv_percentiles if len(items) == 1 else None,
         )
 
     @property
     def timed_requests(self) -> int:
+        if self.csv_percentiles is not None:
+            return self.requests
         return sum(self.histogram.values())
 
     @property
@@ -79,6 +86,8 @@ class RequestStats:
         return self.failures / self.requests if self.requests else None
 
     def percentile(self, fraction: float) -> float | None:
+        if self.csv_percentiles is not None:
+            return self.csv_percentiles.get(fraction)
         return histogram_percentile(self.histogram, fraction)
 
     @property

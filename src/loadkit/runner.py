@@ -29,6 +29,7 @@ from loadkit.histogram import RunHistograms, load_histograms
 from loadkit.launcher import LocustProcess
 from loadkit.markdown import render_markdown
 from loadkit.masking import mask_folder
+from loadkit.periodic_stats import read_periodic_stats
 from loadkit.run_folder import RunFolder
 from loadkit.scenario import Scenario
 from loadkit.settings import RunSettings
@@ -137,8 +138,24 @@ def run_locust(
             log.write(early)
 
     final = _read_json(folder.final_stats)
-    histograms = _read_histograms(folder)
+    partial = None
+    if final is None:  # Locust died before its final snapshot: take what it wrote every second
+        final = read_periodic_stats(folder)
+        if final is not None:
+            partial = (
+                "Locust ended without its final statistics; the numbers are from its last "
+                "periodic CSV and may miss the last second or so of the run"
+            )
+    histograms = _read_histograms(folder) if partial is None else None
     capacity = _analyze_capacity(folder, scenario)
+    killed = None
+    if exit_code is None:
+        killed = (
+            "Locust did not stop in time and was killed (a task that catches GreenletExit "
+            "or never returns keeps a user from stopping)"
+            if not aborted.is_set()
+            else "Locust was killed after a second interrupt"
+        )
     summary = build_summary(
         final,
         scenario,
@@ -147,9 +164,9 @@ def run_locust(
         aborted=aborted.is_set(),
         histograms=histograms,
         capacity=capacity,
+        killed=killed,
+        partial=partial,
     )
-    if exit_code is None:
-        summary["reasons"].append("Locust did not stop in time and was killed")
     folder.summary_json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     folder.summary_md.write_text(render_markdown(summary), encoding="utf-8")
     report_problem = _write_report(folder, capacity)

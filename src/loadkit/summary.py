@@ -6,7 +6,9 @@ from a run folder and tested on fixtures.
 summary.json, schema "loadkit.summary/1":
   scenario   {name, file}
   run        {host, users, spawn_rate, duration_s (planned), started_at, stopped_at,
-              elapsed_s (measured), aborted, peak_users, locust_version}
+              elapsed_s (measured), aborted, killed, partial, peak_users, locust_version}
+  load       planned vs delivered load (`delivery.LoadDelivered.to_dict`): users per stage,
+              seconds of load, the generator's CPU; null when Locust wrote no final snapshot
   totals     a request row for all requests together
   requests   [request row], one per (method, name), sorted by name then method
   failures   [{method, name, error, occurrences}]
@@ -14,9 +16,14 @@ summary.json, schema "loadkit.summary/1":
   thresholds [{expression, scope, metric, op, limit, unit, actual, passed, note, default}]
   verdict    "pass" | "fail" | "aborted" | "error"
   reasons    [text], why the verdict is not "pass"
+  warnings   [text], what a reader must know although it does not decide the verdict
   exit_code  the process exit code (see exit_codes.ExitStatus)
 A request row: method, name, requests, failures, error_rate, rps, avg_ms, min_ms, max_ms,
-p50_ms, p90_ms, p95_ms, p99_ms, avg_bytes. Times are milliseconds; absent data is null.
+p50_ms, p90_ms, p95_ms, p99_ms, avg_bytes, apdex, failed_ms. Times are milliseconds; absent
+data is null. Response times (and time thresholds) are those of the *successful* requests: a
+refused connection answers in 0 ms and must not make a dead target look fast. The failed
+requests' times are kept apart in ``failed_ms`` {requests, avg_ms, p50_ms, p95_ms, max_ms}.
+Apdex counts every failure as frustrated.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from loadkit.apdex import apdex
 from loadkit.compiler import user_class_names
+from loadkit.delivery import load_delivered
 from loadkit.exit_codes import ExitStatus
 from loadkit.histogram import RequestHistogram, RunHistograms
 from loadkit.measurements import DEFAULT_APDEX_T_MS, ApdexTargets, RunMeasurements
@@ -78,17 +86,27 @@ def request_row(
     (0.25 % resolution), else from Locust's (rounded to 10 ms above 100 ms)."""
     row = _locust_row(stats, elapsed_s)
     if fine is not None and fine.requests:
-        all_times = fine.all()
-        p50, p90, p95, p99 = all_times.percentiles([0.50, 0.90, 0.95, 0.99])
+        ok = fine.ok
+        p50, p90, p95, p99 = ok.percentiles([0.50, 0.90, 0.95, 0.99])
         row.update(
-            avg_ms=_rounded(all_times.mean_ms),
-            min_ms=_rounded(all_times.min_ms),
-            max_ms=_rounded(all_times.max_ms),
+            avg_ms=_rounded(ok.mean_ms),
+            min_ms=_rounded(ok.min_ms),
+            max_ms=_rounded(ok.max_ms),
             p50_ms=_rounded(p50),
             p90_ms=_rounded(p90),
             p95_ms=_rounded(p95),
             p99_ms=_rounded(p99),
         )
+        failed = fine.failed
+        if failed.timed:
+            f50, f95 = failed.percentiles([0.50, 0.95])
+            row["failed_ms"] = {
+                "requests": failed.total,
+                "avg_ms": _rounded(failed.mean_ms),
+                "p50_ms": _rounded(f50),
+                "p95_ms": _rounded(f95),
+                "max_ms": _rounded(failed.max_ms),
+            }
         score = apdex(fine, apdex_t_ms)
         row["apdex"] = {
             "t_ms": apdex_t_ms,
@@ -102,7 +120,23 @@ def request_row(
 
 
 def _locust_row(stats: RequestStats, elapsed_s: float) -> dict[str, Any]:
+    """From Locust's statistics, whose times mix successful and failed requests; when every
+    request failed there is no successful time to show."""
     rounded = _rounded
+    if stats.requests and stats.failures >= stats.requests:
+        times: dict[str, Any] = dict.fromkeys(
+            ("avg_ms", "min_ms", "max_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms")
+        )
+    else:
+        times = {
+            "avg_ms": rounded(stats.avg_ms),
+            "min_ms": rounded(stats.min_ms),
+            "max_ms": rounded(stats.max_ms) if stats.timed_requests else None,
+            "p50_ms": stats.percentile(0.50),
+            "p90_ms": stats.percentile(0.90),
+            "p95_ms": stats.percentile(0.95),
+            "p99_ms": stats.percentile(0.99),
+        }
     return {
         "method": stats.method,
         "name": stats.name,
@@ -110,14 +144,9 @@ def _locust_row(stats: RequestStats, elapsed_s: float) -> dict[str, Any]:
         "failures": stats.failures,
         "error_rate": rounded(stats.error_rate),
         "rps": round(stats.requests / elapsed_s, 2) if elapsed_s > 0 else None,
-        "avg_ms": rounded(stats.avg_ms),
-        "min_ms": rounded(stats.min_ms),
-        "max_ms": rounded(stats.max_ms) if stats.timed_requests else None,
-        "p50_ms": stats.percentile(0.50),
-        "p90_ms": stats.percentile(0.90),
-        "p95_ms": stats.percentile(0.95),
-        "p99_ms": stats.percentile(0.99),
+        **times,
         "avg_bytes": round(stats.content_bytes / stats.requests) if stats.requests else None,
+        "failed_ms": None,
     }
 
 
@@ -137,9 +166,13 @@ def build_summary(
     aborted: bool,
     histograms: RunHistograms | None = None,
     capacity: CapacityReport | None = None,
+    killed: str | None = None,
+    partial: str | None = None,
 ) -> dict[str, Any]:
     """`histograms` (histograms.json) gives exact-to-0.25 % times, Apdex, per-user and windowed
-    thresholds; without it the summary falls back to Locust's own histograms."""
+    thresholds; without it the summary falls back to Locust's own histograms. `killed` says
+    why the Locust process had to be killed; `partial` where the numbers came from when Locust
+    wrote no final snapshot (they may miss the last second or so of the run)."""
     entries = [RequestStats.from_locust(e) for e in (final or {}).get("entries", [])]
     entries.sort(key=lambda s: (s.name, s.method))
     total = RequestStats.merge("Aggregated", entries)
@@ -164,8 +197,23 @@ def build_summary(
             return None
         return histograms.select(name=name, request_type=method)
 
+    delivered = (
+        load_delivered(settings, final, distributed=settings.processes > 1)
+        if final is not None and partial is None
+        else None
+    )
     exceptions = list((final or {}).get("exceptions", []))
-    verdict, reasons = _verdict(final is not None, aborted, total, results, exceptions)
+    verdict, reasons = _verdict(
+        have_stats=final is not None,
+        aborted=aborted,
+        killed=killed,
+        partial=partial,
+        total=total,
+        results=results,
+        exceptions=exceptions,
+        shortfall=delivered.shortfall() if delivered is not None and not aborted else [],
+    )
+    warnings = delivered.generator_warnings() if delivered is not None else []
     return {
         "schema": SCHEMA,
         "scenario": {"name": scenario.name, "file": source_file},
@@ -178,9 +226,12 @@ def build_summary(
             "stopped_at": stopped,
             "elapsed_s": round(elapsed, 3),
             "aborted": aborted,
+            "killed": killed,
+            "partial": partial,
             "peak_users": (final or {}).get("peak_users"),
             "locust_version": (final or {}).get("locust_version"),
         },
+        "load": delivered.to_dict() if delivered is not None else None,
         "times_from": "loadkit histograms (0.25% resolution)"
         if histograms is not None
         else "locust histograms",
@@ -205,6 +256,7 @@ def build_summary(
         "capacity": capacity_dict(capacity),
         "verdict": verdict,
         "reasons": reasons,
+        "warnings": warnings,
         "exit_code": int(exit_status_for(verdict)),
     }
 
@@ -290,19 +342,31 @@ def _threshold_row(result: ThresholdResult, defaulted: bool) -> dict[str, Any]:
 
 
 def _verdict(
+    *,
     have_stats: bool,
     aborted: bool,
+    killed: str | None,
+    partial: str | None,
     total: RequestStats,
     results: Sequence[ThresholdResult],
     exceptions: Sequence[Mapping[str, Any]],
+    shortfall: Sequence[str],
 ) -> tuple[str, list[str]]:
+    """Decided once every reason is known: any reason at all means the run does not pass."""
     reasons: list[str] = []
     if not have_stats:
-        reasons.append("Locust wrote no final statistics; see locust.log in the run folder")
+        reasons.append("Locust wrote no statistics at all; see locust.log in the run folder")
     if aborted:
         reasons.append("the run was interrupted before its planned end")
+    if killed:
+        reasons.append(killed)
+    if partial:
+        reasons.append(partial)
     if have_stats and total.requests == 0:
         reasons.append("no requests were made")
+    elif total.requests and total.failures >= total.requests:
+        reasons.append(f"all {total.requests} requests failed")
+    reasons.extend(shortfall)
     for r in results:
         if not r.passed:
             actual = r.threshold.format_value(r.actual)
@@ -313,8 +377,8 @@ def _verdict(
     if exceptions:
         count = sum(int(e["count"]) for e in exceptions)
         reasons.append(f"the test code raised {count} exception(s); see locust.log")
-    if not have_stats:
-        return ("aborted" if aborted else "error"), reasons
     if aborted:
         return "aborted", reasons
+    if not have_stats or killed or partial:
+        return "error", reasons
     return ("fail" if reasons else "pass"), reasons

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from loadkit import formatting
 from loadkit.durations import parse_duration
 from loadkit.request_stats import RequestStats
 
@@ -68,17 +69,7 @@ class Threshold:
         return ""
 
     def format_value(self, value: float | None) -> str:
-        if value is None:
-            return "n/a"
-        if self.metric in RATE_METRICS:
-            return f"{value * 100:.2f}%"
-        if self.metric in TIME_METRICS:
-            return f"{value:g}ms"
-        if self.metric in THROUGHPUT_METRICS:
-            return f"{value:.1f} req/s"
-        if self.metric in SCORE_METRICS:
-            return f"{value:.3f}"
-        return f"{value:g}"
+        return formatting.metric_value(self.unit, value, metric=self.metric)
 
 
 @dataclass(frozen=True)
@@ -224,6 +215,8 @@ class Measurements(Protocol):
 def measure(
     metric: str, sample: Sample, duration_s: float, apdex_t_ms: float = 500.0
 ) -> float | None:
+    if metric in TIME_METRICS and sample.requests and sample.failures >= sample.requests:
+        return None  # no successful request: no response time to judge (and never a pass)
     if metric in _PERCENTILES:
         return sample.percentile(_PERCENTILES[metric])
     if metric == "avg":
@@ -262,7 +255,12 @@ def judge(threshold: Threshold, run: Measurements) -> ThresholdResult:
     else:
         actual, note = _worst_window(t, run, t_ms)
     if actual is None:
-        why = "apdex needs histograms.json" if t.metric == "apdex" else "no request completed"
+        if t.metric == "apdex":
+            why = "apdex needs histograms.json"
+        elif t.metric in TIME_METRICS and whole.requests:
+            why = "no request succeeded (times are those of successful requests)"
+        else:
+            why = "no request completed"
         return ThresholdResult(t, None, False, f"no data: {why}")
     return ThresholdResult(t, actual, OPERATORS[t.op](actual, t.limit), note)
 

@@ -1,0 +1,202 @@
+"""Did the run deliver the load it planned? Planned users per stage against the users that
+actually ran, and the load generator's own CPU: pure functions of the settings and of what the
+harness sampled once a second (`locust_final.json`: ``users``, ``cpu``, ``notes``).
+
+A run that reached fewer users than planned did not test what it claimed, whatever its
+response times say: the summary fails it, with the cause when the generated code named one
+(e.g. ``test data 'citizens' exhausted after 5 rows``). A load generator that was busy at
+90 % of a core or more measured itself as much as the target: the summary flags it.
+
+Reached users of a stage
+    The stage runs from ``start`` to ``end`` seconds after the test started. Its users are
+    planned to be running once the ramp from the previous stage's users at the stage's spawn
+    rate is over, plus ``SETTLE_S`` (the count is sampled once a second; a distributed run's
+    master learns its workers' counts from their heartbeats, hence ``SETTLE_DISTRIBUTED_S``).
+    *Reached* is the smallest user count sampled from then until one second before ``end``: a
+    user that stops early (its test data ran out) lowers it as surely as one never started. A
+    stage too short to settle, or cut short by an interrupted run, is not judged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from loadkit.settings import RunSettings
+
+SETTLE_S = 2.0
+SETTLE_DISTRIBUTED_S = 4.0
+BUSY_CPU_PERCENT = 90.0
+"""A load-generating process at or above this share of one core measures itself."""
+BUSY_SHARE = 0.10
+"""...for at least this share of its samples (and at least MIN_BUSY_SECONDS) flags the run."""
+MIN_BUSY_SECONDS = 3
+DURATION_TOLERANCE_S = 1.0
+
+
+@dataclass(frozen=True)
+class StageLoad:
+    planned_users: int
+    start_s: float
+    end_s: float
+    settled_s: float
+    """From here (seconds after the start) the planned users should all be running."""
+    reached_users: int | None
+    """The fewest users sampled while they should all have been running; None: not judged."""
+
+    @property
+    def short(self) -> bool:
+        return self.reached_users is not None and self.reached_users < self.planned_users
+
+
+@dataclass(frozen=True)
+class ProcessCpu:
+    label: str
+    """"local", "master", or a worker's id."""
+    samples: int
+    busy_samples: int
+    max_percent: float
+    mean_percent: float
+
+    @property
+    def saturated(self) -> bool:
+        return self.busy_samples >= max(MIN_BUSY_SECONDS, BUSY_SHARE * self.samples)
+
+
+@dataclass(frozen=True)
+class LoadDelivered:
+    planned_users: int
+    peak_users: int | None
+    stages: list[StageLoad]
+    planned_s: float
+    delivered_s: float | None
+    """From the test's start to the moment its load stopped (users finishing their last task
+    during stop_timeout not counted)."""
+    notes: list[str]
+    cpu: list[ProcessCpu]
+
+    def shortfall(self) -> list[str]:
+        """Why the run did not deliver its planned load (empty when it did)."""
+        reasons = []
+        cause = "; ".join(self.notes) or (
+            "users stopped by themselves or were never started; see locust.log"
+        )
+        for number, stage in enumerate(self.stages, start=1):
+            if not stage.short:
+                continue
+            where = "" if len(self.stages) == 1 else f" in stage {number}"
+            reasons.append(
+                f"planned {stage.planned_users} users{where} but only {stage.reached_users} "
+                f"ran: {cause}"
+            )
+        return reasons
+
+    def generator_warnings(self) -> list[str]:
+        warnings = []
+        for process in self.cpu:
+            if not process.saturated:
+                continue
+            who = "the load generator"
+            if process.label != "local":
+                who = f"load generator process {process.label}"
+            warnings.append(
+                f"{who} used {BUSY_CPU_PERCENT:.0f}% of a CPU core or more for "
+                f"{process.busy_samples} of {process.samples} s (max {process.max_percent:.0f}%): "
+                "response times partly measure the load generator, not the target; "
+                "use --processes N or more machines"
+            )
+        return warnings
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "planned_users": self.planned_users,
+            "peak_users": self.peak_users,
+            "planned_s": self.planned_s,
+            "delivered_s": None if self.delivered_s is None else round(self.delivered_s, 3),
+            "stages": [
+                {
+                    "planned_users": s.planned_users,
+                    "start_s": round(s.start_s, 3),
+                    "end_s": round(s.end_s, 3),
+                    "reached_users": s.reached_users,
+                }
+                for s in self.stages
+            ],
+            "delivered": not self.shortfall(),
+            "notes": list(self.notes),
+            "generator_cpu": [
+                {
+                    "process": p.label,
+                    "samples": p.samples,
+                    "busy_samples": p.busy_samples,
+                    "max_percent": p.max_percent,
+                    "mean_percent": round(p.mean_percent, 1),
+                    "saturated": p.saturated,
+                }
+                for p in self.cpu
+            ],
+        }
+
+
+def planned_stages(settings: RunSettings) -> list[tuple[int, float, float, float]]:
+    """``(users, spawn rate, start s, end s)`` for each stage; a constant load is one stage."""
+    if settings.stages is None:
+        return [(settings.users, settings.spawn_rate, 0.0, float(settings.duration_s))]
+    out, start = [], 0.0
+    for stage in settings.stages:
+        out.append((stage.users, stage.spawn_rate, start, start + stage.duration_s))
+        start += stage.duration_s
+    return out
+
+
+def load_delivered(
+    settings: RunSettings, final: Mapping[str, Any] | None, *, distributed: bool = False
+) -> LoadDelivered:
+    """Judge the samples in ``final`` (locust_final.json) against the planned load."""
+    data = final or {}
+    started = data.get("started_at")
+    stopping = data.get("stopping_at") or data.get("stopped_at")
+    samples = [
+        (float(t) - started, int(users))
+        for t, users in (data.get("users") or [])
+        if started is not None
+    ]
+    ended_s = (stopping - started) if started is not None and stopping is not None else None
+    settle = SETTLE_DISTRIBUTED_S if distributed else SETTLE_S
+    stages, previous = [], 0
+    for users, rate, start, end in planned_stages(settings):
+        ramp = abs(users - previous) / rate if rate > 0 else 0.0
+        settled = start + ramp + settle
+        window_end = end - 1.0 if ended_s is None else min(end, ended_s) - 1.0
+        seen = [count for t, count in samples if settled <= t <= window_end]
+        stages.append(StageLoad(users, start, end, settled, min(seen) if seen else None))
+        previous = users
+    peak = data.get("peak_users")
+    return LoadDelivered(
+        planned_users=settings.users,
+        peak_users=int(peak) if isinstance(peak, int) else None,
+        stages=stages,
+        planned_s=float(settings.duration_s),
+        delivered_s=ended_s,
+        notes=[str(n) for n in data.get("notes") or []],
+        cpu=_cpu(data.get("cpu") or {}),
+    )
+
+
+def _cpu(cpu: Mapping[str, Sequence[Sequence[float]]]) -> list[ProcessCpu]:
+    out = []
+    for label, samples in sorted(cpu.items()):
+        values = [float(v) for _, v in samples]
+        if not values:
+            continue
+        out.append(
+            ProcessCpu(
+                label=str(label),
+                samples=len(values),
+                busy_samples=sum(1 for v in values if v >= BUSY_CPU_PERCENT),
+                max_percent=max(values),
+                mean_percent=sum(values) / len(values),
+            )
+        )
+    return out

@@ -1,0 +1,74 @@
+"""How loadkit writes a number for a person: one function per kind of value, used by every
+renderer (terminal, summary.md, report.html, junit.xml) and by the threshold messages, so a
+value reads the same wherever it appears.
+
+Times keep three significant figures where they matter and never more than two decimals:
+0.41 ms, 65.5 ms, 123 ms, 1,235 ms. Rates are percentages with two decimals, throughput one
+decimal, Apdex scores three decimals.
+"""
+
+from __future__ import annotations
+
+NONE = "-"
+
+
+def ms(value: float | None) -> str:
+    """A time in milliseconds, without the unit."""
+    if value is None:
+        return NONE
+    if value < 1:
+        return f"{value:.2f}"
+    if value < 100:
+        return f"{value:.1f}"
+    return f"{value:,.0f}"
+
+
+def ms_unit(value: float | None) -> str:
+    """A time in milliseconds, with the unit."""
+    return NONE if value is None else f"{ms(value)} ms"
+
+
+def percent(fraction: float | None) -> str:
+    """A fraction as a percentage: 0.0123 -> 1.23%."""
+    return NONE if fraction is None else f"{fraction * 100:.2f}%"
+
+
+def rps(value: float | None) -> str:
+    """Requests (or transactions) per second, without the unit."""
+    return NONE if value is None else f"{value:,.1f}"
+
+
+def score(value: float | None) -> str:
+    """An Apdex score."""
+    return NONE if value is None else f"{value:.3f}"
+
+
+def count(value: float | None) -> str:
+    return NONE if value is None else f"{value:,.0f}"
+
+
+def apdex(entry: dict[str, object] | None) -> str:
+    """A summary's Apdex entry ({score, rating, t_ms}) as `0.940 (good, T=500 ms)`."""
+    if not entry or entry.get("score") is None:
+        return NONE
+    value = entry["score"]
+    t_ms = entry.get("t_ms")
+    assert isinstance(value, int | float)
+    t = f", T={ms_unit(float(t_ms))}" if isinstance(t_ms, int | float) else ""
+    return f"{score(float(value))} ({entry.get('rating')}{t})"
+
+
+def metric_value(unit: str, value: float | None, *, metric: str = "") -> str:
+    """A threshold's or a comparison's value in its unit ("ms", "%", "req/s", "" for scores
+    and counts): what the terminal, summary.md, report.html and junit.xml all print."""
+    if value is None:
+        return "n/a"
+    if unit == "ms":
+        return ms_unit(value)
+    if unit == "%":
+        return percent(value)
+    if unit == "req/s":
+        return f"{rps(value)} req/s"
+    if metric == "apdex":
+        return score(value)
+    return count(value) if float(value).is_integer() else f"{value:g}"
