@@ -42,3 +42,13 @@ def test_readme_quick_start_is_two_commands_and_ci_runs_the_test_one() -> None:
 def test_reports_folder_is_ignored_but_documented() -> None:
     assert (REPO / "reports" / "README.md").is_file()
     assert "reports/*" in (REPO / ".gitignore").read_text()
+
+
+def test_ci_builds_a_fresh_virtual_environment_before_the_test_command() -> None:
+    """CI on a machine with yesterday's packages must still test today's releases."""
+    script = (REPO / ".ci" / "run").read_text()
+    venv = script.index("python3 -m venv")
+    activate = script.index("/bin/activate")
+    test_command = script.index('pip install -e ".[dev]" && python -m pytest')
+    assert venv < activate < test_command
+    assert "mktemp -d" in script  # new every run, never a cached one
