@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import REPO
 
@@ -14,13 +16,17 @@ from loadkit import histogram
 from loadkit.capacity import (
     CapacityReport,
     LoadLevel,
+    UslFit,
     analyze_capacity,
+    capacity_report,
     find_knee,
     fit_usl,
     read_user_counts,
     steady_window,
+    usl_scaling,
 )
-from loadkit.histogram import HistogramRecorder
+from loadkit.histogram import HistogramRecorder, RunHistograms
+from loadkit.summary import capacity_dict
 
 FIXTURES = REPO / "tests" / "fixtures" / "capacity"
 HISTORY_HEADER = (
@@ -33,11 +39,38 @@ T0 = 1_700_000_000
 
 
 def usl(n: float, lam: float, sigma: float, kappa: float) -> float:
-    return lam * n / (1 + sigma * (n - 1) + kappa * n * (n - 1))
+    return UslFit(sigma, kappa, lam, 1.0, None, None).throughput(n)
 
 
 def level(users: int, rps: float, p50: float | None = 50.0) -> LoadLevel:
     return LoadLevel(users, 0.0, 10.0, int(rps * 10), rps, p50, p50, p50, 0.0, 1.0)
+
+
+# Three reports that gave several user counts for one saturation, rebuilt as levels
+# (users, req/s, p50 ms). What they said, by the rules they had: "reached at ~" (the fewest
+# users within 95 % of the highest throughput), "Knee:" and "model peak at ~" (the USL's N*).
+INCONSISTENT_CASES: dict[str, list[tuple[int, float, float]]] = {
+    # "reached at ~10 users", "Knee: 10", "model peak at ~15 users"
+    "10-10-15": [(2, 20, 50), (4, 40, 50), (6, 60, 50), (8, 79, 52), (10, 95, 55),
+                 (12, 97, 70), (14, 94, 90), (16, 89, 110)],
+    # "~8", "12" and "14"
+    "8-12-14": [(2, 20, 50), (4, 40, 50), (6, 60, 50), (8, 76, 52), (10, 78, 54),
+                (12, 80, 56), (14, 80, 80), (16, 80, 110), (18, 79, 140)],
+    # a model peak at 232 users extrapolated from data up to 20 users
+    "peak-232": [(n, usl(n, 10, 0, 1 / 232**2), 50) for n in (1, 2, 4, 8, 12, 16, 20)],
+}  # fmt: skip
+SATURATION_POINT = {"10-10-15": 10, "8-12-14": 12, "peak-232": None}
+"""The one saturation point each case has now."""
+
+
+def case_report(name: str, slo: bool = False) -> CapacityReport:
+    levels = [
+        LoadLevel(u, 0.0, 10.0, int(r * 10), r, p, p * 1.5, p * 2, 0.0, 0.9)
+        for u, r, p in INCONSISTENT_CASES[name]
+    ]
+    return capacity_report(
+        levels, RunHistograms({}), slo=(lambda lv: (lv.p95_ms or 0) < 100) if slo else None
+    )
 
 
 # -- rules on synthetic data -----------------------------------------------------------------
@@ -133,17 +166,20 @@ def test_levels_and_report_from_a_synthetic_run(tmp_path: Path) -> None:
     assert report.saturated
     assert report.max_users_within_slo is not None
     headline = report.headline()
-    assert headline.startswith(f"Capacity: about {peak:.0f} req/s, reached at ~")
-    assert "USL fit R²=" in headline and "the last level meeting the SLO had" in headline
+    assert headline.startswith(
+        f"Capacity: about {peak:.0f} req/s (the highest throughput measured);"
+        f" saturates at {report.knee_users} users (USL fit R²="
+    )
+    assert "the last level meeting the SLO had" in headline
 
 
 def test_a_run_that_never_saturates_gives_a_lower_bound(tmp_path: Path) -> None:
     report = analyze_capacity(write_run(tmp_path, [(n, 6, 20 * n, 50) for n in (1, 2, 4, 8)]))
     assert report.insufficient is None and report.knee_users is None and not report.saturated
     assert report.capacity_rps == 160
-    assert report.headline().startswith(
-        "Capacity: at least 160 req/s; throughput was still growing at the highest level,"
-        " 8 users (USL fit R²=1.00"
+    assert report.headline() == (
+        "Capacity: at least 160 req/s (the highest throughput measured); no saturation up to"
+        " the highest tested level, 8 users (USL fit R²=1.00)."
     )
 
 
@@ -197,6 +233,70 @@ def test_report_is_plain_data() -> None:
     assert dataclasses.asdict(report)["levels"][0]["users"] == 1
 
 
+def test_usl_formula_lives_in_one_place() -> None:
+    fit = UslFit(sigma=0.1, kappa=0.01, lambda_rps=10.0, r_squared=1.0, peak_users=None,
+                 peak_rps=None)  # fmt: skip
+    # X(N) = λN / (1 + σ(N−1) + κN(N−1)); X(1) = λ; X(10) = 100 / (1 + 0.9 + 0.9)
+    assert [fit.throughput(1), fit.throughput(10)] == pytest.approx([10.0, 100 / 2.8])
+    grid = usl_scaling(np.array([1.0, 10.0])[None, :], np.array([[0.0], [0.1]]), 0.01)
+    assert grid.ravel().tolist() == pytest.approx([1.0, 10 / 1.9, 1.0, 10 / 2.8])  # broadcasts
+    # The κN(N−1) term is written once in src/ (capacity.usl_scaling); charts call the fit.
+    term = re.compile(r"\bk\w*\s*\*\s*\w+\s*\*\s*\(\s*\w+\s*-\s*1\s*\)")
+    copies = [
+        path.name
+        for path in sorted((REPO / "src" / "loadkit").glob("*.py"))
+        for _ in term.finditer(path.read_text())
+    ]
+    assert copies == ["capacity.py"]
+
+
+@pytest.mark.parametrize("name", list(INCONSISTENT_CASES))
+def test_one_saturation_point_where_reports_gave_several(name: str) -> None:
+    levels = case_report(name).levels
+    # The data reproduces the reports: three rules, three different answers.
+    top = max(lv.throughput_rps for lv in levels)
+    within_95 = next(lv.users for lv in levels if lv.throughput_rps >= 0.95 * top)
+    fit = fit_usl([lv.users for lv in levels], [lv.throughput_rps for lv in levels])
+    assert fit is not None and fit.peak_users is not None
+    old = (within_95, find_knee(levels), round(fit.peak_users))
+    assert old == {"10-10-15": (10, 10, 15), "8-12-14": (8, 12, 14),
+                   "peak-232": (20, None, 232)}[name]  # fmt: skip
+
+    report = case_report(name, slo=True)
+    saturation = SATURATION_POINT[name]
+    assert report.insufficient is None
+    assert report.knee_users == saturation and report.saturated is (saturation is not None)
+    headline = report.headline()
+    user_counts = re.findall(r"(\d+) users", headline.split("; the last level meeting")[0])
+    if saturation is not None:
+        assert f"saturates at {saturation} users" in headline
+        assert user_counts == [str(saturation)], headline
+    else:
+        assert "no saturation up to the highest tested level, 20 users" in headline
+        assert user_counts == ["20"], headline
+    assert "model peak" not in headline and str(round(fit.peak_users)) not in headline
+    # summary.json: one field for the saturation point; the model's N* only inside "usl".
+    data = capacity_dict(report)
+    assert data is not None and data["knee_users"] == saturation
+    assert set(data) == {
+        *("headline", "levels", "knee_users", "usl", "max_users_within_slo"),
+        *("max_rps_within_slo", "insufficient", "capacity_rps", "slo_given"),
+    }
+
+
+def test_insufficient_data_has_no_saturation_point() -> None:
+    two = [level(1, 20, 50), level(2, 21, 80)]  # a knee by the rule, but two levels only
+    assert find_knee(two) == 1
+    report = capacity_report(two, RunHistograms({}))
+    assert report.insufficient == "the run had 2 load levels; at least 3 are needed"
+    assert report.knee_users is None and not report.saturated
+    single = capacity_report([level(10, 100)], RunHistograms({}))
+    assert single.knee_users is None and single.capacity_rps is None
+    assert single.headline() == (
+        "Insufficient data for a capacity estimate: the run had a single load level."
+    )
+
+
 def test_a_long_history_is_read_per_second(tmp_path: Path) -> None:
     # The speed of reading 1,000,000 rows is measured in benchmarks/, not asserted here.
     second_rows = "".join(f"{{t}},{{u}},GET,/n{i},1,0" + ",1" * 11 + ",1,0,1,1,1,1,1\n"
@@ -234,6 +334,6 @@ def test_the_kept_real_run() -> None:
     assert [lv.users for lv in report.levels] == [1, 2, 4, 6, 8, 12, 16]
     assert report.knee_users == 4
     assert report.headline() == (
-        "Capacity: about 78 req/s, reached at ~4 users"
-        " (USL fit R²=0.95, model peak 82 req/s at ~9 users)."
+        "Capacity: about 78 req/s (the highest throughput measured); saturates at 4 users"
+        " (USL fit R²=0.95)."
     )

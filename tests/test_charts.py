@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import struct
@@ -18,6 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from loadkit import charts
+from loadkit.capacity import UslFit
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 HEADER = (
@@ -286,7 +288,7 @@ def test_png_is_900_pixels_wide(demo_series: pd.DataFrame) -> None:
     assert png_size(data) == (900, 430)
 
 
-# --- capacity (a stand-in of loadkit.capacity's dataclasses, matched structurally) -------------
+# --- capacity (a stand-in of loadkit.capacity's report, matched structurally) -----------------
 
 
 @dataclass(frozen=True)
@@ -304,16 +306,6 @@ class LoadLevel:
 
 
 @dataclass(frozen=True)
-class UslFit:
-    sigma: float
-    kappa: float
-    lambda_rps: float
-    r_squared: float
-    peak_users: float | None
-    peak_rps: float | None
-
-
-@dataclass(frozen=True)
 class CapacityReport:
     levels: list[LoadLevel]
     knee_users: int | None
@@ -321,34 +313,50 @@ class CapacityReport:
     max_users_within_slo: int | None
     max_rps_within_slo: float | None
     insufficient: str | None
+    capacity_rps: float | None = None
 
     def headline(self) -> str:
-        return f"Knee at {self.knee_users} users; at most {self.max_users_within_slo} within SLO"
+        return f"Saturates at {self.knee_users} users; at most {self.max_users_within_slo} in SLO"
 
 
 def sample_capacity(*, usl: bool = True) -> CapacityReport:
-    fit = UslFit(
-        sigma=0.05, kappa=0.001, lambda_rps=50.0, r_squared=0.97, peak_users=30.8, peak_rps=0.0
-    )
-    peak = float(charts.usl_throughput(np.array([30.8]), fit)[0])
-    fit = UslFit(0.05, 0.001, 50.0, 0.97, 30.8, peak)
+    fit = UslFit(sigma=0.05, kappa=0.001, lambda_rps=50.0, r_squared=0.97, peak_users=30.8,
+                 peak_rps=None)  # fmt: skip
+    fit = dataclasses.replace(fit, peak_rps=fit.throughput(30.8))
     levels = []
     for users, p95 in ((5, 12.0), (10, 15.0), (20, 40.0), (30, 180.0), (40, 650.0)):
-        rps = float(charts.usl_throughput(np.array([users]), fit)[0])
+        rps = fit.throughput(users)
         levels.append(
             LoadLevel(users, 0, 60, int(rps * 60), rps, p95 / 3, p95, p95 * 1.5, 0.0, 0.95)
         )
-    return CapacityReport(levels, 20, fit if usl else None, 30, levels[3].throughput_rps, None)
+    top = max(level.throughput_rps for level in levels)
+    return CapacityReport(
+        levels, 20, fit if usl else None, 30, levels[3].throughput_rps, None, capacity_rps=top
+    )
 
 
-def test_usl_formula() -> None:
-    fit = UslFit(
-        sigma=0.1, kappa=0.01, lambda_rps=10.0, r_squared=1.0, peak_users=None, peak_rps=None
-    )
-    # X(N) = λN / (1 + σ(N−1) + κN(N−1)); X(1) = λ; X(10) = 100 / (1 + 0.9 + 0.9)
-    assert charts.usl_throughput(np.array([1.0, 10.0]), fit).tolist() == pytest.approx(
-        [10.0, 100 / 2.8]
-    )
+def case_capacity(name: str) -> Any:
+    """The real report of one of test_capacity's reconstructed inconsistent cases."""
+    from test_capacity import case_report
+
+    return case_report(name, slo=True)
+
+
+def single_level_capacity() -> Any:
+    """The real report of a constant-load run: one level, 3 users."""
+    from loadkit import capacity
+    from loadkit.histogram import RunHistograms
+
+    level = capacity.LoadLevel(3, 0, 60, 600, 10.0, 5.0, 9.0, 12.0, 0.0, 1.0)
+    return capacity.capacity_report([level], RunHistograms({}))
+
+
+def saturation_lines(figure: Figure) -> list[tuple[str, list[float]]]:
+    return [
+        (str(line.get_label()), list(line.get_xdata()))  # type: ignore[arg-type]
+        for line in figure.axes[0].get_lines()
+        if str(line.get_label()).startswith("saturation point")
+    ]
 
 
 def test_stand_in_matches_the_protocol_without_importing_capacity() -> None:
@@ -361,20 +369,25 @@ def test_stand_in_matches_the_protocol_without_importing_capacity() -> None:
     assert out.stdout.split() == ["False", "False"]  # no capacity.py, and never pyplot
 
 
-def test_capacity_throughput_chart_shows_fit_knee_and_peak() -> None:
+def test_capacity_throughput_chart_shows_fit_and_saturation_point() -> None:
     figure = charts.capacity_throughput_chart(sample_capacity())
     assert_legible(figure)
     ax = figure.axes[0]
     assert ax.get_title(loc="left") == "Throughput vs users"
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("Load (users)", "Throughput (req/s)")
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert texts[0] == "measured" and texts[1] == "USL fit (R² = 0.97)"
-    assert any(t.startswith("predicted peak: ") for t in texts)
-    assert "knee: 20 users" in texts
-    (knee,) = [ln for ln in ax.get_lines() if ln.get_label() == "knee: 20 users"]
-    assert list(knee.get_xdata()) == [20, 20]
+    assert texts == [
+        "measured",
+        "USL fit (R² = 0.97)",
+        "model extrapolation beyond the tested 40 users",
+        "saturation point: 20 users",
+    ]  # no model peak: it is not the saturation point
+    assert saturation_lines(figure) == [("saturation point: 20 users", [20, 20])]
     (curve,) = [ln for ln in ax.get_lines() if str(ln.get_label()).startswith("USL")]
-    assert max(curve.get_xdata()) >= 40  # drawn across every measured level
+    assert (min(curve.get_xdata()), max(curve.get_xdata())) == (5, 40)  # the tested users
+    (beyond,) = [ln for ln in ax.get_lines() if str(ln.get_label()).startswith("model extra")]
+    assert (min(beyond.get_xdata()), max(beyond.get_xdata())) == (40, 50)  # 25 % past, labelled
+    assert beyond.get_linestyle() != curve.get_linestyle()
 
 
 def test_capacity_latency_chart_draws_the_slo() -> None:
@@ -385,6 +398,7 @@ def test_capacity_latency_chart_draws_the_slo() -> None:
     (slo,) = [ln for ln in ax.get_lines() if ln.get_label() == "SLO: p95 < 500 ms"]
     assert list(slo.get_ydata()) == [500, 500]
     assert "max within SLO: 30 users" in labels(figure)
+    assert saturation_lines(figure) == [("saturation point: 20 users", [20, 20])]
     (p95,) = [ln for ln in ax.get_lines() if ln.get_label() == "p95"]
     assert list(p95.get_ydata()) == [12.0, 15.0, 40.0, 180.0, 650.0]
     without = charts.capacity_latency_chart(sample_capacity(), slo_p95_ms=None)
@@ -394,6 +408,7 @@ def test_capacity_latency_chart_draws_the_slo() -> None:
 def test_capacity_charts_without_fit_or_levels() -> None:
     assert_legible(charts.capacity_throughput_chart(sample_capacity(usl=False)))
     nothing = CapacityReport([], None, None, None, None, "needs at least 3 load levels")
+    assert not charts.has_capacity_charts(nothing)
     for figure in (
         charts.capacity_throughput_chart(nothing),
         charts.capacity_latency_chart(nothing, slo_p95_ms=200),
@@ -403,23 +418,62 @@ def test_capacity_charts_without_fit_or_levels() -> None:
         assert all(isinstance(h, Line2D) for h in figure.axes[0].get_lines())
 
 
+@pytest.mark.parametrize("name", ["10-10-15", "8-12-14", "peak-232"])
+def test_charts_show_the_one_saturation_point_and_no_model_peak(name: str) -> None:
+    capacity = case_capacity(name)
+    throughput = charts.capacity_throughput_chart(capacity)
+    latency = charts.capacity_latency_chart(capacity, slo_p95_ms=None)
+    n = capacity.knee_users
+    expected = [] if n is None else [(f"saturation point: {n} users", [n, n])]
+    assert saturation_lines(throughput) == saturation_lines(latency) == expected
+    texts = [*labels(throughput), *labels(latency)]
+    assert not [t for t in texts if "peak" in t or "232" in t], texts
+    # The model is drawn up to the tested 20 (16, 18) users, then at most 25 % further,
+    # labelled: never out to a model peak far beyond the data.
+    top = max(level.users for level in capacity.levels)
+    reach = max(max(line.get_xdata()) for line in throughput.axes[0].get_lines())
+    assert reach == pytest.approx(top * 1.25)
+    assert f"model extrapolation beyond the tested {top} users" in texts
+    assert throughput.axes[0].get_xlim()[1] < top * 1.5
+
+
+def test_a_single_level_run_has_no_capacity_charts() -> None:
+    from loadkit import report
+
+    single = single_level_capacity()
+    assert single.insufficient == "the run had a single load level"
+    assert not charts.has_capacity_charts(single)
+    assert charts.has_capacity_charts(sample_capacity())
+    figures = report.build_figures({}, charts.empty_series(), {}, single, 200.0, [])
+    assert figures == {}
+
+
+def test_insufficient_data_draws_measurements_only() -> None:
+    from loadkit import capacity as analysis
+    from loadkit.histogram import RunHistograms
+
+    two = [analysis.LoadLevel(1, 0, 60, 1200, 20.0, 50, 60, 70, 0.0, 1.0),
+           analysis.LoadLevel(2, 0, 60, 1260, 21.0, 80, 90, 99, 0.0, 1.0)]  # fmt: skip
+    capacity = analysis.capacity_report(two, RunHistograms({}))
+    assert capacity.insufficient is not None and charts.has_capacity_charts(capacity)
+    figure = charts.capacity_throughput_chart(capacity)
+    assert labels(figure) == ["measured"]  # no model, no saturation point, no second headline
+    assert len(figure.axes[0].texts) == 0
+
+
 def test_real_capacity_report_is_charted() -> None:
     from loadkit import capacity
 
     stand_in = sample_capacity()
     levels = [capacity.LoadLevel(**vars(level)) for level in stand_in.levels]
-    assert stand_in.usl is not None
-    fit = capacity.UslFit(**vars(stand_in.usl))
     real = capacity.CapacityReport(
         levels,
         20,
-        fit,
+        stand_in.usl,
         30,
         levels[3].throughput_rps,
         None,
-        capacity_rps=levels[3].throughput_rps,
-        capacity_users=30,
-        saturated=True,
+        capacity_rps=stand_in.capacity_rps,
         slo_given=True,
     )
     assert isinstance(real, charts.CapacityReportLike)
@@ -428,4 +482,4 @@ def test_real_capacity_report_is_charted() -> None:
     latency = charts.capacity_latency_chart(real, slo_p95_ms=500)
     for figure in (throughput, latency):
         assert_legible(figure)
-    assert labels(throughput)[:2] == labels(charts.capacity_throughput_chart(stand_in))[:2]
+    assert labels(throughput) == labels(charts.capacity_throughput_chart(stand_in))

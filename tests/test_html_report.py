@@ -11,9 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_charts import sample_capacity
+from test_capacity import INCONSISTENT_CASES, SATURATION_POINT
+from test_charts import case_capacity, labels, sample_capacity, single_level_capacity
 
-from loadkit.html_report import CHART_CAPTIONS, render_html
+from loadkit import charts
+from loadkit.html_report import CAPACITY_CHARTS, CHART_CAPTIONS, render_html
+from loadkit.markdown import render_markdown
+from loadkit.summary import capacity_dict
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 EVIL = "<script>alert(1)</script>"
@@ -33,21 +37,34 @@ class Page(HTMLParser):
         self.stack: list[str] = []
         self.tags: list[tuple[str, dict[str, str | None]]] = []
         self.text: list[str] = []
+        self.row: int | None = None
+        self.cell_text: dict[int, str] = {}
+        """Tag index of each <tr> -> the text of its first <td>."""
+        self.in_first_cell = False
         self.feed(text)
         self.close()
         assert self.stack == [], f"unclosed elements: {self.stack}"
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append((tag, dict(attrs)))
+        if tag == "tr":
+            self.row = len(self.tags) - 1
+        elif tag == "td" and self.row is not None and self.row not in self.cell_text:
+            self.cell_text[self.row] = ""
+            self.in_first_cell = True
         if tag not in VOID:
             self.stack.append(tag)
 
     def handle_endtag(self, tag: str) -> None:
         assert self.stack and self.stack[-1] == tag, f"</{tag}> closes {self.stack[-1:]}"
         self.stack.pop()
+        if tag == "td":
+            self.in_first_cell = False
 
     def handle_data(self, data: str) -> None:
         self.text.append(data)
+        if self.in_first_cell and self.row is not None:
+            self.cell_text[self.row] += data
 
     def all(self, tag: str) -> list[dict[str, str | None]]:
         return [attrs for t, attrs in self.tags if t == tag]
@@ -200,10 +217,75 @@ def test_capacity_section() -> None:
     # The capacity charts sit in the capacity section, next to the numbers they illustrate.
     assert ids.index("capacity") < ids.index("chart-capacity_throughput") < ids.index("charts")
     assert capacity.headline() in words
-    assert "Knee 20 users" in words and "Most users within the SLO 30 users" in words
+    assert "Saturation point 20 users" in words and "Most users within the SLO 30 users" in words
     assert "USL fit σ = 0.05, κ = 0.001, λ = 50 req/s, R² = 0.970" in words
+    extrapolation = "its dotted stretch on the chart is a model extrapolation beyond the tested 40"
+    assert extrapolation in words
+    assert "Predicted peak" not in words and "Knee" not in words
     rows = [line for line in words.split("Load levels")[1:]]
     assert rows and "40 " in rows[0] and "650" in rows[0] and "0.95" in rows[0]
+    assert saturation_rows(page) == ["20"]
+
+
+def saturation_rows(page: Page) -> list[str]:
+    """The Users cell of every levels-table row marked as the saturation point."""
+    return [
+        page.cell_text[i]
+        for i, (tag, attrs) in enumerate(page.tags)
+        if tag == "tr" and attrs.get("class") == "saturation"
+    ]
+
+
+def markdown_of(capacity: Any) -> str:
+    return render_markdown({**demo_summary(), "capacity": capacity_dict(capacity)})
+
+
+@pytest.mark.parametrize("name", list(INCONSISTENT_CASES))
+def test_headline_table_and_charts_show_the_one_saturation_point(name: str) -> None:
+    """The three reports that gave several user counts for one saturation (see
+    test_capacity.INCONSISTENT_CASES): every renderer now shows the one saturation point."""
+    capacity = case_capacity(name)
+    n = SATURATION_POINT[name]
+    assert capacity.knee_users == n
+    page = Page(render_html(demo_summary(), {}, capacity))
+    words = page.visible.split("Capacity", 1)[1].split("Charts")[0]
+    markdown = markdown_of(capacity)
+    figure = charts.capacity_throughput_chart(capacity)
+    chart_lines = [t for t in labels(figure) if t.startswith("saturation point")]
+    if n is None:
+        assert "no saturation up to the highest tested level, 20 users" in capacity.headline()
+        assert "Saturation point none up to the highest tested level, 20 users" in words
+        assert saturation_rows(page) == [] and "saturation point**" not in markdown
+        assert chart_lines == []
+    else:
+        assert f"saturates at {n} users" in capacity.headline()
+        assert f"Saturation point {n} users" in words
+        assert saturation_rows(page) == [str(n)]
+        (marked,) = [line for line in markdown.splitlines() if "**saturation point**" in line]
+        assert marked.startswith(f"| {n} |")
+        assert chart_lines == [f"saturation point: {n} users"]
+    assert capacity.headline() in words and capacity.headline() in markdown
+    # No second figure under another name: no "reached at", knee, or model peak anywhere.
+    fit = capacity.usl
+    assert fit is not None and fit.peak_users is not None
+    for text in (words, markdown, " ".join(labels(figure))):
+        for other in ("reached at", "Knee", "knee", "peak", f" {round(fit.peak_users)} users"):
+            assert other not in text, (other, text)
+
+
+def test_single_level_run_says_insufficient_once_and_draws_no_capacity_chart() -> None:
+    single = single_level_capacity()
+    given = {name: PNG for name in CAPACITY_CHARTS}  # even if a caller drew them anyway
+    page = Page(render_html(demo_summary(), given, single))
+    words = page.visible
+    assert words.count("Insufficient data") == 1 and words.count("single load level") == 1
+    assert single.headline() in words
+    assert not [a for _, a in page.tags if str(a.get("id", "")).startswith("chart-capacity")]
+    assert "Saturation point" not in words and "USL fit" not in words
+    assert saturation_rows(page) == []
+    markdown = markdown_of(single)
+    assert markdown.count("Insufficient data") == 1 and "saturation point" not in markdown
+    assert "### Capacity" in markdown and "| 3 | 10.0 |" in markdown
 
 
 def test_bare_summary_still_renders() -> None:

@@ -26,19 +26,31 @@ Knee
     up, so the flat throughput is saturation, not a client-side limit). No such pair: no knee.
 
 Universal Scalability Law
-    ``X(N) = λN / (1 + σ(N-1) + κN(N-1))`` is fitted to the levels' throughput by least squares
-    (numpy only: for each (σ, κ) the best λ is closed-form; σ in [0, 1] and κ in [0, 1] are
-    searched on a log grid, then refined by a pattern search). ``R²`` is over the throughput.
-    With κ > 0 the model peaks at ``N* = sqrt((1 - σ) / κ)``.
+    ``X(N) = λN / (1 + σ(N-1) + κN(N-1))`` (`usl_scaling`, the one copy of the formula) is
+    fitted to the levels' throughput by least squares (numpy only: for each (σ, κ) the best λ
+    is closed-form; σ in [0, 1] and κ in [0, 1] are searched on a log grid, then refined by a
+    pattern search). ``R²`` is over the throughput. With κ > 0 the model peaks at
+    ``N* = sqrt((1 - σ) / κ)`` (``UslFit.peak_users``, kept in summary.json as a model
+    parameter). The model describes the tested range; renderers draw its curve there and label
+    any stretch of it beyond the highest tested user count as an extrapolation. They never show
+    ``N*`` as a user count: it is not the saturation point, and outside the tested range it is
+    a guess.
 
-Capacity
-    The highest steady throughput measured at any level (a measurement, not an extrapolation),
-    reached at the fewest users whose level got within 5 % of it. It counts as *saturated* if
-    a knee was found or the USL peak lies within the tested users; otherwise the headline
-    says "at least". The estimate is *insufficient* (``CapacityReport.insufficient`` gives the
-    reason in plain words, and the headline says so) with fewer than 3 distinct user counts,
-    or when the USL fit is poor (R² < 0.8): a curve that does not look like a scalability
-    curve is not one to plan with.
+Saturation point and capacity
+    There is one *saturation point*: ``CapacityReport.knee_users``, the knee found by the rule
+    above, and nothing else. The headline's "saturates at N users", the levels table's marked
+    row and the charts' vertical line all read that field; no renderer computes a user count
+    of its own. It is None when no knee was found (the run is *not saturated*: the headline
+    says "at least", and that no saturation was found up to the highest tested level) and
+    when the data is insufficient (below). Why the knee: it is measured (two adjacent levels,
+    not a model), it needs throughput to flatten *and* latency to rise, which tells saturation
+    from a client-side limit, and it never lies outside the tested users.
+    ``capacity_rps`` is the highest steady throughput measured at any level: a measurement,
+    reported as "about" when saturated and "at least" when not; it carries no user count.
+    The estimate is *insufficient* (``CapacityReport.insufficient`` gives the reason in plain
+    words, the headline says so, and there is no saturation point) with fewer than 3 distinct
+    user counts, or when the USL fit is poor (R² < 0.8): a curve that does not look like a
+    scalability curve is not one to plan with.
 
 SLO
     ``slo`` judges a level; scanning the levels by increasing users, the last one before the
@@ -56,6 +68,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from loadkit.apdex import apdex
@@ -72,6 +85,7 @@ __all__ = [
     "find_levels",
     "fit_usl",
     "read_user_counts",
+    "usl_scaling",
 ]
 
 RAMP_MIN_S = 2
@@ -81,7 +95,6 @@ KNEE_SLOPE_FRACTION = 0.25
 KNEE_LATENCY_RISE = 1.10
 MIN_LEVELS = 3
 MIN_R_SQUARED = 0.8
-CAPACITY_REACHED_FRACTION = 0.95
 
 
 @dataclass(frozen=True)
@@ -101,6 +114,18 @@ class LoadLevel:
     apdex: float | None
 
 
+def usl_scaling(
+    users: npt.ArrayLike, sigma: npt.ArrayLike, kappa: npt.ArrayLike
+) -> npt.NDArray[np.float64]:
+    """``N / (1 + σ(N-1) + κN(N-1))``: the Universal Scalability Law's throughput for λ = 1.
+    The one copy of the formula; broadcasts like numpy (the fit evaluates a whole grid)."""
+    n = np.asarray(users, dtype=float)
+    s = np.asarray(sigma, dtype=float)
+    k = np.asarray(kappa, dtype=float)
+    result: npt.NDArray[np.float64] = n / (1 + s * (n - 1) + k * n * (n - 1))
+    return result
+
+
 @dataclass(frozen=True)
 class UslFit:
     sigma: float
@@ -115,8 +140,8 @@ class UslFit:
     peak_rps: float | None
 
     def throughput(self, users: float) -> float:
-        n = users
-        return self.lambda_rps * n / (1 + self.sigma * (n - 1) + self.kappa * n * (n - 1))
+        """The model's throughput (req/s) at ``users``: ``λN / (1 + σ(N-1) + κN(N-1))``."""
+        return self.lambda_rps * float(usl_scaling(users, self.sigma, self.kappa))
 
 
 @dataclass(frozen=True)
@@ -124,37 +149,35 @@ class CapacityReport:
     levels: list[LoadLevel]
     """Every level found, in time order."""
     knee_users: int | None
+    """The saturation point: the one user count at which the system saturates (the knee, see
+    the module docstring). None when no knee was found or the data is insufficient."""
     usl: UslFit | None
     max_users_within_slo: int | None
     max_rps_within_slo: float | None
     insufficient: str | None
     """Why the data cannot support a capacity estimate, in plain words; None if it can."""
     capacity_rps: float | None = None
-    """The highest steady throughput measured."""
-    capacity_users: int | None = None
-    """The fewest users whose level reached 95 % of capacity_rps."""
-    saturated: bool = False
-    """A knee was found or the USL peak lies within the tested users."""
+    """The highest steady throughput measured at any level (a measurement, no user count)."""
     slo_given: bool = False
+
+    @property
+    def saturated(self) -> bool:
+        """The run found its saturation point (``knee_users``)."""
+        return self.knee_users is not None
 
     def headline(self) -> str:
         if self.insufficient is not None:
             return f"Insufficient data for a capacity estimate: {self.insufficient}."
         assert self.capacity_rps is not None and self.usl is not None
-        usl = self.usl
-        model = f"USL fit R²={usl.r_squared:.2f}"
-        if usl.peak_rps is not None and usl.peak_users is not None:
-            model += f", model peak {_rps(usl.peak_rps)} req/s at ~{usl.peak_users:.0f} users"
-        if self.saturated:
-            text = (
-                f"Capacity: about {_rps(self.capacity_rps)} req/s, reached at"
-                f" ~{self.capacity_users} users ({model})"
-            )
+        model = f"USL fit R²={self.usl.r_squared:.2f}"
+        measured = f"{_rps(self.capacity_rps)} req/s (the highest throughput measured)"
+        if self.knee_users is not None:
+            text = f"Capacity: about {measured}; saturates at {self.knee_users} users ({model})"
         else:
             top = max(level.users for level in self.levels)
             text = (
-                f"Capacity: at least {_rps(self.capacity_rps)} req/s; throughput was still"
-                f" growing at the highest level, {top} users ({model})"
+                f"Capacity: at least {measured}; no saturation up to the highest tested level,"
+                f" {top} users ({model})"
             )
         if self.slo_given:
             if self.max_users_within_slo is None or self.max_rps_within_slo is None:
@@ -291,19 +314,14 @@ def fit_usl(users: Sequence[float], throughput: Sequence[float]) -> UslFit | Non
         return None
 
     def cost(sigma: float, kappa: float) -> tuple[float, float]:
-        g = n / (1 + sigma * (n - 1) + kappa * n * (n - 1))
+        g = usl_scaling(n, sigma, kappa)
         lam = float(g @ x / (g @ g))
         return float(((lam * g - x) ** 2).sum()), lam
 
     # Coarse: every (σ, κ) on a log grid, λ in closed form for each.
     sigmas = np.concatenate([[0.0], np.logspace(-4, 0, 81)])
     kappas = np.concatenate([[0.0], np.logspace(-7, 0, 141)])
-    grid = 1 / (
-        1
-        + sigmas[:, None, None] * (n - 1)[None, None, :]
-        + kappas[None, :, None] * (n * (n - 1))[None, None, :]
-    )
-    g = n[None, None, :] * grid
+    g = usl_scaling(n[None, None, :], sigmas[:, None, None], kappas[None, :, None])
     lams = (g * x).sum(axis=-1) / (g * g).sum(axis=-1)
     sse = ((lams[..., None] * g - x) ** 2).sum(axis=-1)
     i, j = np.unravel_index(int(np.argmin(sse)), sse.shape)
@@ -374,16 +392,10 @@ def capacity_report(
     )
     reason = _why_insufficient(pooled, base.usl)
     if reason is not None:
-        return replace(base, insufficient=reason)
-    assert base.usl is not None
-    capacity = max(level.throughput_rps for level in pooled)
-    reached = next(
-        lv.users for lv in pooled if lv.throughput_rps >= CAPACITY_REACHED_FRACTION * capacity
-    )
-    top = pooled[-1].users
-    peak = base.usl.peak_users
-    saturated = base.knee_users is not None or (peak is not None and peak <= top)
-    return replace(base, capacity_rps=capacity, capacity_users=reached, saturated=saturated)
+        # No estimate, so no saturation point either: a knee between two levels alone is
+        # not one to plan with, and the headline must not contradict the details.
+        return replace(base, knee_users=None, insufficient=reason)
+    return replace(base, capacity_rps=max(level.throughput_rps for level in pooled))
 
 
 def _why_insufficient(pooled: Sequence[LoadLevel], usl: UslFit | None) -> str | None:

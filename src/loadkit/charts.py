@@ -6,7 +6,10 @@ Data comes from the run folder (read here with pandas, only the columns needed):
 - `locust_final.json`: the exact number of requests and failures completed in every second
   (the history only has a 10-second moving average of those, which reads 0 for the first
   seconds of a run) and the final response-time histogram of all requests;
-- a capacity report (see `CapacityReportLike`): one point per load level.
+- a capacity report (see `CapacityReportLike`): one point per load level. The capacity charts
+  show what `loadkit.capacity` decided and compute nothing of their own: the saturation point is
+  its `knee_users`, the curve is its `UslFit.throughput`. They are drawn only when there is a
+  curve over users to show (`has_capacity_charts`).
 
 Figures are built with `matplotlib.figure.Figure` and the Agg canvas, never pyplot: no global
 figure registry, no GUI backend, safe to call from any process. Every chart has a title, axis
@@ -39,7 +42,7 @@ COLORS = {
     "failures": "#D55E00",
     "usl": "#56B4E9",
     "slo": "#000000",
-    "knee": "#D55E00",
+    "saturation": "#D55E00",
 }
 WIDTH_IN, HEIGHT_IN, DPI = 9.0, 4.3, 100
 """900 x 430 px: readable at the width the HTML report shows them."""
@@ -106,6 +109,7 @@ class UslFitLike(Protocol):
     def peak_users(self) -> float | None: ...
     @property
     def peak_rps(self) -> float | None: ...
+    def throughput(self, users: float) -> float: ...
 
 
 @runtime_checkable
@@ -114,6 +118,7 @@ class CapacityReportLike(Protocol):
 
     @property
     def levels(self) -> Sequence[LoadLevelLike]: ...
+    # The saturation point: the one user count of saturation every renderer shows.
     @property
     def knee_users(self) -> int | None: ...
     @property
@@ -124,6 +129,8 @@ class CapacityReportLike(Protocol):
     def max_rps_within_slo(self) -> float | None: ...
     @property
     def insufficient(self) -> str | None: ...
+    @property
+    def capacity_rps(self) -> float | None: ...
     def headline(self) -> str: ...
 
 
@@ -483,19 +490,47 @@ def distribution_chart(
 # --- capacity --------------------------------------------------------------------------------
 
 
-def usl_throughput(users: np.ndarray, fit: UslFitLike) -> np.ndarray:
-    """Gunther's Universal Scalability Law: X(N) = λN / (1 + σ(N−1) + κN(N−1))."""
-    n = np.asarray(users, dtype=float)
-    result: np.ndarray = fit.lambda_rps * n / (1 + fit.sigma * (n - 1) + fit.kappa * n * (n - 1))
-    return result
+def has_capacity_charts(capacity: CapacityReportLike) -> bool:
+    """Whether the capacity charts have anything to show: load levels at two or more user
+    counts. A single-level (constant-load) run has no curve over users; its report says why in
+    the capacity headline and draws no empty axes."""
+    return len({level.users for level in capacity.levels}) >= 2
+
+
+def tested_users_note(capacity: CapacityReportLike) -> str:
+    """How the model stretch beyond the data is labelled, everywhere it is drawn."""
+    top = max(level.users for level in capacity.levels)
+    return f"model extrapolation beyond the tested {top} users"
+
+
+USL_EXTRAPOLATION = 0.25
+"""The USL curve is drawn up to this fraction beyond the highest tested user count, dotted and
+labelled as an extrapolation; never further."""
+
+
+def _saturation_line(ax: Axes, capacity: CapacityReportLike) -> list[Any]:
+    """The saturation point as a vertical line, on every capacity chart alike."""
+    if capacity.knee_users is None:
+        return []
+    return [
+        ax.axvline(
+            capacity.knee_users,
+            color=COLORS["saturation"],
+            linestyle=":",
+            linewidth=2,
+            label=f"saturation point: {capacity.knee_users} users",
+        )
+    ]
 
 
 def capacity_throughput_chart(capacity: CapacityReportLike) -> Figure:
-    """Throughput per load level, the fitted USL curve, the knee and the predicted peak."""
+    """Throughput per load level, the fitted USL curve over the tested users (and a short,
+    labelled extrapolation beyond them) and the saturation point. No model peak is marked: it
+    is not the saturation point, and it often lies outside the data."""
     figure, ax = _figure("Throughput vs users")
     ax.set_xlabel("Load (users)", fontsize=11)
     ax.set_ylabel("Throughput (req/s)", fontsize=11)
-    levels = list(capacity.levels)
+    levels = sorted(capacity.levels, key=lambda level: level.users)
     users = np.array([lv.users for lv in levels], dtype=float)
     rps = np.array([lv.throughput_rps for lv in levels], dtype=float)
     handles: list[Any] = []
@@ -511,42 +546,29 @@ def capacity_throughput_chart(capacity: CapacityReportLike) -> Figure:
             linewidth=1.5,
             label="measured",
         )
-    top_users = float(users.max()) if len(users) else 1.0
     fit = capacity.usl
-    if fit is not None and len(users):
-        reach = top_users * 1.25
-        if fit.peak_users is not None and math.isfinite(fit.peak_users):
-            reach = max(reach, min(fit.peak_users * 1.15, top_users * 3))
-        grid = np.linspace(1, max(reach, 2.0), 300)
+    if fit is not None and capacity.insufficient is None and len(users):
+        low, top = float(users.min()), float(users.max())
+        tested = np.linspace(low, top, 200)
         handles += ax.plot(
-            grid,
-            usl_throughput(grid, fit),
+            tested,
+            [fit.throughput(n) for n in tested],
             color=COLORS["usl"],
             linewidth=2,
             linestyle="--",
             label=f"USL fit (R² = {fit.r_squared:.2f})",
         )
-        if fit.peak_users is not None and fit.peak_rps is not None and fit.peak_users <= reach:
-            handles += ax.plot(
-                [fit.peak_users],
-                [fit.peak_rps],
-                linestyle="none",
-                marker="*",
-                markersize=14,
-                color=COLORS["usl"],
-                markeredgecolor="#333333",
-                label=f"predicted peak: {fit.peak_rps:.0f} req/s at {fit.peak_users:.0f} users",
-            )
-    if capacity.knee_users is not None:
-        handles.append(
-            ax.axvline(
-                capacity.knee_users,
-                color=COLORS["knee"],
-                linestyle=":",
-                linewidth=2,
-                label=f"knee: {capacity.knee_users} users",
-            )
+        beyond = np.linspace(top, top * (1 + USL_EXTRAPOLATION), 50)
+        handles += ax.plot(
+            beyond,
+            [fit.throughput(n) for n in beyond],
+            color=COLORS["usl"],
+            linewidth=1.5,
+            linestyle=":",
+            alpha=0.8,
+            label=tested_users_note(capacity),
         )
+    handles += _saturation_line(ax, capacity)
     ax.set_xlim(left=0)
     ax.set_ylim(bottom=0, top=max(1.0, ax.get_ylim()[1] * 1.1))
     if not handles:
@@ -592,6 +614,7 @@ def capacity_latency_chart(capacity: CapacityReportLike, *, slo_p95_ms: float | 
                 label=f"max within SLO: {capacity.max_users_within_slo} users",
             )
         )
+    handles += _saturation_line(ax, capacity)
     ax.set_xlim(left=0)
     ax.set_ylim(bottom=0, top=max(1.0, ax.get_ylim()[1] * 1.1))
     if not handles:

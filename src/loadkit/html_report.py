@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from loadkit.charts import CapacityReportLike
+from loadkit.charts import CapacityReportLike, has_capacity_charts, tested_users_note
 from loadkit.console import format_threshold_actual
 
 CHART_CAPTIONS: dict[str, tuple[str, str]] = {
@@ -38,11 +38,13 @@ CHART_CAPTIONS: dict[str, tuple[str, str]] = {
     ),
     "capacity_throughput": (
         "Throughput vs users",
-        "Throughput at each load level, the Universal Scalability Law fitted to it and the knee.",
+        "Throughput at each load level, the Universal Scalability Law fitted to it (dotted where"
+        " it extrapolates beyond the tested users) and the saturation point.",
     ),
     "capacity_latency": (
         "Response time vs users",
-        "Response-time percentiles at each load level against the p95 objective.",
+        "Response-time percentiles at each load level against the p95 objective, and the"
+        " saturation point.",
     ),
 }
 """Known chart names -> (title, how to read it). Charts are shown in this order."""
@@ -96,6 +98,7 @@ th, td { border-bottom: 1px solid var(--line); padding: 5px 8px; text-align: lef
 th { background: var(--bg-soft); font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.total td { font-weight: 600; border-top: 2px solid var(--line); }
+tr.saturation td { font-weight: 600; background: #fff4e5; }
 td.name, td.error { word-break: break-word; }
 .status { font-weight: 700; white-space: nowrap; }
 .status.pass { color: var(--pass); } .status.fail { color: var(--fail); }
@@ -249,32 +252,46 @@ def _thresholds(summary: Mapping[str, Any]) -> str:
 
 
 def _capacity(capacity: CapacityReportLike, charts: Mapping[str, bytes]) -> str:
+    """The headline, the details behind it, the levels and the capacity charts. Every user
+    count of saturation shown here is `capacity.knee_users` (the saturation point); an
+    insufficient estimate is said once, by the headline, and has no details or charts."""
     parts = [f'<p class="headline">{esc(capacity.headline())}</p>']
-    if capacity.insufficient:
-        parts.append(f'<p class="note">{esc(capacity.insufficient)}</p>')
+    if capacity.insufficient is None:
+        parts.append(_capacity_facts(capacity))
+    parts.append("<h3>Load levels</h3>" + _capacity_levels(capacity))
+    if has_capacity_charts(capacity):
+        parts += [_figure(name, charts[name]) for name in CAPACITY_CHARTS if name in charts]
+    return f'<section id="capacity"><h2>Capacity</h2>{"".join(parts)}</section>'
+
+
+def _capacity_facts(capacity: CapacityReportLike) -> str:
+    top = max((level.users for level in capacity.levels), default=None)
+    if capacity.knee_users is not None:
+        saturation = _number(capacity.knee_users, 0, " users")
+    else:
+        saturation = f"none up to the highest tested level, {_number(top, 0, ' users')}"
     facts = [
-        ("Knee", _number(capacity.knee_users, 0, " users")),
+        ("Saturation point", saturation),
+        ("Highest throughput measured", _number(capacity.capacity_rps, 1, " req/s")),
         ("Most users within the SLO", _number(capacity.max_users_within_slo, 0, " users")),
         ("Most throughput within the SLO", _number(capacity.max_rps_within_slo, 1, " req/s")),
     ]
     fit = capacity.usl
-    if fit is not None:
+    if fit is not None and capacity.levels:
         facts.append(
             (
                 "USL fit",
                 f"σ = {fit.sigma:.4g}, κ = {fit.kappa:.4g}, λ = {fit.lambda_rps:.4g} req/s, "
-                f"R² = {fit.r_squared:.3f}",
+                f"R² = {fit.r_squared:.3f}"
+                ' <span class="note">(a model fitted to the tested users; its dotted stretch'
+                f" on the chart is a {esc(tested_users_note(capacity))})</span>",
             )
         )
-        if fit.peak_users is not None and fit.peak_rps is not None:
-            facts.append(
-                (
-                    "Predicted peak",
-                    f"{_number(fit.peak_rps, 1)} req/s at {_number(fit.peak_users)} users",
-                )
-            )
     body = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in facts)
-    parts.append(f'<table class="facts">{body}</table>')
+    return f'<table class="facts">{body}</table>'
+
+
+def _capacity_levels(capacity: CapacityReportLike) -> str:
     headers = [
         ("Users", True),
         ("Requests", True),
@@ -284,25 +301,28 @@ def _capacity(capacity: CapacityReportLike, charts: Mapping[str, bytes]) -> str:
         ("p99 ms", True),
         ("Errors", True),
         ("Apdex", True),
+        ("", False),
     ]
-    rows = [
-        _row(
-            [
-                (_number(level.users), "num"),
-                (_number(level.requests), "num"),
-                (_number(level.throughput_rps, 1), "num"),
-                (_number(level.p50_ms), "num"),
-                (_number(level.p95_ms), "num"),
-                (_number(level.p99_ms), "num"),
-                (_percent(level.error_rate), "num"),
-                (_number(level.apdex, 2), "num"),
-            ]
+    rows = []
+    for level in capacity.levels:
+        at_saturation = level.users == capacity.knee_users
+        rows.append(
+            _row(
+                [
+                    (_number(level.users), "num"),
+                    (_number(level.requests), "num"),
+                    (_number(level.throughput_rps, 1), "num"),
+                    (_number(level.p50_ms), "num"),
+                    (_number(level.p95_ms), "num"),
+                    (_number(level.p99_ms), "num"),
+                    (_percent(level.error_rate), "num"),
+                    (_number(level.apdex, 2), "num"),
+                    ("saturation point" if at_saturation else "", ""),
+                ],
+                "saturation" if at_saturation else "",
+            )
         )
-        for level in capacity.levels
-    ]
-    parts.append("<h3>Load levels</h3>" + _table(headers, rows, "No load levels were measured."))
-    parts += [_figure(name, charts[name]) for name in CAPACITY_CHARTS if name in charts]
-    return f'<section id="capacity"><h2>Capacity</h2>{"".join(parts)}</section>'
+    return _table(headers, rows, "No load levels were measured.")
 
 
 def _image_uri(data: bytes) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from loadkit import formatting
 from loadkit.console import format_threshold_actual
 
 
@@ -38,6 +39,7 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         lines.append(
             f"| {mark} | `{t['expression']}`{default} | {format_threshold_actual(t)}{_cell(note)} |"
         )
+    lines += _capacity(summary.get("capacity"))
     lines += [
         "",
         "### Requests",
@@ -59,3 +61,27 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
                 f"| {f['occurrences']} | {f['method']} {_cell(f['name'])} | {_cell(f['error'])} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _capacity(capacity: Mapping[str, Any] | None) -> list[str]:
+    """The capacity headline and the load levels, the saturation point's row marked; both read
+    the summary's one saturation field, ``knee_users`` (see loadkit.capacity)."""
+    if not capacity:
+        return []
+    lines = ["", "### Capacity", "", _cell(capacity["headline"])]
+    levels = capacity.get("levels") or []
+    if levels:
+        lines += [
+            "",
+            "| Users | Req/s | p50 ms | p95 ms | p99 ms | Errors | |",
+            "|--:|--:|--:|--:|--:|--:|---|",
+        ]
+    for level in levels:
+        mark = "**saturation point**" if level["users"] == capacity.get("knee_users") else ""
+        lines.append(
+            f"| {level['users']} | {formatting.rps(level['throughput_rps'])}"
+            f" | {formatting.ms(level['p50_ms'])} | {formatting.ms(level['p95_ms'])}"
+            f" | {formatting.ms(level['p99_ms'])} | {formatting.percent(level['error_rate'])}"
+            f" | {mark} |"
+        )
+    return lines

@@ -200,7 +200,7 @@ def build_figures(
             p95_ms=_float(totals.get("p95_ms")),
             p99_ms=_float(totals.get("p99_ms")),
         )
-    if capacity is not None and list(capacity.levels):
+    if capacity is not None and charts.has_capacity_charts(capacity):
         planned["capacity_throughput"] = lambda: charts.capacity_throughput_chart(capacity)
         planned["capacity_latency"] = lambda: charts.capacity_latency_chart(
             capacity, slo_p95_ms=slo_p95_ms
