@@ -21,14 +21,16 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loadkit.errors import ScenarioError
 from loadkit.harness_protocol import HISTOGRAMS_FILE
 from loadkit.histogram import UNTIMED, bucket_index, bucket_value, load_histograms
 from loadkit.measurements import DEFAULT_APDEX_T_MS
+from loadkit.run_folder import RunFolder
 
 if TYPE_CHECKING:  # numpy is imported where it is used: the scenario model imports this module
     import numpy as np
@@ -140,7 +142,7 @@ def _load_run(folder: Path) -> _Run:
 
 def _apdex_t(folder: Path) -> float:
     try:
-        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        summary = json.loads(RunFolder(folder).summary_json.read_text(encoding="utf-8"))
         return float(summary["totals"]["apdex"]["t_ms"])
     except (OSError, ValueError, KeyError, TypeError):
         return DEFAULT_APDEX_T_MS
@@ -233,18 +235,138 @@ def _judge(limit: Limit, b: float | None, b_se: float, c: float | None, c_se: fl
     return Comparison(limit, b, c, worse_by, noise, regressed, note)
 
 
-def limits_from_scenario(folder: Path) -> list[Limit]:
-    """`max_regression: {p95: 10%, rps: -5%}` in the run folder's scenario.yaml."""
-    import yaml
+_NOT_COMPLETED = {"aborted": "was aborted", "error": "ended in an error"}
+"""Verdicts (summary.json) of runs whose figures do not describe the planned load."""
 
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What summary.json says a run was: enough to tell whether two runs are comparable."""
+
+    folder: Path
+    scenario: str | None
+    host: str | None
+    users: int | None
+    spawn_rate: float | None
+    duration_s: float | None
+    verdict: str | None
+    aborted: bool
+
+    @property
+    def not_completed(self) -> str | None:
+        """Why the run's figures are not those of a full run, or None."""
+        if self.verdict in _NOT_COMPLETED:
+            return _NOT_COMPLETED[self.verdict]
+        return _NOT_COMPLETED["aborted"] if self.aborted else None
+
+
+def read_run_facts(folder: Path) -> RunFacts:
+    path = RunFolder(folder).summary_json
     try:
-        data = yaml.safe_load((folder / "scenario.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CompareError(f"{folder} has no summary.json; is it a loadkit run folder?") from None
+    except (OSError, ValueError) as exc:
+        raise CompareError(f"cannot read {path}: {exc}") from None
+    run = summary.get("run") if isinstance(summary, dict) else None
+    if not isinstance(run, dict):
+        raise CompareError(f'{path} has no "run" section; is it a loadkit summary?')
+    scenario = summary.get("scenario")
+    return RunFacts(
+        folder=folder,
+        scenario=scenario.get("name") if isinstance(scenario, dict) else None,
+        host=run.get("host"),
+        users=run.get("users"),
+        spawn_rate=run.get("spawn_rate"),
+        duration_s=run.get("duration_s"),
+        verdict=summary.get("verdict"),
+        aborted=bool(run.get("aborted")),
+    )
+
+
+def check_completed(baseline: RunFacts, current: RunFacts, *, allow_aborted: bool) -> list[str]:
+    """Raise CompareError for a run that did not complete, or (allow_aborted) warn about it:
+    an aborted run's figures describe part of a load, so any verdict on them misleads."""
+    warnings = []
+    for role, run in (("baseline", baseline), ("current", current)):
+        why = run.not_completed
+        if why is None:
+            continue
+        if not allow_aborted:
+            raise CompareError(
+                f"the {role} run {run.folder} {why} (verdict '{run.verdict}'); its figures are "
+                "not those of a full run — compare complete runs, or pass --allow-aborted"
+            )
+        warnings.append(f"the {role} run {run.folder} {why}; comparing anyway (--allow-aborted)")
+    return warnings
+
+
+def differences(baseline: RunFacts, current: RunFacts) -> list[str]:
+    """One warning per way the two runs differ (scenario, host, load): the comparison still
+    runs, but a change it finds may come from there rather than from the build."""
+    warnings = []
+    if baseline.scenario != current.scenario:
+        warnings.append(
+            f"the runs ran different scenarios: {baseline.scenario!r} (baseline), "
+            f"{current.scenario!r} (current)"
+        )
+    if baseline.host != current.host:
+        warnings.append(
+            f"the runs targeted different hosts: {baseline.host} (baseline), "
+            f"{current.host} (current)"
+        )
+    changed = [
+        f"{label} {_setting(b)} -> {_setting(c)}"
+        for label, b, c in (
+            ("users", baseline.users, current.users),
+            ("spawn rate", baseline.spawn_rate, current.spawn_rate),
+            ("duration", baseline.duration_s, current.duration_s),
+        )
+        if b != c
+    ]
+    if changed:
+        warnings.append(
+            f"the runs ran different loads (baseline -> current): {', '.join(changed)}; "
+            "a different load changes the figures by itself"
+        )
+    return warnings
+
+
+def _setting(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def limits_from_scenario(folder: Path) -> list[Limit]:
+    """`max_regression: {p95: 10%, rps: -5%}` in the run folder's scenario.yaml, read as
+    `loadkit run` reads a scenario (positions, `${VAR}`, the scenario model's validation)."""
+    from loadkit.scenario import validate_source
+    from loadkit.yaml_source import load_yaml
+
+    path = RunFolder(folder).scenario
+    if not path.is_file():
         return []
-    spec = data.get("max_regression") if isinstance(data, dict) else None
-    if not isinstance(spec, Mapping):
-        return []
+    try:
+        source = load_yaml(path)
+    except ScenarioError as exc:
+        raise _unreadable_limits(exc) from None
+    try:
+        spec = validate_source(source).max_regression
+    except ScenarioError as exc:
+        if any(p.key_path.split(".")[0] == "max_regression" for p in exc.problems):
+            raise _unreadable_limits(exc) from None
+        # Something else does not hold in the run folder (a data file or an included
+        # locustfile next to the original scenario); the model accepted max_regression.
+        data = source.data if isinstance(source.data, dict) else {}
+        spec = data.get("max_regression") or {}
     return [parse_limit(f"{metric}:{value}") for metric, value in spec.items()]
+
+
+def _unreadable_limits(exc: ScenarioError) -> CompareError:
+    ours = [p for p in exc.problems if p.key_path.split(".")[0] == "max_regression"]
+    return CompareError(
+        f"cannot read max_regression: {(ours or exc.problems)[0]}; "
+        "fix it, or give the limits with --max-regression"
+    )
 
 
 def format_value(metric: str, value: float | None) -> str:
