@@ -92,11 +92,11 @@ def test_demo_report_has_every_section() -> None:
     words = page.visible
     assert "✓ PASS demo" in words and "The run completed and every threshold held." in words
     assert "733 (0 failed, 0.00%)" in words and "76.1 req/s" in words
-    assert "p95 < 200ms 7 ms ✓ pass" in words
-    assert "/api/cases: p99 < 500ms 16 ms ✓ pass" in words
+    assert "p95 < 200ms 7.0 ms ✓ pass" in words
+    assert "/api/cases: p99 < 500ms 16.0 ms ✓ pass" in words
     for row in summary["requests"]:
         assert f"{row['method']} {row['name']}" in words
-    assert "Total 733 0 0.00% 76.1 2.5 2 4 7 13 19" in words
+    assert "Total 733 0 0.00% 76.1 2.5 2.0 4.0 7.0 13.0 18.6" in words
     assert "No failures." in words
     images = page.all("img")
     assert len(images) == 3

@@ -89,7 +89,7 @@ def test_failed_threshold_names_actual_and_expectation() -> None:
     summary["verdict"], summary["exit_code"] = "fail", 1
     root = check_structure(render_junit(summary))
     by_name = cases(root)
-    assert failure_message(by_name["p95 < 200ms"]) == "actual 40 ms, expected p95 < 200ms"
+    assert failure_message(by_name["p95 < 200ms"]) == "actual 40.0 ms, expected p95 < 200ms"
     assert failure_message(by_name["error_rate < 1%"]) == ("actual 3.20%, expected error_rate < 1%")
     assert by_name["p95 < 200ms"].find("failure").get("type") == "threshold"  # type: ignore[union-attr]
     assert root.get("failures") == "2"

@@ -12,7 +12,7 @@ Reached users of a stage
     planned to be running once the ramp from the previous stage's users at the stage's spawn
     rate is over, plus ``SETTLE_S`` (the count is sampled once a second; a distributed run's
     master learns its workers' counts from their heartbeats, hence ``SETTLE_DISTRIBUTED_S``).
-    *Reached* is the smallest user count sampled from then until one second before ``end``: a
+    *Reached* is the smallest user count sampled from then until half a second before ``end``: a
     user that stops early (its test data ran out) lowers it as surely as one never started. A
     stage too short to settle, or cut short by an interrupted run, is not judged.
 """
@@ -23,9 +23,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from loadkit.scenario import Scenario
 from loadkit.settings import RunSettings
 
-SETTLE_S = 2.0
+SETTLE_S = 1.5
 SETTLE_DISTRIBUTED_S = 4.0
 BUSY_CPU_PERCENT = 90.0
 """A load-generating process at or above this share of one core measures itself."""
@@ -168,7 +169,7 @@ def load_delivered(
     for users, rate, start, end in planned_stages(settings):
         ramp = abs(users - previous) / rate if rate > 0 else 0.0
         settled = start + ramp + settle
-        window_end = end - 1.0 if ended_s is None else min(end, ended_s) - 1.0
+        window_end = (end if ended_s is None else min(end, ended_s)) - 0.5
         seen = [count for t, count in samples if settled <= t <= window_end]
         stages.append(StageLoad(users, start, end, settled, min(seen) if seen else None))
         previous = users
@@ -200,3 +201,25 @@ def _cpu(cpu: Mapping[str, Sequence[Sequence[float]]]) -> list[ProcessCpu]:
             )
         )
     return out
+
+
+def data_warnings(scenario: Scenario, users: int | None = None) -> list[str]:
+    """What the plan cannot deliver, known before any load is sent: a `unique` data source
+    with fewer rows than the users that each take one when they start (Locust shares the
+    users among user types by weight). `users` is the planned peak (default: the scenario's)."""
+    peak = users if users is not None else scenario.load.peak_users
+    total_weight = sum(u.weight for u in scenario.users) or 1
+    warnings = []
+    for user in scenario.users:
+        if user.data is None or scenario.data[user.data].order != "unique":
+            continue
+        planned = round(peak * user.weight / total_weight)
+        rows = len(scenario.tables[user.data].rows)
+        if rows < planned:
+            warnings.append(
+                f"test data {user.data!r} (unique) has {rows} rows but {planned} users of type "
+                f"{user.name!r} are planned: only {rows} can run "
+                f"(on_exhausted: {scenario.data[user.data].exhausted_action}); "
+                "add rows or plan fewer users"
+            )
+    return warnings

@@ -83,6 +83,10 @@ def _is_reporting_process(environment: Environment) -> bool:
 
 
 def _on_init(environment: Environment, **_: Any) -> None:
+    # gevent's loop caches "now" and has not run while this process waited for its command
+    # and imported the locustfile: the --run-time timer Locust sets next would count from that
+    # stale time and end the run early (by as long as a large locustfile takes to import).
+    gevent.get_hub().loop.update_now()
     _state["env"] = environment
     logging.getLogger("loadkit").addHandler(_NoteHandler())
     gevent.spawn(_cpu_loop, environment)
@@ -344,9 +348,6 @@ def _receive_command() -> bool:
     line = sys.stdin.buffer.readline()
     if not line.strip():
         return False
-    # gevent's loop caches "now" and has not run while we blocked on stdin: without an
-    # update, timers Locust sets next (--run-time) count from that stale time and fire early.
-    gevent.get_hub().loop.update_now()
     command = json.loads(line)
     sys.argv = ["locust", *command["argv"]]
     os.environ.update(command["env"])

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from loadkit import formatting
 from loadkit.charts import CapacityReportLike, has_capacity_charts, tested_users_note
 from loadkit.console import format_threshold_actual
 
@@ -131,7 +132,14 @@ def _number(value: object, digits: int = 0, suffix: str = "") -> str:
 def _percent(value: object) -> str:
     if not isinstance(value, int | float) or isinstance(value, bool):
         return "–"
-    return f"{value * 100:.2f}%"
+    return formatting.percent(value)
+
+
+def _ms(value: object) -> str:
+    """A time as every renderer writes it (`loadkit.formatting`)."""
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        return "–"
+    return formatting.ms(value)
 
 
 def _time(epoch: object) -> str:
@@ -217,7 +225,7 @@ def _requests_fact(totals: Mapping[str, Any]) -> str:
 
 def _times_fact(totals: Mapping[str, Any]) -> str:
     parts = [
-        f"{label} {_number(totals.get(key), 0, ' ms')}"
+        f"{label} {_ms(totals.get(key))} ms"
         for label, key in (
             ("p50", "p50_ms"),
             ("p95", "p95_ms"),
@@ -312,9 +320,9 @@ def _capacity_levels(capacity: CapacityReportLike) -> str:
                     (_number(level.users), "num"),
                     (_number(level.requests), "num"),
                     (_number(level.throughput_rps, 1), "num"),
-                    (_number(level.p50_ms), "num"),
-                    (_number(level.p95_ms), "num"),
-                    (_number(level.p99_ms), "num"),
+                    (_ms(level.p50_ms), "num"),
+                    (_ms(level.p95_ms), "num"),
+                    (_ms(level.p99_ms), "num"),
                     (_percent(level.error_rate), "num"),
                     (_number(level.apdex, 2), "num"),
                     ("saturation point" if at_saturation else "", ""),
@@ -378,12 +386,12 @@ def _requests(summary: Mapping[str, Any]) -> str:
                     (_number(row.get("failures")), "num"),
                     (_percent(row.get("error_rate")), "num"),
                     (_number(row.get("rps"), 1), "num"),
-                    (_number(row.get("avg_ms"), 1), "num"),
-                    (_number(row.get("p50_ms")), "num"),
-                    (_number(row.get("p90_ms")), "num"),
-                    (_number(row.get("p95_ms")), "num"),
-                    (_number(row.get("p99_ms")), "num"),
-                    (_number(row.get("max_ms")), "num"),
+                    (_ms(row.get("avg_ms")), "num"),
+                    (_ms(row.get("p50_ms")), "num"),
+                    (_ms(row.get("p90_ms")), "num"),
+                    (_ms(row.get("p95_ms")), "num"),
+                    (_ms(row.get("p99_ms")), "num"),
+                    (_ms(row.get("max_ms")), "num"),
                 ],
                 cls,
             )

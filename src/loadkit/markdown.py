@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from loadkit import formatting
-from loadkit.console import format_threshold_actual
+from loadkit.console import format_threshold_actual, load_line
 
 
 def _cell(value: object, digits: int = 0) -> str:
@@ -27,9 +27,14 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         f"against `{run['host']}` (exit code {summary['exit_code']}).",
         "",
     ]
+    load = load_line(summary)
+    if load:
+        lines += [load, ""]
     for reason in summary["reasons"]:
         lines.append(f"- {reason}")
-    if summary["reasons"]:
+    for warning in summary.get("warnings", []):
+        lines.append(f"- ⚠️ {warning}")
+    if summary["reasons"] or summary.get("warnings"):
         lines.append("")
     lines += ["### Thresholds", "", "| | Threshold | Actual |", "|---|---|---|"]
     for t in summary["thresholds"]:
@@ -44,21 +49,25 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         "",
         "### Requests",
         "",
-        "| Request | Requests | Failures | Req/s | Avg ms | p50 | p90 | p95 | p99 | Max ms |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| Request | Requests | Failures | Req/s | Avg ms | p50 | p90 | p95 | p99 | Max ms "
+        "| Apdex |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
+    f = formatting
     for row in [*summary["requests"], {**summary["totals"], "method": "", "name": "**Total**"}]:
         label = f"{row['method']} {_cell(row['name'])}".strip()
         lines.append(
-            f"| {label} | {row['requests']} | {row['failures']} | {_cell(row['rps'], 1)} | "
-            f"{_cell(row['avg_ms'], 1)} | {_cell(row['p50_ms'])} | {_cell(row['p90_ms'])} | "
-            f"{_cell(row['p95_ms'])} | {_cell(row['p99_ms'])} | {_cell(row['max_ms'])} |"
+            f"| {label} | {f.count(row['requests'])} | {f.count(row['failures'])} | "
+            f"{f.rps(row['rps'])} | {f.ms(row['avg_ms'])} | {f.ms(row['p50_ms'])} | "
+            f"{f.ms(row['p90_ms'])} | {f.ms(row['p95_ms'])} | {f.ms(row['p99_ms'])} | "
+            f"{f.ms(row['max_ms'])} | {f.apdex(row.get('apdex'))} |"
         )
     if summary["failures"]:
         lines += ["", "### Failures", "", "| Occurrences | Request | Error |", "|--:|---|---|"]
-        for f in summary["failures"]:
+        for failure in summary["failures"]:
             lines.append(
-                f"| {f['occurrences']} | {f['method']} {_cell(f['name'])} | {_cell(f['error'])} |"
+                f"| {failure['occurrences']} | {failure['method']} {_cell(failure['name'])} | "
+                f"{_cell(failure['error'])} |"
             )
     return "\n".join(lines) + "\n"
 

@@ -1,0 +1,365 @@
+"""Verdicts that never lie (issue 8): each defect reproduced against real processes.
+
+A run that did not deliver its planned load, whose requests all failed, that had to be killed,
+that was measured by a saturated load generator or whose Locust died: none of them may pass
+silently, and whatever was measured is still reported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from conftest import _SRC, run_loadkit
+
+from loadkit.exit_codes import ExitStatus
+from loadkit.target import TargetProcess
+
+pytestmark = pytest.mark.e2e
+
+
+def write(tmp_path: Path, text: str, name: str = "scenario.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def summary_of(folder: Path) -> dict:
+    return json.loads((folder / "summary.json").read_text())
+
+
+def citizens(tmp_path: Path, rows: int) -> None:
+    lines = ["username,password", *(f"citizen{i:03d},pw{i}" for i in range(1, rows + 1))]
+    (tmp_path / "citizens.csv").write_text("\n".join(lines) + "\n")
+
+
+def test_unique_data_with_too_few_rows_fails_and_names_the_cause(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    citizens(tmp_path, 5)
+    scenario = write(
+        tmp_path,
+        f"""\
+name: too-few-rows
+host: {target.url}
+load: {{users: 20, spawn_rate: 20, duration: 5s}}
+defaults: {{think_time: {{constant: 0.1}}}}
+data:
+  citizens: {{file: citizens.csv, order: unique}}
+users:
+  - name: citizen
+    data: citizens
+    tasks:
+      - request: {{url: /api/stats, params: {{who: "{{{{ username }}}}"}}}}
+thresholds: [p95 < 500ms]
+""",
+    )
+    validated = run_loadkit("validate", str(scenario))
+    assert validated.returncode == ExitStatus.PASS, validated
+    assert (
+        "warning: " + str(scenario) + ": test data 'citizens' (unique) has 5 rows but 20 users"
+        in validated.stderr
+    )
+
+    out = tmp_path / "run"
+    result = run_loadkit("run", str(scenario), "--out", str(out))
+    assert result.returncode == ExitStatus.THRESHOLDS_FAILED, result
+    assert "Traceback" not in result.stdout + result.stderr
+    summary = summary_of(out)
+    assert summary["verdict"] == "fail"
+    load = summary["load"]
+    assert load["planned_users"] == 20
+    assert load["stages"][0]["reached_users"] == 5
+    assert load["delivered"] is False
+    assert any(
+        reason.startswith("planned 20 users but only 5 ran: test data 'citizens' exhausted after 5")
+        for reason in summary["reasons"]
+    ), summary["reasons"]
+    assert "Load: users planned 20, reached 5" in result.stdout
+
+
+def test_a_shape_stage_that_falls_short_is_named(target: TargetProcess, tmp_path: Path) -> None:
+    citizens(tmp_path, 4)
+    scenario = write(
+        tmp_path,
+        f"""\
+name: short-stage
+host: {target.url}
+load:
+  stages:
+    - {{users: 3, spawn_rate: 30, duration: 4s}}
+    - {{users: 8, spawn_rate: 30, duration: 4s}}
+defaults: {{think_time: {{constant: 0.1}}}}
+data:
+  citizens: {{file: citizens.csv, order: unique}}
+users:
+  - name: citizen
+    data: citizens
+    tasks:
+      - request: {{url: /health}}
+""",
+    )
+    out = tmp_path / "run"
+    result = run_loadkit("run", str(scenario), "--out", str(out))
+    assert result.returncode == ExitStatus.THRESHOLDS_FAILED, result
+    stages = summary_of(out)["load"]["stages"]
+    assert [s["planned_users"] for s in stages] == [3, 8]
+    assert stages[0]["reached_users"] == 3
+    assert stages[1]["reached_users"] == 4
+    assert any("planned 8 users in stage 2 but only 4 ran" in r for r in summary_of(out)["reasons"])
+
+
+def test_a_dead_target_never_passes_a_latency_threshold(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    scenario = write(
+        tmp_path,
+        f"""\
+name: dead
+host: http://127.0.0.1:{port}
+load: {{users: 2, spawn_rate: 10, duration: 2s}}
+defaults: {{think_time: {{constant: 0.05}}}}
+users:
+  - name: u
+    tasks:
+      - request: {{url: /health}}
+thresholds: [p95 < 500ms]
+""",
+    )
+    out = tmp_path / "run"
+    result = run_loadkit("run", str(scenario), "--out", str(out))
+    assert result.returncode == ExitStatus.THRESHOLDS_FAILED, result
+    summary = summary_of(out)
+    totals = summary["totals"]
+    assert totals["requests"] > 0 and totals["failures"] == totals["requests"]
+    assert totals["p95_ms"] is None  # no successful request: no response time
+    assert totals["failed_ms"]["requests"] == totals["requests"]  # kept apart, still shown
+    assert f"all {totals['requests']} requests failed" in summary["reasons"]
+    threshold = summary["thresholds"][0]
+    assert threshold["passed"] is False
+    assert "no request succeeded" in threshold["note"]
+
+
+def test_response_times_are_those_of_successful_requests(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    """Fast failures (a 503 in ~0 ms) must not pull the percentiles of slow successes down."""
+    scenario = write(
+        tmp_path,
+        f"""\
+name: mixed
+host: {target.url}
+load: {{users: 4, spawn_rate: 20, duration: 3s}}
+users:
+  - name: u
+    tasks:
+      - name: slow
+        request: {{url: /api/delay, params: {{ms: "60"}}, name: work}}
+      - name: fast failure
+        weight: 3
+        request: {{url: /api/status/503, name: work}}
+thresholds: [p50 > 50ms]
+""",
+    )
+    out = tmp_path / "run"
+    result = run_loadkit("run", str(scenario), "--out", str(out))
+    summary = summary_of(out)
+    row = summary["totals"]
+    assert row["failures"] > row["requests"] / 2  # most requests are fast failures
+    assert row["p50_ms"] >= 59, row  # ...yet the median is the successful requests' 60 ms
+    assert row["failed_ms"]["p50_ms"] < 30
+    assert summary["thresholds"][0]["passed"] is True
+    # The scenario judges latency only: its failures are shown, not judged (no default budget).
+    assert result.returncode == ExitStatus.PASS, result
+
+
+HANG = """\
+from gevent import GreenletExit, sleep
+
+
+def stubborn(user):
+    while True:
+        try:
+            user.client.get("/health")
+            sleep(0.2)
+        except GreenletExit:
+            pass  # swallows Locust's stop: the user never ends
+"""
+
+
+def test_a_task_that_swallows_the_stop_signal_is_killed_and_never_passes(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    (tmp_path / "hang.py").write_text(HANG)
+    scenario = write(
+        tmp_path,
+        f"""\
+name: stubborn
+host: {target.url}
+load: {{users: 1, spawn_rate: 1, duration: 2s, stop_timeout: 1s}}
+users:
+  - name: u
+    tasks:
+      - python: hang:stubborn
+""",
+    )
+    out = tmp_path / "run"
+    started = time.monotonic()
+    result = run_loadkit("run", str(scenario), "--out", str(out), timeout=120)
+    took = time.monotonic() - started
+    assert result.returncode not in (ExitStatus.PASS, ExitStatus.ABORTED), result
+    assert took < 40, took  # planned 2 s + 1 s grace + the shutdown grace, not a minute more
+    summary = summary_of(out)
+    assert summary["verdict"] == "error"
+    assert any("did not stop in time and was killed" in r for r in summary["reasons"])
+    assert summary["totals"]["requests"] > 0  # what it measured is still reported (partial)
+    assert "Verdict: ERROR" in result.stdout
+
+
+def big_scenario(tmp_path: Path, host: str, rows: int) -> Path:
+    lines = ["case"] + [f"{i}" for i in range(rows)]
+    (tmp_path / "cases.csv").write_text("\n".join(lines) + "\n")
+    return write(
+        tmp_path,
+        f"""\
+name: big
+host: {host}
+load: {{users: 2, spawn_rate: 10, duration: 4s}}
+defaults: {{think_time: {{constant: 0.05}}}}
+data:
+  cases: {{file: cases.csv, order: random}}
+users:
+  - name: u
+    tasks:
+      - data: cases
+        request: {{url: /health, params: {{case: "{{{{ case }}}}"}}}}
+""",
+    )
+
+
+def test_the_planned_duration_is_the_delivered_duration(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    """The Locust process starts while the CLI reads a large scenario; its clock must not be
+    stale when the run time starts counting."""
+    scenario = big_scenario(tmp_path, target.url, 150_000)
+    out = tmp_path / "run"
+    result = run_loadkit("run", str(scenario), "--out", str(out), timeout=120)
+    assert result.returncode == ExitStatus.PASS, result
+    load = summary_of(out)["load"]
+    assert load["planned_s"] == 4
+    assert abs(load["delivered_s"] - 4.0) <= 0.2, load
+
+
+def test_a_killed_locust_still_reports_what_it_measured(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    scenario = write(
+        tmp_path,
+        f"""\
+name: killed
+host: {target.url}
+load: {{users: 4, spawn_rate: 20, duration: 60s}}
+defaults: {{think_time: {{constant: 0.02}}}}
+users:
+  - name: u
+    tasks:
+      - request: {{url: /health}}
+""",
+    )
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loadkit", "run", str(scenario), "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": _SRC},
+    )
+    time.sleep(4.5)
+    harness = [
+        p for p in psutil.Process(proc.pid).children() if "loadkit.harness" in " ".join(p.cmdline())
+    ]
+    assert len(harness) == 1
+    harness[0].send_signal(signal.SIGKILL)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == ExitStatus.INTERNAL_ERROR, (stdout, stderr)
+    assert "Traceback" not in stdout + stderr
+    summary = summary_of(out)
+    seen = target.requests_seen()["total"]
+    counted = summary["totals"]["requests"]
+    assert counted > 0
+    # The periodic CSV lags by at most about a second of traffic (~200 req/s here).
+    assert seen - 400 <= counted <= seen, (counted, seen)
+    assert summary["run"]["partial"]
+    assert any("periodic CSV" in r for r in summary["reasons"])
+
+
+BURN = """\
+import time
+
+
+def burn(user):
+    user.client.get("/health")
+    end = time.perf_counter() + 0.05
+    while time.perf_counter() < end:  # the load generator's own work, not the target's
+        pass
+"""
+
+
+def test_a_saturated_load_generator_is_flagged(target: TargetProcess, tmp_path: Path) -> None:
+    (tmp_path / "burn.py").write_text(BURN)
+    scenario = write(
+        tmp_path,
+        f"""\
+name: busy
+host: {target.url}
+load: {{users: 4, spawn_rate: 20, duration: 6s}}
+users:
+  - name: u
+    tasks:
+      - python: burn:burn
+""",
+    )
+    out = tmp_path / "run"
+    result = run_loadkit("run", str(scenario), "--out", str(out))
+    summary = summary_of(out)
+    cpu = summary["load"]["generator_cpu"]
+    assert cpu and cpu[0]["process"] == "local" and cpu[0]["saturated"] is True, cpu
+    assert summary["warnings"] and "CPU" in summary["warnings"][0]
+    assert "Warning: the load generator used 90% of a CPU core or more" in result.stdout
+    md = (out / "summary.md").read_text()
+    assert "the load generator used 90% of a CPU core" in md
+
+
+def test_an_idle_load_generator_is_not_flagged(target: TargetProcess, tmp_path: Path) -> None:
+    scenario = write(
+        tmp_path,
+        f"""\
+name: idle
+host: {target.url}
+load: {{users: 2, spawn_rate: 20, duration: 4s}}
+defaults: {{think_time: {{constant: 0.2}}}}
+users:
+  - name: u
+    tasks:
+      - request: {{url: /health}}
+""",
+    )
+    out = tmp_path / "run"
+    result = run_loadkit("run", str(scenario), "--out", str(out))
+    assert result.returncode == ExitStatus.PASS, result
+    summary = summary_of(out)
+    assert summary["warnings"] == []
+    cpu = summary["load"]["generator_cpu"][0]
+    assert cpu["samples"] >= 3 and cpu["saturated"] is False
+    assert summary["load"]["stages"][0]["reached_users"] == 2
