@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, run_loadkit
 
 from loadkit.cli import run_cli
 from loadkit.exit_codes import ExitStatus
@@ -55,6 +55,64 @@ def test_unknown_command_and_option_are_one_line(capsys: pytest.CaptureFixture[s
     err = capsys.readouterr().err
     assert err.startswith("loadkit: error: Invalid value for '-u' / '--users'")
     assert err.count("\n") == 1
+
+
+BAD_VARIABLES = [
+    ("LOADKIT_USERS", "abc", "not a whole number"),
+    ("LOADKIT_USERS", "0", "must be at least 1"),
+    ("LOADKIT_USERS", "2.5", "not a whole number"),
+    ("LOADKIT_SPAWN_RATE", "fast", "not a number"),
+    ("LOADKIT_SPAWN_RATE", "0", "must be a number above 0"),
+    (
+        "LOADKIT_DURATION",
+        "5x",
+        "invalid duration '5x'; write a duration like 500ms, 30s, 5m or 1h30m",
+    ),
+    ("LOADKIT_DURATION", "0.5s", "must be a whole number of seconds, at least 1s"),
+    ("LOADKIT_PROCESSES", "-1", "must be at least 1"),
+    (
+        "LOADKIT_HOST",
+        "localhost:8080",
+        "not an http:// or https:// URL; write it like http://127.0.0.1:8080",
+    ),
+    ("LOADKIT_REPORTS_DIR", "{file}", "is a file, not a folder"),
+]
+
+
+@pytest.mark.parametrize(("variable", "value", "reason"), BAD_VARIABLES)
+def test_a_bad_loadkit_variable_is_named_not_the_option(
+    tmp_path: Path, variable: str, value: str, reason: str
+) -> None:
+    # The person set a variable, not `--users`: the error names what they set. It comes
+    # before any load is sent (the target in the scenario does not exist).
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    value = value.format(file=a_file)
+    result = run_loadkit("run", str(REPO / "scenarios" / "demo.yaml"), env={variable: value})
+    assert result.returncode == ExitStatus.INVALID_INPUT, result
+    assert result.stderr == f"loadkit: error: {variable}={value!r}: {reason}\n"
+    assert result.stdout == ""
+
+
+def test_loadkit_host_is_named_by_ui_too() -> None:
+    result = run_loadkit("ui", str(REPO / "scenarios" / "demo.yaml"), env={"LOADKIT_HOST": "x"})
+    assert result.returncode == ExitStatus.INVALID_INPUT, result
+    assert result.stderr == (
+        "loadkit: error: LOADKIT_HOST='x': not an http:// or https:// URL; "
+        "write it like http://127.0.0.1:8080\n"
+    )
+
+
+def test_a_bad_option_is_named_even_when_a_variable_is_set() -> None:
+    # The command line wins over the variable, so its value is the one that is wrong.
+    result = run_loadkit(
+        "run", str(REPO / "scenarios" / "demo.yaml"), "-u", "0", env={"LOADKIT_USERS": "abc"}
+    )
+    assert result.returncode == ExitStatus.INVALID_INPUT, result
+    assert result.stderr == (
+        "loadkit: error: Invalid value for '-u' / '--users': must be at least 1 (got '0') "
+        "(see 'loadkit run --help')\n"
+    )
 
 
 def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -363,3 +363,35 @@ users:
     cpu = summary["load"]["generator_cpu"][0]
     assert cpu["samples"] >= 3 and cpu["saturated"] is False
     assert summary["load"]["stages"][0]["reached_users"] == 2
+
+
+def test_junit_and_report_show_the_shortfall_and_the_warning(tmp_path: Path) -> None:
+    """Renderers of a summary whose load fell short and whose generator was saturated."""
+    import xml.etree.ElementTree as ET
+
+    from loadkit.html_report import render_html
+    from loadkit.junit import LOAD_DELIVERED, render_junit
+
+    summary = {
+        "schema": "loadkit.summary/1",
+        "scenario": {"name": "s", "file": "s.yaml"},
+        "run": {"host": "http://127.0.0.1:1", "users": 20, "spawn_rate": 20, "duration_s": 5,
+                "elapsed_s": 5.0, "aborted": False},
+        "load": {"planned_users": 20, "peak_users": 5, "planned_s": 5.0, "delivered_s": 5.0,
+                 "stages": [{"planned_users": 20, "start_s": 0, "end_s": 5, "reached_users": 5}],
+                 "delivered": False, "notes": [], "generator_cpu": []},
+        "totals": {"method": "", "name": "Aggregated", "requests": 10, "failures": 0},
+        "requests": [], "failures": [], "exceptions": [], "thresholds": [],
+        "verdict": "fail",
+        "reasons": ["planned 20 users but only 5 ran: test data 'c' exhausted after 5 rows"],
+        "warnings": ["the load generator used 90% of a CPU core or more for 5 of 5 s"],
+        "exit_code": 1,
+    }  # fmt: skip
+    suite = ET.fromstring(render_junit(summary)).find("testsuite")
+    assert suite is not None
+    case = next(c for c in suite.iter("testcase") if c.get("name") == LOAD_DELIVERED)
+    failure = case.find("failure")
+    assert failure is not None and "only 5 ran" in (failure.get("message") or "")
+    assert "90% of a CPU core" in (suite.findtext("system-out") or "")
+    page = render_html(summary, {}, None)
+    assert "users planned 20, reached 5" in page and "90% of a CPU core" in page

@@ -6,6 +6,8 @@ and one-line `loadkit: error: ...` messages; commands return an ExitStatus.
 
 from __future__ import annotations
 
+import math
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
+from click.core import ParameterSource
 
 from loadkit import __version__
 from loadkit.console import ProgressLine, final_report
@@ -36,6 +39,25 @@ class UsageProblem(LoadkitError):
     """Bad command-line input found after parsing (exit code INVALID_INPUT)."""
 
 
+class BadValue(click.BadParameter):
+    """An option's value that cannot be used. `reason` says what is wrong in plain words;
+    `run_cli` names the LOADKIT_* variable instead of the option when the value came from one."""
+
+    def __init__(
+        self,
+        reason: str,
+        value: Any,
+        param: click.Parameter | None,
+        ctx: click.Context | None,
+        *,
+        reason_shows_value: bool = False,
+    ) -> None:
+        shown = reason if reason_shows_value else f"{reason} (got {value!r})"
+        super().__init__(shown, ctx, param)
+        self.reason = reason
+        self.value = value
+
+
 class DurationParam(click.ParamType[float]):
     name = "duration"
 
@@ -48,9 +70,9 @@ class DurationParam(click.ParamType[float]):
         try:
             seconds = parse_duration(value)
         except ValueError as exc:
-            self.fail(str(exc), param, ctx)
+            raise BadValue(str(exc), value, param, ctx, reason_shows_value=True) from None
         if self.whole_seconds and (seconds < 1 or seconds != int(seconds)):
-            self.fail(f"must be a whole number of seconds, at least 1s (got {value!r})", param, ctx)
+            raise BadValue("must be a whole number of seconds, at least 1s", value, param, ctx)
         return seconds
 
 
@@ -60,8 +82,56 @@ class HostParam(click.ParamType[str]):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         text = str(value)
         if not text.startswith(("http://", "https://")) or len(text.split("://", 1)[1]) == 0:
-            self.fail(f"expected a URL like http://127.0.0.1:8080, got {text!r}", param, ctx)
+            raise BadValue(
+                "not an http:// or https:// URL; write it like http://127.0.0.1:8080",
+                value,
+                param,
+                ctx,
+            )
         return text
+
+
+class WholeNumberParam(click.ParamType[int]):
+    name = "integer"
+
+    def __init__(self, minimum: int = 1) -> None:
+        self.minimum = minimum
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        try:
+            number = value if isinstance(value, int) else int(str(value).strip())
+        except ValueError:
+            raise BadValue("not a whole number", value, param, ctx) from None
+        if number < self.minimum:
+            raise BadValue(f"must be at least {self.minimum}", value, param, ctx)
+        return number
+
+
+class PositiveNumberParam(click.ParamType[float]):
+    name = "number"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise BadValue("not a number", value, param, ctx) from None
+        if not math.isfinite(number) or number <= 0:
+            raise BadValue("must be a number above 0", value, param, ctx)
+        return number
+
+
+class FolderParam(click.ParamType[Path]):
+    """A folder that may not exist yet (it is made when needed), but is not a file."""
+
+    name = "directory"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        path = Path(value)
+        if path.exists() and not path.is_dir():
+            raise BadValue("is a file, not a folder", value, param, ctx)
+        return path
 
 
 def _load(path: str) -> tuple[Scenario, str]:
@@ -98,6 +168,7 @@ def validate(files: Sequence[str]) -> ExitStatus:
             f"{file}: ok ({scenario.name}: {len(scenario.users)} user type(s), "
             f"{sum(len(u.tasks) for u in scenario.users)} task(s))"
         )
+        _warn_about_data(file, scenario)
     if problems:
         raise ScenarioError(problems)
     return ExitStatus.PASS
@@ -118,6 +189,13 @@ def compile_command(file: str, output: Path | None) -> ExitStatus:
     scenario, _ = _load(file)
     _emit(compile_scenario(scenario, file), output)
     return ExitStatus.PASS
+
+
+def _warn_about_data(file: str, scenario: Scenario, users: int | None = None) -> None:
+    from loadkit.delivery import data_warnings
+
+    for warning in data_warnings(scenario, users):
+        click.echo(f"loadkit: warning: {file}: {warning}", err=True)
 
 
 def _emit(text: str, output: Path | None) -> None:
@@ -182,16 +260,34 @@ def report(run_folder: Path, slo_p95: float | None) -> ExitStatus:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the comparison as JSON.",
 )
+@click.option(
+    "--allow-aborted",
+    is_flag=True,
+    help="Compare even when a run was aborted or ended in an error (refused otherwise).",
+)
 def compare(
-    baseline: Path, current: Path, limits: Sequence[str], json_out: Path | None
+    baseline: Path,
+    current: Path,
+    limits: Sequence[str],
+    json_out: Path | None,
+    allow_aborted: bool,
 ) -> ExitStatus:
-    """Fail (exit 1) when CURRENT is a real regression of BASELINE, beyond run-to-run noise."""
+    """Fail (exit 1) when CURRENT is a real regression of BASELINE, beyond run-to-run noise.
+
+    Warns when the runs ran different scenarios, hosts or loads; refuses aborted runs.
+    """
     import json
 
     from loadkit import compare as comparing
     from loadkit.console import table
 
     try:
+        base_run = comparing.read_run_facts(baseline)
+        cur_run = comparing.read_run_facts(current)
+        warnings = comparing.check_completed(base_run, cur_run, allow_aborted=allow_aborted)
+        warnings += comparing.differences(base_run, cur_run)
+        for warning in warnings:
+            click.echo(f"loadkit: warning: {warning}", err=True)
         parsed = [comparing.parse_limit(text) for text in limits]
         parsed = parsed or comparing.limits_from_scenario(current)
         if not parsed:
@@ -208,6 +304,7 @@ def compare(
         payload = {
             "baseline": str(baseline),
             "current": str(current),
+            "warnings": warnings,
             "comparisons": comparing.comparison_json(results),
         }
         json_out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
@@ -223,7 +320,7 @@ def _folder_options(func: Any) -> Any:
     """--out and --reports-dir: where the run folder goes."""
     func = click.option(
         "--reports-dir",
-        type=click.Path(file_okay=False, path_type=Path),
+        type=FolderParam(),
         default=DEFAULT_REPORTS_DIR,
         show_default=True,
         envvar="LOADKIT_REPORTS_DIR",
@@ -231,7 +328,7 @@ def _folder_options(func: Any) -> Any:
     )(func)
     return click.option(
         "--out",
-        type=click.Path(file_okay=False, path_type=Path),
+        type=FolderParam(),
         help="Run folder to write (must be new or empty).",
     )(func)
 
@@ -256,14 +353,14 @@ def _run_options(func: Any) -> Any:
         click.option(
             "-u",
             "--users",
-            type=click.IntRange(min=1),
+            type=WholeNumberParam(minimum=1),
             envvar="LOADKIT_USERS",
             help="Peak concurrent users. [env: LOADKIT_USERS]",
         ),
         click.option(
             "-r",
             "--spawn-rate",
-            type=click.FloatRange(min=0, min_open=True),
+            type=PositiveNumberParam(),
             envvar="LOADKIT_SPAWN_RATE",
             help="Users started per second. [env: LOADKIT_SPAWN_RATE]",
         ),
@@ -276,7 +373,7 @@ def _run_options(func: Any) -> Any:
         ),
         click.option(
             "--processes",
-            type=click.IntRange(min=1),
+            type=WholeNumberParam(minimum=1),
             default=1,
             envvar="LOADKIT_PROCESSES",
             help="Locust worker processes on this machine (one per core). [env: LOADKIT_PROCESSES]",
@@ -333,8 +430,9 @@ def _run(
         )
     except ValueError as exc:
         raise UsageProblem(str(exc)) from None
+    _warn_about_data(source_file, scenario, settings.users)
     folder = _new_folder(out, scenario.name, reports_dir)
-    prepare_folder(folder, scenario, text, source_file)
+    prepare_folder(folder, scenario, text, source_file, settings)
     shape = "" if settings.stages is None else f" ({len(settings.stages)} stages)"
     click.echo(
         f"loadkit: running {scenario.name!r}: {settings.users} users at {settings.spawn_rate:g}/s "
@@ -488,6 +586,26 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     sys.exit(int(run_cli(args)))
 
 
+def _from_environment(exc: click.ClickException) -> str | None:
+    """`LOADKIT_USERS='abc': not a whole number` when a bad option value came from a LOADKIT_*
+    variable: the person did not type `--users`, so naming it would send them looking for it."""
+    if not isinstance(exc, click.BadParameter) or exc.ctx is None or exc.param is None:
+        return None
+    name = exc.param.name
+    if name is None or exc.ctx.get_parameter_source(name) is not ParameterSource.ENVIRONMENT:
+        return None
+    envvars = exc.param.envvar or []
+    variable = next(
+        (v for v in ([envvars] if isinstance(envvars, str) else envvars) if os.environ.get(v)),
+        None,
+    )
+    if variable is None:
+        return None
+    if isinstance(exc, BadValue):
+        return f"{variable}={exc.value!r}: {exc.reason}"
+    return f"{variable}={os.environ[variable]!r}: {exc.format_message()}"
+
+
 def run_cli(args: list[str]) -> ExitStatus:
     """Run the CLI and decide the exit status: the one place that does."""
     try:
@@ -500,6 +618,10 @@ def run_cli(args: list[str]) -> ExitStatus:
         click.echo("loadkit: aborted", err=True)
         return ExitStatus.ABORTED
     except click.ClickException as exc:
+        from_env = _from_environment(exc)
+        if from_env is not None:
+            click.echo(f"loadkit: error: {from_env}", err=True)
+            return ExitStatus.INVALID_INPUT
         hint = ""
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             hint = f" (see '{exc.ctx.command_path} --help')"

@@ -125,7 +125,7 @@ def load_line(summary: Mapping[str, Any]) -> str | None:
     cpu = load.get("generator_cpu") or []
     busiest = max((p["max_percent"] for p in cpu), default=None)
     generator = "" if busiest is None else f"; generator CPU max {busiest:.0f}%"
-    return f"Load: {users}{seconds}{generator}"
+    return f"{users}{seconds}{generator}"
 
 
 def final_report(summary: Mapping[str, Any], run_folder: str) -> str:
@@ -136,7 +136,7 @@ def final_report(summary: Mapping[str, Any], run_folder: str) -> str:
     ]
     load = load_line(summary)
     if load:
-        lines.append(load)
+        lines.append(f"Load: {load}")
     lines += ["", *request_table(summary)]
     if summary["failures"]:
         lines += ["", "Failures:"]

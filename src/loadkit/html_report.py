@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from loadkit import formatting
 from loadkit.charts import CapacityReportLike, has_capacity_charts, tested_users_note
-from loadkit.console import format_threshold_actual
+from loadkit.console import format_threshold_actual, load_line
 
 CHART_CAPTIONS: dict[str, tuple[str, str]] = {
     "users_throughput": (
@@ -176,7 +176,9 @@ def _header(summary: Mapping[str, Any]) -> str:
     icon, label, meaning = _VERDICTS.get(verdict, _VERDICTS["error"])
     name = (summary.get("scenario") or {}).get("name") or "unnamed scenario"
     reasons = [str(r) for r in summary.get("reasons") or []]
-    items = "".join(f"<li>{esc(r)}</li>" for r in reasons)
+    items = "".join(f"<li>{esc(r)}</li>" for r in reasons) + "".join(
+        f'<li class="warning">⚠ {esc(w)}</li>' for w in summary.get("warnings") or []
+    )
     exit_code = summary.get("exit_code")
     code = f" Exit code {esc(exit_code)}." if exit_code is not None else ""
     return (
@@ -200,6 +202,7 @@ def _facts(summary: Mapping[str, Any]) -> str:
             f"{_number(users)} users, started at {_number(run.get('spawn_rate'), 1)}/s"
             + (f"; peak {_number(peak)} running" if peak is not None else ""),
         ),
+        ("Delivered", esc(load_line(summary) or "–")),
         (
             "Duration",
             f"{_number(run.get('elapsed_s'), 1)} s measured, "

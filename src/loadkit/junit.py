@@ -9,12 +9,15 @@
           <failure type="threshold" message="actual 3.20%, expected error_rate &lt; 1%">…</failure>
         </testcase>
         <testcase classname="loadkit.run" name="run completed" time=".."/>
+        <testcase classname="loadkit.run" name="planned load delivered" time="0"/>
         <testcase classname="loadkit.run" name="test code raised no exceptions" time="0"/>
+        <system-out>…warnings (e.g. a saturated load generator)…</system-out>
       </testsuite>
     </testsuites>
 
 One test case per threshold, plus "run completed" (fails when the run was aborted, Locust
-failed, or no request was made) and "test code raised no exceptions", so that the JUnit
+failed, or no request was made), "planned load delivered" (fails when fewer users ran than
+planned) and "test code raised no exceptions", so that the JUnit
 result has a failure exactly when the exit code is not 0. Built with xml.etree, and characters
 XML 1.0 cannot carry (control characters in an error message) are replaced, so the document
 always parses.
@@ -34,6 +37,7 @@ THRESHOLD_CLASS = "loadkit.thresholds"
 RUN_CLASS = "loadkit.run"
 RUN_COMPLETED = "run completed"
 NO_EXCEPTIONS = "test code raised no exceptions"
+LOAD_DELIVERED = "planned load delivered"
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -109,6 +113,13 @@ def render_junit(summary: Mapping[str, Any]) -> str:
         reasons = "\n".join(str(r) for r in summary.get("reasons") or [])
         _fail(completed, "; ".join(problems), "run", reasons)
 
+    load = summary.get("load")
+    if load is not None:
+        delivered = _testcase(suite, RUN_CLASS, LOAD_DELIVERED)
+        if not load.get("delivered", True):
+            short = [str(r) for r in summary.get("reasons") or [] if str(r).startswith("planned ")]
+            _fail(delivered, "; ".join(short) or "fewer users ran than planned", "load")
+
     exceptions = list(summary.get("exceptions") or [])
     clean = _testcase(suite, RUN_CLASS, NO_EXCEPTIONS)
     if exceptions:
@@ -119,6 +130,12 @@ def render_junit(summary: Mapping[str, Any]) -> str:
             f"the test code raised {count} exception(s); see locust.log",
             "exception",
             details,
+        )
+
+    warnings = [str(w) for w in summary.get("warnings") or []]
+    if warnings:
+        ET.SubElement(suite, "system-out").text = _text(
+            "\n".join(f"warning: {w}" for w in warnings)
         )
 
     cases = suite.findall("testcase")

@@ -29,7 +29,7 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     ]
     load = load_line(summary)
     if load:
-        lines += [load, ""]
+        lines += [f"Load: {load}", ""]
     for reason in summary["reasons"]:
         lines.append(f"- {reason}")
     for warning in summary.get("warnings", []):

@@ -8,6 +8,7 @@ whatever happens, this side still writes summary.json and summary.md.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -40,10 +41,27 @@ if TYPE_CHECKING:
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
-# Beyond the planned duration and the users' grace period, how long Locust may take to start
-# and to shut down before it is considered hung and killed.
-_STARTUP_AND_SHUTDOWN_GRACE_S = 60.0
+# How long Locust may take to start the test (import the locustfile, connect workers), and,
+# after the planned duration and the users' grace period, to shut down, before it is
+# considered hung and killed.
+_STARTUP_GRACE_S = 60.0
+_SHUTDOWN_GRACE_S = 15.0
 _SIGNAL_KILL_AFTER_S = 5.0
+
+
+@dataclass
+class _Deadline:
+    """When Locust counts as hung: planned load + grace, from the moment the test started
+    (known from the first progress line), or from `begin` plus the start-up grace before."""
+
+    load_s: float
+    begun: float
+    test_started: float | None = None
+
+    def passed(self, now: float) -> bool:
+        if self.test_started is None:
+            return now > self.begun + _STARTUP_GRACE_S + self.load_s + _SHUTDOWN_GRACE_S
+        return now > self.test_started + self.load_s + _SHUTDOWN_GRACE_S
 
 
 @dataclass(frozen=True)
@@ -91,10 +109,17 @@ def _free_port() -> int:
 
 
 def prepare_folder(
-    folder: RunFolder, scenario: Scenario, source_text: str, source_name: str
+    folder: RunFolder,
+    scenario: Scenario,
+    source_text: str,
+    source_name: str,
+    settings: RunSettings | None = None,
 ) -> None:
     folder.scenario.write_text(source_text, encoding="utf-8")
-    folder.locustfile.write_text(compile_scenario(scenario, source_name), encoding="utf-8")
+    stages = settings.stages if settings is not None else None
+    folder.locustfile.write_text(
+        compile_scenario(scenario, source_name, stages=stages), encoding="utf-8"
+    )
 
 
 def run_locust(
@@ -110,11 +135,8 @@ def run_locust(
     `locust` is a harness process started early (see `launcher`); one is started if None."""
     locust = locust or LocustProcess.start()
     aborted = threading.Event()
-    deadline = (
-        time.monotonic()
-        + settings.duration_s
-        + settings.stop_timeout_s
-        + _STARTUP_AND_SHUTDOWN_GRACE_S
+    deadline = _Deadline(
+        load_s=settings.duration_s + settings.stop_timeout_s, begun=time.monotonic()
     )
     command = locust_command(folder, settings)[3:]  # without `python -m loadkit.harness`
     locust.begin(
@@ -125,7 +147,10 @@ def run_locust(
     )
     process, read_fd = locust.process, locust.progress_fd
     reader = threading.Thread(
-        target=_read_progress, args=(read_fd, on_progress), name="loadkit-progress", daemon=True
+        target=_read_progress,
+        args=(read_fd, on_progress, deadline),
+        name="loadkit-progress",
+        daemon=True,
     )
     reader.start()
     with _forward_signals(process, aborted):
@@ -208,7 +233,7 @@ def _write_report(folder: RunFolder, capacity: CapacityReport | None) -> str | N
 
 
 def _wait(
-    process: subprocess.Popen[bytes], deadline: float, aborted: threading.Event
+    process: subprocess.Popen[bytes], deadline: _Deadline, aborted: threading.Event
 ) -> int | None:
     signalled_at: float | None = None
     while True:
@@ -219,7 +244,7 @@ def _wait(
         now = time.monotonic()
         if aborted.is_set() and signalled_at is None:
             signalled_at = now
-        hung = now > deadline
+        hung = deadline.passed(now)
         if hung or (signalled_at is not None and now - signalled_at > _SIGNAL_KILL_AFTER_S + 30):
             process.kill()
             process.wait()
@@ -251,15 +276,21 @@ def _forward_signals(process: subprocess.Popen[bytes], aborted: threading.Event)
             signal.signal(s, h)
 
 
-def _read_progress(fd: int, on_progress: ProgressCallback | None) -> None:
+def _read_progress(fd: int, on_progress: ProgressCallback | None, deadline: _Deadline) -> None:
     with os.fdopen(fd, "rb") as stream:
         for raw in stream:
-            if on_progress is None:
-                continue
             try:
-                on_progress(json.loads(raw))
+                line = json.loads(raw)
             except (ValueError, TypeError):
                 continue
+            if not isinstance(line, dict):
+                continue
+            elapsed = line.get("elapsed")
+            if deadline.test_started is None and isinstance(elapsed, int | float) and elapsed > 0:
+                deadline.test_started = time.monotonic() - elapsed
+            if on_progress is not None:
+                with contextlib.suppress(ValueError, TypeError, KeyError):
+                    on_progress(line)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from loadkit import shapes
 from loadkit.scenario import Scenario
 from loadkit.shapes import Stage
 
@@ -41,24 +42,16 @@ class RunSettings:
         # Locust takes whole seconds here; never cut a user's grace period short.
         stop_timeout_s = math.ceil(load.stop_timeout)
         if stages is not None:
-            given = [
-                flag
-                for flag, value in (
-                    ("--users", users),
-                    ("--spawn-rate", spawn_rate),
-                    ("--duration", duration_s),
-                )
-                if value is not None
-            ]
-            if given:
+            if spawn_rate is not None:
                 raise ValueError(
-                    f"{', '.join(given)} cannot change a load shape (stages, step, spike); "
-                    "edit the scenario's load instead"
+                    "--spawn-rate cannot change a load shape (stages, step, spike); "
+                    "--users and --duration scale it, or edit the scenario's load"
                 )
+            stages = scale_stages(stages, users=users, duration_s=duration_s)
             return cls(
                 users=max(s.users for s in stages),
                 spawn_rate=max(s.spawn_rate for s in stages),
-                duration_s=math.ceil(load.total_duration),
+                duration_s=math.ceil(round(shapes.total_duration(stages), 6)),
                 stop_timeout_s=stop_timeout_s,
                 stages=tuple(stages),
                 host=target,
@@ -73,3 +66,32 @@ class RunSettings:
             host=target,
             processes=processes,
         )
+
+
+def scale_stages(
+    stages: list[Stage], *, users: int | None = None, duration_s: float | None = None
+) -> list[Stage]:
+    """A shape scaled from the command line, so one file serves a 2-minute pull-request gate
+    and the full nightly run: `users` sets the peak (every stage's users and spawn rate scale
+    by the same factor, at least 1 user where there were any), `duration_s` the total time
+    (every stage's duration scales, and its spawn rate inversely, so each ramp keeps its
+    share of its stage). Raises ValueError when the result cannot run."""
+    if users is None and duration_s is None:
+        return stages
+    peak = max(s.users for s in stages)
+    user_factor = users / peak if users is not None and peak > 0 else 1.0
+    total = shapes.total_duration(stages)
+    time_factor = duration_s / total if duration_s is not None and total > 0 else 1.0
+    scaled = []
+    for stage in stages:
+        new_users = round(stage.users * user_factor)
+        if stage.users > 0:
+            new_users = max(new_users, 1)
+        seconds = round(stage.duration_s * time_factor, 3)
+        if seconds <= 0:
+            raise ValueError(
+                f"--duration {duration_s:g}s leaves a stage of {stage.duration_s:g}s with no time; "
+                "give a longer duration"
+            )
+        scaled.append(Stage(new_users, stage.spawn_rate * user_factor / time_factor, seconds))
+    return scaled
