@@ -80,7 +80,8 @@ def test_constant_load_overrides() -> None:
 
 def test_delivery_judges_each_stage_after_its_ramp() -> None:
     sc = scenario(
-        "{stages: [{users: 4, spawn_rate: 4, duration: 6s}, {users: 8, spawn_rate: 4, duration: 6s}]}"
+        "{stages: [{users: 4, spawn_rate: 4, duration: 6s},"
+        " {users: 8, spawn_rate: 4, duration: 6s}]}"
     )
     settings = RunSettings.resolve(sc)
     t0 = 1000.0
