@@ -27,6 +27,7 @@ class WorkerUser(FastHttpUser):
     wait_time = constant(0.0)
     connection_timeout = 10.0
     network_timeout = 10.0
+    insecure = False  # check TLS certificates (Locust's default does not)
 
     @task
     def get_api_work(self):

@@ -27,6 +27,7 @@ class CitizenUser(FastHttpUser):
     wait_time = between(0.2, 0.6)
     connection_timeout = 10.0
     network_timeout = 10.0
+    insecure = False  # check TLS certificates (Locust's default does not)
     default_headers = {'Accept': 'application/json'}
 
     @task(6)
@@ -68,6 +69,7 @@ class OfficerUser(FastHttpUser):
     wait_time = constant(1.0)
     connection_timeout = 10.0
     network_timeout = 10.0
+    insecure = False  # check TLS certificates (Locust's default does not)
     default_headers = {'Accept': 'application/json'}
 
     @task

@@ -427,6 +427,7 @@ class CitizenUser(FastHttpUser):
     wait_time = between(0.5, 1.5)
     connection_timeout = 10.0
     network_timeout = 10.0
+    insecure = False  # check TLS certificates (Locust's default does not)
     default_headers = {'Accept': 'application/json'}
 
     def user_headers(self, v):

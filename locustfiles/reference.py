@@ -104,6 +104,7 @@ class CitizenUser(FastHttpUser):
     wait_time = between(1.0, 3.0)
     connection_timeout = 10.0
     network_timeout = 10.0
+    insecure = False  # check TLS certificates (Locust's default does not)
     default_headers = {'Accept': 'application/json'}
 
     @task(5)
@@ -148,6 +149,7 @@ class OfficerUser(FastHttpUser):
     wait_time = between(1.0, 3.0)
     connection_timeout = 10.0
     network_timeout = 10.0
+    insecure = False  # check TLS certificates (Locust's default does not)
     default_headers = {'Accept': 'application/json'}
 
     @task

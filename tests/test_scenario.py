@@ -43,7 +43,7 @@ thresholds:
 REPO = Path(__file__).resolve().parent.parent
 LOAD_KEYS = "(allowed: users, spawn_rate, duration, stages, step, spike, stop_timeout)"
 TOP_KEYS = (
-    "(allowed: name, description, host, load, defaults, variables, secrets, data, users, "
+    "(allowed: name, description, host, load, defaults, tls, variables, secrets, data, users, "
     "include, thresholds, apdex, max_regression)"
 )
 TASK_KEYS = "(allowed: name, weight, request, expect, capture, flow, loop, data, python)"

@@ -164,6 +164,7 @@ def compile_scenario(scenario: Scenario, source_name: str = "scenario.yaml") -> 
     load = scenario.load
     body: list[str] = []
     taken_classes: set[str] = set()
+    body += _tls_settings(scenario, ctx)
 
     for name, spec in scenario.data.items():
         table = scenario.tables[name]
@@ -287,6 +288,43 @@ def _shape_class(scenario: Scenario, stages: list[tuple[int, float, float]]) -> 
     return lines
 
 
+def _tls_settings(scenario: Scenario, ctx: _Context) -> list[str]:
+    """`TLS_SETTINGS`, when connections need a CA bundle or a client certificate. The CA
+    certificates are embedded (public, and workers get them with the locustfile); the client
+    certificate and key are read from their paths at run time, so a key is never copied."""
+    tls = scenario.tls
+    if not tls.needs_context:
+        return []
+    ctx.uses("TLSSettings")
+    lines = ["", "", "# The scenario's tls: settings; every user class below connects with them."]
+    lines.append("TLS_SETTINGS = TLSSettings(")
+    lines.append(f"{INDENT}verify={literal(tls.verify)},")
+    pem = scenario.ca_certificates
+    if pem is None:
+        lines.append(f"{INDENT}ca_certificates=None,")
+    else:
+        lines.append(f"{INDENT}ca_certificates=(  # from {literal(tls.ca_bundle)}")
+        lines += [f"{INDENT * 2}{literal(line)}" for line in pem.splitlines(keepends=True)]
+        lines.append(f"{INDENT}),")
+    for key in ("client_cert", "client_key"):
+        name = getattr(tls, key)
+        path = None if name is None else str((scenario.base_dir / name).resolve())
+        lines.append(f"{INDENT}{key}={literal(path)},")
+    lines.append(")")
+    return lines
+
+
+def _tls_attributes(scenario: Scenario) -> list[str]:
+    tls = scenario.tls
+    if tls.verify:
+        lines = [f"{INDENT}insecure = False  # check TLS certificates (Locust's default does not)"]
+    else:
+        lines = [f"{INDENT}insecure = True  # tls: {{verify: false}}: any certificate is accepted"]
+    if tls.needs_context:
+        lines.append(f"{INDENT}ssl_context_factory = TLS_SETTINGS")
+    return lines
+
+
 def _wait_time(think: ThinkTime) -> str:
     if think.between is not None:
         return f"between({literal(think.between[0])}, {literal(think.between[1])})"
@@ -335,6 +373,7 @@ def _user_class(scenario: Scenario, user: UserSpec, class_name: str, ctx: _Conte
         f"{INDENT}wait_time = {_wait_time(user.think_time or defaults.think_time)}",
         f"{INDENT}connection_timeout = {literal(defaults.timeout)}",
         f"{INDENT}network_timeout = {literal(defaults.timeout)}",
+        *_tls_attributes(scenario),
     ]
     if static:
         values = {k: ast.literal_eval(text_expr(v, ctx)) for k, v in static.items()}

@@ -16,6 +16,7 @@ import random
 import re
 from urllib.parse import urlencode
 
+from gevent import ssl
 from gevent.event import AsyncResult
 from locust import events
 from locust.exception import StopUser
@@ -249,3 +250,30 @@ def load_locustfile(path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+class TLSSettings:
+    """The scenario's `tls:` as a FastHttpUser `ssl_context_factory`: geventhttpclient calls
+    it for each connection pool, with `cafile=` (the system's CA file) as its argument."""
+
+    def __init__(self, verify, ca_certificates, client_cert, client_key):
+        self.verify = verify
+        self.ca_certificates = ca_certificates
+        self.client_cert = client_cert
+        self.client_key = client_key
+
+    def __call__(self, cafile=None):
+        if not self.verify:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        elif self.ca_certificates is not None:
+            # Only the scenario's CAs, as `curl --cacert` and requests' `verify=PATH` do.
+            context = ssl.create_default_context(cadata=self.ca_certificates)
+        else:
+            context = ssl.create_default_context(cafile=cafile)
+        if self.client_cert is not None:
+            # Read here, on the machine running the users: a private key never enters the
+            # locustfile, so every worker needs the files at these paths.
+            context.load_cert_chain(self.client_cert, self.client_key)
+        return context

@@ -44,6 +44,7 @@ HELPERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("from locust import events", "from locust.runners import MasterRunner, WorkerRunner"),
     ),
     "load_locustfile": ((), ("import importlib.util", "import os")),
+    "TLSSettings": ((), ("from gevent import ssl",)),
 }
 HELPER_NAMES = frozenset(HELPERS)
 

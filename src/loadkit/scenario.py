@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from loadkit import shapes, templates
+from loadkit import certificates, shapes, templates
 from loadkit.datasets import DataTable, read_table
 from loadkit.durations import format_duration, parse_duration
 from loadkit.errors import Problem, ScenarioError
@@ -246,6 +246,46 @@ class Auth(Model):
         if (self.basic is None) == (self.bearer is None):
             raise ValueError("give exactly one of basic: {username, password} or bearer: TOKEN")
         return self
+
+
+class TLS(Model):
+    """How HTTPS connections are checked. The server's certificate and host name are verified
+    by default (as requests and k6 do); `verify: false` turns that off, explicitly."""
+
+    verify: bool = Field(
+        default=True, description="Verify server certificates; false accepts any certificate."
+    )
+    ca_bundle: str | None = Field(
+        default=None,
+        description="PEM file of the CA certificates to trust instead of the system's; "
+        "relative to the scenario. Embedded in the generated locustfile.",
+    )
+    client_cert: str | None = Field(
+        default=None,
+        description="PEM client certificate for mutual TLS (may hold the key too); relative "
+        "to the scenario. Read at run time from this path, never copied.",
+    )
+    client_key: str | None = Field(
+        default=None,
+        description="PEM private key of client_cert when the certificate file does not hold "
+        "it; relative to the scenario. Read at run time, never copied.",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TLS:
+        if not self.verify and self.ca_bundle is not None:
+            raise ValueError(
+                "verify: false accepts any certificate, so ca_bundle would be ignored; "
+                "remove one of them"
+            )
+        if self.client_key is not None and self.client_cert is None:
+            raise ValueError("client_key needs client_cert, the certificate the key belongs to")
+        return self
+
+    @property
+    def needs_context(self) -> bool:
+        """Whether connections need more than Locust's own verified or unverified context."""
+        return self.ca_bundle is not None or self.client_cert is not None
 
 
 class Defaults(Model):
@@ -584,6 +624,7 @@ class Scenario(Model):
     host: str = Field(description="Base URL of the system under test, e.g. http://127.0.0.1:8080.")
     load: Load
     defaults: Defaults = Defaults()
+    tls: TLS = TLS()
     variables: dict[str, Annotated[Any, BeforeValidator(_json_compatible)]] = Field(
         default_factory=dict, description="Constants usable as {{ name }}."
     )
@@ -604,6 +645,7 @@ class Scenario(Model):
     _tables: dict[str, DataTable] = PrivateAttr(default_factory=dict)
     _base_dir: Path = PrivateAttr(default=Path("."))
     _secret_values: dict[str, str] = PrivateAttr(default_factory=dict)
+    _ca_certificates: str | None = PrivateAttr(default=None)
 
     @field_validator("host")
     @classmethod
@@ -652,6 +694,11 @@ class Scenario(Model):
         return self._base_dir
 
     @property
+    def ca_certificates(self) -> str | None:
+        """The PEM text of `tls.ca_bundle`, read when the scenario was loaded."""
+        return self._ca_certificates
+
+    @property
     def secret_values(self) -> list[str]:
         """Values of the secret environment variables, to mask in every artifact."""
         return list(self._secret_values.values())
@@ -686,6 +733,7 @@ def validate_source(source: SourceDocument, environ: Mapping[str, str] | None = 
     scenario._base_dir = Path(source.file).resolve().parent
     scenario._secret_values = dict(source.secrets_used)
     problems = _read_data(scenario, source)
+    problems += _read_tls(scenario, source)
     problems += _cross_checks(scenario, source, os.environ if environ is None else environ)
     if problems:
         raise ScenarioError(problems)
@@ -703,6 +751,28 @@ def _read_data(scenario: Scenario, source: SourceDocument) -> list[Problem]:
             scenario._tables[name] = read_table(scenario.base_dir / spec.file, spec.file_format)
         except ValueError as exc:
             problems.append(_problem(source, ("data", name, "file"), str(exc)))
+    return problems
+
+
+def _read_tls(scenario: Scenario, source: SourceDocument) -> list[Problem]:
+    """Read the CA bundle (it is embedded in the locustfile) and check that the client
+    certificate and key load, so a bad file is reported before the run, not on every request."""
+    tls = scenario.tls
+    problems = []
+    if tls.ca_bundle is not None:
+        try:
+            scenario._ca_certificates = certificates.read_ca_bundle(
+                scenario.base_dir, tls.ca_bundle
+            )
+        except ValueError as exc:
+            problems.append(_problem(source, ("tls", "ca_bundle"), str(exc)))
+    if tls.client_cert is not None:
+        try:
+            certificates.check_client_certificate(
+                scenario.base_dir, tls.client_cert, tls.client_key
+            )
+        except certificates.CertificateFileError as exc:
+            problems.append(_problem(source, ("tls", exc.key), str(exc)))
     return problems
 
 
@@ -975,6 +1045,7 @@ _MESSAGES = {
     "list_type": "expected a list",
     "tuple_type": "expected a list",
     "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
 }
 
 

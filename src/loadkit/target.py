@@ -6,7 +6,8 @@ that load tests hit, so its behaviour is deliberately deterministic and observab
 clients sent) without being counted itself.
 
 Run it with ``python -m loadkit.target [--port N] [--max-concurrency C] [--service-ms S]``
-or drive it from Python with :class:`TargetProcess`.
+(HTTPS with ``--tls-cert FILE --tls-key FILE``, requiring client certificates with
+``--tls-client-ca FILE``) or drive it from Python with :class:`TargetProcess`.
 
 This module must stay importable from a process that is *not* running gevent (the CLI
 parent, the pytest process): gevent is imported only inside :func:`serve` and
@@ -28,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
@@ -40,6 +42,7 @@ __all__ = [
     "LISTENING_PREFIX",
     "TargetApp",
     "TargetProcess",
+    "TargetTLS",
     "main",
     "serve",
 ]
@@ -66,6 +69,16 @@ _CASES: Final[tuple[dict[str, Any], ...]] = tuple(
 _CASES_BY_ID: Final = {case["id"]: case for case in _CASES}
 
 _JsonResponse = tuple[int, Any, list[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class TargetTLS:
+    """HTTPS for the target: its certificate (PEM, the chain may follow it) and private key,
+    and optionally the CA whose client certificates it requires (mutual TLS)."""
+
+    cert: str
+    key: str
+    client_ca: str | None = None
 
 
 class _BadRequest(Exception):
@@ -358,13 +371,15 @@ def serve(
     access_log: bool = False,
     patch: bool = True,
     on_listening: Callable[[str], None] | None = None,
+    tls: TargetTLS | None = None,
 ) -> None:
     """Serve the target on ``127.0.0.1:port`` until SIGTERM or SIGINT, then return.
 
     Must be called from the main thread (signal handlers). With ``patch=True`` (the
     default) this monkey-patches the process with gevent first — harmless if it already
     is patched (e.g. Locust imported), but call it before the process starts threads.
-    ``on_listening`` receives the base URL once the socket accepts connections.
+    ``on_listening`` receives the base URL once the socket accepts connections. With
+    ``tls``, the target speaks HTTPS only (the URL starts with ``https://``).
     """
     if patch:
         from gevent import monkey
@@ -399,9 +414,10 @@ def serve(
         # Without SERVER_NAME, pywsgi resolves it with socket.getfqdn() on the first
         # request — a reverse-DNS lookup that can stall for seconds in a sandbox.
         environ={"SERVER_NAME": HOST},
+        **({} if tls is None else {"ssl_context": _server_ssl_context(tls)}),
     )
     server.start()
-    url = f"http://{HOST}:{server.server_port}"
+    url = f"{'http' if tls is None else 'https'}://{HOST}:{server.server_port}"
 
     def shutdown() -> None:
         server.stop(timeout=1)
@@ -418,6 +434,18 @@ def serve(
         for installed in handlers:
             installed.cancel()
         server.stop(timeout=1)
+
+
+def _server_ssl_context(tls: TargetTLS) -> Any:
+    from gevent import ssl  # only after patching (see the module docstring)
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tls.cert, tls.key)
+    if tls.client_ca is not None:
+        # The handshake fails for a client without a certificate this CA signed.
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(tls.client_ca)
+    return context
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -448,7 +476,18 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--access-log", action="store_true", help="write an access log line per request"
     )
+    parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate")
+    parser.add_argument("--tls-key", metavar="FILE", help="the private key of --tls-cert (PEM)")
+    parser.add_argument(
+        "--tls-client-ca",
+        metavar="FILE",
+        help="require client certificates signed by the CA(s) in this PEM file (mutual TLS)",
+    )
     args = parser.parse_args(argv)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("give --tls-cert and --tls-key together")
+    if args.tls_client_ca is not None and args.tls_cert is None:
+        parser.error("--tls-client-ca needs --tls-cert and --tls-key (it is for HTTPS)")
     if args.max_concurrency is not None and args.max_concurrency < 1:
         parser.error("--max-concurrency must be at least 1")
     if args.service_ms < 0:
@@ -476,6 +515,11 @@ def main(argv: list[str] | None = None) -> int:
         access_log=args.access_log,
         patch=False,
         on_listening=announce,
+        tls=(
+            None
+            if args.tls_cert is None
+            else TargetTLS(args.tls_cert, args.tls_key, args.tls_client_ca)
+        ),
     )
     return 0
 
@@ -489,10 +533,22 @@ class TargetProcess:
     Safe to use from a process that does not run gevent: the child does its own patching.
     """
 
-    def __init__(self, *extra_args: str, port: int = 0, record: bool = False) -> None:
+    def __init__(
+        self,
+        *extra_args: str,
+        port: int = 0,
+        record: bool = False,
+        tls: TargetTLS | None = None,
+        client_cert: tuple[str, str] | None = None,
+    ) -> None:
+        """``tls`` serves HTTPS (``url`` is then ``https://``); ``client_cert`` is the
+        (certificate, key) this driver presents for its own calls to a target that requires
+        client certificates."""
         self.extra_args: tuple[str, ...] = extra_args
         self.port = port
         self.record = record
+        self.tls = tls
+        self.client_cert = client_cert
         self.url = ""
         self._proc: Any = None  # subprocess.Popen[str]; typed loosely to import lazily
         self._lines: list[str] = []
@@ -505,6 +561,10 @@ class TargetProcess:
         args = [sys.executable, "-m", "loadkit.target", "--port", str(self.port)]
         if self.record:
             args.append("--record")
+        if self.tls is not None:
+            args += ["--tls-cert", self.tls.cert, "--tls-key", self.tls.key]
+            if self.tls.client_ca is not None:
+                args += ["--tls-client-ca", self.tls.client_ca]
         return [*args, *self.extra_args]
 
     @property
@@ -574,9 +634,23 @@ class TargetProcess:
             raise RuntimeError("target process is not running")
         data = b"" if method == "POST" else None
         req = urllib.request.Request(self.url + path, data=data, method=method)
-        with urllib.request.urlopen(req, timeout=10) as response:
+        with urllib.request.urlopen(req, timeout=10, context=self._ssl_context()) as response:
             result: dict[str, Any] = json.loads(response.read())
         return result
+
+    def _ssl_context(self) -> Any:
+        if self.tls is None:
+            return None
+        import ssl  # not at the top: see the module docstring
+
+        # The driver talks to the child it started on 127.0.0.1: it does not check the
+        # certificate (which may be signed by a CA it does not know).
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        if self.client_cert is not None:
+            context.load_cert_chain(*self.client_cert)
+        return context
 
     def requests_seen(self) -> dict[str, Any]:
         """``{"total", "by_route"[, "log"]}`` as counted by the server."""
