@@ -2,6 +2,7 @@
 # Edit the scenario and run `loadkit compile`, not this file. Runs with plain Locust:
 #   locust -f THIS_FILE --headless -u 20 -r 10 -t 30s
 import itertools
+import logging
 import random
 import re
 import time
@@ -143,6 +144,7 @@ class DataSource:
         self.columns = columns
         self.rows = rows
         self.next_row = 0
+        self.exhaustion_said = False
         DATA_SOURCES[name] = self
 
     def take(self, user):
@@ -160,10 +162,21 @@ class DataSource:
     def allocate(self):
         if self.next_row >= len(self.rows):
             if self.on_exhausted != "cycle":
+                self.say_exhausted()
                 return None
             self.next_row = 0
         self.next_row += 1
         return self.next_row - 1
+
+    def say_exhausted(self):
+        """Once per process, on the `loadkit` logger: `loadkit run` names this as the cause
+        when fewer users ran than planned."""
+        if not self.exhaustion_said:
+            self.exhaustion_said = True
+            logging.getLogger("loadkit").warning(
+                f"test data {self.name!r} exhausted after {len(self.rows)} rows "
+                f"(on_exhausted: {self.on_exhausted})"
+            )
 
     def exhausted(self, user):
         if self.on_exhausted == "fail":

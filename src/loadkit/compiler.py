@@ -15,7 +15,7 @@ import ast
 import base64
 import keyword
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 from loadkit import __version__, runtime_source
 from loadkit.durations import format_duration
 from loadkit.scenario import Auth, Expect, Request, Scenario, Step, Task, ThinkTime, UserSpec
+from loadkit.shapes import Stage
 from loadkit.templates import Var, parse_json_path, parse_template
 
 INDENT = "    "
@@ -159,7 +160,10 @@ def user_class_names(scenario: Scenario) -> dict[str, str]:
     }
 
 
-def compile_scenario(scenario: Scenario, source_name: str = "scenario.yaml") -> str:
+def compile_scenario(
+    scenario: Scenario, source_name: str = "scenario.yaml", *, stages: Sequence[Stage] | None = None
+) -> str:
+    """`stages` replaces the scenario's load shape (scaled with --users/--duration)."""
     ctx = _Context(constants=scenario.variables)
     load = scenario.load
     body: list[str] = []
@@ -200,11 +204,12 @@ def compile_scenario(scenario: Scenario, source_name: str = "scenario.yaml") -> 
             taken_classes.add(class_name)
             body.append(f"{class_name} = {module}.{class_name}")
 
-    stages = load.stage_list()
-    if stages is not None:
+    planned = load.stage_list()
+    shape = list(stages) if stages is not None and planned is not None else planned
+    if shape is not None:
         ctx.uses("LoadTestShape")
-        stage_table = [(s.users, s.spawn_rate, s.duration_s) for s in stages]
-        body += ["", "", *_shape_class(scenario, stage_table)]
+        stage_table = [(s.users, s.spawn_rate, s.duration_s) for s in shape]
+        body += ["", "", *_shape_class(scenario, stage_table, scaled=shape != planned)]
 
     if scenario.include or any(t.python for u in scenario.users for t in u.tasks):
         ctx.uses("importlib")
@@ -256,7 +261,9 @@ def _run_hint(scenario: Scenario) -> str:
     )
 
 
-def _shape_class(scenario: Scenario, stages: list[tuple[int, float, float]]) -> list[str]:
+def _shape_class(
+    scenario: Scenario, stages: list[tuple[int, float, float]], *, scaled: bool = False
+) -> list[str]:
     load = scenario.load
     if load.step is not None:
         st = load.step
@@ -267,6 +274,8 @@ def _shape_class(scenario: Scenario, stages: list[tuple[int, float, float]]) -> 
         what = f"spike: {load.spike.users} users, {load.spike.peak} at the peak"
     else:
         what = f"{len(stages)} stages"
+    if scaled:
+        what += ", scaled from the command line"
     lines = [
         "class LoadShape(LoadTestShape):",
         f'{INDENT}"""The scenario\'s load shape ({what})."""',

@@ -11,6 +11,7 @@ listed in `runtime_source.HELPERS`, and plain: people read them in their locustf
 import base64
 import importlib.util
 import itertools
+import logging
 import os
 import random
 import re
@@ -176,6 +177,7 @@ class DataSource:
         self.columns = columns
         self.rows = rows
         self.next_row = 0
+        self.exhaustion_said = False
         DATA_SOURCES[name] = self
 
     def take(self, user):
@@ -193,10 +195,21 @@ class DataSource:
     def allocate(self):
         if self.next_row >= len(self.rows):
             if self.on_exhausted != "cycle":
+                self.say_exhausted()
                 return None
             self.next_row = 0
         self.next_row += 1
         return self.next_row - 1
+
+    def say_exhausted(self):
+        """Once per process, on the `loadkit` logger: `loadkit run` names this as the cause
+        when fewer users ran than planned."""
+        if not self.exhaustion_said:
+            self.exhaustion_said = True
+            logging.getLogger("loadkit").warning(
+                f"test data {self.name!r} exhausted after {len(self.rows)} rows "
+                f"(on_exhausted: {self.on_exhausted})"
+            )
 
     def exhausted(self, user):
         if self.on_exhausted == "fail":

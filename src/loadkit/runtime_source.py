@@ -28,6 +28,7 @@ HELPERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "DataSource": (
         ("DATA_SOURCES", "ask_master_for_row", "hand_out_rows_from_master"),
         (
+            "import logging",
             "import random",
             "from locust.exception import StopUser",
             "from locust.runners import MasterRunner, WorkerRunner",
