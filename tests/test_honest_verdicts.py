@@ -395,3 +395,35 @@ def test_junit_and_report_show_the_shortfall_and_the_warning(tmp_path: Path) -> 
     assert "90% of a CPU core" in (suite.findtext("system-out") or "")
     page = render_html(summary, {}, None)
     assert "users planned 20, reached 5" in page and "90% of a CPU core" in page
+
+
+def test_a_shape_scaled_from_the_command_line(target: TargetProcess, tmp_path: Path) -> None:
+    """One file, a short gate: -u scales the users axis, -t the time axis."""
+    scenario = write(
+        tmp_path,
+        f"""\
+name: nightly
+host: {target.url}
+load:
+  stages:
+    - {{users: 10, spawn_rate: 10, duration: 30s}}
+    - {{users: 20, spawn_rate: 10, duration: 30s}}
+defaults: {{think_time: {{constant: 0.2}}}}
+users:
+  - name: u
+    tasks:
+      - request: {{url: /health}}
+""",
+    )
+    out = tmp_path / "run"
+    result = run_loadkit("run", str(scenario), "-u", "4", "-t", "8s", "--out", str(out))
+    assert result.returncode == ExitStatus.PASS, result
+    summary = summary_of(out)
+    load = summary["load"]
+    assert (load["planned_users"], load["planned_s"]) == (4, 8)
+    assert [(s["planned_users"], s["reached_users"]) for s in load["stages"]] == [(2, 2), (4, 4)]
+    assert abs(load["delivered_s"] - 8) <= 0.3
+    assert "(2, 15.0, 4.0),\n        (4, 15.0, 4.0)," in (out / "locustfile.py").read_text()
+    # The terminal shows Apdex with its rating and the capacity headline.
+    assert "Apdex" in result.stdout and "excellent" in result.stdout.lower()
+    assert "Insufficient data for a capacity estimate" in result.stdout

@@ -285,6 +285,15 @@ def test_live_progress_line_on_a_terminal(target: TargetProcess, tmp_path: Path)
     assert (
         " / 0:03] users " in screen and "req/s | p95 " in screen and "failures 0 (0.00%)" in screen
     )
+    # req/s is the last complete second's own count, not a moving average.
+    import re
+
+    from loadkit.histogram import load_histograms
+
+    shown = [float(v) for v in re.findall(r"\| ([\d,.]+) req/s", screen)]
+    per_second = load_histograms(tmp_path / "r" / "histograms.json").requests_per_second()
+    counts = {float(requests) for requests, _ in per_second.values()} | {0.0}
+    assert shown and max(shown) > 0 and set(shown) <= counts, (shown, per_second)
 
 
 def test_demo_runs_bundled_target_and_scenario(tmp_path: Path) -> None:
