@@ -1208,7 +1208,7 @@ READ_ALONE_REFERENCE_S = 0.43
 def child_read(folder: Path) -> None:
     """`run.py --child-read FOLDER`: only what the report does to read the history CSV (the
     "reading alone" calibration: ≈ 0.43 s for 1,000,000 rows where the targets were set)."""
-    from loadkit.charts import read_history
+    from loadkit.report.charts import read_history
 
     t0 = time.perf_counter()
     rows = len(read_history(folder / "locust_stats_history.csv"))
@@ -1220,12 +1220,12 @@ def child_report(folder: Path) -> None:
     Locust has stopped — summary.json/.md from locust_final.json and the scenario, then the
     report (charts, HTML, JUnit) — and prints its timings and its own peak RSS as JSON."""
     t0 = time.perf_counter()
-    from loadkit.markdown import render_markdown
-    from loadkit.report import write_report
+    from loadkit.report.markdown import render_markdown
+    from loadkit.report.write import write_report
     from loadkit.scenario import validate_source
+    from loadkit.scenario.source import load_yaml
     from loadkit.settings import RunSettings
     from loadkit.summary import build_summary
-    from loadkit.yaml_source import load_yaml
 
     t1 = time.perf_counter()
     scenario = validate_source(load_yaml(str(folder / "scenario.yaml")))

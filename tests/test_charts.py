@@ -18,8 +18,8 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from loadkit import charts
 from loadkit.capacity import UslFit
+from loadkit.report import charts
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 HEADER = (
@@ -362,7 +362,8 @@ def saturation_lines(figure: Figure) -> list[tuple[str, list[float]]]:
 def test_stand_in_matches_the_protocol_without_importing_capacity() -> None:
     assert isinstance(sample_capacity(), charts.CapacityReportLike)
     code = (
-        "import sys, loadkit.charts, loadkit.html_report, loadkit.report, loadkit.junit; "
+        "import sys, loadkit.report.charts, loadkit.report.html, loadkit.report.write, "
+        "loadkit.report.junit; "
         "print('loadkit.capacity' in sys.modules, 'matplotlib.pyplot' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -438,7 +439,7 @@ def test_charts_show_the_one_saturation_point_and_no_model_peak(name: str) -> No
 
 
 def test_a_single_level_run_has_no_capacity_charts() -> None:
-    from loadkit import report
+    from loadkit.report import write as report
 
     single = single_level_capacity()
     assert single.insufficient == "the run had a single load level"

@@ -14,8 +14,8 @@ from conftest import REPO, run_loadkit
 
 from loadkit.compiler import compile_scenario, identifier, literal
 from loadkit.scenario import load_scenario
+from loadkit.scenario.source import parse_yaml
 from loadkit.target import TargetProcess
-from loadkit.yaml_source import parse_yaml
 
 EVIL = "\"); import os; os.system('touch {marker}') #"
 EVIL_VARIANTS = [

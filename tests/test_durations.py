@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loadkit.durations import HINT, format_duration, parse_duration
+from loadkit.scenario.durations import HINT, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -369,8 +369,8 @@ def test_junit_and_report_show_the_shortfall_and_the_warning(tmp_path: Path) -> 
     """Renderers of a summary whose load fell short and whose generator was saturated."""
     import xml.etree.ElementTree as ET
 
-    from loadkit.html_report import render_html
-    from loadkit.junit import LOAD_DELIVERED, render_junit
+    from loadkit.report.html import render_html
+    from loadkit.report.junit import LOAD_DELIVERED, render_junit
 
     summary = {
         "schema": "loadkit.summary/1",

@@ -14,9 +14,9 @@ import pytest
 from test_capacity import INCONSISTENT_CASES, SATURATION_POINT
 from test_charts import case_capacity, labels, sample_capacity, single_level_capacity
 
-from loadkit import charts
-from loadkit.html_report import CAPACITY_CHARTS, CHART_CAPTIONS, render_html
-from loadkit.markdown import render_markdown
+from loadkit.report import charts
+from loadkit.report.html import CAPACITY_CHARTS, CHART_CAPTIONS, render_html
+from loadkit.report.markdown import render_markdown
 from loadkit.summary import capacity_dict
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"

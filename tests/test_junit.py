@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from loadkit.junit import NO_EXCEPTIONS, RUN_COMPLETED, render_junit
+from loadkit.report.junit import NO_EXCEPTIONS, RUN_COMPLETED, render_junit
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 

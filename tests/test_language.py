@@ -346,7 +346,7 @@ def test_schema_accepts_every_shipped_scenario_and_is_up_to_date() -> None:
     import yaml
     from conftest import REPO
 
-    from loadkit.schema import scenario_schema, scenario_schema_json
+    from loadkit.scenario.schema import scenario_schema, scenario_schema_json
 
     committed = REPO / "schema" / "scenario.schema.json"
     assert committed.read_text() == scenario_schema_json(), "run: loadkit schema -o " + str(

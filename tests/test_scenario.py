@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from loadkit.errors import ScenarioError
-from loadkit.scenario import Scenario, ThinkTime, load_scenario, validate_source
-from loadkit.thresholds import Threshold
-from loadkit.yaml_source import parse_yaml
+from loadkit.scenario import Scenario, load_scenario, validate_source
+from loadkit.scenario.model import ThinkTime
+from loadkit.scenario.source import parse_yaml
+from loadkit.scenario.thresholds import Threshold
 
 BASE = """\
 name: citizen-reports

@@ -9,9 +9,9 @@ import pytest
 from loadkit.compiler import compile_scenario
 from loadkit.delivery import data_warnings, load_delivered
 from loadkit.scenario import Scenario, load_scenario, validate_source
+from loadkit.scenario.shapes import Stage
+from loadkit.scenario.source import parse_yaml
 from loadkit.settings import RunSettings
-from loadkit.shapes import Stage
-from loadkit.yaml_source import parse_yaml
 
 
 def scenario(load: str) -> Scenario:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from loadkit.console import final_report
-from loadkit.markdown import render_markdown
+from loadkit.report.console import final_report
+from loadkit.report.markdown import render_markdown
 from loadkit.scenario import validate_source
+from loadkit.scenario.source import parse_yaml
 from loadkit.settings import RunSettings
 from loadkit.summary import SCHEMA, build_summary
-from loadkit.yaml_source import parse_yaml
 
 SCENARIO = """\
 name: fixture

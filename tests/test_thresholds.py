@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from loadkit.request_stats import RequestStats
-from loadkit.thresholds import (
+from loadkit.scenario.thresholds import (
     COUNT_METRICS,
     EXAMPLE,
     METRICS,

@@ -1,4 +1,4 @@
-"""YAML with positions and `${VAR}` interpolation: loadkit.yaml_source."""
+"""YAML with positions and `${VAR}` interpolation: loadkit.scenario.source."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from loadkit.errors import Location, Problem, ScenarioError
-from loadkit.yaml_source import (
+from loadkit.scenario.source import (
     format_key_path,
     interpolate_env,
     load_yaml,

@@ -28,6 +28,9 @@ from loadkit.histogram import RequestHistogram, RunHistograms
 
 __all__ = ["Apdex", "apdex", "apdex_by_name", "rating"]
 
+DEFAULT_APDEX_T_MS = 500.0
+"""Apdex T when a scenario names none: the one default, everywhere."""
+
 
 @dataclass(frozen=True)
 class Apdex:

@@ -71,8 +71,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from loadkit.apdex import apdex
-from loadkit.harness_protocol import HISTOGRAMS_FILE
+from loadkit.apdex import DEFAULT_APDEX_T_MS, apdex
 from loadkit.histogram import RequestHistogram, RunHistograms, load_histograms
 from loadkit.run_folder import RunFolder
 
@@ -254,7 +253,10 @@ def _level(
 
 
 def find_levels(
-    samples: Sequence[tuple[int, int]], run: RunHistograms, *, apdex_t_ms: float = 500
+    samples: Sequence[tuple[int, int]],
+    run: RunHistograms,
+    *,
+    apdex_t_ms: float = DEFAULT_APDEX_T_MS,
 ) -> list[LoadLevel]:
     """The load levels (see the module docstring) in time order."""
     levels = []
@@ -354,11 +356,11 @@ def analyze_capacity(
     run_folder: Path,
     *,
     slo: Callable[[LoadLevel], bool] | None = None,
-    apdex_t_ms: float = 500,
+    apdex_t_ms: float = DEFAULT_APDEX_T_MS,
 ) -> CapacityReport:
     """Levels, knee, USL fit, capacity and SLO limit of the run in ``run_folder``."""
     folder = RunFolder(Path(run_folder))
-    histograms_path = folder.path / HISTOGRAMS_FILE
+    histograms_path = folder.histograms
     missing = [p.name for p in (folder.history_csv, histograms_path) if not p.is_file()]
     if missing:
         return _insufficient([], f"the run folder has no {' and no '.join(missing)}", slo)
@@ -376,7 +378,7 @@ def capacity_report(
     run: RunHistograms,
     *,
     slo: Callable[[LoadLevel], bool] | None = None,
-    apdex_t_ms: float = 500,
+    apdex_t_ms: float = DEFAULT_APDEX_T_MS,
 ) -> CapacityReport:
     """The report for levels already found (``find_levels``) in ``run``."""
     pooled = _pool(levels, run, apdex_t_ms)

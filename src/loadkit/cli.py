@@ -19,13 +19,13 @@ import click
 from click.core import ParameterSource
 
 from loadkit import __version__
-from loadkit.console import ProgressLine, final_report
-from loadkit.durations import parse_duration
 from loadkit.errors import LoadkitError, ScenarioError
 from loadkit.exit_codes import ExitStatus
 from loadkit.launcher import LocustProcess
 from loadkit.masking import mask_text
+from loadkit.report.console import ProgressLine, final_report
 from loadkit.run_folder import DEFAULT_REPORTS_DIR
+from loadkit.scenario.durations import parse_duration
 
 if TYPE_CHECKING:
     from loadkit.run_folder import RunFolder
@@ -136,7 +136,7 @@ class FolderParam(click.ParamType[Path]):
 
 def _load(path: str) -> tuple[Scenario, str]:
     from loadkit.scenario import validate_source
-    from loadkit.yaml_source import load_yaml
+    from loadkit.scenario.source import load_yaml
 
     source = load_yaml(path)
     return validate_source(source), source.text
@@ -217,7 +217,7 @@ def _emit(text: str, output: Path | None) -> None:
 )
 def schema(output: Path | None) -> ExitStatus:
     """Print the JSON Schema of the scenario format (for editors: yaml-language-server)."""
-    from loadkit.schema import scenario_schema_json
+    from loadkit.scenario.schema import scenario_schema_json
 
     _emit(scenario_schema_json(), output)
     return ExitStatus.PASS
@@ -233,9 +233,10 @@ def schema(output: Path | None) -> ExitStatus:
 )
 def report(run_folder: Path, slo_p95: float | None) -> ExitStatus:
     """(Re)build report.html, junit.xml and charts/*.png of a run folder."""
-    from loadkit.report import write_report
+    from loadkit.report.write import write_report
+    from loadkit.run_folder import RunFolder
 
-    if not (run_folder / "summary.json").is_file():
+    if not RunFolder(run_folder).summary_json.is_file():
         raise UsageProblem(f"{run_folder} is not a run folder (it has no summary.json)")
     files = write_report(run_folder, slo_p95_ms=None if slo_p95 is None else slo_p95 * 1000)
     for note in files.notes:
@@ -279,7 +280,7 @@ def compare(
     import json
 
     from loadkit import compare as comparing
-    from loadkit.console import table
+    from loadkit.report.console import table
 
     try:
         base_run = comparing.read_run_facts(baseline)

@@ -26,10 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loadkit.apdex import DEFAULT_APDEX_T_MS
 from loadkit.errors import ScenarioError
-from loadkit.harness_protocol import HISTOGRAMS_FILE
 from loadkit.histogram import UNTIMED, bucket_index, bucket_value, load_histograms
-from loadkit.measurements import DEFAULT_APDEX_T_MS
 from loadkit.run_folder import RunFolder
 
 if TYPE_CHECKING:  # numpy is imported where it is used: the scenario model imports this module
@@ -100,9 +99,9 @@ class _Run:
 def _load_run(folder: Path) -> _Run:
     import numpy as np
 
-    path = folder / HISTOGRAMS_FILE
+    path = RunFolder(folder).histograms
     if not path.is_file():
-        raise CompareError(f"{folder} has no {HISTOGRAMS_FILE}; is it a loadkit run folder?")
+        raise CompareError(f"{folder} has no {RunFolder.HISTOGRAMS}; is it a loadkit run folder?")
     per_second = load_histograms(path).per_second()
     seconds = sorted(per_second)
     if seconds:
@@ -340,7 +339,7 @@ def limits_from_scenario(folder: Path) -> list[Limit]:
     """`max_regression: {p95: 10%, rps: -5%}` in the run folder's scenario.yaml, read as
     `loadkit run` reads a scenario (positions, `${VAR}`, the scenario model's validation)."""
     from loadkit.scenario import validate_source
-    from loadkit.yaml_source import load_yaml
+    from loadkit.scenario.source import load_yaml
 
     path = RunFolder(folder).scenario
     if not path.is_file():

@@ -21,10 +21,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from loadkit import __version__, runtime_source
-from loadkit.durations import format_duration
-from loadkit.scenario import Auth, Expect, Request, Scenario, Step, Task, ThinkTime, UserSpec
-from loadkit.shapes import Stage
-from loadkit.templates import Var, parse_json_path, parse_template
+from loadkit.scenario import Scenario
+from loadkit.scenario.durations import format_duration
+from loadkit.scenario.model import Auth, Expect, Request, Step, Task, ThinkTime, UserSpec
+from loadkit.scenario.shapes import Stage
+from loadkit.scenario.templates import Var, parse_json_path, parse_template
 
 INDENT = "    "
 _RESERVED_NAMES = frozenset(

@@ -7,10 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from loadkit.apdex import apdex
+from loadkit.apdex import DEFAULT_APDEX_T_MS, apdex
 from loadkit.histogram import RequestHistogram, RunHistograms
-
-DEFAULT_APDEX_T_MS = 500.0
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ def read_periodic_stats(folder: RunFolder) -> dict[str, Any] | None:
                 "error": row.get("Error"),
                 "occurrences": _int(row.get("Occurrences")),
             }
-            for row in _rows(folder.path / f"{folder.csv_prefix.name}_failures.csv") or []
+            for row in _rows(folder.failures_csv) or []
         ],
         "exceptions": [],
     }

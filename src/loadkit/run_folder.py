@@ -39,13 +39,30 @@ class RunFolder:
             except FileExistsError:
                 candidate, n = reports_dir / f"{slug}-{stamp}-{n}", n + 1
 
+    # The file names of a run folder: here and nowhere else.
+    SCENARIO = "scenario.yaml"
+    LOCUSTFILE = "locustfile.py"
+    STATS_CSV = f"{CSV_PREFIX}_stats.csv"
+    HISTORY_CSV = f"{CSV_PREFIX}_stats_history.csv"
+    FAILURES_CSV = f"{CSV_PREFIX}_failures.csv"
+    EXCEPTIONS_CSV = f"{CSV_PREFIX}_exceptions.csv"
+    FINAL_STATS = FINAL_STATS_FILE
+    HISTOGRAMS = HISTOGRAMS_FILE
+    LOCUST_LOG = "locust.log"
+    LOCUST_HTML = "locust_report.html"
+    SUMMARY_JSON = "summary.json"
+    SUMMARY_MD = "summary.md"
+    REPORT_HTML = "report.html"
+    JUNIT_XML = "junit.xml"
+    CHARTS_DIR = "charts"
+
     @property
     def scenario(self) -> Path:
-        return self.path / "scenario.yaml"
+        return self.path / self.SCENARIO
 
     @property
     def locustfile(self) -> Path:
-        return self.path / "locustfile.py"
+        return self.path / self.LOCUSTFILE
 
     @property
     def csv_prefix(self) -> Path:
@@ -53,40 +70,48 @@ class RunFolder:
 
     @property
     def stats_csv(self) -> Path:
-        return self.path / f"{CSV_PREFIX}_stats.csv"
+        return self.path / self.STATS_CSV
 
     @property
     def history_csv(self) -> Path:
-        return self.path / f"{CSV_PREFIX}_stats_history.csv"
+        return self.path / self.HISTORY_CSV
+
+    @property
+    def failures_csv(self) -> Path:
+        return self.path / self.FAILURES_CSV
 
     @property
     def final_stats(self) -> Path:
-        return self.path / FINAL_STATS_FILE
+        return self.path / self.FINAL_STATS
 
     @property
     def histograms(self) -> Path:
-        return self.path / HISTOGRAMS_FILE
+        return self.path / self.HISTOGRAMS
 
     @property
     def locust_log(self) -> Path:
-        return self.path / "locust.log"
+        return self.path / self.LOCUST_LOG
 
     @property
     def locust_html(self) -> Path:
-        return self.path / "locust_report.html"
+        return self.path / self.LOCUST_HTML
 
     @property
     def summary_json(self) -> Path:
-        return self.path / "summary.json"
+        return self.path / self.SUMMARY_JSON
 
     @property
     def summary_md(self) -> Path:
-        return self.path / "summary.md"
+        return self.path / self.SUMMARY_MD
 
     @property
     def report_html(self) -> Path:
-        return self.path / "report.html"
+        return self.path / self.REPORT_HTML
 
     @property
     def junit_xml(self) -> Path:
-        return self.path / "junit.xml"
+        return self.path / self.JUNIT_XML
+
+    @property
+    def charts_dir(self) -> Path:
+        return self.path / self.CHARTS_DIR

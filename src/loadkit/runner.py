@@ -28,9 +28,9 @@ from loadkit.compiler import compile_scenario
 from loadkit.harness_protocol import RUN_DIR_ENV
 from loadkit.histogram import RunHistograms, load_histograms
 from loadkit.launcher import LocustProcess
-from loadkit.markdown import render_markdown
 from loadkit.masking import mask_folder
 from loadkit.periodic_stats import read_periodic_stats
+from loadkit.report.markdown import render_markdown
 from loadkit.run_folder import RunFolder
 from loadkit.scenario import Scenario
 from loadkit.settings import RunSettings
@@ -223,7 +223,7 @@ def _analyze_capacity(folder: RunFolder, scenario: Scenario) -> CapacityReport |
 def _write_report(folder: RunFolder, capacity: CapacityReport | None) -> str | None:
     """report.html, junit.xml and charts; the verdict stands even if this fails, so a
     problem here is reported, not raised."""
-    from loadkit.report import write_report  # pandas + matplotlib: only once the run is over
+    from loadkit.report.write import write_report  # pandas + matplotlib: only once the run is over
 
     try:
         write_report(folder.path, capacity=capacity)

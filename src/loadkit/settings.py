@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from loadkit import shapes
-from loadkit.scenario import Scenario
-from loadkit.shapes import Stage
+from loadkit.scenario import Scenario, shapes
+from loadkit.scenario.shapes import Stage
 
 
 @dataclass(frozen=True)

@@ -35,16 +35,15 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from loadkit.apdex import apdex
+from loadkit.apdex import DEFAULT_APDEX_T_MS, apdex
 from loadkit.compiler import user_class_names
 from loadkit.delivery import load_delivered
 from loadkit.exit_codes import ExitStatus
 from loadkit.histogram import RequestHistogram, RunHistograms
-from loadkit.measurements import DEFAULT_APDEX_T_MS, ApdexTargets, RunMeasurements
+from loadkit.measurements import ApdexTargets, RunMeasurements
 from loadkit.request_stats import RequestStats
 from loadkit.scenario import Scenario
-from loadkit.settings import RunSettings
-from loadkit.thresholds import (
+from loadkit.scenario.thresholds import (
     OPERATORS,
     Threshold,
     ThresholdResult,
@@ -52,6 +51,7 @@ from loadkit.thresholds import (
     judge,
     parse_threshold,
 )
+from loadkit.settings import RunSettings
 
 if TYPE_CHECKING:  # capacity needs pandas/numpy: imported by the runner only when used
     from loadkit.capacity import CapacityReport, LoadLevel

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from loadkit import formatting
-from loadkit.durations import parse_duration
+from loadkit.apdex import DEFAULT_APDEX_T_MS
+from loadkit.errors import did_you_mean
 from loadkit.request_stats import RequestStats
+from loadkit.scenario.durations import parse_duration
 
 _PERCENTILES = {
     "p50": 0.50, "median": 0.50, "p66": 0.66, "p75": 0.75, "p80": 0.80, "p90": 0.90,
@@ -87,10 +89,7 @@ def parse_threshold(text: str) -> Threshold:
         raise ValueError(f"cannot read threshold {text!r}; {EXAMPLE}")
     metric = match.group("metric").lower()
     if metric not in METRICS:
-        from difflib import get_close_matches
-
-        close = get_close_matches(metric, sorted(METRICS), n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(metric, sorted(METRICS))
         raise ValueError(
             f"unknown metric '{metric}' in {text!r}{hint} (metrics: {', '.join(sorted(METRICS))})"
         )
@@ -213,7 +212,7 @@ class Measurements(Protocol):
 
 
 def measure(
-    metric: str, sample: Sample, duration_s: float, apdex_t_ms: float = 500.0
+    metric: str, sample: Sample, duration_s: float, apdex_t_ms: float = DEFAULT_APDEX_T_MS
 ) -> float | None:
     if metric in TIME_METRICS and sample.requests and sample.failures >= sample.requests:
         return None  # no successful request: no response time to judge (and never a pass)
@@ -309,7 +308,7 @@ class _WholeRun:
         return None
 
     def apdex_t_ms(self, name: str | None) -> float:
-        return 500.0
+        return DEFAULT_APDEX_T_MS
 
 
 def evaluate(

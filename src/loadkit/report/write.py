@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from loadkit import charts
-from loadkit.charts import CapacityReportLike
 from loadkit.exit_codes import ExitStatus
-from loadkit.html_report import CHART_CAPTIONS, RUN_FILES, render_html
-from loadkit.junit import render_junit
+from loadkit.report import charts
+from loadkit.report.charts import CapacityReportLike
+from loadkit.report.html import CHART_CAPTIONS, RUN_FILES, render_html
+from loadkit.report.junit import render_junit
+from loadkit.run_folder import RunFolder
 
 if TYPE_CHECKING:  # mypy checks that the real report fits; nothing is imported at run time
     from loadkit.capacity import CapacityReport
@@ -32,12 +33,12 @@ if TYPE_CHECKING:  # mypy checks that the real report fits; nothing is imported 
         return report
 
 
-REPORT_HTML = "report.html"
-JUNIT_XML = "junit.xml"
-CHARTS_DIR = "charts"
-SUMMARY_JSON = "summary.json"
-HISTORY_CSV = "locust_stats_history.csv"
-FINAL_JSON = "locust_final.json"
+REPORT_HTML = RunFolder.REPORT_HTML
+JUNIT_XML = RunFolder.JUNIT_XML
+CHARTS_DIR = RunFolder.CHARTS_DIR
+SUMMARY_JSON = RunFolder.SUMMARY_JSON
+HISTORY_CSV = RunFolder.HISTORY_CSV
+FINAL_JSON = RunFolder.FINAL_STATS
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,9 @@ from typing import Any
 from urllib.parse import quote
 
 from loadkit import formatting
-from loadkit.charts import CapacityReportLike, has_capacity_charts, tested_users_note
-from loadkit.console import format_threshold_actual, load_line
+from loadkit.report.charts import CapacityReportLike, has_capacity_charts, tested_users_note
+from loadkit.report.console import format_threshold_actual, load_line
+from loadkit.run_folder import RunFolder
 
 CHART_CAPTIONS: dict[str, tuple[str, str]] = {
     "users_throughput": (
@@ -53,18 +54,18 @@ CAPACITY_CHARTS = ("capacity_throughput", "capacity_latency")
 """Shown in the capacity section, next to the numbers they illustrate."""
 
 RUN_FILES: tuple[tuple[str, str], ...] = (
-    ("summary.json", "the verdict as data"),
-    ("summary.md", "the verdict as Markdown"),
-    ("junit.xml", "thresholds as JUnit test cases"),
-    ("scenario.yaml", "the scenario as given"),
-    ("locustfile.py", "the generated locustfile"),
-    ("locust_report.html", "Locust's own report"),
-    ("locust.log", "Locust's output"),
-    ("locust_stats.csv", "final statistics per request"),
-    ("locust_stats_history.csv", "statistics per second"),
-    ("locust_failures.csv", "failures"),
-    ("locust_exceptions.csv", "exceptions in test code"),
-    ("locust_final.json", "final statistics with histograms"),
+    (RunFolder.SUMMARY_JSON, "the verdict as data"),
+    (RunFolder.SUMMARY_MD, "the verdict as Markdown"),
+    (RunFolder.JUNIT_XML, "thresholds as JUnit test cases"),
+    (RunFolder.SCENARIO, "the scenario as given"),
+    (RunFolder.LOCUSTFILE, "the generated locustfile"),
+    (RunFolder.LOCUST_HTML, "Locust's own report"),
+    (RunFolder.LOCUST_LOG, "Locust's output"),
+    (RunFolder.STATS_CSV, "final statistics per request"),
+    (RunFolder.HISTORY_CSV, "statistics per second"),
+    (RunFolder.FAILURES_CSV, "failures"),
+    (RunFolder.EXCEPTIONS_CSV, "exceptions in test code"),
+    (RunFolder.FINAL_STATS, "final statistics with histograms"),
 )
 """The run folder's files and what they hold, in the order the report lists them."""
 

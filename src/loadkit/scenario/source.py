@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from loadkit.errors import Location, Problem, ScenarioError
-from loadkit.yaml_errors import yaml_problem
+from loadkit.scenario.yaml_errors import yaml_problem
 
 KeyPath = tuple[str | int, ...]
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from loadkit import formatting
-from loadkit.console import format_threshold_actual, load_line
+from loadkit.report.console import format_threshold_actual, load_line
 
 
 def _cell(value: object, digits: int = 0) -> str:

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from loadkit.console import format_threshold_actual
+from loadkit.report.console import format_threshold_actual
 
 THRESHOLD_CLASS = "loadkit.thresholds"
 RUN_CLASS = "loadkit.run"
