@@ -19,7 +19,7 @@ import click
 from click.core import ParameterSource
 
 from loadkit import __version__
-from loadkit.errors import LoadkitError, ScenarioError
+from loadkit.errors import ScenarioError, UsageError
 from loadkit.exit_codes import ExitStatus
 from loadkit.launcher import LocustProcess
 from loadkit.masking import mask_text
@@ -28,15 +28,10 @@ from loadkit.run_folder import DEFAULT_REPORTS_DIR
 from loadkit.scenario.durations import parse_duration
 
 if TYPE_CHECKING:
-    from loadkit.run_folder import RunFolder
     from loadkit.scenario import Scenario
 
 # The library is imported inside the commands, not here: `loadkit run` starts the Locust
 # process first and loads pydantic, YAML and the compiler while that process imports Locust.
-
-
-class UsageProblem(LoadkitError):
-    """Bad command-line input found after parsing (exit code INVALID_INPUT)."""
 
 
 class BadValue(click.BadParameter):
@@ -191,10 +186,10 @@ def compile_command(file: str, output: Path | None) -> ExitStatus:
     return ExitStatus.PASS
 
 
-def _warn_about_data(file: str, scenario: Scenario, users: int | None = None) -> None:
+def _warn_about_data(file: str, scenario: Scenario) -> None:
     from loadkit.delivery import data_warnings
 
-    for warning in data_warnings(scenario, users):
+    for warning in data_warnings(scenario):
         click.echo(f"loadkit: warning: {file}: {warning}", err=True)
 
 
@@ -237,7 +232,7 @@ def report(run_folder: Path, slo_p95: float | None) -> ExitStatus:
     from loadkit.run_folder import RunFolder
 
     if not RunFolder(run_folder).summary_json.is_file():
-        raise UsageProblem(f"{run_folder} is not a run folder (it has no summary.json)")
+        raise UsageError(f"{run_folder} is not a run folder (it has no summary.json)")
     files = write_report(run_folder, slo_p95_ms=None if slo_p95 is None else slo_p95 * 1000)
     for note in files.notes:
         click.echo(f"note: {note}", err=True)
@@ -292,13 +287,13 @@ def compare(
         parsed = [comparing.parse_limit(text) for text in limits]
         parsed = parsed or comparing.limits_from_scenario(current)
         if not parsed:
-            raise UsageProblem(
+            raise UsageError(
                 "say what may not regress: --max-regression p95:10% (or max_regression: in the "
                 "scenario)"
             )
         results = comparing.compare_runs(baseline, current, parsed)
     except comparing.CompareError as exc:
-        raise UsageProblem(str(exc)) from None
+        raise UsageError(str(exc)) from None
     headers = ["Metric", "Baseline", "Current", "Worse by", "Noise", "Allowed", "Verdict"]
     click.echo("\n".join(table(headers, comparing.comparison_rows(results))))
     if json_out is not None:
@@ -332,15 +327,6 @@ def _folder_options(func: Any) -> Any:
         type=FolderParam(),
         help="Run folder to write (must be new or empty).",
     )(func)
-
-
-def _new_folder(out: Path | None, scenario_name: str, reports_dir: Path) -> RunFolder:
-    from loadkit.run_folder import RunFolder
-
-    try:
-        return RunFolder.create(out, scenario_name, reports_dir)
-    except (FileExistsError, NotADirectoryError) as exc:
-        raise UsageProblem(str(exc)) from None
 
 
 def _run_options(func: Any) -> Any:
@@ -416,29 +402,15 @@ def _run(
     processes: int = 1,
     locust: LocustProcess | None = None,
 ) -> ExitStatus:
-    from loadkit.runner import prepare_folder, run_locust
-    from loadkit.settings import RunSettings
+    from loadkit.runner import LoadOverrides, plan_run, run_locust
     from loadkit.summary import exit_status_for
 
-    try:
-        settings = RunSettings.resolve(
-            scenario,
-            host=host,
-            users=users,
-            spawn_rate=spawn_rate,
-            duration_s=duration,
-            processes=processes,
-        )
-    except ValueError as exc:
-        raise UsageProblem(str(exc)) from None
-    _warn_about_data(source_file, scenario, settings.users)
-    folder = _new_folder(out, scenario.name, reports_dir)
-    prepare_folder(folder, scenario, text, source_file, settings)
-    shape = "" if settings.stages is None else f" ({len(settings.stages)} stages)"
-    click.echo(
-        f"loadkit: running {scenario.name!r}: {settings.users} users at {settings.spawn_rate:g}/s "
-        f"for {settings.duration_s}s{shape} against {settings.host}"
-    )
+    overrides = LoadOverrides(host, users, spawn_rate, duration, processes)
+    planned = plan_run(scenario, text, source_file, overrides, out=out, reports_dir=reports_dir)
+    for warning in planned.warnings:
+        click.echo(f"loadkit: warning: {source_file}: {warning}", err=True)
+    click.echo(f"loadkit: {planned.describe()}")
+    settings = planned.settings
     progress = (
         ProgressLine(sys.stdout, settings.duration_s, settings.users)
         if sys.stdout.isatty()
@@ -446,16 +418,12 @@ def _run(
     )
     try:
         outcome = run_locust(
-            scenario,
-            settings,
-            folder,
-            source_file=source_file,
-            on_progress=progress.update if progress else None,
-            locust=locust,
+            planned, on_progress=progress.update if progress else None, locust=locust
         )
     finally:
         if progress:
             progress.close()
+    folder = planned.folder
     text = final_report(outcome.summary, str(folder.path))
     if outcome.report_problem is None:
         text += f"\nReport: {folder.report_html}"
@@ -480,27 +448,11 @@ def ui(
     """
     import subprocess
 
-    from loadkit.compiler import compile_scenario
+    from loadkit.runner import new_folder, ui_command
 
     scenario, text = _load(file)
-    folder = _new_folder(out, scenario.name, reports_dir)
-    folder.scenario.write_text(text, encoding="utf-8")
-    folder.locustfile.write_text(compile_scenario(scenario, file), encoding="utf-8")
-    command = [
-        sys.executable,
-        "-m",
-        "locust",
-        "-f",
-        str(folder.locustfile),
-        "--host",
-        host or scenario.host,
-        "--web-host",
-        "127.0.0.1",
-        "--web-port",
-        str(web_port),
-        "--csv",
-        str(folder.csv_prefix),
-    ]
+    folder = new_folder(out, scenario.name, reports_dir)
+    command = ui_command(folder, scenario, text, file, host=host, web_port=web_port)
     click.echo(
         f"loadkit: Locust's web UI on http://127.0.0.1:{web_port} (Ctrl-C to stop); "
         f"run folder {folder.path}"
@@ -628,7 +580,7 @@ def run_cli(args: list[str]) -> ExitStatus:
             hint = f" (see '{exc.ctx.command_path} --help')"
         click.echo(f"loadkit: error: {exc.format_message()}{hint}", err=True)
         return ExitStatus.INVALID_INPUT
-    except UsageProblem as exc:
+    except UsageError as exc:
         click.echo(f"loadkit: error: {exc}", err=True)
         return ExitStatus.INVALID_INPUT
     except KeyboardInterrupt:

@@ -11,6 +11,11 @@ class LoadkitError(Exception):
     """An error with a message fit to show as-is (no traceback)."""
 
 
+class UsageError(LoadkitError):
+    """Bad input found after the command line was parsed: an override that cannot apply, a
+    run folder that cannot be made (exit code INVALID_INPUT, nothing sent)."""
+
+
 @dataclass(frozen=True)
 class Location:
     file: str

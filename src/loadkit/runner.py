@@ -25,6 +25,8 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from loadkit.compiler import compile_scenario
+from loadkit.delivery import data_warnings
+from loadkit.errors import UsageError
 from loadkit.harness_protocol import RUN_DIR_ENV
 from loadkit.histogram import RunHistograms, load_histograms
 from loadkit.launcher import LocustProcess
@@ -65,6 +67,73 @@ class _Deadline:
 
 
 @dataclass(frozen=True)
+class LoadOverrides:
+    """What the command line (or LOADKIT_* variables) said about the load; None: the scenario's."""
+
+    host: str | None = None
+    users: int | None = None
+    spawn_rate: float | None = None
+    duration_s: float | None = None
+    processes: int = 1
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """A run ready to start: its settings resolved, its folder made with the scenario and the
+    locustfile in it."""
+
+    scenario: Scenario
+    settings: RunSettings
+    folder: RunFolder
+    source_file: str
+    warnings: list[str]
+    """What the plan cannot deliver, known before any load is sent."""
+
+    def describe(self) -> str:
+        s = self.settings
+        shape = "" if s.stages is None else f" ({len(s.stages)} stages)"
+        return (
+            f"running {self.scenario.name!r}: {s.users} users at {s.spawn_rate:g}/s "
+            f"for {s.duration_s}s{shape} against {s.host}"
+        )
+
+
+def plan_run(
+    scenario: Scenario,
+    source_text: str,
+    source_file: str,
+    overrides: LoadOverrides,
+    *,
+    out: Path | None,
+    reports_dir: Path,
+) -> PlannedRun:
+    """Resolve the settings, make the run folder, write scenario and locustfile into it.
+    Raises UsageError when an override cannot apply or the folder cannot be made."""
+    try:
+        settings = RunSettings.resolve(
+            scenario,
+            host=overrides.host,
+            users=overrides.users,
+            spawn_rate=overrides.spawn_rate,
+            duration_s=overrides.duration_s,
+            processes=overrides.processes,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    folder = new_folder(out, scenario.name, reports_dir)
+    prepare_folder(folder, scenario, source_text, source_file, settings)
+    warnings = data_warnings(scenario, settings.users)
+    return PlannedRun(scenario, settings, folder, source_file, warnings)
+
+
+def new_folder(out: Path | None, scenario_name: str, reports_dir: Path) -> RunFolder:
+    try:
+        return RunFolder.create(out, scenario_name, reports_dir)
+    except (FileExistsError, NotADirectoryError, PermissionError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+@dataclass(frozen=True)
 class RunOutcome:
     folder: RunFolder
     summary: dict[str, Any]
@@ -101,6 +170,27 @@ def locust_command(folder: RunFolder, settings: RunSettings) -> list[str]:
     ]  # fmt: skip
 
 
+def ui_command(
+    folder: RunFolder,
+    scenario: Scenario,
+    source_text: str,
+    source_file: str,
+    *,
+    host: str | None,
+    web_port: int,
+) -> list[str]:
+    """Prepare `folder` and return the command that runs Locust's web UI on it (127.0.0.1)."""
+    prepare_folder(folder, scenario, source_text, source_file)
+    return [
+        sys.executable, "-m", "locust",
+        "-f", str(folder.locustfile),
+        "--host", host or scenario.host,
+        "--web-host", "127.0.0.1",
+        "--web-port", str(web_port),
+        "--csv", str(folder.csv_prefix),
+    ]  # fmt: skip
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -123,16 +213,15 @@ def prepare_folder(
 
 
 def run_locust(
-    scenario: Scenario,
-    settings: RunSettings,
-    folder: RunFolder,
+    planned: PlannedRun,
     *,
-    source_file: str,
     on_progress: ProgressCallback | None = None,
     locust: LocustProcess | None = None,
 ) -> RunOutcome:
-    """Run Locust on the prepared folder; always writes summary.json and summary.md.
+    """Run Locust on the planned run's folder; always writes summary.json and summary.md.
     `locust` is a harness process started early (see `launcher`); one is started if None."""
+    scenario, settings, folder = planned.scenario, planned.settings, planned.folder
+    source_file = planned.source_file
     locust = locust or LocustProcess.start()
     aborted = threading.Event()
     deadline = _Deadline(
