@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from loadkit.capacity import UslFit
-from loadkit.report import charts
+from loadkit.report import capacity_view, charts
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 HEADER = (
@@ -360,7 +360,7 @@ def saturation_lines(figure: Figure) -> list[tuple[str, list[float]]]:
 
 
 def test_stand_in_matches_the_protocol_without_importing_capacity() -> None:
-    assert isinstance(sample_capacity(), charts.CapacityReportLike)
+    assert isinstance(sample_capacity(), capacity_view.CapacityReportLike)
     code = (
         "import sys, loadkit.report.charts, loadkit.report.html, loadkit.report.write, "
         "loadkit.report.junit; "
@@ -409,7 +409,7 @@ def test_capacity_latency_chart_draws_the_slo() -> None:
 def test_capacity_charts_without_fit_or_levels() -> None:
     assert_legible(charts.capacity_throughput_chart(sample_capacity(usl=False)))
     nothing = CapacityReport([], None, None, None, None, "needs at least 3 load levels")
-    assert not charts.has_capacity_charts(nothing)
+    assert not capacity_view.has_capacity_charts(nothing)
     for figure in (
         charts.capacity_throughput_chart(nothing),
         charts.capacity_latency_chart(nothing, slo_p95_ms=200),
@@ -443,8 +443,8 @@ def test_a_single_level_run_has_no_capacity_charts() -> None:
 
     single = single_level_capacity()
     assert single.insufficient == "the run had a single load level"
-    assert not charts.has_capacity_charts(single)
-    assert charts.has_capacity_charts(sample_capacity())
+    assert not capacity_view.has_capacity_charts(single)
+    assert capacity_view.has_capacity_charts(sample_capacity())
     figures = report.build_figures({}, charts.empty_series(), {}, single, 200.0, [])
     assert figures == {}
 
@@ -456,7 +456,7 @@ def test_insufficient_data_draws_measurements_only() -> None:
     two = [analysis.LoadLevel(1, 0, 60, 1200, 20.0, 50, 60, 70, 0.0, 1.0),
            analysis.LoadLevel(2, 0, 60, 1260, 21.0, 80, 90, 99, 0.0, 1.0)]  # fmt: skip
     capacity = analysis.capacity_report(two, RunHistograms({}))
-    assert capacity.insufficient is not None and charts.has_capacity_charts(capacity)
+    assert capacity.insufficient is not None and capacity_view.has_capacity_charts(capacity)
     figure = charts.capacity_throughput_chart(capacity)
     assert labels(figure) == ["measured"]  # no model, no saturation point, no second headline
     assert len(figure.axes[0].texts) == 0
@@ -477,7 +477,7 @@ def test_real_capacity_report_is_charted() -> None:
         capacity_rps=stand_in.capacity_rps,
         slo_given=True,
     )
-    assert isinstance(real, charts.CapacityReportLike)
+    assert isinstance(real, capacity_view.CapacityReportLike)
     assert real.headline().startswith("Capacity: about ")
     throughput = charts.capacity_throughput_chart(real)
     latency = charts.capacity_latency_chart(real, slo_p95_ms=500)

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import REPO
@@ -52,3 +53,27 @@ def test_ci_builds_a_fresh_virtual_environment_before_the_test_command() -> None
     test_command = script.index('pip install -e ".[dev]" && python -m pytest')
     assert venv < activate < test_command
     assert "mktemp -d" in script  # new every run, never a cached one
+
+
+def test_import_contracts_hold() -> None:
+    """ARCHITECTURE.md's rules, as import-linter contracts in pyproject.toml."""
+    lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    if lint is None:
+        pytest.fail("import-linter is not installed; install the dev extra: pip install -e .[dev]")
+    proc = subprocess.run([lint], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 broken" in proc.stdout
+
+
+def test_the_cli_and_the_renderers_load_no_heavy_library() -> None:
+    """What the contracts say, seen at run time: the CLI, the scenario language and the text
+    renderers import neither Locust nor gevent (never monkey-patched) nor pandas/matplotlib."""
+    code = (
+        "import sys, loadkit.cli, loadkit.scenario, loadkit.runner, loadkit.summary, "
+        "loadkit.report.html, loadkit.report.junit, loadkit.report.markdown; "
+        "print(sorted(m for m in ('matplotlib', 'pandas', 'numpy', 'locust', 'gevent') "
+        "if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

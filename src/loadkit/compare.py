@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,35 +29,19 @@ from loadkit.apdex import DEFAULT_APDEX_T_MS
 from loadkit.errors import ScenarioError
 from loadkit.histogram import UNTIMED, bucket_index, bucket_value, load_histograms
 from loadkit.run_folder import RunFolder
+from loadkit.scenario import regressions
+from loadkit.scenario.regressions import ABSOLUTE, LOWER_IS_WORSE, TIME_METRICS, Limit
 
-if TYPE_CHECKING:  # numpy is imported where it is used: the scenario model imports this module
+if TYPE_CHECKING:  # numpy is imported where it is used: only once two runs are compared
     import numpy as np
     import numpy.typing as npt
 
-TIME_METRICS = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
-METRICS = (*TIME_METRICS, "avg", "rps", "error_rate", "apdex")
-LOWER_IS_WORSE = frozenset({"rps", "apdex"})
-ABSOLUTE = frozenset({"error_rate"})
 RESAMPLES = 400
 Z = 1.96
-_LIMIT = re.compile(r"^\s*([a-z0-9_]+)\s*:\s*([-+]?\d+(?:\.\d+)?)\s*%\s*$")
 
 
 class CompareError(ValueError):
     """Input that cannot be compared (a missing file, an unknown metric)."""
-
-
-@dataclass(frozen=True)
-class Limit:
-    metric: str
-    allowed: float
-    """How much worse the metric may get: a fraction of the baseline (points for error_rate)."""
-
-    def describe(self) -> str:
-        if self.metric in ABSOLUTE:
-            return f"+{self.allowed * 100:g} points"
-        sign = "-" if self.metric in LOWER_IS_WORSE else "+"
-        return f"{sign}{self.allowed * 100:g}%"
 
 
 @dataclass(frozen=True)
@@ -75,13 +58,10 @@ class Comparison:
 
 
 def parse_limit(text: str) -> Limit:
-    match = _LIMIT.match(text)
-    if not match:
-        raise CompareError(f"cannot read {text!r}; write METRIC:PERCENT, e.g. p95:10% or rps:-5%")
-    metric, value = match.group(1), abs(float(match.group(2))) / 100.0
-    if metric not in METRICS:
-        raise CompareError(f"unknown metric '{metric}' in {text!r} (metrics: {', '.join(METRICS)})")
-    return Limit(metric, value)
+    try:
+        return regressions.parse_limit(text)
+    except ValueError as exc:
+        raise CompareError(str(exc)) from None
 
 
 @dataclass(frozen=True)

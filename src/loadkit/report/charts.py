@@ -22,7 +22,7 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
+
+from loadkit.report.capacity_view import (
+    CapacityReportLike,
+    tested_users_note,
+)
 
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 COLORS = {
@@ -72,66 +77,6 @@ _RENAME = {
 HISTORY_COLUMNS = ("timestamp", "users", "rps", "failures_per_s", "p50_ms", "p95_ms", "p99_ms")
 SERIES_COLUMNS = ("elapsed_s", "users", "rps", "failures_per_s", "p50_ms", "p95_ms", "p99_ms")
 _PERCENTILES = ["p50_ms", "p95_ms", "p99_ms"]
-
-
-# --- capacity report, structurally (loadkit.capacity is not imported here) -------------------
-
-
-class LoadLevelLike(Protocol):
-    @property
-    def users(self) -> int: ...
-    @property
-    def throughput_rps(self) -> float: ...
-    @property
-    def p50_ms(self) -> float | None: ...
-    @property
-    def p95_ms(self) -> float | None: ...
-    @property
-    def p99_ms(self) -> float | None: ...
-    @property
-    def error_rate(self) -> float: ...
-    @property
-    def apdex(self) -> float | None: ...
-    @property
-    def requests(self) -> int: ...
-
-
-class UslFitLike(Protocol):
-    @property
-    def sigma(self) -> float: ...
-    @property
-    def kappa(self) -> float: ...
-    @property
-    def lambda_rps(self) -> float: ...
-    @property
-    def r_squared(self) -> float: ...
-    @property
-    def peak_users(self) -> float | None: ...
-    @property
-    def peak_rps(self) -> float | None: ...
-    def throughput(self, users: float) -> float: ...
-
-
-@runtime_checkable
-class CapacityReportLike(Protocol):
-    """The shape of `loadkit.capacity.CapacityReport` that the report reads."""
-
-    @property
-    def levels(self) -> Sequence[LoadLevelLike]: ...
-    # The saturation point: the one user count of saturation every renderer shows.
-    @property
-    def knee_users(self) -> int | None: ...
-    @property
-    def usl(self) -> UslFitLike | None: ...
-    @property
-    def max_users_within_slo(self) -> int | None: ...
-    @property
-    def max_rps_within_slo(self) -> float | None: ...
-    @property
-    def insufficient(self) -> str | None: ...
-    @property
-    def capacity_rps(self) -> float | None: ...
-    def headline(self) -> str: ...
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -488,19 +433,6 @@ def distribution_chart(
 
 
 # --- capacity --------------------------------------------------------------------------------
-
-
-def has_capacity_charts(capacity: CapacityReportLike) -> bool:
-    """Whether the capacity charts have anything to show: load levels at two or more user
-    counts. A single-level (constant-load) run has no curve over users; its report says why in
-    the capacity headline and draws no empty axes."""
-    return len({level.users for level in capacity.levels}) >= 2
-
-
-def tested_users_note(capacity: CapacityReportLike) -> str:
-    """How the model stretch beyond the data is labelled, everywhere it is drawn."""
-    top = max(level.users for level in capacity.levels)
-    return f"model extrapolation beyond the tested {top} users"
 
 
 USL_EXTRAPOLATION = 0.25

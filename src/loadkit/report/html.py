@@ -20,7 +20,11 @@ from typing import Any
 from urllib.parse import quote
 
 from loadkit import formatting
-from loadkit.report.charts import CapacityReportLike, has_capacity_charts, tested_users_note
+from loadkit.report.capacity_view import (
+    CapacityReportLike,
+    has_capacity_charts,
+    tested_users_note,
+)
 from loadkit.report.console import format_threshold_actual, load_line
 from loadkit.run_folder import RunFolder
 

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 from loadkit.exit_codes import ExitStatus
 from loadkit.report import charts
-from loadkit.report.charts import CapacityReportLike
+from loadkit.report.capacity_view import CapacityReportLike, has_capacity_charts
 from loadkit.report.html import CHART_CAPTIONS, RUN_FILES, render_html
 from loadkit.report.junit import render_junit
 from loadkit.run_folder import RunFolder
@@ -201,7 +201,7 @@ def build_figures(
             p95_ms=_float(totals.get("p95_ms")),
             p99_ms=_float(totals.get("p99_ms")),
         )
-    if capacity is not None and charts.has_capacity_charts(capacity):
+    if capacity is not None and has_capacity_charts(capacity):
         planned["capacity_throughput"] = lambda: charts.capacity_throughput_chart(capacity)
         planned["capacity_latency"] = lambda: charts.capacity_latency_chart(
             capacity, slo_p95_ms=slo_p95_ms

@@ -31,6 +31,7 @@ def load_scenario(path: str | Path, environ: Mapping[str, str] | None = None) ->
 def validate_source(source: SourceDocument, environ: Mapping[str, str] | None = None) -> Scenario:
     """Validate a parsed document. Raises ScenarioError (one line per problem)."""
     from loadkit.scenario import checks, messages  # they import the model, as this module does
+
     if not isinstance(source.data, dict):
         raise ScenarioError(
             [Problem(source.locate(()), "", "expected a mapping with name, host, load, users")]

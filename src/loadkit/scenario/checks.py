@@ -238,5 +238,3 @@ def _json_strings(value: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _json_strings(item, (*path, index))
-
-

@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from loadkit.apdex import DEFAULT_APDEX_T_MS
-from loadkit.scenario import shapes, templates
+from loadkit.scenario import regressions, shapes, templates
 from loadkit.scenario.datasets import DataTable
 from loadkit.scenario.durations import format_duration, parse_duration
 from loadkit.scenario.thresholds import Threshold, parse_threshold
@@ -659,14 +659,9 @@ class Scenario(Model):
     @field_validator("max_regression", mode="before")
     @classmethod
     def _regressions(cls, value: object) -> object:
-        from loadkit.compare import CompareError, parse_limit
-
         if isinstance(value, dict):
             for metric, limit in value.items():
-                try:
-                    parse_limit(f"{metric}:{limit}")
-                except CompareError as exc:
-                    raise ValueError(str(exc)) from None
+                regressions.parse_limit(f"{metric}:{limit}")  # ValueError: a one-line problem
             return {k: str(v) for k, v in value.items()}
         return value
 
