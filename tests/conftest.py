@@ -93,3 +93,17 @@ def run_loadkit(
 @pytest.fixture
 def loadkit_cli() -> Callable[..., CliResult]:
     return run_loadkit
+
+
+# A test that gets a real server (or a real run made against one) from a fixture is an
+# end-to-end test, whether or not its module says so: `pytest -m "not e2e"` is the fast tier.
+REAL_SERVER_FIXTURES = frozenset(
+    {"target", "target_factory", "shared_target", "recorder", "runs", "real_run", "https_target",
+     "mtls_target"}
+)  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if REAL_SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)

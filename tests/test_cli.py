@@ -122,6 +122,7 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert "loadkit, version" in capsys.readouterr().out
 
 
+@pytest.mark.e2e
 def test_ui_serves_locusts_web_ui_and_runs_the_scenario(tmp_path: Path) -> None:
     import os
     import signal

@@ -11,12 +11,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import _SRC, TargetFactory, run_loadkit
 
 from loadkit.apdex import apdex
 from loadkit.harness_protocol import HISTOGRAMS_FILE, RUN_DIR_ENV
 from loadkit.histogram import RELATIVE_ERROR, load_histograms
 from loadkit.target import TargetProcess
+
+pytestmark = pytest.mark.e2e  # real Locust runs against real servers
 
 
 def free_port() -> int:

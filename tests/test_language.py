@@ -18,6 +18,8 @@ from conftest import run_loadkit
 
 from loadkit.target import TargetProcess
 
+pytestmark = pytest.mark.e2e  # real Locust runs against real servers
+
 
 @pytest.fixture
 def recorder() -> Any:

@@ -183,6 +183,7 @@ def test_report_renders_in_headless_chromium(
     assert "<script" not in dom.stdout.replace("&lt;script", "")
 
 
+@pytest.mark.e2e
 def test_chromium_check_does_see_console_errors(tmp_path: Path) -> None:
     """The console check above can fail: a page with a script error and a blocked fetch."""
     bad = tmp_path / "bad.html"

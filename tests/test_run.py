@@ -18,6 +18,8 @@ from conftest import _SRC, REPO, run_loadkit
 from loadkit.exit_codes import ExitStatus
 from loadkit.target import TargetProcess
 
+pytestmark = pytest.mark.e2e  # real Locust runs against real servers
+
 
 def write(tmp_path: Path, text: str, name: str = "scenario.yaml") -> Path:
     path = tmp_path / name

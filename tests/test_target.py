@@ -20,6 +20,8 @@ import pytest
 import loadkit.target
 from loadkit.target import TargetProcess
 
+pytestmark = pytest.mark.e2e  # real Locust runs against real servers
+
 Response = tuple[int, dict[str, str], Any]
 TargetFactory = Callable[..., TargetProcess]  # the conftest fixture of the same name
 

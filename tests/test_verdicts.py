@@ -8,9 +8,12 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import run_loadkit
 
 from loadkit.target import TargetProcess
+
+pytestmark = pytest.mark.e2e  # real Locust runs against real servers
 
 
 def run(tmp_path: Path, text: str) -> tuple[Any, dict[str, Any], Path]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from loadkit.compiler import compile_scenario
 from loadkit.errors import ScenarioError
+from loadkit.exit_codes import ExitStatus
 from loadkit.scenario import load_scenario
 
 SCENARIO_ENV = "LOADKIT_SCENARIO"
@@ -23,13 +24,14 @@ def load_into(namespace: dict[str, Any], path: str | None = None) -> None:
     """Compile the scenario at `path` (default: $LOADKIT_SCENARIO) into `namespace`."""
     path = path or os.environ.get(SCENARIO_ENV)
     if not path:
-        raise SystemExit(f"loadkit: error: set {SCENARIO_ENV} to the scenario file to run")
+        print(f"loadkit: error: set {SCENARIO_ENV} to the scenario file to run", file=sys.stderr)
+        raise SystemExit(ExitStatus.INVALID_INPUT)
     try:
         scenario = load_scenario(path)
     except ScenarioError as exc:
         for problem in exc.problems:
             print(f"loadkit: error: {problem}", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise SystemExit(ExitStatus.INVALID_INPUT) from None
     code = compile_scenario(scenario, path)
     # The generated module's own name, so tracebacks point at a readable place.
     exec(compile(code, f"<loadkit: {path}>", "exec"), namespace)

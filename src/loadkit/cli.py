@@ -1,6 +1,6 @@
 """The `loadkit` command: a thin click layer over the library.
 
-`main()` is the one place that turns results and exceptions into exit codes (`ExitStatus`)
+`run_cli()` is the one place that turns results and exceptions into exit codes (`ExitStatus`)
 and one-line `loadkit: error: ...` messages; commands return an ExitStatus.
 """
 

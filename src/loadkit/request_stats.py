@@ -90,9 +90,6 @@ class RequestStats:
             return self.csv_percentiles.get(fraction)
         return histogram_percentile(self.histogram, fraction)
 
-    @property
-    def max_timed_ms(self) -> float | None:
-        return self.max_ms if self.timed_requests else None
 
     def apdex(self, t_ms: float) -> float | None:
         """Locust's histogram is too coarse for Apdex: see loadkit.apdex."""

@@ -108,10 +108,4 @@ class RunFolder:
     def report_html(self) -> Path:
         return self.path / self.REPORT_HTML
 
-    @property
-    def junit_xml(self) -> Path:
-        return self.path / self.JUNIT_XML
 
-    @property
-    def charts_dir(self) -> Path:
-        return self.path / self.CHARTS_DIR

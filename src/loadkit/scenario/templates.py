@@ -55,10 +55,6 @@ def parse_template(text: str) -> list[Part]:
     return parts
 
 
-def has_template(text: str) -> bool:
-    return "{{" in text
-
-
 def template_vars(text: str) -> list[Var]:
     return [p for p in parse_template(text) if isinstance(p, Var)]
 
