@@ -430,6 +430,10 @@ def _run(
     click.echo(mask_text(text, scenario.secret_values))
     if outcome.report_problem is not None:
         click.echo(f"loadkit: warning: {outcome.report_problem}", err=True)
+    for problem in outcome.write_problems:
+        click.echo(f"loadkit: error: {problem}", err=True)
+    if outcome.write_problems:  # the verdict was printed, but its files are not all there
+        return ExitStatus.INTERNAL_ERROR
     return exit_status_for(outcome.summary["verdict"])
 
 
@@ -536,7 +540,14 @@ def _wait_for_signal() -> None:
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     args = list(sys.argv[1:] if argv is None else argv)
+    # A CI cancel (SIGTERM) before a run is under way is an abort like Ctrl-C, not a kill:
+    # the runner forwards signals to Locust once it runs, and restores this handler after.
+    signal.signal(signal.SIGTERM, _interrupt)
     sys.exit(int(run_cli(args)))
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _from_environment(exc: click.ClickException) -> str | None:

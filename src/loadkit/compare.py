@@ -23,14 +23,16 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from loadkit.apdex import DEFAULT_APDEX_T_MS
 from loadkit.errors import ScenarioError
+from loadkit.exit_codes import Verdict
 from loadkit.histogram import UNTIMED, bucket_index, bucket_value, load_histograms
 from loadkit.run_folder import RunFolder
 from loadkit.scenario import regressions
 from loadkit.scenario.regressions import ABSOLUTE, LOWER_IS_WORSE, TIME_METRICS, Limit
+from loadkit.summary_types import Summary
 
 if TYPE_CHECKING:  # numpy is imported where it is used: only once two runs are compared
     import numpy as np
@@ -82,7 +84,10 @@ def _load_run(folder: Path) -> _Run:
     path = RunFolder(folder).histograms
     if not path.is_file():
         raise CompareError(f"{folder} has no {RunFolder.HISTOGRAMS}; is it a loadkit run folder?")
-    per_second = load_histograms(path).per_second()
+    try:
+        per_second = load_histograms(path).per_second()
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise CompareError(f"{path} is not a readable loadkit histograms file ({exc})") from None
     seconds = sorted(per_second)
     if seconds:
         first, last = seconds[0], seconds[-1]
@@ -120,9 +125,11 @@ def _load_run(folder: Path) -> _Run:
 
 
 def _apdex_t(folder: Path) -> float:
+    """The run's Apdex T, read defensively: any summary.json that lacks it gives the default."""
     try:
-        summary = json.loads(RunFolder(folder).summary_json.read_text(encoding="utf-8"))
-        return float(summary["totals"]["apdex"]["t_ms"])
+        summary: Summary = json.loads(RunFolder(folder).summary_json.read_text(encoding="utf-8"))
+        apdex = summary["totals"]["apdex"]
+        return DEFAULT_APDEX_T_MS if apdex is None else float(apdex["t_ms"])
     except (OSError, ValueError, KeyError, TypeError):
         return DEFAULT_APDEX_T_MS
 
@@ -214,7 +221,10 @@ def _judge(limit: Limit, b: float | None, b_se: float, c: float | None, c_se: fl
     return Comparison(limit, b, c, worse_by, noise, regressed, note)
 
 
-_NOT_COMPLETED = {"aborted": "was aborted", "error": "ended in an error"}
+_NOT_COMPLETED: dict[str, str] = {
+    Verdict.ABORTED: "was aborted",
+    Verdict.ERROR: "ended in an error",
+}
 """Verdicts (summary.json) of runs whose figures do not describe the planned load."""
 
 
@@ -236,20 +246,27 @@ class RunFacts:
         """Why the run's figures are not those of a full run, or None."""
         if self.verdict in _NOT_COMPLETED:
             return _NOT_COMPLETED[self.verdict]
-        return _NOT_COMPLETED["aborted"] if self.aborted else None
+        return _NOT_COMPLETED[Verdict.ABORTED] if self.aborted else None
 
 
-def read_run_facts(folder: Path) -> RunFacts:
+def read_summary(folder: Path) -> Summary:
+    """The run folder's summary.json, checked where it enters: a JSON object with a "run"
+    object. It may be older or partial: read it with .get."""
     path = RunFolder(folder).summary_json
     try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CompareError(f"{folder} has no summary.json; is it a loadkit run folder?") from None
     except (OSError, ValueError) as exc:
         raise CompareError(f"cannot read {path}: {exc}") from None
-    run = summary.get("run") if isinstance(summary, dict) else None
-    if not isinstance(run, dict):
+    if not isinstance(data, dict) or not isinstance(data.get("run"), dict):
         raise CompareError(f'{path} has no "run" section; is it a loadkit summary?')
+    return cast(Summary, data)
+
+
+def read_run_facts(folder: Path) -> RunFacts:
+    summary = read_summary(folder)
+    run = summary["run"]
     scenario = summary.get("scenario")
     return RunFacts(
         folder=folder,

@@ -9,6 +9,8 @@ decimal, Apdex scores three decimals.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 NONE = "-"
 
 
@@ -47,7 +49,7 @@ def count(value: float | None) -> str:
     return NONE if value is None else f"{value:,.0f}"
 
 
-def apdex(entry: dict[str, object] | None) -> str:
+def apdex(entry: Mapping[str, object] | None) -> str:
     """A summary's Apdex entry ({score, rating, t_ms}) as `0.940 (good, T=500 ms)`."""
     if not entry or entry.get("score") is None:
         return NONE
@@ -72,3 +74,16 @@ def metric_value(unit: str, value: float | None, *, metric: str = "") -> str:
     if metric == "apdex":
         return score(value)
     return count(value) if float(value).is_integer() else f"{value:g}"
+
+
+_CONTROL = {i: f"\\x{i:02x}" for i in [*range(0x20), 0x7F]} | {
+    ord("\n"): "\\n",
+    ord("\r"): "\\r",
+    ord("\t"): "\\t",
+}
+
+
+def printable(text: object) -> str:
+    """Text from a scenario or a response (a request name, an error) as one line: control
+    characters shown as escapes, so a newline in a name cannot break a table or a terminal."""
+    return str(text).translate(_CONTROL)

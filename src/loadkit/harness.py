@@ -32,6 +32,7 @@ import csv
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from typing import Any
@@ -46,6 +47,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
 from loadkit.harness_protocol import (
+    DEADLINE_ENV,
     FINAL_STATS_FILE,
     HISTOGRAMS_FILE,
     PROGRESS_FD_ENV,
@@ -325,6 +327,40 @@ def write_final_snapshot(environment: Environment, run_dir: str, exit_code: int)
     )
 
 
+def _die_with_parent(signum: int) -> None:
+    """Ask Linux to send `signum` to this process when its parent dies: no load may outlive
+    the command that started it (a SIGKILLed `loadkit run`, a Locust master that crashed)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signum)
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os.kill(os.getpid(), signum)
+
+
+def _workers_die_with_their_master() -> None:
+    # Locust forks its --processes workers with gevent.fork(); a worker has nothing to do
+    # without its master, and must not keep loading the target for a minute after it.
+    os.register_at_fork(after_in_child=lambda: _die_with_parent(signal.SIGKILL))
+
+
+def _deadline_loop(seconds: float) -> None:
+    """The harness's own bound, whatever happens to the CLI that watches it: past the planned
+    run and its grace periods, stop the test; if even that does not end the process, exit."""
+    gevent.sleep(seconds)
+    environment: Environment | None = _state["env"]
+    logging.getLogger("loadkit").error(
+        "the run exceeded its deadline of %.0f s; stopping Locust", seconds
+    )
+    if environment is not None and environment.runner is not None:
+        gevent.spawn(environment.runner.quit)
+    gevent.sleep(15.0)
+    os._exit(4)
+
+
 def main() -> None:
     from locust.main import main as locust_main
 
@@ -337,8 +373,13 @@ def main() -> None:
     events.report_to_master.add_listener(_on_report_to_master)
     events.worker_report.add_listener(_on_worker_report)
     sys.argv[0] = "locust"
+    _die_with_parent(signal.SIGTERM)  # a graceful stop: the final snapshot is still written
     if os.environ.get(WAIT_FOR_COMMAND_ENV) == "1" and not _receive_command():
         return
+    _workers_die_with_their_master()
+    deadline = os.environ.get(DEADLINE_ENV)
+    if deadline:
+        gevent.spawn(_deadline_loop, float(deadline))
     locust_main()
 
 

@@ -11,3 +11,6 @@ HISTOGRAMS_FILE = "histograms.json"
 """Fine response-time histograms per request and second; format in `loadkit.histogram`."""
 WAIT_FOR_COMMAND_ENV = "LOADKIT_WAIT_FOR_COMMAND"
 """Set by `launcher`: the harness waits for its Locust arguments as one JSON line on stdin."""
+DEADLINE_ENV = "LOADKIT_DEADLINE_S"
+"""Seconds after which the harness stops Locust by itself (the planned run plus grace), even if
+`loadkit run` is gone."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -109,3 +111,17 @@ class RunFolder:
         return self.path / self.REPORT_HTML
 
 
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Replace `path` whole (a temporary file, then a rename), so that a reader, a crash or a
+    full disk never leaves half a file; the partial temporary file is removed. Raises OSError."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise

@@ -27,16 +27,17 @@ from typing import TYPE_CHECKING, Any
 from loadkit.compiler import compile_scenario
 from loadkit.delivery import data_warnings
 from loadkit.errors import UsageError
-from loadkit.harness_protocol import RUN_DIR_ENV
+from loadkit.harness_protocol import DEADLINE_ENV, RUN_DIR_ENV
 from loadkit.histogram import RunHistograms, load_histograms
 from loadkit.launcher import LocustProcess
 from loadkit.masking import mask_folder
 from loadkit.periodic_stats import read_periodic_stats
 from loadkit.report.markdown import render_markdown
-from loadkit.run_folder import RunFolder
+from loadkit.run_folder import RunFolder, write_atomic
 from loadkit.scenario import Scenario
 from loadkit.settings import RunSettings
 from loadkit.summary import apdex_targets, build_summary, slo_of
+from loadkit.summary_types import Summary
 
 if TYPE_CHECKING:
     from loadkit.capacity import CapacityReport
@@ -59,6 +60,11 @@ class _Deadline:
     load_s: float
     begun: float
     test_started: float | None = None
+
+    def harness_bound_s(self) -> float:
+        """The harness's own deadline, from its start: later than ours, so it acts only when
+        this process is gone (it would have killed a hung Locust first)."""
+        return _STARTUP_GRACE_S + self.load_s + _SHUTDOWN_GRACE_S + 10.0
 
     def passed(self, now: float) -> bool:
         if self.test_started is None:
@@ -129,16 +135,24 @@ def plan_run(
 def new_folder(out: Path | None, scenario_name: str, reports_dir: Path) -> RunFolder:
     try:
         return RunFolder.create(out, scenario_name, reports_dir)
-    except (FileExistsError, NotADirectoryError, PermissionError) as exc:
+    except (FileExistsError, NotADirectoryError) as exc:
         raise UsageError(str(exc)) from None
+    except OSError as exc:  # not writable, a read-only file system, ...
+        where = out if out is not None else reports_dir
+        raise UsageError(
+            f"cannot create the run folder in {where}: {exc.strerror or exc}; "
+            "choose a writable --out or --reports-dir"
+        ) from None
 
 
 @dataclass(frozen=True)
 class RunOutcome:
     folder: RunFolder
-    summary: dict[str, Any]
+    summary: Summary
     locust_exit_code: int | None
     report_problem: str | None = None
+    write_problems: tuple[str, ...] = ()
+    """summary.json / summary.md that could not be written (e.g. a full disk)."""
 
 
 def locust_command(folder: RunFolder, settings: RunSettings) -> list[str]:
@@ -231,7 +245,7 @@ def run_locust(
     locust.begin(
         command,
         log=folder.locust_log,
-        env={RUN_DIR_ENV: str(folder.path)},
+        env={RUN_DIR_ENV: str(folder.path), DEADLINE_ENV: f"{deadline.harness_bound_s():.0f}"},
         python_path=[str(scenario.base_dir)],  # for `python:` tasks
     )
     process, read_fd = locust.process, locust.progress_fd
@@ -281,13 +295,24 @@ def run_locust(
         killed=killed,
         partial=partial,
     )
-    folder.summary_json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    folder.summary_md.write_text(render_markdown(summary), encoding="utf-8")
-    report_problem = _write_report(folder, capacity)
+    write_problems = []
+    for path, text in (
+        (folder.summary_json, json.dumps(summary, indent=2) + "\n"),
+        (folder.summary_md, render_markdown(summary)),
+    ):
+        try:
+            write_atomic(path, text)
+        except OSError as exc:  # a full disk: say what is missing, keep the verdict
+            write_problems.append(f"could not write {path}: {exc.strerror or exc}")
+    report_problem = _write_report(folder, capacity) if not write_problems else None
     # Last, so that nothing written above (Locust's log and CSVs included) keeps a secret.
     mask_folder(folder.path, scenario.secret_values)
     return RunOutcome(
-        folder=folder, summary=summary, locust_exit_code=exit_code, report_problem=report_problem
+        folder=folder,
+        summary=summary,
+        locust_exit_code=exit_code,
+        report_problem=report_problem,
+        write_problems=tuple(write_problems),
     )
 
 

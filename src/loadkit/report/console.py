@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from loadkit import formatting
+from loadkit.summary_types import RequestRow, Summary, ThresholdRow
 
 
 def _clock(seconds: float) -> str:
@@ -64,13 +65,15 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right_from: int
     return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
 
 
-def request_table(summary: Mapping[str, Any]) -> list[str]:
+def request_table(summary: Summary) -> list[str]:
     """Times are the successful requests' (ms); Apdex with its rating."""
     headers = ["Request", "Reqs", "Fails", "Req/s", "Avg", "p50", "p95", "p99", "Max (ms)", "Apdex"]
     rows = []
-    for row in [*summary["requests"], {**summary["totals"], "method": "", "name": "Total"}]:
-        label = f"{row['method']} {row['name']}".strip()
-        apdex = row.get("apdex") or {}
+    total: RequestRow = {**summary["totals"], "method": "", "name": "Total"}
+    for row in [*summary["requests"], total]:
+        label = formatting.printable(f"{row['method']} {row['name']}".strip())
+        apdex = row.get("apdex")
+        score, rating = (apdex.get("score"), apdex.get("rating")) if apdex else (None, None)
         rows.append(
             [
                 label,
@@ -82,13 +85,13 @@ def request_table(summary: Mapping[str, Any]) -> list[str]:
                 formatting.ms(row["p95_ms"]),
                 formatting.ms(row["p99_ms"]),
                 formatting.ms(row["max_ms"]),
-                f"{formatting.score(apdex.get('score'))} {apdex.get('rating') or ''}".rstrip(),
+                f"{formatting.score(score)} {rating or ''}".rstrip(),
             ]
         )
     return table(headers, rows)
 
 
-def threshold_lines(summary: Mapping[str, Any]) -> list[str]:
+def threshold_lines(summary: Summary) -> list[str]:
     lines = []
     for t in summary["thresholds"]:
         mark = "PASS" if t["passed"] else "FAIL"
@@ -99,12 +102,13 @@ def threshold_lines(summary: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def format_threshold_actual(t: Mapping[str, Any]) -> str:
+def format_threshold_actual(t: ThresholdRow) -> str:
     return formatting.metric_value(t["unit"], t["actual"], metric=t["metric"])
 
 
-def load_line(summary: Mapping[str, Any]) -> str | None:
-    """Planned against delivered load, in one line."""
+def load_line(summary: Summary) -> str | None:
+    """Planned against delivered load, in one line (none in a summary from before loadkit
+    recorded it)."""
     load = summary.get("load")
     if not load:
         return None
@@ -128,7 +132,7 @@ def load_line(summary: Mapping[str, Any]) -> str | None:
     return f"{users}{seconds}{generator}"
 
 
-def final_report(summary: Mapping[str, Any], run_folder: str) -> str:
+def final_report(summary: Summary, run_folder: str) -> str:
     run = summary["run"]
     lines = [
         f"Scenario {summary['scenario']['name']}: {run['users']} users at {run['spawn_rate']:g}/s "
@@ -141,7 +145,8 @@ def final_report(summary: Mapping[str, Any], run_folder: str) -> str:
     if summary["failures"]:
         lines += ["", "Failures:"]
         for f in summary["failures"][:10]:
-            lines.append(f"  {f['occurrences']:>6}  {f['method']} {f['name']}: {f['error']}")
+            what = formatting.printable(f"{f['method']} {f['name']}: {f['error']}")
+            lines.append(f"  {f['occurrences']:>6}  {what}")
     capacity = summary.get("capacity")
     if capacity and capacity.get("headline"):
         lines += ["", capacity["headline"]]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import html
 
 from loadkit import formatting
+from loadkit.exit_codes import Verdict
 from loadkit.report.console import format_threshold_actual, load_line
+from loadkit.summary_types import CapacityDict, RequestRow, Summary
+
+_ICONS = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.ABORTED: "⚠️", Verdict.ERROR: "💥"}
 
 
 def _cell(value: object, digits: int = 0) -> str:
@@ -14,12 +17,13 @@ def _cell(value: object, digits: int = 0) -> str:
         return "–"
     if isinstance(value, float):
         return f"{value:.{digits}f}"
-    return str(value).replace("|", "\\|")
+    # Text from the scenario or a response: one line, no HTML a Markdown renderer would obey.
+    return html.escape(formatting.printable(value), quote=False).replace("|", "\\|")
 
 
-def render_markdown(summary: Mapping[str, Any]) -> str:
+def render_markdown(summary: Summary) -> str:
     run = summary["run"]
-    icon = {"pass": "✅", "fail": "❌", "aborted": "⚠️", "error": "💥"}[summary["verdict"]]
+    icon = _ICONS[summary["verdict"]]
     lines = [
         f"## {icon} loadkit: {_cell(summary['scenario']['name'])} — {summary['verdict'].upper()}",
         "",
@@ -54,7 +58,8 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     f = formatting
-    for row in [*summary["requests"], {**summary["totals"], "method": "", "name": "**Total**"}]:
+    total: RequestRow = {**summary["totals"], "method": "", "name": "**Total**"}
+    for row in [*summary["requests"], total]:
         label = f"{row['method']} {_cell(row['name'])}".strip()
         lines.append(
             f"| {label} | {f.count(row['requests'])} | {f.count(row['failures'])} | "
@@ -72,7 +77,7 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _capacity(capacity: Mapping[str, Any] | None) -> list[str]:
+def _capacity(capacity: CapacityDict | None) -> list[str]:
     """The capacity headline and the load levels, the saturation point's row marked; both read
     the summary's one saturation field, ``knee_users`` (see loadkit.capacity)."""
     if not capacity:

@@ -9,22 +9,23 @@ in the report instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-from loadkit.exit_codes import ExitStatus
+from loadkit.exit_codes import Verdict
 from loadkit.report import charts
 from loadkit.report.capacity_view import CapacityReportLike, has_capacity_charts
 from loadkit.report.html import CHART_CAPTIONS, RUN_FILES, render_html
 from loadkit.report.junit import render_junit
-from loadkit.run_folder import RunFolder
+from loadkit.run_folder import RunFolder, write_atomic
+from loadkit.summary_types import Summary
 
 if TYPE_CHECKING:  # mypy checks that the real report fits; nothing is imported at run time
     from loadkit.capacity import CapacityReport
@@ -102,21 +103,26 @@ def write_report(
 # --- reading the run folder -------------------------------------------------------------------
 
 
-def load_summary(folder: Path, notes: list[str]) -> dict[str, Any]:
-    """summary.json, or a stand-in with verdict "error" saying why it could not be read."""
+def load_summary(folder: Path, notes: list[str]) -> Summary:
+    """summary.json, or a stand-in with verdict "error" saying why it could not be read.
+
+    Checked here, where it enters: a JSON object with a verdict string is a summary. It may be
+    older or partial (keys missing), which the renderers allow for by reading every key with
+    .get; a part written as null that is never null (scenario, run, totals) is dropped, so it
+    reads as missing."""
     path = folder / SUMMARY_JSON
     problem = ""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(data, dict) and isinstance(data.get("verdict"), str):
-            return data
+            return _as_summary(data)
         problem = f"{SUMMARY_JSON} is not a loadkit summary"
     except FileNotFoundError:
         problem = f"{SUMMARY_JSON} is missing"
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         problem = f"{SUMMARY_JSON} could not be read ({error})"
     notes.append(problem)
-    return {
+    stand_in: dict[str, object] = {  # partial, as an older summary.json may be; file unknown
         "scenario": {"name": folder.name, "file": None},
         "run": {},
         "totals": {},
@@ -124,10 +130,21 @@ def load_summary(folder: Path, notes: list[str]) -> dict[str, Any]:
         "failures": [],
         "exceptions": [],
         "thresholds": [],
-        "verdict": "error",
+        "verdict": Verdict.ERROR,
         "reasons": [f"{problem}; the run did not finish normally, see locust.log"],
-        "exit_code": int(ExitStatus.INTERNAL_ERROR),
+        "exit_code": int(Verdict.ERROR.exit_status),
     }
+    return cast(Summary, stand_in)
+
+
+def _as_summary(data: dict[str, Any]) -> Summary:
+    for part in ("scenario", "run", "totals"):
+        if part in data and data[part] is None:
+            del data[part]
+    # A verdict this loadkit does not know stays a string: shown as an error, under its name.
+    with contextlib.suppress(ValueError):
+        data["verdict"] = Verdict(data["verdict"])
+    return cast(Summary, data)
 
 
 def load_history(folder: Path, notes: list[str]) -> pd.DataFrame:
@@ -162,7 +179,7 @@ def load_final(folder: Path, notes: list[str]) -> dict[str, Any]:
     return {}
 
 
-def slo_from_thresholds(summary: Mapping[str, Any]) -> float | None:
+def slo_from_thresholds(summary: Summary) -> float | None:
     """The limit of the first `p95 < X` / `p95 <= X` threshold on all requests, in ms."""
     for t in summary.get("thresholds") or []:
         if (
@@ -179,7 +196,7 @@ def slo_from_thresholds(summary: Mapping[str, Any]) -> float | None:
 
 
 def build_figures(
-    summary: Mapping[str, Any],
+    summary: Summary,
     series: pd.DataFrame,
     histogram: Mapping[float, int],
     capacity: CapacityReportLike | None,
@@ -187,7 +204,7 @@ def build_figures(
     notes: list[str],
 ) -> dict[str, Figure]:
     """The charts there is data for, by name (see html_report.CHART_CAPTIONS)."""
-    totals = summary.get("totals") or {}
+    totals = summary.get("totals", {})
     planned: dict[str, Callable[[], Figure]] = {}
     if len(series) >= 2:
         planned["users_throughput"] = lambda: charts.users_throughput_chart(series)
@@ -227,7 +244,4 @@ def _first_line(error: BaseException) -> str:
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    """Replace `path` whole, so a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_atomic(path, data)
