@@ -25,6 +25,7 @@ from typing import Any
 
 from loadkit.scenario import Scenario
 from loadkit.settings import RunSettings
+from loadkit.summary_types import LoadInfo
 
 SETTLE_S = 1.5
 SETTLE_DISTRIBUTED_S = 4.0
@@ -109,7 +110,8 @@ class LoadDelivered:
             )
         return warnings
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> LoadInfo:
+        """summary.json's ``load`` (see `loadkit.summary_types.LoadInfo`)."""
         return {
             "planned_users": self.planned_users,
             "peak_users": self.peak_users,

@@ -1,9 +1,10 @@
-"""The process exit codes of `loadkit`: the contract a CI stage gates on.
+"""The process exit codes of `loadkit`: the contract a CI stage gates on, and the verdict of a
+run that decides one.
 
 Decided in one place (`cli.main`); every other module raises or returns values.
 """
 
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 
 class ExitStatus(IntEnum):
@@ -17,3 +18,30 @@ class ExitStatus(IntEnum):
     """The run was interrupted (SIGINT/SIGTERM); partial results were still written."""
     INTERNAL_ERROR = 4
     """Locust or loadkit failed unexpectedly; see the run folder's locust.log."""
+
+
+class Verdict(StrEnum):
+    """A run's verdict (summary.json's ``verdict``, decided by `summary.build_summary`). A
+    StrEnum: each member is the string summary.json holds, and equals it."""
+
+    PASS = "pass"
+    """The run completed and did everything it claims: every threshold held, the planned
+    load was delivered, no exception in the test code."""
+    FAIL = "fail"
+    """The run completed but did not hold (a threshold, the load, all requests failed, ...)."""
+    ABORTED = "aborted"
+    """Interrupted before its planned end."""
+    ERROR = "error"
+    """Locust or loadkit failed: no statistics, Locust killed, or only partial numbers."""
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        return _VERDICT_EXIT[self]
+
+
+_VERDICT_EXIT = {
+    Verdict.PASS: ExitStatus.PASS,
+    Verdict.FAIL: ExitStatus.THRESHOLDS_FAILED,
+    Verdict.ABORTED: ExitStatus.ABORTED,
+    Verdict.ERROR: ExitStatus.INTERNAL_ERROR,
+}

@@ -1,35 +1,14 @@
-"""The run's verdict as data: final stats + thresholds -> `summary.json` (schema below).
+"""The run's verdict as data: final stats + thresholds -> `summary.json`.
 
 Pure functions: the same inputs always give the same summary, so the verdict can be rebuilt
-from a run folder and tested on fixtures.
-
-summary.json, schema "loadkit.summary/1":
-  scenario   {name, file}
-  run        {host, users, spawn_rate, duration_s (planned), started_at, stopped_at,
-              elapsed_s (measured), aborted, killed, partial, peak_users, locust_version}
-  load       planned vs delivered load (`delivery.LoadDelivered.to_dict`): users per stage,
-              seconds of load, the generator's CPU; null when Locust wrote no final snapshot
-  totals     a request row for all requests together
-  requests   [request row], one per (method, name), sorted by name then method
-  failures   [{method, name, error, occurrences}]
-  exceptions [{count, message}]  (errors raised by test code, not by the target)
-  thresholds [{expression, scope, metric, op, limit, unit, actual, passed, note, default}]
-  verdict    "pass" | "fail" | "aborted" | "error"
-  reasons    [text], why the verdict is not "pass"
-  warnings   [text], what a reader must know although it does not decide the verdict
-  exit_code  the process exit code (see exit_codes.ExitStatus)
-A request row: method, name, requests, failures, error_rate, rps, avg_ms, min_ms, max_ms,
-p50_ms, p90_ms, p95_ms, p99_ms, avg_bytes, apdex, failed_ms. Times are milliseconds; absent
-data is null. Response times (and time thresholds) are those of the *successful* requests: a
-refused connection answers in 0 ms and must not make a dead target look fast. The failed
-requests' times are kept apart in ``failed_ms`` {requests, avg_ms, p50_ms, p95_ms, max_ms}.
-Apdex counts every failure as frustrated.
+from a run folder and tested on fixtures. summary.json's structure, field by field, is stated
+once, in `loadkit.summary_types` (`Summary` and its parts); the verdict is a `Verdict`, whose
+exit status sits next to `ExitStatus` in `loadkit.exit_codes`.
 """
 
 from __future__ import annotations
 
 import ast
-import dataclasses
 import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -38,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from loadkit.apdex import DEFAULT_APDEX_T_MS, apdex
 from loadkit.compiler import user_class_names
 from loadkit.delivery import load_delivered
-from loadkit.exit_codes import ExitStatus
+from loadkit.exit_codes import ExitStatus, Verdict
 from loadkit.histogram import RequestHistogram, RunHistograms
 from loadkit.measurements import ApdexTargets, RunMeasurements
 from loadkit.request_stats import RequestStats
@@ -52,6 +31,14 @@ from loadkit.scenario.thresholds import (
     parse_threshold,
 )
 from loadkit.settings import RunSettings
+from loadkit.summary_types import (
+    CapacityDict,
+    ExceptionRow,
+    FailureRow,
+    RequestRow,
+    Summary,
+    ThresholdRow,
+)
 
 if TYPE_CHECKING:  # capacity needs pandas/numpy: imported by the runner only when used
     from loadkit.capacity import CapacityReport, LoadLevel
@@ -60,16 +47,10 @@ SCHEMA = "loadkit.summary/1"
 DEFAULT_THRESHOLDS = ("error_rate < 1%",)
 """Applied when a scenario lists none, so that a dead target never passes."""
 
-_VERDICT_EXIT = {
-    "pass": ExitStatus.PASS,
-    "fail": ExitStatus.THRESHOLDS_FAILED,
-    "aborted": ExitStatus.ABORTED,
-    "error": ExitStatus.INTERNAL_ERROR,
-}
 
-
-def exit_status_for(verdict: str) -> ExitStatus:
-    return _VERDICT_EXIT[verdict]
+def exit_status_for(verdict: Verdict | str) -> ExitStatus:
+    """`Verdict.exit_status`, also for a verdict read back as a plain string."""
+    return Verdict(verdict).exit_status
 
 
 def _rounded(value: float | None) -> float | None:
@@ -81,22 +62,20 @@ def request_row(
     elapsed_s: float,
     fine: RequestHistogram | None = None,
     apdex_t_ms: float = DEFAULT_APDEX_T_MS,
-) -> dict[str, Any]:
+) -> RequestRow:
     """One row of the table. Times come from loadkit's fine histogram when there is one
     (0.25 % resolution), else from Locust's (rounded to 10 ms above 100 ms)."""
     row = _locust_row(stats, elapsed_s)
     if fine is not None and fine.requests:
         ok = fine.ok
         p50, p90, p95, p99 = ok.percentiles([0.50, 0.90, 0.95, 0.99])
-        row.update(
-            avg_ms=_rounded(ok.mean_ms),
-            min_ms=_rounded(ok.min_ms),
-            max_ms=_rounded(ok.max_ms),
-            p50_ms=_rounded(p50),
-            p90_ms=_rounded(p90),
-            p95_ms=_rounded(p95),
-            p99_ms=_rounded(p99),
-        )
+        row["avg_ms"] = _rounded(ok.mean_ms)
+        row["min_ms"] = _rounded(ok.min_ms)
+        row["max_ms"] = _rounded(ok.max_ms)
+        row["p50_ms"] = _rounded(p50)
+        row["p90_ms"] = _rounded(p90)
+        row["p95_ms"] = _rounded(p95)
+        row["p99_ms"] = _rounded(p99)
         failed = fine.failed
         if failed.timed:
             f50, f95 = failed.percentiles([0.50, 0.95])
@@ -114,29 +93,15 @@ def request_row(
             "rating": score.rating,
             "max_error": round(score.max_error, 4),
         }
-    else:
-        row["apdex"] = None
     return row
 
 
-def _locust_row(stats: RequestStats, elapsed_s: float) -> dict[str, Any]:
+def _locust_row(stats: RequestStats, elapsed_s: float) -> RequestRow:
     """From Locust's statistics, whose times mix successful and failed requests; when every
-    request failed there is no successful time to show."""
+    request failed there is no successful time to show. No Apdex: it needs loadkit's
+    histograms."""
     rounded = _rounded
-    if stats.requests and stats.failures >= stats.requests:
-        times: dict[str, Any] = dict.fromkeys(
-            ("avg_ms", "min_ms", "max_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms")
-        )
-    else:
-        times = {
-            "avg_ms": rounded(stats.avg_ms),
-            "min_ms": rounded(stats.min_ms),
-            "max_ms": rounded(stats.max_ms) if stats.timed_requests else None,
-            "p50_ms": stats.percentile(0.50),
-            "p90_ms": stats.percentile(0.90),
-            "p95_ms": stats.percentile(0.95),
-            "p99_ms": stats.percentile(0.99),
-        }
+    all_failed = bool(stats.requests) and stats.failures >= stats.requests
     return {
         "method": stats.method,
         "name": stats.name,
@@ -144,9 +109,16 @@ def _locust_row(stats: RequestStats, elapsed_s: float) -> dict[str, Any]:
         "failures": stats.failures,
         "error_rate": rounded(stats.error_rate),
         "rps": round(stats.requests / elapsed_s, 2) if elapsed_s > 0 else None,
-        **times,
+        "avg_ms": None if all_failed else rounded(stats.avg_ms),
+        "min_ms": None if all_failed else rounded(stats.min_ms),
+        "max_ms": None if all_failed or not stats.timed_requests else rounded(stats.max_ms),
+        "p50_ms": None if all_failed else stats.percentile(0.50),
+        "p90_ms": None if all_failed else stats.percentile(0.90),
+        "p95_ms": None if all_failed else stats.percentile(0.95),
+        "p99_ms": None if all_failed else stats.percentile(0.99),
         "avg_bytes": round(stats.content_bytes / stats.requests) if stats.requests else None,
         "failed_ms": None,
+        "apdex": None,
     }
 
 
@@ -168,7 +140,7 @@ def build_summary(
     capacity: CapacityReport | None = None,
     killed: str | None = None,
     partial: str | None = None,
-) -> dict[str, Any]:
+) -> Summary:
     """`histograms` (histograms.json) gives exact-to-0.25 % times, Apdex, per-user and windowed
     thresholds; without it the summary falls back to Locust's own histograms. `killed` says
     why the Locust process had to be killed; `partial` where the numbers came from when Locust
@@ -202,7 +174,9 @@ def build_summary(
         if final is not None and partial is None
         else None
     )
-    exceptions = list((final or {}).get("exceptions", []))
+    exceptions: list[ExceptionRow] = [
+        {"count": e["count"], "message": e["message"]} for e in (final or {}).get("exceptions", [])
+    ]
     verdict, reasons = _verdict(
         have_stats=final is not None,
         aborted=aborted,
@@ -214,6 +188,17 @@ def build_summary(
         shortfall=delivered.shortfall() if delivered is not None and not aborted else [],
     )
     warnings = delivered.generator_warnings() if delivered is not None else []
+    failures: list[FailureRow] = [
+        {
+            "method": f.get("method"),
+            "name": f.get("name"),
+            "error": clean_error(str(f.get("error"))),
+            "occurrences": f.get("occurrences"),
+        }
+        for f in sorted(
+            (final or {}).get("errors", []), key=lambda f: -int(f.get("occurrences", 0))
+        )
+    ]
     return {
         "schema": SCHEMA,
         "scenario": {"name": scenario.name, "file": source_file},
@@ -240,24 +225,14 @@ def build_summary(
             request_row(e, elapsed, fine(e.name, e.method), targets.for_request(e.name))
             for e in entries
         ],
-        "failures": [
-            {
-                "method": f.get("method"),
-                "name": f.get("name"),
-                "error": clean_error(str(f.get("error"))),
-                "occurrences": f.get("occurrences"),
-            }
-            for f in sorted(
-                (final or {}).get("errors", []), key=lambda f: -int(f.get("occurrences", 0))
-            )
-        ],
-        "exceptions": [{"count": e["count"], "message": e["message"]} for e in exceptions],
+        "failures": failures,
+        "exceptions": exceptions,
         "thresholds": [_threshold_row(r, defaulted) for r in results],
         "capacity": capacity_dict(capacity),
         "verdict": verdict,
         "reasons": reasons,
         "warnings": warnings,
-        "exit_code": int(exit_status_for(verdict)),
+        "exit_code": int(verdict.exit_status),
     }
 
 
@@ -285,10 +260,45 @@ def apdex_targets(scenario: Scenario) -> ApdexTargets:
     )
 
 
-def capacity_dict(capacity: CapacityReport | None) -> dict[str, Any] | None:
+def capacity_dict(capacity: CapacityReport | None) -> CapacityDict | None:
     if capacity is None:
         return None
-    return {"headline": capacity.headline(), **dataclasses.asdict(capacity)}
+    # The dataclasses' fields in their order (as dataclasses.asdict gives them), typed.
+    usl = capacity.usl
+    return {
+        "headline": capacity.headline(),
+        "levels": [
+            {
+                "users": level.users,
+                "start": level.start,
+                "end": level.end,
+                "requests": level.requests,
+                "throughput_rps": level.throughput_rps,
+                "p50_ms": level.p50_ms,
+                "p95_ms": level.p95_ms,
+                "p99_ms": level.p99_ms,
+                "error_rate": level.error_rate,
+                "apdex": level.apdex,
+            }
+            for level in capacity.levels
+        ],
+        "knee_users": capacity.knee_users,
+        "usl": None
+        if usl is None
+        else {
+            "sigma": usl.sigma,
+            "kappa": usl.kappa,
+            "lambda_rps": usl.lambda_rps,
+            "r_squared": usl.r_squared,
+            "peak_users": usl.peak_users,
+            "peak_rps": usl.peak_rps,
+        },
+        "max_users_within_slo": capacity.max_users_within_slo,
+        "max_rps_within_slo": capacity.max_rps_within_slo,
+        "insufficient": capacity.insufficient,
+        "capacity_rps": capacity.capacity_rps,
+        "slo_given": capacity.slo_given,
+    }
 
 
 def slo_of(scenario: Scenario) -> Callable[[LoadLevel], bool] | None:
@@ -323,7 +333,7 @@ def slo_of(scenario: Scenario) -> Callable[[LoadLevel], bool] | None:
     return slo
 
 
-def _threshold_row(result: ThresholdResult, defaulted: bool) -> dict[str, Any]:
+def _threshold_row(result: ThresholdResult, defaulted: bool) -> ThresholdRow:
     t = result.threshold
     return {
         "expression": t.expression,
@@ -349,9 +359,9 @@ def _verdict(
     partial: str | None,
     total: RequestStats,
     results: Sequence[ThresholdResult],
-    exceptions: Sequence[Mapping[str, Any]],
+    exceptions: Sequence[ExceptionRow],
     shortfall: Sequence[str],
-) -> tuple[str, list[str]]:
+) -> tuple[Verdict, list[str]]:
     """Decided once every reason is known: any reason at all means the run does not pass."""
     reasons: list[str] = []
     if not have_stats:
@@ -378,7 +388,7 @@ def _verdict(
         count = sum(int(e["count"]) for e in exceptions)
         reasons.append(f"the test code raised {count} exception(s); see locust.log")
     if aborted:
-        return "aborted", reasons
+        return Verdict.ABORTED, reasons
     if not have_stats or killed or partial:
-        return "error", reasons
-    return ("fail" if reasons else "pass"), reasons
+        return Verdict.ERROR, reasons
+    return (Verdict.FAIL if reasons else Verdict.PASS), reasons

@@ -5,8 +5,9 @@ the file reads the same offline, attached to a CI job or mailed around. A Conten
 forbids scripts and any fetch outright; on top of that every value that came from the scenario,
 the target or Locust goes through `html.escape`, so a request named `<script>…</script>` is text.
 
-`render_html` is pure: summary dict (see `loadkit.summary`) + chart images + optional capacity
-report in, HTML text out.
+`render_html` is pure: a summary (`loadkit.summary_types.Summary`, also an older or partial one
+read from disk: every key is read with .get) + chart images + optional capacity report in, HTML
+text out.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import html
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import quote
 
 from loadkit import formatting
+from loadkit.exit_codes import Verdict
 from loadkit.report.capacity_view import (
     CapacityReportLike,
     has_capacity_charts,
@@ -27,6 +28,7 @@ from loadkit.report.capacity_view import (
 )
 from loadkit.report.console import format_threshold_actual, load_line
 from loadkit.run_folder import RunFolder
+from loadkit.summary_types import RequestRow, Summary
 
 CHART_CAPTIONS: dict[str, tuple[str, str]] = {
     "users_throughput": (
@@ -73,12 +75,14 @@ RUN_FILES: tuple[tuple[str, str], ...] = (
 )
 """The run folder's files and what they hold, in the order the report lists them."""
 
-_VERDICTS = {
-    "pass": ("✓", "PASS", "The run completed and every threshold held."),
-    "fail": ("✗", "FAIL", "The run completed, but it did not meet its thresholds."),
-    "aborted": ("■", "ABORTED", "The run was interrupted before its planned end."),
-    "error": ("!", "ERROR", "Locust or loadkit failed; see locust.log."),
+_VERDICTS: dict[str, tuple[str, str, str]] = {
+    Verdict.PASS: ("✓", "PASS", "The run completed and every threshold held."),
+    Verdict.FAIL: ("✗", "FAIL", "The run completed, but it did not meet its thresholds."),
+    Verdict.ABORTED: ("■", "ABORTED", "The run was interrupted before its planned end."),
+    Verdict.ERROR: ("!", "ERROR", "Locust or loadkit failed; see locust.log."),
 }
+"""Icon, label and meaning of each verdict; a verdict this loadkit does not know (a file from
+a newer one) is shown as an error."""
 
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'"
 
@@ -176,10 +180,14 @@ def _row(cells: Iterable[tuple[str, str]], cls: str = "") -> str:
     return f"<tr{attr}>" + "".join(f'<td class="{c}">{h}</td>' for h, c in cells) + "</tr>"
 
 
-def _header(summary: Mapping[str, Any]) -> str:
-    verdict = str(summary.get("verdict") or "error")
-    icon, label, meaning = _VERDICTS.get(verdict, _VERDICTS["error"])
-    name = (summary.get("scenario") or {}).get("name") or "unnamed scenario"
+def _verdict(summary: Summary) -> str:
+    return str(summary.get("verdict") or Verdict.ERROR)
+
+
+def _header(summary: Summary) -> str:
+    verdict = _verdict(summary)
+    icon, label, meaning = _VERDICTS.get(verdict, _VERDICTS[Verdict.ERROR])
+    name = summary.get("scenario", {}).get("name") or "unnamed scenario"
     reasons = [str(r) for r in summary.get("reasons") or []]
     items = "".join(f"<li>{esc(r)}</li>" for r in reasons) + "".join(
         f'<li class="warning">⚠ {esc(w)}</li>' for w in summary.get("warnings") or []
@@ -193,10 +201,10 @@ def _header(summary: Mapping[str, Any]) -> str:
     )
 
 
-def _facts(summary: Mapping[str, Any]) -> str:
-    run = summary.get("run") or {}
-    totals = summary.get("totals") or {}
-    scenario = summary.get("scenario") or {}
+def _facts(summary: Summary) -> str:
+    run = summary.get("run", {})
+    totals = summary.get("totals", {})
+    scenario = summary.get("scenario", {})
     users = run.get("users")
     peak = run.get("peak_users")
     rows = [
@@ -224,14 +232,14 @@ def _facts(summary: Mapping[str, Any]) -> str:
     return f'<section id="run"><h2>Run</h2><table class="facts">{body}</table></section>'
 
 
-def _requests_fact(totals: Mapping[str, Any]) -> str:
+def _requests_fact(totals: RequestRow) -> str:
     text = f"{_number(totals.get('requests'))} ({_number(totals.get('failures'))} failed"
     if isinstance(totals.get("error_rate"), int | float):
         text += f", {_percent(totals['error_rate'])}"
     return text + ")"
 
 
-def _times_fact(totals: Mapping[str, Any]) -> str:
+def _times_fact(totals: RequestRow) -> str:
     parts = [
         f"{label} {_ms(totals.get(key))} ms"
         for label, key in (
@@ -245,7 +253,7 @@ def _times_fact(totals: Mapping[str, Any]) -> str:
     return ", ".join(parts) or "–"
 
 
-def _thresholds(summary: Mapping[str, Any]) -> str:
+def _thresholds(summary: Summary) -> str:
     rows = []
     for t in summary.get("thresholds") or []:
         expression = f"<code>{esc(t.get('expression'))}</code>"
@@ -364,7 +372,7 @@ def _charts(charts: Mapping[str, bytes], notes: Sequence[str]) -> str:
     return f'<section id="charts"><h2>Charts</h2>{notes_html}{figures}</section>'
 
 
-def _requests(summary: Mapping[str, Any]) -> str:
+def _requests(summary: Summary) -> str:
     headers = [
         ("Request", False),
         ("Requests", True),
@@ -381,7 +389,7 @@ def _requests(summary: Mapping[str, Any]) -> str:
     requests = list(summary.get("requests") or [])
     rows = []
     totals = summary.get("totals")
-    entries: list[tuple[Mapping[str, Any], str]] = [(r, "") for r in requests]
+    entries: list[tuple[RequestRow, str]] = [(r, "") for r in requests]
     if totals and requests:
         entries.append(({**totals, "method": "", "name": "Total"}, "total"))
     for row, cls in entries:
@@ -408,7 +416,7 @@ def _requests(summary: Mapping[str, Any]) -> str:
     return f'<section id="requests"><h2>Requests</h2>{table}</section>'
 
 
-def _failures(summary: Mapping[str, Any]) -> str:
+def _failures(summary: Summary) -> str:
     rows = []
     for f in summary.get("failures") or []:
         label = f"{f.get('method') or ''} {f.get('name') or ''}".strip()
@@ -454,7 +462,7 @@ def _links(links: Sequence[str]) -> str:
 
 
 def render_html(
-    summary: Mapping[str, Any],
+    summary: Summary,
     charts: Mapping[str, bytes],
     capacity: CapacityReportLike | None,
     *,
@@ -464,9 +472,8 @@ def render_html(
     """The whole report.html. `charts` maps a chart name (see CHART_CAPTIONS) to PNG or SVG
     bytes; `links` are paths relative to the run folder (default: every file it usually
     holds); `notes` are shown above the charts (e.g. why one is missing)."""
-    verdict = str(summary.get("verdict") or "error")
-    label = _VERDICTS.get(verdict, _VERDICTS["error"])[1]
-    name = (summary.get("scenario") or {}).get("name") or "unnamed scenario"
+    label = _VERDICTS.get(_verdict(summary), _VERDICTS[Verdict.ERROR])[1]
+    name = summary.get("scenario", {}).get("name") or "unnamed scenario"
     sections = [
         _header(summary),
         _facts(summary),

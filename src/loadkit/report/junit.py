@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 
+from loadkit.exit_codes import Verdict
 from loadkit.report.console import format_threshold_actual
+from loadkit.summary_types import Summary, ThresholdRow
 
 THRESHOLD_CLASS = "loadkit.thresholds"
 RUN_CLASS = "loadkit.run"
@@ -53,7 +53,7 @@ def _seconds(value: object) -> str:
     return "0.000"
 
 
-def _actual(threshold: Mapping[str, Any]) -> str:
+def _actual(threshold: ThresholdRow) -> str:
     try:
         return format_threshold_actual(threshold)
     except (KeyError, TypeError, ValueError):
@@ -69,33 +69,41 @@ def _fail(case: ET.Element, message: str, kind: str, details: str = "") -> None:
     failure.text = _text(details or message)
 
 
-def _run_problems(summary: Mapping[str, Any]) -> list[str]:
+def _run_problems(summary: Summary) -> list[str]:
     verdict = summary.get("verdict")
     problems: list[str] = []
-    if verdict == "aborted":
+    if verdict == Verdict.ABORTED:
         problems.append("the run was aborted")
-    elif verdict == "error" or verdict not in ("pass", "fail"):
+    elif verdict not in (Verdict.PASS, Verdict.FAIL):  # error, or none in a partial file
         problems.append("Locust or loadkit failed; see locust.log")
-    requests = (summary.get("totals") or {}).get("requests")
+    requests = summary.get("totals", {}).get("requests")
     if not requests:
         problems.append("no requests were made")
     return problems
 
 
-def render_junit(summary: Mapping[str, Any]) -> str:
-    """JUnit XML for a summary dict (see `loadkit.summary`)."""
-    scenario = (summary.get("scenario") or {}).get("name") or "loadkit"
-    run = summary.get("run") or {}
+def render_junit(summary: Summary) -> str:
+    """JUnit XML for a summary (`loadkit.summary_types.Summary`), also an older or partial one
+    read from disk: every key is read with .get."""
+    scenario = summary.get("scenario", {}).get("name") or "loadkit"
+    run = summary.get("run", {})
     elapsed = _seconds(run.get("elapsed_s"))
     suite = ET.Element("testsuite", name=_text(scenario))
 
     properties = ET.SubElement(suite, "properties")
-    for key in ("host", "users", "spawn_rate", "duration_s", "elapsed_s", "locust_version"):
-        if run.get(key) is not None:
-            ET.SubElement(properties, "property", name=key, value=_text(run[key]))
-    for key in ("verdict", "exit_code"):
-        if summary.get(key) is not None:
-            ET.SubElement(properties, "property", name=key, value=_text(summary[key]))
+    facts: dict[str, object] = {
+        "host": run.get("host"),
+        "users": run.get("users"),
+        "spawn_rate": run.get("spawn_rate"),
+        "duration_s": run.get("duration_s"),
+        "elapsed_s": run.get("elapsed_s"),
+        "locust_version": run.get("locust_version"),
+        "verdict": summary.get("verdict"),
+        "exit_code": summary.get("exit_code"),
+    }
+    for key, value in facts.items():
+        if value is not None:
+            ET.SubElement(properties, "property", name=key, value=_text(value))
 
     for threshold in summary.get("thresholds") or []:
         expression = str(threshold.get("expression") or "")

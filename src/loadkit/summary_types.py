@@ -1,0 +1,283 @@
+"""summary.json's structure, stated once: one TypedDict per part, documented field by field
+(as Locust's `StatsEntryDict` in locust/stats.py). `summary.build_summary` writes a `Summary`;
+the renderers (`loadkit.report`), `compare` and `delivery.LoadDelivered.to_dict` are typed
+against these, so mypy checks that nobody reads a field that does not exist.
+
+Schema "loadkit.summary/1". Times are milliseconds; absent data is null (None). Response times
+(and time thresholds) are those of the *successful* requests: a refused connection answers in
+0 ms and must not make a dead target look fast. The failed requests' times are kept apart in
+``failed_ms``; Apdex counts every failure as frustrated.
+
+A summary read back from disk may be older or partial (a file from an earlier loadkit, or the
+stand-in `report.write.load_summary` makes for an unreadable one): functions that accept one
+read it with ``.get`` and never assume a key is there. Its ``verdict`` is then the plain string,
+which equals the `Verdict` member of the same value.
+
+Light on purpose (no pandas, no Locust, no loadkit module but `exit_codes`): every renderer and
+`delivery` import it.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+from loadkit.exit_codes import Verdict
+
+__all__ = [
+    "ApdexEntry",
+    "CapacityDict",
+    "ExceptionRow",
+    "FailedTimes",
+    "FailureRow",
+    "GeneratorCpu",
+    "LoadInfo",
+    "LoadLevelDict",
+    "RequestRow",
+    "RunInfo",
+    "ScenarioInfo",
+    "StageInfo",
+    "Summary",
+    "ThresholdRow",
+    "UslFitDict",
+    "Verdict",
+]
+
+
+class ScenarioInfo(TypedDict):
+    name: str
+    """The scenario's `name:`."""
+    file: str | None
+    """The scenario file as given on the command line (None only in the stand-in
+    `report.write.load_summary` makes for an unreadable summary.json)."""
+
+
+class RunInfo(TypedDict):
+    host: str
+    """The base URL load went to."""
+    users: int
+    """Planned users (the peak of a shape)."""
+    spawn_rate: float
+    """Planned users started per second."""
+    duration_s: int
+    """Planned duration, whole seconds."""
+    started_at: float | None
+    """Unix seconds; None when Locust wrote no statistics."""
+    stopped_at: float | None
+    elapsed_s: float
+    """Measured: stopped_at - started_at (0 without statistics)."""
+    aborted: bool
+    """Interrupted by SIGINT/SIGTERM before the planned end."""
+    killed: str | None
+    """Why Locust had to be killed, or None."""
+    partial: str | None
+    """Where the numbers came from when Locust wrote no final snapshot, or None."""
+    peak_users: int | None
+    """The most users Locust ran at once."""
+    locust_version: str | None
+
+
+class StageInfo(TypedDict):
+    """One stage of the planned load (a constant load is one stage)."""
+
+    planned_users: int
+    start_s: float
+    """Seconds after the start of the test."""
+    end_s: float
+    reached_users: int | None
+    """The fewest users running while all should have been; None: not judged (see
+    `loadkit.delivery`)."""
+
+
+class GeneratorCpu(TypedDict):
+    """The CPU of one load-generating process, sampled once a second."""
+
+    process: str
+    """"local", "master", or a worker's id."""
+    samples: int
+    busy_samples: int
+    """Samples at or above `delivery.BUSY_CPU_PERCENT` of one core."""
+    max_percent: float
+    mean_percent: float
+    saturated: bool
+    """Busy long enough for the run to be flagged (a warning)."""
+
+
+class LoadInfo(TypedDict):
+    """Planned against delivered load (`delivery.LoadDelivered.to_dict`)."""
+
+    planned_users: int
+    peak_users: int | None
+    planned_s: float
+    delivered_s: float | None
+    """From the start to the moment the load stopped; None if not known."""
+    stages: list[StageInfo]
+    delivered: bool
+    """Every judged stage reached its planned users."""
+    notes: list[str]
+    """What the generated code said about users stopping (e.g. test data exhausted)."""
+    generator_cpu: list[GeneratorCpu]
+
+
+class ApdexEntry(TypedDict):
+    t_ms: float
+    """The Apdex target T."""
+    score: float | None
+    """0..1, None without requests."""
+    rating: str | None
+    """Excellent, Good, Fair, Poor or Unacceptable; None without requests."""
+    max_error: float
+    """How far the score may be off through the histogram's resolution."""
+
+
+class FailedTimes(TypedDict):
+    """The times of the failed requests, kept apart from the successful ones'."""
+
+    requests: int
+    avg_ms: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+    max_ms: float | None
+
+
+class RequestRow(TypedDict):
+    """One request (method, name), or all of them (`Summary.totals`: method "", name
+    "Aggregated")."""
+
+    method: str
+    name: str
+    requests: int
+    failures: int
+    error_rate: float | None
+    """failures / requests, None without requests."""
+    rps: float | None
+    """Requests per second over the measured run, None when it lasted 0 s."""
+    avg_ms: float | None
+    min_ms: float | None
+    max_ms: float | None
+    p50_ms: float | None
+    p90_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    avg_bytes: int | None
+    """Mean response size."""
+    failed_ms: FailedTimes | None
+    """None when no failed request was timed (or without loadkit's histograms)."""
+    apdex: ApdexEntry | None
+    """None without loadkit's histograms."""
+
+
+class FailureRow(TypedDict):
+    """Failed requests grouped as Locust groups them, most frequent first."""
+
+    method: str | None
+    name: str | None
+    error: str
+    """The message (a check's message unwrapped from Locust's CatchResponseError repr)."""
+    occurrences: int | None
+
+
+class ExceptionRow(TypedDict):
+    """An exception raised by the test code (not by the target)."""
+
+    count: int
+    message: str
+
+
+class ThresholdRow(TypedDict):
+    expression: str
+    """As written in the scenario, e.g. "/api/cases: p95 < 500ms"."""
+    scope: str | None
+    """The request name it applies to; None: all requests."""
+    metric: str
+    """p50, p95, error_rate, rps, apdex, ... (see `loadkit.scenario.thresholds`)."""
+    op: str
+    """<, <=, >, >=."""
+    limit: float
+    """In the metric's base unit (ms, a fraction for %, req/s)."""
+    unit: str
+    """How the limit was written: ms, %, req/s, or ""."""
+    user: str | None
+    """The user type it applies to; None: all users."""
+    window_s: float | None
+    """Judged over every window of this many seconds; None: the whole run."""
+    actual: float | None
+    """The measured value (rounded to 6 digits); None when there was nothing to measure."""
+    passed: bool
+    note: str
+    """Why there is no value (e.g. "no requests"), or ""."""
+    default: bool
+    """Applied because the scenario lists no thresholds (`summary.DEFAULT_THRESHOLDS`)."""
+
+
+class LoadLevelDict(TypedDict):
+    """`capacity.LoadLevel`: one steady stretch of a constant user count."""
+
+    users: int
+    start: float
+    """Unix seconds: the steady window is [start, end)."""
+    end: float
+    requests: int
+    throughput_rps: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    error_rate: float
+    apdex: float | None
+
+
+class UslFitDict(TypedDict):
+    """`capacity.UslFit`: the Universal Scalability Law fitted to the levels."""
+
+    sigma: float
+    kappa: float
+    lambda_rps: float
+    r_squared: float
+    peak_users: float | None
+    """A model parameter, not a saturation point (see `loadkit.capacity`)."""
+    peak_rps: float | None
+
+
+class CapacityDict(TypedDict):
+    """`capacity.CapacityReport` and its one-line headline."""
+
+    headline: str
+    levels: list[LoadLevelDict]
+    knee_users: int | None
+    """The saturation point; None when not saturated or insufficient data."""
+    usl: UslFitDict | None
+    max_users_within_slo: int | None
+    max_rps_within_slo: float | None
+    insufficient: str | None
+    """Why the data supports no capacity estimate, or None."""
+    capacity_rps: float | None
+    """The highest steady throughput measured at any level."""
+    slo_given: bool
+
+
+class Summary(TypedDict):
+    """summary.json."""
+
+    schema: str
+    """`summary.SCHEMA`, "loadkit.summary/1"."""
+    scenario: ScenarioInfo
+    run: RunInfo
+    load: LoadInfo | None
+    """None when Locust wrote no final snapshot."""
+    times_from: str
+    """Whose histograms the times come from: loadkit's (0.25 % resolution) or Locust's."""
+    totals: RequestRow
+    """All requests together."""
+    requests: list[RequestRow]
+    """One per (method, name), sorted by name then method."""
+    failures: list[FailureRow]
+    exceptions: list[ExceptionRow]
+    thresholds: list[ThresholdRow]
+    capacity: CapacityDict | None
+    """None when no capacity analysis was made (or it failed)."""
+    verdict: Verdict
+    reasons: list[str]
+    """Why the verdict is not "pass" (empty when it is)."""
+    warnings: list[str]
+    """What a reader must know although it does not decide the verdict."""
+    exit_code: int
+    """The process exit code, `Verdict.exit_status` (see `exit_codes.ExitStatus`)."""
