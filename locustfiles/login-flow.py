@@ -4,7 +4,6 @@
 import itertools
 import logging
 import random
-import re
 import time
 
 from gevent.event import AsyncResult
@@ -15,6 +14,92 @@ from locust.runners import MasterRunner, WorkerRunner
 SCENARIO_NAME = 'login-flow'
 
 
+class CitizenUser(FastHttpUser):
+    host = 'http://127.0.0.1:8080'
+    weight = 1
+    wait_time = between(0.5, 1.5)
+    connection_timeout = 10.0
+    network_timeout = 10.0
+    insecure = False  # check TLS certificates (Locust's default does not)
+    default_headers = {'Accept': 'application/json'}
+
+    def user_headers(self, v):
+        """Headers for every request of this user, each once its variables have values."""
+        headers = {}
+        if 'token' in v:
+            headers['Authorization'] = 'Bearer ' + str(v['token'])
+        return headers
+
+    def on_start(self):
+        self.vars = {'user_id': next_user_id(self)}
+        self.vars.update(DATA_CITIZENS.take(self))
+        v = self.vars
+        with self.client.request(
+            'POST',
+            '/api/login',
+            json={'username': v['username'], 'password': v['password']},
+            headers=self.user_headers(v),
+            catch_response=True,
+        ) as response:
+            (
+                expect_status(response, 200)
+                and expect_json(response, '$.user', v['username'])
+                and capture_json(response, v, 'token', '$.token')
+            )
+
+    @task(2)
+    def my_account(self):
+        v = self.vars
+        with self.client.request(
+            'GET',
+            '/api/me',
+            headers=self.user_headers(v),
+            catch_response=True,
+        ) as response:
+            expect_status(response, 200) and expect_json(response, '$.user', v['username'])
+
+    @task(3)
+    def browse_and_report(self):
+        v = self.vars
+        with self.client.request(
+            'GET',
+            '/api/cases',
+            params={'region': str(v['region'])},
+            headers=self.user_headers(v),
+            catch_response=True,
+        ) as response:
+            if not (expect_status(response, 200) and expect_max_ms(response, 500)):
+                return
+        time.sleep(random.uniform(0.2, 0.5))
+        with self.client.request(
+            'GET',
+            '/api/cases/1',
+            headers=self.user_headers(v),
+            catch_response=True,
+        ) as response:
+            if not (
+                expect_status(response, 200)
+                and expect_json_exists(response, '$.status')
+                and capture_json(response, v, 'case_status', '$.status')
+            ):
+                return
+        with self.client.request(
+            'POST',
+            '/api/reports',
+            json={'region': v['region'], 'about_case': 1, 'seen_status': v['case_status']},
+            headers=self.user_headers(v),
+            catch_response=True,
+        ) as response:
+            expect_status(response, 201) and expect_json(response, '$.status', 'received')
+
+
+# Helpers copied from loadkit's runtime.py: this file needs only Locust.
+
+
+# Checks and captures take the response of a `catch_response=True` request and return whether
+# they passed. Chained with `and`, the first that fails marks the request failed with a message
+# saying what was expected and what was found, and the rest do not run. A connection error
+# (status 0) is left unmarked: Locust reports the error itself.
 def failed(response, message):
     response.failure(message)
     return False
@@ -29,9 +114,9 @@ def response_json(response):
     return document
 
 
-def json_at(document, path):
-    """The value at `path` (keys and list indexes). Raises LookupError or TypeError."""
-    for key in path:
+def json_at(document, keys):
+    """The value at `keys` (keys and list indexes). Raises LookupError or TypeError."""
+    for key in keys:
         document = document[key]
     return document
 
@@ -41,78 +126,66 @@ def shown(value):
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def checks_pass(response, checks):
-    """Run a step's checks in order. The first that fails marks the request failed with a
-    message naming the check and what was found; returns whether all passed."""
-    if response.status_code == 0:
-        return False  # a connection error: Locust reports it as is
-    status_checked = False
-    for check in checks:
-        kind = check[0]
-        if kind == "status":
-            status_checked = True
-            if response.status_code not in check[1]:
-                wanted = " or ".join(str(code) for code in check[1])
-                return failed(response, f"expected status {wanted}, got {response.status_code}")
-        elif kind == "json" or kind == "json_exists":
-            try:
-                actual = json_at(response_json(response), check[1])
-            except ValueError:
-                return failed(response, f"check {check[2]}: response is not JSON")
-            except (LookupError, TypeError):
-                return failed(response, f"check {check[2]}: not found in response")
-            if kind == "json" and actual != check[3]:
-                return failed(
-                    response, f"check {check[2]} == {shown(check[3])}: got {shown(actual)}"
-                )
-        elif kind == "contains":
-            if check[1] not in (response.text or ""):
-                return failed(response, f"check body contains {shown(check[1])}: not found")
-        elif kind == "matches":
-            if re.search(check[1], response.text or "") is None:
-                return failed(response, f"check body matches {shown(check[1])}: no match")
-        elif kind == "header":
-            actual = response.headers.get(check[1]) if response.headers else None
-            if actual != check[2]:
-                return failed(
-                    response, f"check header {check[1]} == {shown(check[2])}: got {shown(actual)}"
-                )
-        elif kind == "max_ms":
-            took = response.request_meta["response_time"]
-            if took > check[1]:
-                # Two significant digits keep Locust's failures table grouped.
-                return failed(
-                    response, f"check max_ms {check[1]:g}: took {float(f'{took:.2g}'):g} ms"
-                )
-    if status_checked:
+def expect_status(response, *expected):
+    """Pass the request only if its status is one of `expected` (even a 404, if named)."""
+    if response.status_code in expected:
         response.success()
         return True
-    return response.status_code < 400
-
-
-def capture(response, variables, captures):
-    """Store values from the response in the user's variables. A value that is not there
-    fails the request with a message naming it; returns whether all were found."""
     if response.status_code == 0:
         return False
-    for name, kind, source, label in captures:
-        if kind == "json":
-            try:
-                value = json_at(response_json(response), source)
-            except ValueError:
-                return failed(response, f"capture {name}: response is not JSON")
-            except (LookupError, TypeError):
-                return failed(response, f"capture {name}: {label} not found in response")
-        elif kind == "regex":
-            match = re.search(source, response.text or "")
-            if match is None:
-                return failed(response, f"capture {name}: {shown(label)} does not match the body")
-            value = match.group(1) if match.re.groups else match.group(0)
-        else:
-            value = response.headers.get(source) if response.headers else None
-            if value is None:
-                return failed(response, f"capture {name}: no {label} header in response")
-        variables[name] = value
+    wanted = " or ".join(str(code) for code in expected)
+    return failed(response, f"expected status {wanted}, got {response.status_code}")
+
+
+def expect_json(response, path, expected):
+    if response.status_code == 0:
+        return False
+    keys = JSON_PATHS[path]
+    try:
+        actual = json_at(response_json(response), keys)
+    except ValueError:
+        return failed(response, f"check {path}: response is not JSON")
+    except (LookupError, TypeError):
+        return failed(response, f"check {path}: not found in response")
+    if actual != expected:
+        return failed(response, f"check {path} == {shown(expected)}: got {shown(actual)}")
+    return True
+
+
+def expect_json_exists(response, path):
+    if response.status_code == 0:
+        return False
+    keys = JSON_PATHS[path]
+    try:
+        json_at(response_json(response), keys)
+    except ValueError:
+        return failed(response, f"check {path}: response is not JSON")
+    except (LookupError, TypeError):
+        return failed(response, f"check {path}: not found in response")
+    return True
+
+
+def expect_max_ms(response, limit):
+    if response.status_code == 0:
+        return False
+    took = response.request_meta["response_time"]
+    if took > limit:
+        # Two significant digits keep Locust's failures table grouped.
+        return failed(response, f"check max_ms {limit:g}: took {float(f'{took:.2g}'):g} ms")
+    return True
+
+
+def capture_json(response, variables, name, path):
+    """Store the JSON value at `path` as variable `name`."""
+    if response.status_code == 0:
+        return False
+    keys = JSON_PATHS[path]
+    try:
+        variables[name] = json_at(response_json(response), keys)
+    except ValueError:
+        return failed(response, f"capture {name}: response is not JSON")
+    except (LookupError, TypeError):
+        return failed(response, f"capture {name}: {path} not found in response")
     return True
 
 
@@ -193,8 +266,6 @@ class DataSource:
 
 
 ROW_REQUESTS = {}
-
-
 ROW_TICKETS = itertools.count(1)
 
 
@@ -224,6 +295,16 @@ def hand_out_rows_from_master(environment, **kwargs):
 
         runner.register_message("loadkit_row", receive)
 
+
+# The JSON paths of the checks and captures, parsed once: path -> keys and list indexes.
+JSON_PATHS = {
+    '$.user': ('user',),
+    '$.token': ('token',),
+    '$.status': ('status',),
+}
+
+
+# Test data, embedded so that workers receive it with this file.
 DATA_CITIZENS = DataSource(
     'citizens',
     order='unique',
@@ -432,96 +513,3 @@ DATA_CITIZENS = DataSource(
         ('citizen200', 'pw-200', '02'),
     ),
 )
-
-
-class CitizenUser(FastHttpUser):
-    host = 'http://127.0.0.1:8080'
-    weight = 1
-    wait_time = between(0.5, 1.5)
-    connection_timeout = 10.0
-    network_timeout = 10.0
-    insecure = False  # check TLS certificates (Locust's default does not)
-    default_headers = {'Accept': 'application/json'}
-
-    def user_headers(self, v):
-        """Headers for every request of this user, each once its variables have values."""
-        headers = {}
-        if 'token' in v:
-            headers['Authorization'] = 'Bearer ' + str(v['token'])
-        return headers
-
-    def on_start(self):
-        self.vars = {'user_id': next_user_id(self)}
-        self.vars.update(DATA_CITIZENS.take(self))
-        v = self.vars
-        with self.client.request(
-            'POST',
-            '/api/login',
-            name='/api/login',
-            json={'username': v['username'], 'password': v['password']},
-            headers=self.user_headers(v),
-            catch_response=True,
-        ) as response:
-            if not checks_pass(response, (
-                    ('status', (200,)),
-                    ('json', ('user',), '$.user', v['username']),
-                )):
-                return
-            if not capture(response, v, (('token', 'json', ('token',), '$.token'),)):
-                return
-
-    @task(2)
-    def my_account(self):
-        v = self.vars
-        with self.client.request(
-            'GET',
-            '/api/me',
-            name='/api/me',
-            headers=self.user_headers(v),
-            catch_response=True,
-        ) as response:
-            checks_pass(response, (
-                    ('status', (200,)),
-                    ('json', ('user',), '$.user', v['username']),
-                ))
-
-    @task(3)
-    def browse_and_report(self):
-        v = self.vars
-        with self.client.request(
-            'GET',
-            '/api/cases',
-            name='/api/cases',
-            params={'region': str(v['region'])},
-            headers=self.user_headers(v),
-            catch_response=True,
-        ) as response:
-            if not checks_pass(response, (('status', (200,)), ('max_ms', 500.0),)):
-                return
-        time.sleep(random.uniform(0.2, 0.5))
-        with self.client.request(
-            'GET',
-            '/api/cases/1',
-            name='/api/cases/1',
-            headers=self.user_headers(v),
-            catch_response=True,
-        ) as response:
-            if not checks_pass(response, (
-                    ('status', (200,)),
-                    ('json_exists', ('status',), '$.status'),
-                )):
-                return
-            if not capture(response, v, (('case_status', 'json', ('status',), '$.status'),)):
-                return
-        with self.client.request(
-            'POST',
-            '/api/reports',
-            name='/api/reports',
-            json={'region': v['region'], 'about_case': 1, 'seen_status': v['case_status']},
-            headers=self.user_headers(v),
-            catch_response=True,
-        ) as response:
-            checks_pass(response, (
-                    ('status', (201,)),
-                    ('json', ('status',), '$.status', 'received'),
-                ))

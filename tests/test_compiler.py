@@ -49,7 +49,8 @@ users:
           params: {{{s(evil)}: {s(evil)}}}
           headers: {{X-Evil: {s(evil)}}}
           json: {{{s(evil)}: [{s(evil)}, {{nested: {s(evil)}}}]}}
-        expect: {{status: [201]}}
+        expect: {{status: [201], json: {{$.id: {s(evil)}}}, body_contains: {s(evil)},
+                  headers: {{X-Evil: {s(evil)}}}}}
       - name: {s(evil + "2")}
         request: {{method: PUT, url: /api/reports, body: {s(evil)}}}
 """
@@ -173,8 +174,105 @@ def test_generated_code_reads_like_hand_written_locust() -> None:
     assert "class CitizenUser(FastHttpUser):" in code
     assert "    @task(6)\n    def list_cases(self):" in code
     assert "wait_time = between(0.2, 0.6)" in code
-    assert "check_status(response, (201,))" in code
+    assert (
+        "        with self.client.request('GET', '/api/cases/3', catch_response=True)"
+        " as response:\n"
+        "            expect_status(response, 200)\n"
+    ) in code
+    assert "name=" not in code  # every request is named by its url, as Locust does by default
     compile(code, "demo.py", "exec")
+
+
+def test_checks_and_captures_read_as_named_calls() -> None:
+    code = (REPO / "locustfiles" / "login-flow.py").read_text()
+    assert (
+        "        ) as response:\n"
+        "            if not (\n"
+        "                expect_status(response, 200)\n"
+        "                and expect_json_exists(response, '$.status')\n"
+        "                and capture_json(response, v, 'case_status', '$.status')\n"
+        "            ):\n"
+        "                return\n"
+    ) in code
+    # The last step: nothing follows it, so no early return.
+    assert (
+        "            expect_status(response, 201)"
+        " and expect_json(response, '$.status', 'received')\n"
+    ) in code
+    # JSON paths appear as written; they are parsed once, when the module is imported.
+    table = code.split("\nJSON_PATHS = {\n", 1)[1].split("}\n", 1)[0]
+    assert table.splitlines() == [
+        "    '$.user': ('user',),",
+        "    '$.token': ('token',),",
+        "    '$.status': ('status',),",
+    ]
+
+
+def test_users_come_first_and_data_last() -> None:
+    code = (REPO / "locustfiles" / "login-flow.py").read_text()
+    user = code.index("class CitizenUser(FastHttpUser):")
+    assert code.index("\ndef expect_status(") > user
+    assert code.index("\nDATA_CITIZENS = DataSource(") > code.index("\nJSON_PATHS = {") > user
+    assert code.endswith("        ('citizen200', 'pw-200', '02'),\n    ),\n)\n")
+    # The class names the data only inside methods, which run once the module is imported.
+    assert "        self.vars.update(DATA_CITIZENS.take(self))\n" in code
+
+
+FLOW = """\
+name: flow
+host: http://127.0.0.1:9
+load: {users: 1, spawn_rate: 1, duration: 1s}
+variables: {case: 3}
+users:
+  - name: u
+    tasks:
+      - name: looped
+        loop: {count: 2}
+        flow:
+          - request: {url: "/api/cases/{{ case }}", name: case}
+            expect: {json: {$.id: 3}, max_ms: 1500ms}
+            capture: {region: $.region}
+          - request: {url: /api/stats}
+            capture: {etag: {header: ETag}, n: {regex: 'n=(\\d+)'}}
+      - name: plain
+        request: {url: "/api/cases/{{ case }}"}
+"""
+
+
+def test_flows_end_where_they_did() -> None:
+    """A failed check ends the flow before the next step; without a status check Locust's
+    rule (status < 400) decides; a failed capture also ends the loop."""
+    code = _compile(FLOW)
+    looped = code.split("    def looped(self):\n", 1)[1].split("\n\n", 1)[0]
+    assert looped.splitlines() == [
+        "        v = self.vars",
+        "        for _ in range(2):",
+        "            with self.client.request(",
+        "                'GET',",
+        "                '/api/cases/3',",
+        "                name='case',",
+        "                catch_response=True,",
+        "            ) as response:",
+        "                if not (",
+        "                    expect_json(response, '$.id', 3)",
+        "                    and expect_max_ms(response, 1500)",
+        "                    and response.ok",
+        "                    and capture_json(response, v, 'region', '$.region')",
+        "                ):",
+        "                    return",
+        "            with self.client.request('GET', '/api/stats', catch_response=True)"
+        " as response:",
+        "                if not (",
+        "                    capture_header(response, v, 'etag', 'ETag')",
+        "                    and capture_regex(response, v, 'n', 'n=(\\\\d+)')",
+        "                ):",
+        "                    return",
+    ]
+    # A templated url keeps the statistics name it was written with; `v` only where used.
+    assert (
+        "    def plain(self):\n"
+        "        self.client.request('GET', '/api/cases/3', name='/api/cases/{{ case }}')\n"
+    ) in code
 
 
 def test_identifiers_are_unique_and_valid() -> None:
@@ -261,3 +359,13 @@ def test_load_shapes_compile_to_a_visible_stage_table(
         elapsed += seconds
     shape.now = elapsed + 0.1
     assert shape.tick() is None
+
+
+def test_readme_shows_the_generated_code_as_it_is() -> None:
+    readme = (REPO / "README.md").read_text()
+    excerpt = readme.split("From [`locustfiles/login-flow.py`]", 1)[1]
+    block = excerpt.split("```python\n", 1)[1].split("```", 1)[0]
+    code = (REPO / "locustfiles" / "login-flow.py").read_text()
+    position = 0
+    for piece in block.split("        ...\n"):
+        position = code.index(piece, position) + len(piece)

@@ -24,21 +24,10 @@ from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
 
-def check_status(response, expected):
-    """Pass the request only if its status is one of `expected`.
-
-    A connection error (status 0) is left unmarked so Locust reports the error itself.
-    """
-    if response.status_code == 0:
-        return False
-    if response.status_code in expected:
-        response.success()
-        return True
-    wanted = " or ".join(str(code) for code in expected)
-    response.failure(f"expected status {wanted}, got {response.status_code}")
-    return False
-
-
+# Checks and captures take the response of a `catch_response=True` request and return whether
+# they passed. Chained with `and`, the first that fails marks the request failed with a message
+# saying what was expected and what was found, and the rest do not run. A connection error
+# (status 0) is left unmarked: Locust reports the error itself.
 def failed(response, message):
     response.failure(message)
     return False
@@ -53,9 +42,14 @@ def response_json(response):
     return document
 
 
-def json_at(document, path):
-    """The value at `path` (keys and list indexes). Raises LookupError or TypeError."""
-    for key in path:
+# JSON path as written in the scenario -> its keys and list indexes, e.g. '$.items[0].id' ->
+# ('items', 0, 'id'). The generated locustfile fills it once, when it is imported.
+JSON_PATHS = {}
+
+
+def json_at(document, keys):
+    """The value at `keys` (keys and list indexes). Raises LookupError or TypeError."""
+    for key in keys:
         document = document[key]
     return document
 
@@ -65,78 +59,113 @@ def shown(value):
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def checks_pass(response, checks):
-    """Run a step's checks in order. The first that fails marks the request failed with a
-    message naming the check and what was found; returns whether all passed."""
-    if response.status_code == 0:
-        return False  # a connection error: Locust reports it as is
-    status_checked = False
-    for check in checks:
-        kind = check[0]
-        if kind == "status":
-            status_checked = True
-            if response.status_code not in check[1]:
-                wanted = " or ".join(str(code) for code in check[1])
-                return failed(response, f"expected status {wanted}, got {response.status_code}")
-        elif kind == "json" or kind == "json_exists":
-            try:
-                actual = json_at(response_json(response), check[1])
-            except ValueError:
-                return failed(response, f"check {check[2]}: response is not JSON")
-            except (LookupError, TypeError):
-                return failed(response, f"check {check[2]}: not found in response")
-            if kind == "json" and actual != check[3]:
-                return failed(
-                    response, f"check {check[2]} == {shown(check[3])}: got {shown(actual)}"
-                )
-        elif kind == "contains":
-            if check[1] not in (response.text or ""):
-                return failed(response, f"check body contains {shown(check[1])}: not found")
-        elif kind == "matches":
-            if re.search(check[1], response.text or "") is None:
-                return failed(response, f"check body matches {shown(check[1])}: no match")
-        elif kind == "header":
-            actual = response.headers.get(check[1]) if response.headers else None
-            if actual != check[2]:
-                return failed(
-                    response, f"check header {check[1]} == {shown(check[2])}: got {shown(actual)}"
-                )
-        elif kind == "max_ms":
-            took = response.request_meta["response_time"]
-            if took > check[1]:
-                # Two significant digits keep Locust's failures table grouped.
-                return failed(
-                    response, f"check max_ms {check[1]:g}: took {float(f'{took:.2g}'):g} ms"
-                )
-    if status_checked:
+def expect_status(response, *expected):
+    """Pass the request only if its status is one of `expected` (even a 404, if named)."""
+    if response.status_code in expected:
         response.success()
         return True
-    return response.status_code < 400
-
-
-def capture(response, variables, captures):
-    """Store values from the response in the user's variables. A value that is not there
-    fails the request with a message naming it; returns whether all were found."""
     if response.status_code == 0:
         return False
-    for name, kind, source, label in captures:
-        if kind == "json":
-            try:
-                value = json_at(response_json(response), source)
-            except ValueError:
-                return failed(response, f"capture {name}: response is not JSON")
-            except (LookupError, TypeError):
-                return failed(response, f"capture {name}: {label} not found in response")
-        elif kind == "regex":
-            match = re.search(source, response.text or "")
-            if match is None:
-                return failed(response, f"capture {name}: {shown(label)} does not match the body")
-            value = match.group(1) if match.re.groups else match.group(0)
-        else:
-            value = response.headers.get(source) if response.headers else None
-            if value is None:
-                return failed(response, f"capture {name}: no {label} header in response")
-        variables[name] = value
+    wanted = " or ".join(str(code) for code in expected)
+    return failed(response, f"expected status {wanted}, got {response.status_code}")
+
+
+def expect_json(response, path, expected):
+    if response.status_code == 0:
+        return False
+    keys = JSON_PATHS[path]
+    try:
+        actual = json_at(response_json(response), keys)
+    except ValueError:
+        return failed(response, f"check {path}: response is not JSON")
+    except (LookupError, TypeError):
+        return failed(response, f"check {path}: not found in response")
+    if actual != expected:
+        return failed(response, f"check {path} == {shown(expected)}: got {shown(actual)}")
+    return True
+
+
+def expect_json_exists(response, path):
+    if response.status_code == 0:
+        return False
+    keys = JSON_PATHS[path]
+    try:
+        json_at(response_json(response), keys)
+    except ValueError:
+        return failed(response, f"check {path}: response is not JSON")
+    except (LookupError, TypeError):
+        return failed(response, f"check {path}: not found in response")
+    return True
+
+
+def expect_body_contains(response, text):
+    if response.status_code == 0:
+        return False
+    if text not in (response.text or ""):
+        return failed(response, f"check body contains {shown(text)}: not found")
+    return True
+
+
+def expect_body_matches(response, pattern):
+    if response.status_code == 0:
+        return False
+    if re.search(pattern, response.text or "") is None:
+        return failed(response, f"check body matches {shown(pattern)}: no match")
+    return True
+
+
+def expect_header(response, name, expected):
+    if response.status_code == 0:
+        return False
+    actual = response.headers.get(name) if response.headers else None
+    if actual != expected:
+        return failed(response, f"check header {name} == {shown(expected)}: got {shown(actual)}")
+    return True
+
+
+def expect_max_ms(response, limit):
+    if response.status_code == 0:
+        return False
+    took = response.request_meta["response_time"]
+    if took > limit:
+        # Two significant digits keep Locust's failures table grouped.
+        return failed(response, f"check max_ms {limit:g}: took {float(f'{took:.2g}'):g} ms")
+    return True
+
+
+def capture_json(response, variables, name, path):
+    """Store the JSON value at `path` as variable `name`."""
+    if response.status_code == 0:
+        return False
+    keys = JSON_PATHS[path]
+    try:
+        variables[name] = json_at(response_json(response), keys)
+    except ValueError:
+        return failed(response, f"capture {name}: response is not JSON")
+    except (LookupError, TypeError):
+        return failed(response, f"capture {name}: {path} not found in response")
+    return True
+
+
+def capture_regex(response, variables, name, pattern):
+    """Store the first match of `pattern` in the body (its group 1, if it has one)."""
+    if response.status_code == 0:
+        return False
+    match = re.search(pattern, response.text or "")
+    if match is None:
+        return failed(response, f"capture {name}: {shown(pattern)} does not match the body")
+    variables[name] = match.group(1) if match.re.groups else match.group(0)
+    return True
+
+
+def capture_header(response, variables, name, header):
+    """Store the value of response header `header`."""
+    if response.status_code == 0:
+        return False
+    value = response.headers.get(header) if response.headers else None
+    if value is None:
+        return failed(response, f"capture {name}: no {header} header in response")
+    variables[name] = value
     return True
 
 

@@ -13,13 +13,20 @@ from importlib import resources
 
 # helper -> (helpers it calls, top-level imports it needs)
 HELPERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "check_status": ((), ()),
     "failed": ((), ()),
     "response_json": (("failed",), ()),
     "json_at": ((), ()),
     "shown": ((), ()),
-    "checks_pass": (("failed", "response_json", "json_at", "shown"), ("import re",)),
-    "capture": (("failed", "response_json", "json_at", "shown"), ("import re",)),
+    "expect_status": (("failed",), ()),
+    "expect_json": (("failed", "response_json", "json_at", "shown"), ()),
+    "expect_json_exists": (("failed", "response_json", "json_at"), ()),
+    "expect_body_contains": (("failed", "shown"), ()),
+    "expect_body_matches": (("failed", "shown"), ("import re",)),
+    "expect_header": (("failed", "shown"), ()),
+    "expect_max_ms": (("failed",), ()),
+    "capture_json": (("failed", "response_json", "json_at"), ()),
+    "capture_regex": (("failed", "shown"), ("import re",)),
+    "capture_header": (("failed",), ()),
     "basic_auth": ((), ("import base64",)),
     "form_body": ((), ("from urllib.parse import urlencode",)),
     "USER_NUMBERS": ((), ("import itertools",)),
@@ -48,53 +55,64 @@ HELPERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "TLSSettings": ((), ("from gevent import ssl",)),
 }
 HELPER_NAMES = frozenset(HELPERS)
+# The json helpers read parsed paths from this table; each generated file writes its own.
+JSON_PATHS = "JSON_PATHS"
 
 
 @dataclass(frozen=True)
 class HelpersSource:
     code: str
     extra_imports: list[str]
+    names: frozenset[str] = frozenset()
 
 
 @cache
-def _segments() -> dict[str, str]:
+def _segments() -> dict[str, tuple[int, int, str]]:
+    """Each top-level definition's (first line, last line, source), with its decorators and
+    the comment right above it."""
     text = (resources.files("loadkit") / "runtime.py").read_text(encoding="utf-8")
+    lines = text.splitlines()
     tree = ast.parse(text)
-    out: dict[str, str] = {}
+    out: dict[str, tuple[int, int, str]] = {}
     for node in tree.body:
         names: list[str] = []
         if isinstance(node, ast.FunctionDef | ast.ClassDef):
             names = [node.name]
         elif isinstance(node, ast.Assign):
             names = [t.id for t in node.targets if isinstance(t, ast.Name)]
-        segment = ast.get_source_segment(text, node)
-        if segment is None:
+        if not names or node.end_lineno is None:
             continue
-        if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.decorator_list:
-            first = node.decorator_list[0]
-            segment = "\n".join(text.splitlines()[first.lineno - 1 : node.end_lineno])
+        decorators = node.decorator_list if isinstance(node, ast.FunctionDef | ast.ClassDef) else []
+        first = (decorators[0] if decorators else node).lineno - 1
+        while first > 0 and lines[first - 1].startswith("#"):
+            first -= 1
+        segment = "\n".join(lines[first : node.end_lineno])
         for name in names:
-            out[name] = segment
+            out[name] = (first, node.end_lineno, segment)
     return out
 
 
-def helpers_source(wanted: set[str]) -> HelpersSource:
-    """The helpers `wanted` and everything they use, in runtime.py's order."""
+def helpers_source(wanted: set[str], *, without: frozenset[str] = frozenset()) -> HelpersSource:
+    """The helpers `wanted` and everything they use, in runtime.py's order, except those
+    `without` names (written elsewhere in the same file)."""
+    needed = _with_dependencies(wanted) - without
+    segments = _segments()
+    imports = sorted({imp for name in needed for imp in HELPERS[name][1]})
+    code, last_line = "", -1
+    for first, last, segment in sorted({segments[name] for name in needed}):
+        # Definitions on adjacent lines (ROW_REQUESTS, ROW_TICKETS) stay together.
+        separator = "" if not code else "\n" if first == last_line else "\n\n\n"
+        code += separator + segment
+        last_line = last
+    return HelpersSource(code=code, extra_imports=imports, names=frozenset(needed))
+
+
+def _with_dependencies(wanted: set[str]) -> set[str]:
     needed: set[str] = set()
     stack = list(wanted)
     while stack:
         name = stack.pop()
-        if name in needed:
-            continue
-        needed.add(name)
-        stack.extend(HELPERS[name][0])
-    segments = _segments()
-    order = [name for name in segments if name in needed]
-    imports = sorted({imp for name in needed for imp in HELPERS[name][1]})
-    blocks: list[str] = []
-    for name in order:
-        segment = segments[name]
-        if not blocks or segment != blocks[-1]:
-            blocks.append(segment)
-    separator = "\n\n\n"
-    return HelpersSource(code=separator.join(blocks), extra_imports=imports)
+        if name not in needed:
+            needed.add(name)
+            stack.extend(HELPERS[name][0])
+    return needed
