@@ -218,7 +218,7 @@ users:
     result = run_loadkit("run", str(scenario), "--out", str(out), timeout=120)
     took = time.monotonic() - started
     assert result.returncode not in (ExitStatus.PASS, ExitStatus.ABORTED), result
-    assert took < 40, took  # planned 2 s + 1 s grace + the shutdown grace, not a minute more
+    assert took < 55, took  # planned 2 s + 1 s grace + the 30 s shutdown grace, not more
     summary = summary_of(out)
     assert summary["verdict"] == "error"
     assert any("did not stop in time and was killed" in r for r in summary["reasons"])

@@ -15,7 +15,6 @@ import pytest
 from loadkit import summary_types
 from loadkit.capacity import CapacityReport, LoadLevel, UslFit
 from loadkit.exit_codes import ExitStatus, Verdict
-from loadkit.summary import exit_status_for
 from loadkit.summary_types import CapacityDict, LoadLevelDict, Summary, UslFitDict
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
@@ -114,5 +113,5 @@ def test_verdicts_are_the_strings_of_summary_json_and_map_to_exit_statuses() -> 
         Verdict.ERROR: ExitStatus.INTERNAL_ERROR,
     }
     # A verdict read back from summary.json is a plain string: still mapped.
-    assert exit_status_for("aborted") is ExitStatus.ABORTED
-    assert exit_status_for(Verdict.PASS) is ExitStatus.PASS
+    assert Verdict("aborted").exit_status is ExitStatus.ABORTED
+    assert Verdict.PASS.exit_status is ExitStatus.PASS

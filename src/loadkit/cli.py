@@ -403,7 +403,6 @@ def _run(
     locust: LocustProcess | None = None,
 ) -> ExitStatus:
     from loadkit.runner import LoadOverrides, plan_run, run_locust
-    from loadkit.summary import exit_status_for
 
     overrides = LoadOverrides(host, users, spawn_rate, duration, processes)
     planned = plan_run(scenario, text, source_file, overrides, out=out, reports_dir=reports_dir)
@@ -434,7 +433,7 @@ def _run(
         click.echo(f"loadkit: error: {problem}", err=True)
     if outcome.write_problems:  # the verdict was printed, but its files are not all there
         return ExitStatus.INTERNAL_ERROR
-    return exit_status_for(outcome.summary["verdict"])
+    return outcome.summary["verdict"].exit_status
 
 
 @cli.command()

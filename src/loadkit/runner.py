@@ -48,7 +48,7 @@ ProgressCallback = Callable[[dict[str, Any]], None]
 # after the planned duration and the users' grace period, to shut down, before it is
 # considered hung and killed.
 _STARTUP_GRACE_S = 60.0
-_SHUTDOWN_GRACE_S = 15.0
+_SHUTDOWN_GRACE_S = 30.0
 _SIGNAL_KILL_AFTER_S = 5.0
 
 

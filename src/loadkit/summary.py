@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from loadkit.apdex import DEFAULT_APDEX_T_MS, apdex
 from loadkit.compiler import user_class_names
 from loadkit.delivery import load_delivered
-from loadkit.exit_codes import ExitStatus, Verdict
+from loadkit.exit_codes import Verdict
 from loadkit.histogram import RequestHistogram, RunHistograms
 from loadkit.measurements import ApdexTargets, RunMeasurements
 from loadkit.request_stats import RequestStats
@@ -46,11 +46,6 @@ if TYPE_CHECKING:  # capacity needs pandas/numpy: imported by the runner only wh
 SCHEMA = "loadkit.summary/1"
 DEFAULT_THRESHOLDS = ("error_rate < 1%",)
 """Applied when a scenario lists none, so that a dead target never passes."""
-
-
-def exit_status_for(verdict: Verdict | str) -> ExitStatus:
-    """`Verdict.exit_status`, also for a verdict read back as a plain string."""
-    return Verdict(verdict).exit_status
 
 
 def _rounded(value: float | None) -> float | None:
