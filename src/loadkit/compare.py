@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from loadkit import formatting
 from loadkit.apdex import DEFAULT_APDEX_T_MS
 from loadkit.errors import ScenarioError
 from loadkit.exit_codes import Verdict
@@ -368,13 +369,8 @@ def _unreadable_limits(exc: ScenarioError) -> CompareError:
 def format_value(metric: str, value: float | None) -> str:
     if value is None:
         return "-"
-    if metric == "rps":
-        return f"{value:.1f} req/s"
-    if metric == "error_rate":
-        return f"{value * 100:.2f}%"
-    if metric == "apdex":
-        return f"{value:.3f}"
-    return f"{value:.1f} ms"
+    unit = {"rps": "req/s", "error_rate": "%", "apdex": ""}.get(metric, "ms")
+    return formatting.metric_value(unit, value, metric=metric)
 
 
 def comparison_rows(results: Sequence[Comparison]) -> list[list[str]]:
