@@ -1,0 +1,596 @@
+"""A scenario as Kubernetes manifests: one master Job, N workers, for plain `kubectl apply`.
+
+`manifests()` is a pure function of the scenario, its files and the options: the same input
+gives the same YAML, byte for byte. What it makes, all labelled with the run's name:
+
+- a ConfigMap holding the scenario file and every file it names (data, CA bundle, included
+  locustfiles, python task modules), mounted at /scenario in master and workers alike, so
+  paths the compiler resolves on the master hold on the workers too;
+- the master as a Job (`backoffLimit: 0`, never restarted: a load test is not re-run behind
+  anyone's back) whose container exits with the verdict's code, so `kubectl wait
+  --for=condition=complete` passes exactly when the run passed;
+- a Service for the workers to reach the master's port, and a NetworkPolicy that lets only
+  this run's worker pods reach it (the port is unauthenticated: whoever reaches it receives the
+  locustfile and may join);
+- the workers as an Indexed Job, not a Deployment: a worker exits when its master ends the
+  test, and a Job then completes where a Deployment would restart it into a crash loop
+  against a master that is gone; with `activeDeadlineSeconds` no load outlives the test even
+  if the master dies, and the index names each worker (`...-worker-3-xxxxx`) in `kubectl get
+  pods` and logs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from loadkit import __version__
+from loadkit.errors import UsageError
+
+if TYPE_CHECKING:  # the CLI imports this module for its defaults: no pydantic, no YAML yet
+    from loadkit.scenario import Scenario
+
+MASTER_PORT = 5557  # Locust's default master port: the Service, the policy and both commands
+DEFAULT_IMAGE = f"loadkit:{__version__}"  # built from the repository's Dockerfile
+DEFAULT_WORKERS = 2
+DEFAULT_WORKER_CPU = "1"
+DEFAULT_WORKER_MEMORY = "1Gi"
+DEFAULT_MASTER_CPU = "1"
+DEFAULT_MASTER_MEMORY = "1Gi"
+DEFAULT_WORKERS_MAX_WAIT_S = 300  # pods may wait for a node and an image pull
+SCENARIO_DIR = "/scenario"
+RESULTS_DIR = "/results"
+EXIT_CODE_FILE = "exit-code"  # in RESULTS_DIR, written when the run is over (--keep-results-for)
+COLLECTED_FILE = "collected"  # in RESULTS_DIR: `touch` it to let a kept master end at once
+CONFIGMAP_LIMIT_BYTES = 1024 * 1024  # what the API server accepts in one ConfigMap
+
+# Deadlines beyond the planned load: getting a node and pulling the image, then shutting
+# down and writing the summary and reports (30 s grace before a hung Locust is killed).
+_START_MARGIN_S = 600
+_END_MARGIN_S = 300
+_USER_ID = 10001  # the Dockerfile's user; runAsNonRoot needs it as a number
+
+_DNS_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_CPU = re.compile(r"(\d+(\.\d+)?|\d+m)")
+_MEMORY = re.compile(r"\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|M|G|T)?")
+_CONFIGMAP_KEY = re.compile(r"[^-._a-zA-Z0-9]")
+_NAME_MAX = 50  # leaves room for "-scenario" and a Job's pod suffixes within 63
+
+# After the run, the master keeps its pod (and so /results) for `kubectl cp`, until the time
+# is up or someone touches /results/collected; then it exits with the verdict's code.
+# SIGTERM reaches loadkit (an abort, exit 3) during the run and ends the wait after it.
+_KEEP_SCRIPT = """\
+trap 'signalled=1; kill -TERM "$pid" 2>/dev/null' TERM INT
+loadkit "$@" &
+pid=$!
+signalled=0
+wait "$pid"
+status=$?
+while [ "$signalled" = 1 ]; do signalled=0; wait "$pid"; status=$?; done
+echo "$status" > {results}/{exit_code}
+trap 'exit "$status"' TERM INT
+echo "loadkit: exit status $status; {results} kept {seconds}s or until {results}/{collected} exists"
+left={seconds}
+while [ "$left" -gt 0 ] && [ ! -e {results}/{collected} ]; do sleep 1; left=$((left - 1)); done
+exit "$status"
+"""
+
+
+@dataclass(frozen=True)
+class ShippedFile:
+    """A file the scenario needs, as it goes into the ConfigMap."""
+
+    path: str  # relative to the scenario's folder, with /
+    key: str  # the ConfigMap key (no / allowed there)
+    text: str  # exactly the file's bytes, as UTF-8
+
+
+def manifests(
+    scenario_path: str | Path,
+    scenario: Scenario,
+    *,
+    workers: int = DEFAULT_WORKERS,
+    namespace: str | None = None,
+    image: str = DEFAULT_IMAGE,
+    secrets: Sequence[str] = (),
+    host: str | None = None,
+    run_id: str | None = None,
+    worker_cpu: str = DEFAULT_WORKER_CPU,
+    worker_memory: str = DEFAULT_WORKER_MEMORY,
+    master_cpu: str = DEFAULT_MASTER_CPU,
+    master_memory: str = DEFAULT_MASTER_MEMORY,
+    workers_max_wait_s: int = DEFAULT_WORKERS_MAX_WAIT_S,
+    keep_results_s: int = 0,
+    results_pvc: str | None = None,
+) -> str:
+    """The multi-document YAML for one distributed run of the scenario at `scenario_path`.
+
+    Raises UsageError for options Kubernetes would refuse and for what cannot be shipped
+    (a client key, a file outside the scenario's folder, a ConfigMap over 1 MiB).
+    """
+    if workers < 1:
+        raise UsageError(f"--workers must be at least 1 (got {workers})")
+    _check_quantity("--worker-cpu", worker_cpu, _CPU, "1 or 500m")
+    _check_quantity("--master-cpu", master_cpu, _CPU, "1 or 500m")
+    _check_quantity("--worker-memory", worker_memory, _MEMORY, "1Gi or 512Mi")
+    _check_quantity("--master-memory", master_memory, _MEMORY, "1Gi or 512Mi")
+    if namespace is not None:
+        _check_name("--namespace", namespace, _DNS_LABEL)
+    for secret in secrets:
+        _check_name("--secret", secret, _DNS_SUBDOMAIN)
+    if results_pvc is not None:
+        _check_name("--results-pvc", results_pvc, _DNS_SUBDOMAIN)
+    needed = secret_names(scenario)
+    if needed and not secrets:
+        raise UsageError(
+            f"the scenario reads the secret(s) {', '.join(needed)} from the environment; give "
+            "--secret NAME of a Kubernetes Secret holding them, e.g. `kubectl create secret "
+            f"generic loadtest-secrets --from-literal={needed[0]}=...`"
+        )
+    load_s = scenario.load.total_duration
+    if load_s <= 0:
+        raise UsageError("the scenario's load has no duration; a Kubernetes run needs an end")
+
+    name = run_name(scenario.name, run_id)
+    scenario_file = Path(scenario_path)
+    files = shipped_files(scenario_file, scenario)
+    processes = worker_processes(worker_cpu)
+    run_s = workers_max_wait_s + math.ceil(load_s + scenario.load.stop_timeout)
+    worker_deadline = _START_MARGIN_S + run_s + _END_MARGIN_S
+    python_tasks = any(task.python for user in scenario.users for task in user.tasks)
+    items = tuple((f.key, f.path) for f in files)
+    pod = _PodParts(name, namespace, image, tuple(secrets), python_tasks, items)
+
+    master_args = [
+        "run",
+        f"{SCENARIO_DIR}/{scenario_file.name}",
+        "--master",
+        "--expect-workers",
+        str(workers * processes),  # each worker process is one Locust worker to the master
+        "--master-bind-host",
+        "0.0.0.0",
+        "--master-port",
+        str(MASTER_PORT),
+        "--expect-workers-max-wait",
+        f"{workers_max_wait_s}s",
+        "--out",
+        f"{RESULTS_DIR}/{name}",
+    ]
+    if host is not None:
+        master_args += ["--host", host]
+    worker_args = [
+        "worker",
+        "--master-host",
+        f"{name}-master",
+        "--master-port",
+        str(MASTER_PORT),
+        "--processes",
+        str(processes),
+    ]
+    documents = [
+        _configmap(pod, files),
+        _service(pod),
+        _network_policy(pod),
+        _master_job(
+            pod,
+            master_args,
+            cpu=master_cpu,
+            memory=master_memory,
+            deadline_s=worker_deadline + keep_results_s,
+            keep_results_s=keep_results_s,
+            results_pvc=results_pvc,
+        ),
+        _worker_job(
+            pod,
+            worker_args,
+            workers=workers,
+            cpu=worker_cpu,
+            memory=worker_memory,
+            deadline_s=worker_deadline,
+        ),
+    ]
+    header = _header(
+        name,
+        namespace,
+        scenario_file,
+        workers,
+        processes,
+        image,
+        keep_results_s,
+        results_pvc,
+    )
+    return header + _dump(documents)
+
+
+def run_name(scenario_name: str, run_id: str | None = None) -> str:
+    """`loadkit-<scenario>[-<run id>]`: a DNS label, stable for a scenario name."""
+    slug = re.sub(r"[^a-z0-9]+", "-", scenario_name.lower()).strip("-") or "scenario"
+    suffix = ""
+    if run_id is not None:
+        _check_name("--run-id", run_id, re.compile(r"[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?"))
+        suffix = f"-{run_id}"
+    room = _NAME_MAX - len("loadkit-") - len(suffix)
+    return f"loadkit-{slug[:room].rstrip('-')}{suffix}"
+
+
+def host_warning(scenario: Scenario, host: str | None) -> str | None:
+    """A scenario aimed at this machine would, in the cluster, load each worker pod itself."""
+    hostname = (urlsplit(host or scenario.host).hostname or "").lower()
+    if hostname in ("localhost", "127.0.0.1", "::1") or hostname.startswith("127."):
+        return (
+            f"the target is {host or scenario.host}: inside the cluster that is each worker pod "
+            "itself; give --host URL (or set the scenario's ${...} variable in the --secret)"
+        )
+    return None
+
+
+def secret_names(scenario: Scenario) -> list[str]:
+    """Environment variables the scenario reads as secrets (`${secret:NAME}`, `secrets:`)."""
+    # _secret_values is filled by the scenario loader with the ${secret:NAME}s it met.
+    return sorted({*scenario.secrets, *scenario._secret_values})
+
+
+def worker_processes(cpu: str) -> int:
+    """One Locust process per whole core of a worker's CPU limit (at least one)."""
+    cores = int(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu)
+    return max(1, math.floor(cores))
+
+
+def shipped_files(scenario_file: Path, scenario: Scenario) -> list[ShippedFile]:
+    """The scenario file and every file it names, read as bytes, in a stable order."""
+    base = scenario.base_dir
+    named: dict[str, str] = {scenario_file.name: "the scenario"}
+    for data_name, source in sorted(scenario.data.items()):
+        named.setdefault(source.file, f"data.{data_name}.file")
+    if scenario.tls.ca_bundle is not None:
+        named.setdefault(scenario.tls.ca_bundle, "tls.ca_bundle")
+    for include in scenario.include:
+        named.setdefault(include.locustfile, "include[].locustfile")
+    for module in sorted(
+        {t.python.split(":")[0] for u in scenario.users for t in u.tasks if t.python}
+    ):
+        for relative in _module_files(base, module):
+            named.setdefault(relative, f"python task module {module}")
+    if scenario.tls.client_cert is not None or scenario.tls.client_key is not None:
+        raise UsageError(
+            "tls.client_cert / tls.client_key: loadkit k8s does not ship client certificates "
+            "(a private key does not belong in a ConfigMap); run without mutual TLS, or mount "
+            "a Secret at the same path in master and workers by editing the manifests"
+        )
+    files: list[ShippedFile] = []
+    keys: set[str] = set()
+    for relative, what in sorted(named.items()):
+        path = (base / relative).resolve()
+        try:
+            inside = path.relative_to(base.resolve())
+        except ValueError:
+            raise UsageError(
+                f"{what}: {relative} is outside the scenario's folder {base}; loadkit k8s "
+                "ships that folder's files only: move the file next to the scenario"
+            ) from None
+        posix = PurePosixPath(*inside.parts).as_posix()
+        key = _configmap_key(posix, keys)
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError(f"{what}: {relative} is not UTF-8 text") from None
+        files.append(ShippedFile(posix, key, text))
+    size = sum(len(f.text.encode("utf-8")) for f in files)
+    if size > CONFIGMAP_LIMIT_BYTES:
+        raise UsageError(
+            f"the scenario and its files take {size:,} bytes; a ConfigMap holds at most "
+            f"{CONFIGMAP_LIMIT_BYTES:,} (1 MiB): use smaller test data"
+        )
+    return files
+
+
+def _module_files(base: Path, module: str) -> Iterable[str]:
+    """`flows.checkout` -> flows/__init__.py (if there) and flows/checkout.py (or its package).
+    A module not found next to the scenario is taken to be installed in the image."""
+    parts = module.split(".")
+    for depth in range(1, len(parts) + 1):
+        folder = "/".join(parts[:depth])
+        for candidate in (f"{folder}/__init__.py", f"{folder}.py"):
+            if (base / candidate).is_file():
+                yield candidate
+
+
+def _configmap_key(path: str, taken: set[str]) -> str:
+    key = _CONFIGMAP_KEY.sub("_", path.replace("/", "__"))
+    unique, number = key, 2
+    while unique in taken:
+        unique, number = f"{key}-{number}", number + 1
+    taken.add(unique)
+    return unique
+
+
+def _check_quantity(option: str, value: str, pattern: re.Pattern[str], example: str) -> None:
+    if not pattern.fullmatch(value) or not any(c in "123456789" for c in value):
+        raise UsageError(f"{option} {value!r}: not a Kubernetes quantity above 0, e.g. {example}")
+
+
+def _check_name(option: str, value: str, pattern: re.Pattern[str]) -> None:
+    if len(value) > 63 or not pattern.fullmatch(value):
+        raise UsageError(
+            f"{option} {value!r}: not a Kubernetes name (lower-case letters, digits and -, "
+            "at most 63 characters)"
+        )
+
+
+@dataclass(frozen=True)
+class _PodParts:
+    """What every object of one run shares."""
+
+    name: str
+    namespace: str | None
+    image: str
+    secrets: tuple[str, ...]
+    python_tasks: bool
+    scenario_items: tuple[tuple[str, str], ...]  # ConfigMap key, path under SCENARIO_DIR
+
+    def labels(self, component: str) -> dict[str, str]:
+        return {
+            "app.kubernetes.io/component": component,
+            "app.kubernetes.io/instance": self.name,  # the run id
+            "app.kubernetes.io/managed-by": "loadkit",
+            "app.kubernetes.io/name": "loadkit",
+            "app.kubernetes.io/part-of": "loadkit",
+            "app.kubernetes.io/version": __version__,
+        }
+
+    def selector(self, component: str) -> dict[str, str]:
+        return {
+            "app.kubernetes.io/component": component,
+            "app.kubernetes.io/instance": self.name,
+            "app.kubernetes.io/name": "loadkit",
+        }
+
+    def metadata(self, name: str, component: str) -> dict[str, Any]:
+        meta: dict[str, Any] = {"labels": self.labels(component), "name": name}
+        if self.namespace is not None:
+            meta["namespace"] = self.namespace
+        return meta
+
+    def container(
+        self, name: str, args: list[str], cpu: str, memory: str, mounts: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        container: dict[str, Any] = {
+            "args": args,
+            "image": self.image,
+            "imagePullPolicy": "IfNotPresent",
+            "name": name,
+            # requests == limits: the scheduler reserves what the generator may use, so its
+            # numbers do not depend on what runs next to it (and the pod is never throttled
+            # below what it was promised).
+            "resources": {
+                "limits": {"cpu": cpu, "memory": memory},
+                "requests": {"cpu": cpu, "memory": memory},
+            },
+            "securityContext": {
+                "allowPrivilegeEscalation": False,
+                "capabilities": {"drop": ["ALL"]},
+                "readOnlyRootFilesystem": True,
+            },
+            "volumeMounts": [
+                {"mountPath": SCENARIO_DIR, "name": "scenario", "readOnly": True},
+                {"mountPath": "/tmp", "name": "tmp"},  # Locust's received locustfile
+                *mounts,
+            ],
+        }
+        if self.secrets:
+            container["envFrom"] = [{"secretRef": {"name": s}} for s in self.secrets]
+        if self.python_tasks:  # `python: module:function` imports from the scenario's folder
+            container["env"] = [{"name": "PYTHONPATH", "value": SCENARIO_DIR}]
+        return container
+
+    def pod_spec(
+        self, container: dict[str, Any], restart: str, volumes: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        return {
+            "automountServiceAccountToken": False,  # nothing here talks to the API server
+            "containers": [container],
+            "enableServiceLinks": False,
+            "restartPolicy": restart,
+            "securityContext": {
+                "fsGroup": _USER_ID,
+                "runAsGroup": _USER_ID,
+                "runAsNonRoot": True,
+                "runAsUser": _USER_ID,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "volumes": [
+                {
+                    "configMap": {
+                        "items": [{"key": k, "path": p} for k, p in self.scenario_items],
+                        "name": f"{self.name}-scenario",
+                    },
+                    "name": "scenario",
+                },
+                {"emptyDir": {}, "name": "tmp"},
+                *volumes,
+            ],
+        }
+
+
+def _configmap(pod: _PodParts, files: list[ShippedFile]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "data": {f.key: f.text for f in files},
+        "kind": "ConfigMap",
+        "metadata": pod.metadata(f"{pod.name}-scenario", "scenario"),
+    }
+
+
+def _service(pod: _PodParts) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": pod.metadata(f"{pod.name}-master", "master"),
+        "spec": {
+            "ports": [
+                {"name": "locust", "port": MASTER_PORT, "protocol": "TCP", "targetPort": "locust"}
+            ],
+            "selector": pod.selector("master"),
+            "type": "ClusterIP",
+        },
+    }
+
+
+def _network_policy(pod: _PodParts) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": pod.metadata(f"{pod.name}-master", "master"),
+        "spec": {
+            "ingress": [
+                {
+                    "from": [{"podSelector": {"matchLabels": pod.selector("worker")}}],
+                    "ports": [{"port": MASTER_PORT, "protocol": "TCP"}],
+                }
+            ],
+            "podSelector": {"matchLabels": pod.selector("master")},
+            "policyTypes": ["Ingress"],
+        },
+    }
+
+
+def _master_job(
+    pod: _PodParts,
+    args: list[str],
+    *,
+    cpu: str,
+    memory: str,
+    deadline_s: int,
+    keep_results_s: int,
+    results_pvc: str | None,
+) -> dict[str, Any]:
+    container = pod.container(
+        "master", args, cpu, memory, [{"mountPath": RESULTS_DIR, "name": "results"}]
+    )
+    container["ports"] = [{"containerPort": MASTER_PORT, "name": "locust", "protocol": "TCP"}]
+    if keep_results_s > 0:
+        script = _KEEP_SCRIPT.format(
+            results=RESULTS_DIR,
+            exit_code=EXIT_CODE_FILE,
+            collected=COLLECTED_FILE,
+            seconds=keep_results_s,
+        )
+        container["command"] = ["/bin/sh", "-c", script, "loadkit"]
+    results: dict[str, Any] = (
+        {"emptyDir": {}}
+        if results_pvc is None
+        else {"persistentVolumeClaim": {"claimName": results_pvc}}
+    )
+    spec = pod.pod_spec(container, "Never", [{"name": "results", **results}])
+    spec["terminationGracePeriodSeconds"] = 60  # an aborted run still writes its folder
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": pod.metadata(f"{pod.name}-master", "master"),
+        "spec": {
+            "activeDeadlineSeconds": deadline_s,
+            "backoffLimit": 0,  # the exit status is the verdict: never run the test again
+            "template": {"metadata": {"labels": pod.labels("master")}, "spec": spec},
+        },
+    }
+
+
+def _worker_job(
+    pod: _PodParts, args: list[str], *, workers: int, cpu: str, memory: str, deadline_s: int
+) -> dict[str, Any]:
+    container = pod.container("worker", args, cpu, memory, [])
+    # OnFailure: a worker that crashed restarts in its pod and joins the master again.
+    spec = pod.pod_spec(container, "OnFailure", [])
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": pod.metadata(f"{pod.name}-worker", "worker"),
+        "spec": {
+            "activeDeadlineSeconds": deadline_s,  # no load outlives the test
+            "backoffLimit": workers,
+            "completionMode": "Indexed",
+            "completions": workers,
+            "parallelism": workers,
+            "template": {"metadata": {"labels": pod.labels("worker")}, "spec": spec},
+        },
+    }
+
+
+def _header(
+    name: str,
+    namespace: str | None,
+    scenario_file: Path,
+    workers: int,
+    processes: int,
+    image: str,
+    keep_results_s: int,
+    results_pvc: str | None,
+) -> str:
+    ns = f" -n {namespace}" if namespace else ""
+    master = f"app.kubernetes.io/instance={name},app.kubernetes.io/component=master"
+    lines = [
+        f"# Generated by loadkit {__version__} (`loadkit k8s`) from {scenario_file.as_posix()};",
+        "# edit the scenario and generate again rather than editing this file.",
+        f"# Run {name!r}: 1 master Job + {workers} worker(s) x {processes} process(es), "
+        f"image {image}.",
+        f"#   kubectl{ns} apply -f THIS_FILE",
+        f"#   kubectl{ns} logs -f job/{name}-master                  # the live summary",
+        f"#   kubectl{ns} wait --for=condition=complete job/{name}-master --timeout=2h"
+        "   # passed (exit 0)",
+        f"#   kubectl{ns} wait --for=condition=failed job/{name}-master --timeout=2h"
+        "     # did not pass",
+        f"#   kubectl{ns} get pods -l {master} \\",
+        "#     -o jsonpath='{.items[0].status.containerStatuses[0].state.terminated.exitCode}'",
+        "#   (0 pass, 1 thresholds failed, 2 invalid input, 3 aborted, 4 internal error)",
+    ]
+    if keep_results_s > 0:
+        lines += [
+            f"# The master keeps {RESULTS_DIR}/{name} for {keep_results_s}s after the run:",
+            f"#   until kubectl{ns} exec job/{name}-master -- test -e "
+            f"{RESULTS_DIR}/{EXIT_CODE_FILE}; do sleep 10; done",
+            f"#   POD=$(kubectl{ns} get pods -l {master} -o name | cut -d/ -f2)",
+            f'#   kubectl{ns} cp "$POD:{RESULTS_DIR}/{name}" ./{name}',
+            f'#   kubectl{ns} exec "$POD" -- touch {RESULTS_DIR}/{COLLECTED_FILE}'
+            "   # the Job ends now",
+        ]
+    elif results_pvc is not None:
+        lines.append(f"# The run folder is {name}/ on the PersistentVolumeClaim {results_pvc}.")
+    else:
+        lines.append(
+            "# The run folder goes when the pod does: add --keep-results-for 15m "
+            "(or --results-pvc) to copy it out."
+        )
+    lines.append(f"#   kubectl{ns} delete -f THIS_FILE    # before applying it again")
+    return "\n".join(lines) + "\n"
+
+
+def _dump(documents: list[dict[str, Any]]) -> str:
+    """Sorted keys, block style; multi-line strings (the scenario, CSVs, the keep script) as
+    readable `|` blocks, which PyYAML turns into quoted strings where a block could not hold
+    the text exactly (trailing spaces, CR LF line ends)."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True  # the same labels twice stay written out, not &id001 / *id001
+
+    def represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, represent_str)
+    return yaml.dump_all(
+        documents,
+        Dumper=Dumper,
+        sort_keys=True,
+        default_flow_style=False,
+        allow_unicode=True,
+        explicit_start=True,
+        width=100,
+    )
