@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from conftest import REPO, run_loadkit
 
 from loadkit.compiler import compile_scenario, identifier, literal
 from loadkit.scenario import load_scenario
+from loadkit.scenario.limits import MAX_NAME_LENGTH
 from loadkit.scenario.source import parse_yaml
 from loadkit.target import TargetProcess
 
@@ -27,30 +29,37 @@ EVIL_VARIANTS = [
 ]
 
 
+def on_a_line(evil: str) -> str:
+    """`evil` as the scenario may put it on a line of the request (a URL, a header value):
+    a control character there is refused (tests/test_scenario_bounds.py)."""
+    return re.sub(r"[\x00-\x08\x0a-\x1f\x7f]", " ", evil)
+
+
 def evil_scenario(host: str, evil: str) -> str:
     # JSON strings are valid YAML scalars, so every value arrives exactly as written.
     s = json.dumps
+    line = on_a_line(evil)
     return f"""\
-name: {s(evil)}
+name: {s(evil[:MAX_NAME_LENGTH])}
 description: {s(evil)}
-host: {s(host + "/" + evil)}
+host: {s(host + "/" + line)}
 load: {{users: 2, spawn_rate: 2, duration: 1s}}
 defaults:
-  headers: {{{s("X-Default-" + "a")}: {s(evil)}}}
+  headers: {{{s("X-Default-" + "a")}: {s(line)}}}
 users:
   - name: {s(evil)}
-    headers: {{X-User: {s(evil)}}}
+    headers: {{X-User: {s(line)}}}
     tasks:
       - name: {s(evil)}
         request:
           method: POST
-          url: {s("/api/reports?" + evil)}
+          url: {s("/api/reports?" + line)}
           name: {s(evil)}
           params: {{{s(evil)}: {s(evil)}}}
-          headers: {{X-Evil: {s(evil)}}}
+          headers: {{X-Evil: {s(line)}}}
           json: {{{s(evil)}: [{s(evil)}, {{nested: {s(evil)}}}]}}
         expect: {{status: [201], json: {{$.id: {s(evil)}}}, body_contains: {s(evil)},
-                  headers: {{X-Evil: {s(evil)}}}}}
+                  headers: {{X-Evil: {s(line)}}}}}
       - name: {s(evil + "2")}
         request: {{method: PUT, url: /api/reports, body: {s(evil)}}}
 """
@@ -88,8 +97,8 @@ def test_hostile_strings_compile_to_inert_data(tmp_path: Path, template: str) ->
     assert not marker.exists()
     ((class_name, host, headers),) = json.loads(proc.stdout)
     assert class_name.isidentifier()
-    assert host == "http://127.0.0.1:9/" + evil
-    assert headers == {"X-Default-a": evil, "X-User": evil}
+    assert host == "http://127.0.0.1:9/" + on_a_line(evil)
+    assert headers == {"X-Default-a": on_a_line(evil), "X-User": on_a_line(evil)}
 
 
 def test_hostile_strings_are_sent_verbatim(tmp_path: Path) -> None:

@@ -45,7 +45,7 @@ REPO = Path(__file__).resolve().parent.parent
 LOAD_KEYS = "(allowed: users, spawn_rate, duration, stages, step, spike, stop_timeout)"
 TOP_KEYS = (
     "(allowed: name, description, host, load, defaults, tls, variables, secrets, data, users, "
-    "include, thresholds, apdex, max_regression)"
+    "include, thresholds, apdex, max_regression, files)"
 )
 TASK_KEYS = "(allowed: name, weight, request, expect, capture, flow, loop, data, python)"
 REQUEST_KEYS = "(allowed: method, url, name, params, headers, json, body, form, auth)"

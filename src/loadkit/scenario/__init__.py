@@ -17,19 +17,27 @@ from pydantic import ValidationError
 
 from loadkit.errors import Problem, ScenarioError
 from loadkit.scenario.model import Scenario
-from loadkit.scenario.source import SourceDocument, load_yaml
+from loadkit.scenario.source import SourceDocument, load_yaml, one_line_problems, paused_gc
 
 __all__ = ["Scenario", "load_scenario", "validate_source"]
 
 
 def load_scenario(path: str | Path, environ: Mapping[str, str] | None = None) -> Scenario:
     """Read, interpolate and validate a scenario. Raises ScenarioError (one line per problem)."""
-    source = load_yaml(path, environ)
-    return validate_source(source, environ)
+    with paused_gc():
+        source = load_yaml(path, environ)
+        return validate_source(source, environ)
 
 
 def validate_source(source: SourceDocument, environ: Mapping[str, str] | None = None) -> Scenario:
     """Validate a parsed document. Raises ScenarioError (one line per problem)."""
+    try:
+        return _validate(source, environ)
+    except ScenarioError as exc:  # keys and values quoted in a message may hold line breaks
+        raise ScenarioError(one_line_problems(exc.problems)) from None
+
+
+def _validate(source: SourceDocument, environ: Mapping[str, str] | None) -> Scenario:
     from loadkit.scenario import checks, messages  # they import the model, as this module does
 
     if not isinstance(source.data, dict):
@@ -42,7 +50,8 @@ def validate_source(source: SourceDocument, environ: Mapping[str, str] | None = 
         raise ScenarioError(messages.problems_from(exc, source)) from None
     scenario._base_dir = Path(source.file).resolve().parent
     scenario._secret_values = dict(source.secrets_used)
-    problems = checks.read_data(scenario, source)
+    problems = checks.allowed_folders(scenario, source)
+    problems += checks.read_data(scenario, source)
     problems += checks.read_tls(scenario, source)
     problems += checks.cross_checks(scenario, source, os.environ if environ is None else environ)
     if problems:

@@ -12,6 +12,9 @@ import re
 import ssl
 from pathlib import Path
 
+from loadkit.scenario.files import read_bounded
+from loadkit.scenario.limits import MAX_CERTIFICATE_BYTES
+
 _CERTIFICATE = re.compile(
     r"-----BEGIN CERTIFICATE-----\r?\n.*?-----END CERTIFICATE-----", re.DOTALL
 )
@@ -96,11 +99,12 @@ def _no_password() -> str:
 
 def _read(path: Path, what: str, key: str) -> str:
     try:
-        # A DER (binary) file reads as text too, and is then reported as holding no PEM.
-        return path.read_text(encoding="utf-8", errors="replace")
+        data = read_bounded(path, what, MAX_CERTIFICATE_BYTES, "give the PEM file itself")
     except FileNotFoundError:
         raise CertificateFileError(
             key, f"{what} not found; paths are relative to the scenario"
         ) from None
-    except OSError as exc:
-        raise CertificateFileError(key, f"cannot read {what}: {exc}") from None
+    except ValueError as exc:
+        raise CertificateFileError(key, str(exc)) from None
+    # A DER (binary) file reads as text too, and is then reported as holding no PEM.
+    return data.decode("utf-8", errors="replace")

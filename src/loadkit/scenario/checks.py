@@ -1,14 +1,16 @@
 """Checks that span several keys of a valid model: unique names, data and TLS files that
-load, variables every template can find, thresholds that name a request or user type that
-exists. Each problem is one line at the position of the key at fault."""
+load (inside the scenario's folder, or a folder `files.allow_outside` names), variables every
+template can find, thresholds that name a request or user type that exists. Each problem is one
+line at the position of the key at fault."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from loadkit.errors import Problem, did_you_mean
-from loadkit.scenario import certificates, templates
+from loadkit.scenario import certificates, files, templates
 from loadkit.scenario.datasets import read_table
 from loadkit.scenario.model import Auth, Scenario, Step, UserSpec
 from loadkit.scenario.source import KeyPath, SourceDocument, format_key_path
@@ -18,11 +20,40 @@ def problem(source: SourceDocument, path: KeyPath, message: str) -> Problem:
     return Problem(source.locate(path), format_key_path(path), message)
 
 
+def allowed_folders(scenario: Scenario, source: SourceDocument) -> list[Problem]:
+    """Resolve `files.allow_outside`: each must be a folder (relative to the scenario's)."""
+    problems = []
+    for i, entry in enumerate(scenario.files.allow_outside):
+        try:
+            folder = (scenario.base_dir / entry).resolve()
+        except (OSError, RuntimeError, ValueError) as exc:  # a loop, a NUL
+            problems.append(problem(source, ("files", "allow_outside", i), f"{exc}"))
+            continue
+        if not folder.is_dir():
+            problems.append(
+                problem(
+                    source,
+                    ("files", "allow_outside", i),
+                    f"{entry!r} resolves to {str(folder)!r}, which is not a folder; "
+                    "give a folder (relative to the scenario, or absolute)",
+                )
+            )
+        else:
+            scenario._outside_folders.append(folder)
+    return problems
+
+
+def _inside(scenario: Scenario, name: str, what: str) -> Path:
+    """The file resolved; ValueError when it is outside every folder it may be in."""
+    return files.resolve_inside(scenario.base_dir, name, scenario._outside_folders, what)
+
+
 def read_data(scenario: Scenario, source: SourceDocument) -> list[Problem]:
     problems = []
     for name, spec in scenario.data.items():
         try:
-            scenario._tables[name] = read_table(scenario.base_dir / spec.file, spec.file_format)
+            path = _inside(scenario, spec.file, f"data file {spec.file!r}")
+            scenario._tables[name] = read_table(path, spec.file_format)
         except ValueError as exc:
             problems.append(problem(source, ("data", name, "file"), str(exc)))
     return problems
@@ -33,6 +64,20 @@ def read_tls(scenario: Scenario, source: SourceDocument) -> list[Problem]:
     certificate and key load, so a bad file is reported before the run, not on every request."""
     tls = scenario.tls
     problems = []
+    outside = False
+    for key, name in (
+        ("ca_bundle", tls.ca_bundle),
+        ("client_cert", tls.client_cert),
+        ("client_key", tls.client_key),
+    ):
+        if name is not None:
+            try:
+                _inside(scenario, name, f"{key} {name!r}")
+            except ValueError as exc:
+                problems.append(problem(source, ("tls", key), str(exc)))
+                outside = True
+    if outside:
+        return problems
     if tls.ca_bundle is not None:
         try:
             scenario._ca_certificates = certificates.read_ca_bundle(
@@ -106,6 +151,11 @@ def cross_checks(
                     )
                 )
     for i, include in enumerate(scenario.include):
+        try:
+            _inside(scenario, include.locustfile, f"locustfile {include.locustfile!r}")
+        except ValueError as exc:
+            problems.append(problem(source, ("include", i, "locustfile"), str(exc)))
+            continue
         if not (scenario.base_dir / include.locustfile).is_file():
             problems.append(
                 problem(

@@ -11,6 +11,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from loadkit.scenario.files import read_bounded
+from loadkit.scenario.limits import MAX_DATA_BYTES
+
 
 @dataclass(frozen=True)
 class DataTable:
@@ -21,12 +24,18 @@ class DataTable:
 def read_table(path: Path, fmt: str) -> DataTable:
     """Raises ValueError with a message fit for the user (without the file's location)."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        data = read_bounded(
+            path,
+            f"data file {str(path)!r}",
+            MAX_DATA_BYTES,
+            "its rows are embedded in the locustfile every worker receives: use fewer rows",
+        )
+        text = data.decode("utf-8-sig")
     except FileNotFoundError:
         raise ValueError(
             f"data file {str(path)!r} not found; paths are relative to the scenario"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise ValueError(f"cannot read data file {str(path)!r}: {exc}") from None
     table = _read_csv(text, path) if fmt == "csv" else _read_jsonl(text, path)
     if not table.rows:

@@ -5,13 +5,25 @@ from __future__ import annotations
 import math
 import re
 
+from loadkit.scenario.limits import MAX_DURATION_S
+
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 HINT = "write a duration like 500ms, 30s, 5m or 1h30m"
 
 
 def parse_duration(value: object) -> float:
-    """Seconds as a float. Raises ValueError with a message fit for the user."""
+    """Seconds as a float, at most 30 days. Raises ValueError with a message fit for the user."""
+    seconds = _seconds(value)
+    if seconds > MAX_DURATION_S:
+        raise ValueError(
+            f"duration {_shown(value)} is longer than {format_duration(MAX_DURATION_S)} (30 days), "
+            "the longest loadkit runs or waits; give a shorter one"
+        )
+    return seconds
+
+
+def _seconds(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a duration, got {value!r}; {HINT}")
     if isinstance(value, int | float):
@@ -36,8 +48,17 @@ def parse_duration(value: object) -> float:
         total += float(match.group(1)) * _UNIT_SECONDS[unit]
         pos = match.end()
     if not text or pos != len(text):
-        raise ValueError(f"invalid duration {value!r}; {HINT}")
+        raise ValueError(f"invalid duration {_shown(value)}; {HINT}")
     return total
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    """`repr` of what was written, cut to fit a line."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    quote = text[0] if text[0] in "'\"" else ""
+    return f"{text[: limit - 4]}...{quote}"
 
 
 def format_duration(seconds: float) -> str:

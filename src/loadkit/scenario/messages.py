@@ -100,7 +100,7 @@ _MESSAGES = {
 def _message(error: Any) -> str:
     kind = error["type"]
     got = error.get("input")
-    shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
+    shown = _shorten(repr(got)) if not isinstance(got, dict | list) else type(got).__name__
     if kind in _MESSAGES:
         return f"{_MESSAGES[kind]}, got {shown}"
     if kind == "value_error":
@@ -111,6 +111,11 @@ def _message(error: Any) -> str:
         return f"needs at least {error['ctx']['min_length']} item(s)"
     msg = str(error["msg"])
     return f"{msg[0].lower()}{msg[1:]}, got {shown}".replace("input should", "must")
+
+
+def _shorten(shown: str, limit: int = 80) -> str:
+    """A value as the message shows it, cut to fit a line (a value may be megabytes long)."""
+    return shown if len(shown) <= limit else f"{shown[: limit - 5]}...{shown[0]}"
 
 
 def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,7 +25,7 @@ from pydantic import (
 )
 
 from loadkit.apdex import DEFAULT_APDEX_T_MS
-from loadkit.scenario import regressions, shapes, templates
+from loadkit.scenario import limits, regressions, shapes, templates
 from loadkit.scenario.datasets import DataTable
 from loadkit.scenario.durations import format_duration, parse_duration
 from loadkit.scenario.thresholds import Threshold, parse_threshold
@@ -53,9 +54,65 @@ def _text(value: object) -> object:
     return value
 
 
+def _whole_number(value: object) -> object:
+    # pydantic takes `true` for 1; a count written as true is a mistake, not a number.
+    if isinstance(value, bool):
+        raise ValueError(f"expected a whole number, got {str(value).lower()}")
+    return value
+
+
+def _number(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {str(value).lower()}")
+    return value
+
+
+# Control characters (a tab aside) would end a header line and start another: header injection.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# RFC 9110's token: what a header name may be made of.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def _no_control(value: str) -> str:
+    found = _CONTROL.search(value)
+    if found:
+        raise ValueError(
+            f"holds the control character {found.group()!r} at position {found.start()}, "
+            "which would break the request (header injection); remove it"
+        )
+    return value
+
+
+def _header_name(value: str) -> str:
+    if not _TOKEN.fullmatch(value):
+        raise ValueError(
+            f"header name {_short(value)} may hold only letters, digits and "
+            "!#$%&'*+-.^_`|~ (no spaces, ':' or control characters); fix the name"
+        )
+    return value
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}...{text[0]}"
+
+
 # `json_schema_input_type` says what people may write, for the JSON Schema given to editors.
 Duration = Annotated[float, BeforeValidator(_duration, json_schema_input_type=float | str)]
 Text = Annotated[str, BeforeValidator(_text, json_schema_input_type=str | float | bool)]
+Count = Annotated[int, BeforeValidator(_whole_number, json_schema_input_type=int)]
+Rate = Annotated[
+    float,
+    BeforeValidator(_number, json_schema_input_type=float),
+    Field(gt=0, le=limits.MAX_USERS, allow_inf_nan=False),
+]
+"""Users started (or stopped) per second: no more than there can be users."""
+HeaderName = Annotated[str, AfterValidator(_header_name)]
+Line = Annotated[str, AfterValidator(_no_control)]
+"""Text sent as part of a line of the request: a URL."""
+LineText = Annotated[Text, AfterValidator(_no_control)]
+"""A header value (numbers written as text)."""
+Headers = dict[HeaderName, LineText]
 ThresholdSpec = Annotated[Threshold, BeforeValidator(_threshold, json_schema_input_type=str)]
 
 
@@ -64,9 +121,9 @@ class Model(BaseModel):
 
 
 class Stage(Model):
-    users: int = Field(ge=0, description="Users during this stage.")
-    spawn_rate: float | None = Field(
-        default=None, gt=0, description="Users started (or stopped) per second to get there."
+    users: Count = Field(ge=0, le=limits.MAX_USERS, description="Users during this stage.")
+    spawn_rate: Rate | None = Field(
+        default=None, description="Users started (or stopped) per second to get there."
     )
     duration: Duration = Field(description="How long the stage lasts, e.g. 30s.")
 
@@ -74,11 +131,11 @@ class Stage(Model):
 class StepLoad(Model):
     """The capacity-search ramp: start users, add `step` every `every`, up to `until`."""
 
-    start: int = Field(ge=1)
-    step: int = Field(ge=1)
+    start: Count = Field(ge=1, le=limits.MAX_USERS)
+    step: Count = Field(ge=1, le=limits.MAX_USERS)
     every: Duration
-    until: int = Field(ge=1)
-    spawn_rate: float | None = Field(default=None, gt=0)
+    until: Count = Field(ge=1, le=limits.MAX_USERS)
+    spawn_rate: Rate | None = None
 
     @model_validator(mode="after")
     def _order(self) -> StepLoad:
@@ -86,30 +143,38 @@ class StepLoad(Model):
             raise ValueError(f"until ({self.until}) must be at least start ({self.start})")
         if self.every < 1:
             raise ValueError("every must be at least 1s")
+        steps = (self.until - self.start) // self.step + 1
+        if steps > limits.MAX_STAGES:
+            raise ValueError(
+                f"this ramp has {steps} steps, more than {limits.MAX_STAGES}; "
+                "take bigger steps or stop earlier"
+            )
         return self
 
 
 class SpikeLoad(Model):
     """Base load, a sudden peak, base load again."""
 
-    users: int = Field(ge=1, description="Base users before and after the spike.")
-    peak: int = Field(ge=1)
+    users: Count = Field(ge=1, le=limits.MAX_USERS, description="Base users before and after.")
+    peak: Count = Field(ge=1, le=limits.MAX_USERS)
     before: Duration = 30.0
     hold: Duration = 30.0
     after: Duration = 30.0
-    spawn_rate: float | None = Field(default=None, gt=0)
+    spawn_rate: Rate | None = None
 
 
 _LOAD_FORMS = "users + spawn_rate + duration, stages, step, or spike"
 
 
 class Load(Model):
-    users: int | None = Field(default=None, gt=0, description="Concurrent users at full load.")
-    spawn_rate: float | None = Field(default=None, gt=0, description="Users started per second.")
+    users: Count | None = Field(
+        default=None, gt=0, le=limits.MAX_USERS, description="Concurrent users at full load."
+    )
+    spawn_rate: Rate | None = Field(default=None, description="Users started per second.")
     duration: Duration | None = Field(
         default=None, description="Total run time including ramp-up, e.g. 30s or 5m."
     )
-    stages: list[Stage] | None = Field(default=None, min_length=1)
+    stages: list[Stage] | None = Field(default=None, min_length=1, max_length=limits.MAX_STAGES)
     step: StepLoad | None = None
     spike: SpikeLoad | None = None
     stop_timeout: Duration = Field(
@@ -139,6 +204,11 @@ class Load(Model):
                     f"missing {', '.join(missing)}; give {_LOAD_FORMS}, "
                     "e.g. {users: 50, spawn_rate: 10, duration: 30s}"
                 )
+        if self.total_duration > limits.MAX_DURATION_S:
+            raise ValueError(
+                f"the load lasts {format_duration(self.total_duration)} in all, longer than "
+                f"{format_duration(limits.MAX_DURATION_S)} (30 days); shorten it"
+            )
         return self
 
     def stage_list(self) -> list[shapes.Stage] | None:
@@ -230,7 +300,7 @@ class Auth(Model):
     """Exactly one of `basic: {username, password}` or `bearer: TOKEN` (templates allowed)."""
 
     basic: BasicAuth | None = None
-    bearer: Text | None = None
+    bearer: LineText | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Auth:
@@ -282,7 +352,14 @@ class TLS(Model):
 class Defaults(Model):
     think_time: ThinkTimeSpec = ThinkTime(constant=0.0)
     timeout: Duration = Field(default=60.0, description="Connect and network timeout per request.")
-    headers: dict[str, Text] = Field(default_factory=dict)
+    headers: Headers = Field(default_factory=dict)
+
+    @field_validator("timeout")
+    @classmethod
+    def _some_time(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("a timeout of 0 fails every request; give one above 0, e.g. 10s")
+        return value
 
 
 def _json_compatible(value: object) -> object:
@@ -295,17 +372,19 @@ def _json_compatible(value: object) -> object:
         return value.isoformat()
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{value!r} cannot be sent as JSON; quote it to send text")
+    if isinstance(value, bytes):
+        raise ValueError("binary data (!!binary) cannot be sent as JSON; give it as text")
     return value
 
 
 class Request(Model):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = "GET"
-    url: str = Field(description="A path such as /api/cases, or a full http(s) URL.")
+    url: Line = Field(description="A path such as /api/cases, or a full http(s) URL.")
     name: str | None = Field(
         default=None, description="The name in the statistics; defaults to the url."
     )
     params: dict[str, Text] = Field(default_factory=dict)
-    headers: dict[str, Text] = Field(default_factory=dict)
+    headers: Headers = Field(default_factory=dict)
     json_body: Annotated[Any, BeforeValidator(_json_compatible)] = Field(default=None, alias="json")
     body: str | None = None
     form: dict[str, Text] | None = None
@@ -364,7 +443,7 @@ class Expect(Model):
     ] = None
     body_contains: str | None = None
     body_matches: str | None = None
-    headers: dict[str, Text] | None = Field(
+    headers: Headers | None = Field(
         default=None, description="Header name -> expected value (names are case-insensitive)."
     )
     max_ms: Duration | None = Field(default=None, description="Slowest acceptable response.")
@@ -405,6 +484,13 @@ class Expect(Model):
         # `max_ms: 200` means milliseconds, as the name says; `max_ms: 1s` also works.
         if isinstance(value, int | float) and not isinstance(value, bool):
             return value / 1000.0
+        return value
+
+    @field_validator("max_ms")
+    @classmethod
+    def _some_ms(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise ValueError("max_ms 0 fails every request; give a time above 0, e.g. 200")
         return value
 
 
@@ -474,14 +560,14 @@ class Step(Model):
 
 
 class Loop(Model):
-    count: int = Field(ge=1, description="How many times to run the flow per task run.")
+    count: Count = Field(ge=1, description="How many times to run the flow per task run.")
 
 
 class Task(Model):
     """One of: a single `request`, an ordered `flow` of steps, or a `python` function."""
 
     name: str | None = None
-    weight: int = Field(default=1, ge=1)
+    weight: Count = Field(default=1, ge=1, le=limits.MAX_WEIGHT)
     request: Request | None = None
     expect: Expect | None = None
     capture: dict[str, CaptureSpec] = Field(default_factory=dict)
@@ -536,9 +622,9 @@ class Task(Model):
 
 class UserSpec(Model):
     name: str = Field(min_length=1)
-    weight: int = Field(default=1, ge=1)
+    weight: Count = Field(default=1, ge=1, le=limits.MAX_WEIGHT)
     think_time: OptionalThinkTime = None
-    headers: dict[str, Text] = Field(default_factory=dict)
+    headers: Headers = Field(default_factory=dict)
     auth: Auth | None = None
     data: str | None = Field(default=None, description="Each user takes one row when it starts.")
     on_start: list[Step] = Field(default_factory=list)
@@ -610,11 +696,33 @@ class ApdexConfig(Model):
             raise ValueError("T must be more than 0, e.g. 300ms")
         return value
 
+    @field_validator("requests")
+    @classmethod
+    def _each_positive(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, t in value.items():
+            if t <= 0:
+                raise ValueError(f"T of {_short(name)} must be more than 0, e.g. 300ms")
+        return value
+
+
+class Files(Model):
+    """Which folders, besides the scenario's own, its data, tls and include files may be in.
+    Whatever those files hold can end up in the locustfile, the run folder and CI artifacts,
+    so a file elsewhere has to be allowed here, in the open, where a reviewer sees it."""
+
+    allow_outside: list[str] = Field(
+        default_factory=list,
+        description="Folders outside the scenario's folder (relative to it, or absolute) "
+        "whose files data, tls and include may name.",
+    )
+
 
 class Scenario(Model):
-    name: str = Field(min_length=1)
+    name: str = Field(
+        min_length=1, description="Also names the run folder: at most 100 characters."
+    )
     description: str | None = None
-    host: str = Field(description="Base URL of the system under test, e.g. http://127.0.0.1:8080.")
+    host: Line = Field(description="Base URL of the system under test, e.g. http://127.0.0.1:8080.")
     load: Load
     defaults: Defaults = Defaults()
     tls: TLS = TLS()
@@ -634,11 +742,23 @@ class Scenario(Model):
         default_factory=dict,
         description="For `loadkit compare`: how much worse a metric may get, e.g. {p95: 10%}.",
     )
+    files: Files = Files()
 
     _tables: dict[str, DataTable] = PrivateAttr(default_factory=dict)
     _base_dir: Path = PrivateAttr(default=Path("."))
     _secret_values: dict[str, str] = PrivateAttr(default_factory=dict)
     _ca_certificates: str | None = PrivateAttr(default=None)
+    _outside_folders: list[Path] = PrivateAttr(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _name_fits_a_folder(cls, value: str) -> str:
+        if len(value) > limits.MAX_NAME_LENGTH:
+            raise ValueError(
+                f"is {len(value)} characters long; the run folder is named after it, so give "
+                f"at most {limits.MAX_NAME_LENGTH} (put the rest in description)"
+            )
+        return value
 
     @field_validator("host")
     @classmethod
