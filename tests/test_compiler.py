@@ -378,3 +378,45 @@ def test_readme_shows_the_generated_code_as_it_is() -> None:
     position = 0
     for piece in block.split("        ...\n"):
         position = code.index(piece, position) + len(piece)
+
+
+def test_templated_expectations_pass_their_template_to_the_check() -> None:
+    """A failed check against a captured value, a data column or a secret names the template
+    (as written, through `literal()`), never the value; literal expectations, and those
+    filled from `variables:` when compiling, show the expected value as before."""
+    from loadkit.scenario import validate_source
+
+    text = """\
+name: t
+host: http://127.0.0.1:9
+load: {users: 1, spawn_rate: 1, duration: 1s}
+variables: {region: "01"}
+secrets: [API_TOKEN]
+users:
+  - name: u
+    tasks:
+      - flow:
+          - request: {url: /api/login, method: POST}
+            capture: {token: $.token}
+          - request: {url: /api/me}
+            expect:
+              json: {$.token: "{{ token }}", $.region: "{{ region }}", $.o: {k: "{{ token }}"}}
+              headers: {X-Token: "${API_TOKEN}", Content-Type: application/json}
+              body_contains: "hello {{ token }}"
+"""
+    environ = {"API_TOKEN": "t0ken-t0ken"}
+    code = compile_scenario(validate_source(parse_yaml(text, "s.yaml", environ), environ))
+    assert "expect_json(response, '$.token', v['token'], template='{{ token }}')" in code
+    assert "expect_json(response, '$.region', '01')" in code
+    assert (
+        "expect_json(response, '$.o', {'k': v['token']}, template='{\"k\": \"{{ token }}\"}')"
+    ) in code
+    assert (
+        "expect_header(response, 'X-Token', os.environ['API_TOKEN'], "
+        "template='{{ env.API_TOKEN }}')"
+    ) in code
+    assert "expect_header(response, 'Content-Type', 'application/json')" in code
+    assert (
+        "expect_body_contains(response, 'hello ' + str(v['token']), template='hello {{ token }}')"
+    ) in code
+    assert "t0ken-t0ken" not in code

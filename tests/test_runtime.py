@@ -112,16 +112,57 @@ def test_expect_status() -> None:
             (False, "check $.owner.email: not found in response"),
         ),
         ({"items": [1]}, "$.items[1].id", 1, (False, "check $.items[1].id: not found in response")),
+        # Found values that could be a credential are described, not shown.
         (
-            {"user": "x" * 80},
+            {"user": "x" * 17},
             "$.user",
             "bob",
-            (False, f"check $.user == 'bob': got '{'x' * 56}..."),
+            (False, "check $.user == 'bob': got a string of 17 characters"),
         ),
+        ({"user": "x" * 16}, "$.user", "bob", (False, f"check $.user == 'bob': got '{'x' * 16}'")),
+        ({"user": None}, "$.user", "bob", (False, "check $.user == 'bob': got None")),
+        ({"user": False}, "$.user", "bob", (False, "check $.user == 'bob': got False")),
+        ({"user": 2.5}, "$.user", "bob", (False, "check $.user == 'bob': got 2.5")),
+        ({"user": {"a": "b"}}, "$.user", "bob", (False, "check $.user == 'bob': got an object")),
+        ({"user": ["bob"]}, "$.user", "bob", (False, "check $.user == 'bob': got a list")),
     ],
-)
+)  # fmt: skip
 def test_expect_json(body: Any, path: str, expected: Any, outcome: tuple[bool, Any]) -> None:
     assert check("expect_json", Response(200, body), path, expected) == outcome
+
+
+TOKEN = "tok-9f8e7d6c5b4a39281706"
+
+
+@pytest.mark.parametrize(
+    ("found", "expected", "message"),
+    [
+        (TOKEN + "x", TOKEN, "check $.token == {{ token }}: got another value"),
+        ("short", "alice", "check $.token == {{ token }}: got another value"),
+        (7, "7", "check $.token == {{ token }}: got a number"),
+        ("7", 7, "check $.token == {{ token }}: got a string"),
+        (None, TOKEN, "check $.token == {{ token }}: got None"),
+        ({"t": TOKEN}, TOKEN, "check $.token == {{ token }}: got an object"),
+    ],
+)
+def test_expect_json_against_a_template_never_shows_the_values(
+    found: Any, expected: Any, message: str
+) -> None:
+    """A captured value, a data column or a secret: the message names the template, and
+    what was found only by its kind, so live values stay out and failures group."""
+    response = Response(200, {"token": found})
+    template = "{{ token }}"
+    assert H["expect_json"](response, "$.token", expected, template=template) is False
+    assert response.result == message
+
+
+def test_header_and_body_checks_against_a_template() -> None:
+    response = Response(200, text=f"hello {TOKEN}", headers={"X-Token": TOKEN + "x"})
+    assert not H["expect_header"](response, "X-Token", TOKEN, template="{{ env.API_TOKEN }}")
+    assert response.result == "check header X-Token == {{ env.API_TOKEN }}: got another value"
+    assert not H["expect_body_contains"](response, "bob", template="hello {{ name }}")
+    assert response.result == "check body contains hello {{ name }}: not found"
+    assert H["expect_body_contains"](response, TOKEN, template="{{ token }}")
 
 
 def test_expect_json_exists() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import json
 import keyword
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -588,24 +589,62 @@ def _checks(expect: Expect | None, ctx: _Context) -> list[str]:
         checks.append(_helper_call(ctx, "expect_status", *map(literal, expect.status)))
     for path, expected in (expect.json_equals or {}).items():
         checks.append(
-            _helper_call(ctx, "expect_json", ctx.json_path(path), value_expr(expected, ctx))
+            _helper_call(
+                ctx,
+                "expect_json",
+                ctx.json_path(path),
+                value_expr(expected, ctx),
+                *_template_argument(expected, ctx),
+            )
         )
     for path in expect.json_exists or []:
         checks.append(_helper_call(ctx, "expect_json_exists", ctx.json_path(path)))
     if expect.body_contains is not None:
+        text = expect.body_contains
         checks.append(
-            _helper_call(ctx, "expect_body_contains", text_expr(expect.body_contains, ctx))
+            _helper_call(
+                ctx, "expect_body_contains", text_expr(text, ctx), *_template_argument(text, ctx)
+            )
         )
     if expect.body_matches is not None:
         checks.append(_helper_call(ctx, "expect_body_matches", literal(expect.body_matches)))
     for name, expected in (expect.headers or {}).items():
-        checks.append(_helper_call(ctx, "expect_header", literal(name), text_expr(expected, ctx)))
+        checks.append(
+            _helper_call(
+                ctx,
+                "expect_header",
+                literal(name),
+                text_expr(expected, ctx),
+                *_template_argument(expected, ctx),
+            )
+        )
     if expect.max_ms is not None:
         ms = round(expect.max_ms * 1000, 3)
         checks.append(
             _helper_call(ctx, "expect_max_ms", literal(int(ms) if ms.is_integer() else ms))
         )
     return checks
+
+
+def _template_argument(expected: Any, ctx: _Context) -> list[str]:
+    """`template=` the expectation as the scenario writes it, when it is filled at run time
+    (a captured variable, a data column, the environment, a secret): a failed check names
+    it, never the value it had, so no live value reaches the failures table or a report."""
+    texts = _strings_in(expected)
+    if all(_is_static(text, ctx) for text in texts):
+        return []
+    written = expected if isinstance(expected, str) else json.dumps(expected, ensure_ascii=False)
+    return [f"template={literal(written)}"]
+
+
+def _strings_in(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings_in(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings_in(item)]
+    return []
 
 
 def _captures(step: Step, ctx: _Context) -> list[str]:

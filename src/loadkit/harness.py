@@ -20,9 +20,12 @@ runners, stats, CSV writers, master/worker and the web UI stay Locust's:
   which `loadkit run` turns into its live status line (the last complete second, not an
   average).
 
-Apart from `harness_protocol` (plain constants) and `histogram` (pure, standard library only)
-nothing here imports the rest of loadkit: this module must stay cheap to import, and nothing
-may import ssl-using code before Locust patches.
+It also masks the scenario's secrets in everything Locust logs, prints, records and writes,
+before it is written (see "secrets" below).
+
+Apart from `harness_protocol` (plain constants), `histogram` and `masking` (pure, standard
+library only) nothing here imports the rest of loadkit: this module must stay cheap to import,
+and nothing may import ssl-using code before Locust patches.
 """
 
 from __future__ import annotations
@@ -43,8 +46,10 @@ import psutil
 from gevent import getcurrent
 from locust import User, events
 from locust.env import Environment
+from locust.event import EventHook
+from locust.exception import CatchResponseError
 from locust.runners import MasterRunner, WorkerRunner
-from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
+from locust.stats import PERCENTILES_TO_REPORT, StatsCSV, StatsError
 
 from loadkit.harness_protocol import (
     DEADLINE_ENV,
@@ -52,9 +57,11 @@ from loadkit.harness_protocol import (
     HISTOGRAMS_FILE,
     PROGRESS_FD_ENV,
     RUN_DIR_ENV,
+    SECRET_NAMES_ENV,
     WAIT_FOR_COMMAND_ENV,
 )
 from loadkit.histogram import HistogramRecorder
+from loadkit.masking import Secrets
 
 _state: dict[str, Any] = {
     "env": None,
@@ -149,6 +156,8 @@ def _on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None
 
 
 def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
+    if _secrets:  # before Locust's own listener merges the report
+        _mask_report(data)
     payload = data.get(_HISTOGRAMS_REPORT_KEY)
     if payload:
         _histograms.merge_payload(payload)
@@ -361,6 +370,160 @@ def _deadline_loop(seconds: float) -> None:
     os._exit(4)
 
 
+# -------------------------------------------------------------------------------- secrets
+# A secret's value is never written unmasked, not even for a moment: a signal or a crash can
+# end `loadkit run` before it masks the run folder. So it is masked here, where Locust produces
+# text: whatever is printed or logged (sys.stdout/sys.stderr, and every logging handler), the
+# statistics name, url and error of each request before any listener sees them (Locust's
+# stats, CSVs and HTML report, the fine histograms), exceptions (runner.log_exception) and
+# what workers report. Forked --processes workers inherit all of it; a worker on another
+# machine masks its own output when it has LOADKIT_SECRET_NAMES and the secrets, and the
+# master masks what any worker reports.
+
+_secrets = Secrets(())
+
+
+def _mask_secrets() -> None:
+    """Mask the secrets named by LOADKIT_SECRET_NAMES, whose values this process (started by
+    `loadkit run` with its environment) reads from its own environment."""
+    global _secrets
+    names = [name for name in os.environ.get(SECRET_NAMES_ENV, "").split(",") if name]
+    _secrets = Secrets(os.environ.get(name, "") for name in names)
+    if not _secrets:
+        return
+    sys.stdout = _MaskedStream(sys.stdout)
+    sys.stderr = _MaskedStream(sys.stderr)  # Locust's log handlers are made later, on it
+    masked = _MaskedRequestEvent()
+    masked._handlers = events.request._handlers  # the listeners added so far (ours)
+    events.request = masked
+    events.init.add_listener(_mask_in_runner)
+
+
+class _MaskedStream:
+    """A text stream that masks secrets in everything written to it."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(_secrets.mask(text))
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class _MaskedRequestEvent(EventHook):
+    """Locust's `request` event, with secrets masked out of the statistics name, the url and
+    the error before any listener sees them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._names: dict[str, str] = {}  # a name as requested -> as recorded
+
+    def fire(self, *, reverse: bool = False, **kwargs: Any) -> None:
+        name = kwargs.get("name")
+        if isinstance(name, str):
+            masked = self._names.get(name)
+            if masked is None:
+                masked = _secrets.mask(name)
+                if len(self._names) < 10_000:  # names holding ids would grow it forever
+                    self._names[name] = masked
+            kwargs["name"] = masked
+        url = kwargs.get("url")
+        if isinstance(url, str):
+            kwargs["url"] = _secrets.mask(url)
+        if kwargs.get("exception") is not None:
+            kwargs["exception"] = _masked_error(kwargs["exception"])
+        super().fire(reverse=reverse, **kwargs)
+
+
+class _MaskedError(Exception):
+    """Stands for an error whose text held a secret: Locust shows an error by its repr."""
+
+    def __init__(self, text: str, described: str) -> None:
+        super().__init__(text)
+        self.described = described
+
+    def __repr__(self) -> str:
+        return self.described
+
+
+def _masked_error(error: Any) -> Any:
+    if isinstance(error, str):
+        return _secrets.mask(error)
+    text, described = str(error), repr(error)
+    if not (_secrets.found_in(text) or _secrets.found_in(described)):
+        return error
+    if isinstance(error, CatchResponseError):  # a failed check: Locust shows its message
+        return CatchResponseError(_secrets.mask(text))
+    return _MaskedError(_secrets.mask(text), _secrets.mask(described))
+
+
+class _MaskingFilter(logging.Filter):
+    """Masks a log record's message and traceback before a handler formats it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if _secrets.found_in(message):
+            record.msg, record.args = _secrets.mask(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = _secrets.mask(record.exc_text)
+        if record.stack_info:
+            record.stack_info = _secrets.mask(record.stack_info)
+        return True
+
+
+def _mask_in_runner(environment: Environment, **_: Any) -> None:
+    # Locust has set up its logging and made the runner by now (and, with --processes, forked).
+    masking = _MaskingFilter()
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):
+            handler.addFilter(masking)
+    runner = environment.runner
+    if runner is None:
+        return
+    log_exception = runner.log_exception  # a local user's, or one a worker reported
+
+    def masked_log_exception(node_id: str, msg: str, formatted_tb: str) -> None:
+        log_exception(node_id, _secrets.mask(msg), _secrets.mask(formatted_tb))
+
+    runner.log_exception = masked_log_exception  # type: ignore[method-assign]
+
+
+def _mask_report(data: dict[str, Any]) -> None:
+    """A worker's report, masked before the master merges it."""
+    for entry in data.get("stats") or ():
+        entry["name"] = _secrets.mask(entry["name"])
+    for row in data.get(_HISTOGRAMS_REPORT_KEY) or ():
+        row[2] = _secrets.mask(row[2])  # [second, type, name, user, ok, failed]
+    data[_NOTES_REPORT_KEY] = [_secrets.mask(str(n)) for n in data.get(_NOTES_REPORT_KEY) or ()]
+    errors: dict[str, dict[str, Any]] = {}
+    for key, error in (data.get("errors") or {}).items():
+        if _secrets.found_in(f"{error['name']} {error['error']}"):
+            error["name"] = _secrets.mask(error["name"])
+            error["error"] = _secrets.mask(error["error"])
+            key = StatsError.create_key(error["method"], error["name"], error["error"])
+        same = errors.get(key)
+        if same is None:
+            errors[key] = error
+        else:  # two errors that differed only by a secret
+            same["occurrences"] += error["occurrences"]
+            seen = [t for t in (same.get("first_seen"), error.get("first_seen")) if t]
+            same["first_seen"] = min(seen, default=None)
+            seen = [t for t in (same.get("last_seen"), error.get("last_seen")) if t]
+            same["last_seen"] = max(seen, default=None)
+    if "errors" in data:
+        data["errors"] = errors
+
+
 def main() -> None:
     from locust.main import main as locust_main
 
@@ -376,6 +539,7 @@ def main() -> None:
     _die_with_parent(signal.SIGTERM)  # a graceful stop: the final snapshot is still written
     if os.environ.get(WAIT_FOR_COMMAND_ENV) == "1" and not _receive_command():
         return
+    _mask_secrets()
     _workers_die_with_their_master()
     deadline = os.environ.get(DEADLINE_ENV)
     if deadline:

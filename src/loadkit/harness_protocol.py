@@ -14,3 +14,7 @@ WAIT_FOR_COMMAND_ENV = "LOADKIT_WAIT_FOR_COMMAND"
 DEADLINE_ENV = "LOADKIT_DEADLINE_S"
 """Seconds after which the harness stops Locust by itself (the planned run plus grace), even if
 `loadkit run` is gone."""
+SECRET_NAMES_ENV = "LOADKIT_SECRET_NAMES"
+"""Comma-separated names of the environment variables holding the scenario's secrets: the
+harness masks their values (read from its own environment, never passed) in everything Locust
+logs, prints, stores and writes."""

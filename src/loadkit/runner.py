@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from loadkit.compiler import compile_scenario
 from loadkit.delivery import data_warnings
 from loadkit.errors import UsageError
-from loadkit.harness_protocol import DEADLINE_ENV, RUN_DIR_ENV
+from loadkit.harness_protocol import DEADLINE_ENV, RUN_DIR_ENV, SECRET_NAMES_ENV
 from loadkit.histogram import RunHistograms, load_histograms
 from loadkit.launcher import LocustProcess
 from loadkit.masking import mask_folder
@@ -245,7 +245,12 @@ def run_locust(
     locust.begin(
         command,
         log=folder.locust_log,
-        env={RUN_DIR_ENV: str(folder.path), DEADLINE_ENV: f"{deadline.harness_bound_s():.0f}"},
+        env={
+            RUN_DIR_ENV: str(folder.path),
+            DEADLINE_ENV: f"{deadline.harness_bound_s():.0f}",
+            # Names only: the harness reads the values from the environment it inherited.
+            SECRET_NAMES_ENV: ",".join(scenario._secret_values),
+        },
         python_path=[str(scenario.base_dir)],  # for `python:` tasks
     )
     process, read_fd = locust.process, locust.progress_fd

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from loadkit.errors import Location, Problem, ScenarioError
+from loadkit.masking import MIN_SECRET_LENGTH
 from loadkit.scenario import limits
 from loadkit.scenario.files import read_bounded
 from loadkit.scenario.yaml_errors import yaml_problem
@@ -124,6 +125,13 @@ def interpolate_env(
             if not environ.get(name):
                 raise ValueError(
                     f"secret environment variable {name} is not set; export it before the run"
+                )
+            if len(environ[name]) < MIN_SECRET_LENGTH:
+                # Never the value, nor its length: only that it is too short to mask safely.
+                raise ValueError(
+                    f"secret environment variable {name} is shorter than {MIN_SECRET_LENGTH} "
+                    "characters, too short to be masked safely in logs and reports; use a "
+                    "longer value"
                 )
             if secrets_used is not None:
                 secrets_used[name] = environ[name]
