@@ -365,6 +365,37 @@ def _run_options(func: Any) -> Any:
             envvar="LOADKIT_PROCESSES",
             help="Locust worker processes on this machine (one per core). [env: LOADKIT_PROCESSES]",
         ),
+        click.option(
+            "--master",
+            is_flag=True,
+            help="Be the master of workers on other machines (`loadkit worker`).",
+        ),
+        click.option(
+            "--expect-workers",
+            type=WholeNumberParam(minimum=1),
+            default=None,
+            help="--master: workers to wait for before the test starts (default 1).",
+        ),
+        click.option(
+            "--master-bind-host",
+            default="127.0.0.1",
+            show_default=True,
+            help="--master: interface to listen on; 0.0.0.0 lets other machines join "
+            "(the port is unauthenticated: see README, Security).",
+        ),
+        click.option(
+            "--master-port",
+            type=click.IntRange(1, 65535),
+            default=None,
+            help="--master: port to listen on (default 5557).",
+        ),
+        click.option(
+            "--expect-workers-max-wait",
+            type=DurationParam(),
+            default=60.0,
+            help="--master: how long to wait for the workers before giving up, no load sent "
+            "(default 60s).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -400,11 +431,31 @@ def _run(
     out: Path | None,
     reports_dir: Path,
     processes: int = 1,
+    master: bool = False,
+    expect_workers: int | None = None,
+    master_bind_host: str = "127.0.0.1",
+    master_port: int | None = None,
+    expect_workers_max_wait: float = 60.0,
     locust: LocustProcess | None = None,
 ) -> ExitStatus:
     from loadkit.runner import LoadOverrides, plan_run, run_locust
+    from loadkit.settings import Distribution
 
-    overrides = LoadOverrides(host, users, spawn_rate, duration, processes)
+    if not master and expect_workers is not None:
+        raise UsageError("--expect-workers needs --master")
+    if master and processes > 1:
+        raise UsageError(
+            "--processes cannot go with --master: start `loadkit worker --processes N` on each "
+            "worker machine instead"
+        )
+    distribution = Distribution(
+        processes=processes,
+        expect_workers=(expect_workers or 1) if master else 0,
+        bind_host=master_bind_host,
+        port=master_port,
+        max_wait_s=expect_workers_max_wait,
+    )
+    overrides = LoadOverrides(host, users, spawn_rate, duration, distribution)
     planned = plan_run(scenario, text, source_file, overrides, out=out, reports_dir=reports_dir)
     for warning in planned.warnings:
         click.echo(f"loadkit: warning: {source_file}: {warning}", err=True)
@@ -423,6 +474,11 @@ def _run(
         if progress:
             progress.close()
     folder = planned.folder
+    not_started = outcome.summary["run"]["not_started"]
+    if not_started:  # nothing was measured: the reason is the whole story
+        click.echo(f"loadkit: error: {not_started}", err=True)
+        click.echo(f"Run folder: {folder.path}")
+        return outcome.summary["verdict"].exit_status
     text = final_report(outcome.summary, str(folder.path))
     if outcome.report_problem is None:
         text += f"\nReport: {folder.report_html}"
@@ -469,6 +525,122 @@ def ui(
             locust.wait()
         finally:
             signal.signal(signal.SIGTERM, previous)
+    return ExitStatus.PASS
+
+
+class ProcessesParam(click.ParamType[int | None]):
+    """A number of processes, or `auto` (one per core): None."""
+
+    name = "N|auto"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int | None:
+        if value is None or str(value).strip().lower() == "auto":
+            return None
+        return WholeNumberParam(minimum=1).convert(value, param, ctx)
+
+
+@cli.command()
+@click.option("--master-host", required=True, help="Host name or address of the master.")
+@click.option(
+    "--master-port", type=click.IntRange(1, 65535), default=5557, show_default=True
+)
+@click.option(
+    "--processes",
+    type=ProcessesParam(),
+    default="1",
+    show_default=True,
+    help="Worker processes on this machine, or auto (one per core).",
+)
+def worker(master_host: str, master_port: int, processes: int | None) -> ExitStatus:
+    """Generate load for a `loadkit run --master` on another machine, until it ends.
+
+    Needs no scenario file: the generated locustfile (test data included) comes from the
+    master, so what runs is what the master reviewed. Secrets are read from this machine's
+    own environment, never sent over the wire.
+    """
+    from loadkit.runner import run_worker
+
+    code = run_worker(master_host, master_port, processes)
+    return ExitStatus.PASS if code == 0 else ExitStatus.INTERNAL_ERROR
+
+
+from loadkit import k8s as kubernetes  # noqa: E402  (light: no pydantic, no YAML yet)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--workers",
+    type=WholeNumberParam(minimum=1),
+    default=kubernetes.DEFAULT_WORKERS,
+    show_default=True,
+    help="Worker pods (one Locust process per whole core of --worker-cpu).",
+)
+@click.option("--namespace", help="Namespace of every object (default: kubectl's current one).")
+@click.option(
+    "--image", default=kubernetes.DEFAULT_IMAGE, show_default=True, help="loadkit's image."
+)
+@click.option(
+    "--secret",
+    "secrets",
+    multiple=True,
+    metavar="NAME",
+    help="A Secret whose keys become environment variables of master and workers "
+    "(the scenario's ${secret:NAME}s); repeatable.",
+)
+@click.option("--host", type=HostParam(), help="Target URL for the run (overrides the scenario).")
+@click.option("--run-id", help="Appended to every name, to keep runs apart, e.g. nightly-0412.")
+@click.option("--worker-cpu", default=kubernetes.DEFAULT_WORKER_CPU, show_default=True)
+@click.option("--worker-memory", default=kubernetes.DEFAULT_WORKER_MEMORY, show_default=True)
+@click.option("--master-cpu", default=kubernetes.DEFAULT_MASTER_CPU, show_default=True)
+@click.option("--master-memory", default=kubernetes.DEFAULT_MASTER_MEMORY, show_default=True)
+@click.option(
+    "--expect-workers-max-wait",
+    type=DurationParam(),
+    default=f"{kubernetes.DEFAULT_WORKERS_MAX_WAIT_S}s",
+    show_default=True,
+    help="How long the master waits for every worker (pods wait for nodes and images).",
+)
+@click.option(
+    "--keep-results-for",
+    type=DurationParam(),
+    default=None,
+    help="Keep the master's pod this long after the run, for `kubectl cp` of the run folder.",
+)
+@click.option("--results-pvc", metavar="NAME", help="Write the run folder to this volume claim.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the manifests here instead of standard output.",
+)
+def k8s(
+    file: str,
+    output: Path | None,
+    expect_workers_max_wait: float,
+    keep_results_for: float | None,
+    **options: Any,
+) -> ExitStatus:
+    """Kubernetes manifests for a distributed run: `kubectl apply -f` them.
+
+    A ConfigMap with the scenario and its files, the master as a Job whose exit status is
+    the verdict, a Service and a NetworkPolicy for its port, the workers as a Job.
+    See README, Scaling out.
+    """
+    scenario, _ = _load(file)
+    warning = kubernetes.host_warning(scenario, options["host"])
+    if warning is not None:
+        click.echo(f"loadkit: warning: {file}: {warning}", err=True)
+    text = kubernetes.manifests(
+        file,
+        scenario,
+        workers_max_wait_s=int(expect_workers_max_wait),
+        keep_results_s=int(keep_results_for or 0),
+        **options,
+    )
+    _emit(text, output)
     return ExitStatus.PASS
 
 

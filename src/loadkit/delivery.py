@@ -77,6 +77,30 @@ class LoadDelivered:
     during stop_timeout not counted)."""
     notes: list[str]
     cpu: list[ProcessCpu]
+    workers_expected: int = 0
+    workers_connected: tuple[str, ...] = ()
+    workers_lost: tuple[tuple[str, float, int], ...] = ()
+    """(worker id, seconds into the run, its users)."""
+    never_started: bool = False
+    """The test never started (e.g. the master gave up waiting for its workers)."""
+
+    def missing_workers(self, max_wait_s: float) -> str | None:
+        """Why no load was sent, when the master gave up waiting for its workers."""
+        if not self.never_started or self.workers_expected <= len(self.workers_connected):
+            return None
+        return (
+            f"only {len(self.workers_connected)} of {self.workers_expected} workers connected "
+            f"within {max_wait_s:g} s; no load was sent"
+        )
+
+    def worker_losses(self) -> list[str]:
+        """A lost worker takes its users' load and its last seconds of measurements with it
+        (workers report every 3 s): such a run did not test what it planned."""
+        return [
+            f"worker {worker} was lost {at:.0f} s into the run with {users} users; its "
+            "load from then on and its last seconds of measurements are missing"
+            for worker, at, users in self.workers_lost
+        ]
 
     def shortfall(self) -> list[str]:
         """Why the run did not deliver its planned load (empty when it did)."""
@@ -139,6 +163,14 @@ class LoadDelivered:
                 }
                 for p in self.cpu
             ],
+            "workers": {
+                "expected": self.workers_expected,
+                "connected": list(self.workers_connected),
+                "lost": [
+                    {"worker": w, "at_s": round(at, 3), "users": u}
+                    for w, at, u in self.workers_lost
+                ],
+            },
         }
 
 
@@ -176,6 +208,11 @@ def load_delivered(
         stages.append(StageLoad(users, start, end, settled, min(seen) if seen else None))
         previous = users
     peak = data.get("peak_users")
+    workers = data.get("workers") or {}
+    lost = tuple(
+        (str(w["worker"]), float(w["at"]) - (started or float(w["at"])), int(w["users"]))
+        for w in workers.get("lost") or []
+    )
     return LoadDelivered(
         planned_users=settings.users,
         peak_users=int(peak) if isinstance(peak, int) else None,
@@ -184,6 +221,10 @@ def load_delivered(
         delivered_s=ended_s,
         notes=[str(n) for n in data.get("notes") or []],
         cpu=_cpu(data.get("cpu") or {}),
+        workers_expected=int(workers.get("expected") or 0),
+        workers_connected=tuple(str(w) for w in workers.get("connected") or []),
+        workers_lost=lost,
+        never_started=final is not None and started is None,
     )
 
 

@@ -30,6 +30,7 @@ and nothing may import ssl-using code before Locust patches.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import csv
 import json
@@ -72,6 +73,8 @@ _state: dict[str, Any] = {
     "users": [],  # [[unix time, running users], ...] once a second, from the test's start
     "cpu": {},  # process label -> [[unix time, CPU % of one core], ...]
     "notes": [],  # distinct warnings the generated code logged on the `loadkit` logger
+    # A master's workers: expected, connected when the test started, lost during it.
+    "workers": {"expected": 0, "connected": [], "lost": []},
 }
 
 # This process's histograms (a forked --processes worker starts with its own, empty copy).
@@ -103,6 +106,10 @@ def _on_init(environment: Environment, **_: Any) -> None:
         return
     gevent.spawn(_users_loop, environment)
     gevent.spawn(_seal_loop)
+    if isinstance(environment.runner, MasterRunner):
+        options = environment.parsed_options
+        _state["workers"]["expected"] = int(getattr(options, "expect_workers", 0) or 0)
+        gevent.spawn(_workers_loop, environment)
     fd = os.environ.get(PROGRESS_FD_ENV)
     if fd:
         gevent.spawn(_progress_loop, int(fd), environment)
@@ -224,6 +231,51 @@ def _seal_loop() -> None:
 def _on_test_start(environment: Environment, **_: Any) -> None:
     if _state["started_at"] is None:
         _state["started_at"] = time.time()
+        if isinstance(environment.runner, MasterRunner):
+            _state["workers"]["connected"] = sorted(environment.runner.clients.keys())
+
+
+def _workers_loop(environment: Environment) -> None:
+    """Notice a worker that dies or goes silent during the test (Locust marks it missing
+    after 3 s without a heartbeat, and only moves its users to the others a minute later, if
+    at all); end the run when the last one is gone rather than wait out the run time."""
+    runner = environment.runner
+    assert isinstance(runner, MasterRunner)
+    users: dict[str, int] = {}  # worker id -> its users when last seen alive
+    lost: list[dict[str, Any]] = _state["workers"]["lost"]
+    while True:
+        gevent.sleep(1.0)
+        if _state["started_at"] is None:
+            if runner.clients:  # who came while the master waits (it may give up)
+                _state["workers"]["connected"] = sorted(runner.clients.keys())
+            continue
+        now = time.time()
+        stopping = _state["stopping_at"] is not None
+        present = dict(runner.clients.items())
+        for worker_id, client in present.items():
+            if client.state != "missing" and not stopping:
+                users[worker_id] = sum(client.user_classes_count.values())
+        # Missing (no heartbeat) is a loss whenever it happens; Locust itself stops the test
+        # when the last worker goes missing. A worker that leaves while the test stops has
+        # said goodbye (client_stopped) and is no loss.
+        gone = [
+            w
+            for w in users
+            if (w in present and present[w].state == "missing")
+            or (w not in present and not stopping)
+        ]
+        for worker_id in gone:
+            if any(entry["worker"] == worker_id for entry in lost):
+                continue
+            lost.append({"worker": worker_id, "at": round(now, 3), "users": users[worker_id]})
+            logging.getLogger("loadkit").error(
+                "worker %s was lost %.0f s into the run (it ran %d users)",
+                worker_id, now - _state["started_at"], users[worker_id],
+            )  # fmt: skip
+        if lost and runner.worker_count == 0:
+            logging.getLogger("loadkit").error("the last worker was lost; ending the run")
+            gevent.spawn(runner.quit)
+            return
 
 
 def _on_test_stopping(environment: Environment, **_: Any) -> None:
@@ -245,6 +297,14 @@ def _on_quit(exit_code: int, **_: Any) -> None:
     run_dir = os.environ.get(RUN_DIR_ENV)
     if run_dir:
         write_final_snapshot(environment, run_dir, exit_code)
+        _state["snapshot_written"] = True
+
+
+def _at_exit() -> None:
+    """Locust leaves without its `quit` event on some paths (a master that gave up waiting
+    for its workers calls sys.exit): write the snapshot then, so the verdict knows why."""
+    if not _state.get("snapshot_written"):
+        _on_quit(1)
 
 
 def _progress_loop(fd: int, environment: Environment) -> None:
@@ -282,6 +342,8 @@ def _progress_loop(fd: int, environment: Environment) -> None:
 def write_final_snapshot(environment: Environment, run_dir: str, exit_code: int) -> None:
     stats = environment.stats
     runner = environment.runner
+    if isinstance(runner, MasterRunner) and _state["started_at"] is None and runner.clients:
+        _state["workers"]["connected"] = sorted(runner.clients.keys())  # gave up waiting
     options = environment.parsed_options
     prefix = getattr(options, "csv_prefix", None)
     if prefix:
@@ -317,6 +379,7 @@ def write_final_snapshot(environment: Environment, run_dir: str, exit_code: int)
         "users": _state["users"],
         "cpu": _state["cpu"],
         "notes": _state["notes"],
+        "workers": _state["workers"],
         "entries": [entry.serialize() for entry in stats.entries.values()],
         "total": stats.total.serialize(),
         "errors": list(stats.serialize_errors().values()),
@@ -541,6 +604,7 @@ def main() -> None:
         return
     _mask_secrets()
     _workers_die_with_their_master()
+    atexit.register(_at_exit)
     deadline = os.environ.get(DEADLINE_ENV)
     if deadline:
         gevent.spawn(_deadline_loop, float(deadline))

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -35,7 +35,7 @@ from loadkit.periodic_stats import read_periodic_stats
 from loadkit.report.markdown import render_markdown
 from loadkit.run_folder import RunFolder, write_atomic
 from loadkit.scenario import Scenario
-from loadkit.settings import RunSettings
+from loadkit.settings import MASTER_PORT, Distribution, RunSettings
 from loadkit.summary import apdex_targets, build_summary, slo_of
 from loadkit.summary_types import Summary
 
@@ -80,7 +80,7 @@ class LoadOverrides:
     users: int | None = None
     spawn_rate: float | None = None
     duration_s: float | None = None
-    processes: int = 1
+    distribution: Distribution = field(default_factory=Distribution)
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def plan_run(
             users=overrides.users,
             spawn_rate=overrides.spawn_rate,
             duration_s=overrides.duration_s,
-            processes=overrides.processes,
+            distribution=overrides.distribution,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -163,11 +163,7 @@ def locust_command(folder: RunFolder, settings: RunSettings) -> list[str]:
             "--spawn-rate", f"{settings.spawn_rate:g}",
             "--run-time", f"{settings.duration_s}s",
         ]  # fmt: skip
-    if settings.processes > 1:
-        # A port of our own: workers of another run on this machine must never join ours.
-        port = str(_free_port())
-        load += ["--processes", str(settings.processes), "--master-bind-port", port,
-                 "--master-port", port]  # fmt: skip
+    load += _distribution_arguments(settings.distribution)
     return [
         sys.executable, "-m", "loadkit.harness",
         "-f", str(folder.locustfile),
@@ -182,6 +178,47 @@ def locust_command(folder: RunFolder, settings: RunSettings) -> list[str]:
         # The verdict is ours (thresholds); Locust's exit code only tells us it ended cleanly.
         "--exit-code-on-error", "0",
     ]  # fmt: skip
+
+
+def _distribution_arguments(dist: Distribution) -> list[str]:
+    if dist.master:
+        port = str(dist.port or MASTER_PORT)
+        return [
+            "--master", "--expect-workers", str(dist.expect_workers),
+            "--expect-workers-max-wait", f"{dist.max_wait_s:g}",
+            "--master-bind-host", dist.bind_host, "--master-bind-port", port,
+        ]  # fmt: skip
+    if dist.processes > 1:
+        # A port of our own on loopback: workers of another run on this machine must never
+        # join ours, and nobody else may (the port is unauthenticated).
+        port = str(dist.port or _free_port())
+        return [
+            "--processes", str(dist.processes), "--master-bind-host", "127.0.0.1",
+            "--master-bind-port", port, "--master-host", "127.0.0.1", "--master-port", port,
+        ]  # fmt: skip
+    return []
+
+
+def worker_command(master_host: str, master_port: int, processes: int | None) -> list[str]:
+    """A `loadkit worker`: Locust's worker through the harness (fine histograms, CPU samples),
+    with the locustfile received from the master (`-f -`), so what runs is the reviewed one."""
+    command = [
+        sys.executable, "-m", "loadkit.harness", "-f", "-", "--worker",
+        "--master-host", master_host, "--master-port", str(master_port),
+    ]  # fmt: skip
+    if processes is None or processes > 1:
+        command += ["--processes", "-1" if processes is None else str(processes)]
+    return command
+
+
+def run_worker(master_host: str, master_port: int, processes: int | None) -> int:
+    """Run a worker until its master ends the test (or a signal arrives); its exit code."""
+    command = worker_command(master_host, master_port, processes)
+    # Own session: a terminal's Ctrl-C reaches only us, and Locust is stopped once.
+    with subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True) as process:
+        aborted = threading.Event()
+        with _forward_signals(process, aborted):
+            return process.wait()
 
 
 def ui_command(

@@ -3,10 +3,39 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from loadkit.scenario import Scenario, shapes
 from loadkit.scenario.shapes import Stage
+
+MASTER_PORT = 5557
+"""Locust's own default master port, for a master that workers on other machines join."""
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Where the load is generated: in the Locust process itself, in `processes` worker
+    processes on this machine (Locust's --processes), or, as a master, by `expect_workers`
+    workers that connect from other machines (`loadkit worker`)."""
+
+    processes: int = 1
+    expect_workers: int = 0
+    """--master: the workers to wait for before the test starts; 0 for a run on this machine."""
+    bind_host: str = "127.0.0.1"
+    """Where the master listens. Its port is unauthenticated and hands out the locustfile (with
+    embedded test data) to whoever connects: loopback unless the user says otherwise."""
+    port: int | None = None
+    """None: a free port of our own (--processes) or MASTER_PORT (--master)."""
+    max_wait_s: float = 60.0
+    """--master: how long to wait for the expected workers before giving up (no load sent)."""
+
+    @property
+    def master(self) -> bool:
+        return self.expect_workers > 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.master or self.processes > 1
 
 
 @dataclass(frozen=True)
@@ -20,8 +49,11 @@ class RunSettings:
     stop_timeout_s: int
     stages: tuple[Stage, ...] | None = None
     """The load shape, or None for a constant load."""
-    processes: int = 1
-    """Locust worker processes on this machine (Locust's --processes); 1 runs in-process."""
+    distribution: Distribution = field(default_factory=Distribution)
+
+    @property
+    def processes(self) -> int:
+        return self.distribution.processes
 
     @classmethod
     def resolve(
@@ -32,7 +64,7 @@ class RunSettings:
         users: int | None = None,
         spawn_rate: float | None = None,
         duration_s: float | None = None,
-        processes: int = 1,
+        distribution: Distribution | None = None,
     ) -> RunSettings:
         """Raises ValueError when an override cannot apply (e.g. --users with stages)."""
         load = scenario.load
@@ -54,7 +86,7 @@ class RunSettings:
                 stop_timeout_s=stop_timeout_s,
                 stages=tuple(stages),
                 host=target,
-                processes=processes,
+                distribution=distribution or Distribution(),
             )
         assert load.users is not None and load.spawn_rate is not None
         return cls(
@@ -63,7 +95,7 @@ class RunSettings:
             duration_s=int(duration_s if duration_s is not None else load.total_duration),
             stop_timeout_s=stop_timeout_s,
             host=target,
-            processes=processes,
+            distribution=distribution or Distribution(),
         )
 
 

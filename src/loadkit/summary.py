@@ -165,13 +165,18 @@ def build_summary(
         return histograms.select(name=name, request_type=method)
 
     delivered = (
-        load_delivered(settings, final, distributed=settings.processes > 1)
+        load_delivered(settings, final, distributed=settings.distribution.distributed)
         if final is not None and partial is None
         else None
     )
     exceptions: list[ExceptionRow] = [
         {"count": e["count"], "message": e["message"]} for e in (final or {}).get("exceptions", [])
     ]
+    never_sent = (
+        delivered.missing_workers(settings.distribution.max_wait_s)
+        if delivered is not None
+        else None
+    )
     verdict, reasons = _verdict(
         have_stats=final is not None,
         aborted=aborted,
@@ -180,7 +185,12 @@ def build_summary(
         total=total,
         results=results,
         exceptions=exceptions,
-        shortfall=delivered.shortfall() if delivered is not None and not aborted else [],
+        shortfall=(
+            [*delivered.worker_losses(), *delivered.shortfall()]
+            if delivered is not None and not aborted
+            else []
+        ),
+        never_sent=never_sent,
     )
     warnings = delivered.generator_warnings() if delivered is not None else []
     failures: list[FailureRow] = [
@@ -208,6 +218,7 @@ def build_summary(
             "aborted": aborted,
             "killed": killed,
             "partial": partial,
+            "not_started": never_sent,
             "peak_users": (final or {}).get("peak_users"),
             "locust_version": (final or {}).get("locust_version"),
         },
@@ -356,9 +367,12 @@ def _verdict(
     results: Sequence[ThresholdResult],
     exceptions: Sequence[ExceptionRow],
     shortfall: Sequence[str],
+    never_sent: str | None = None,
 ) -> tuple[Verdict, list[str]]:
     """Decided once every reason is known: any reason at all means the run does not pass."""
     reasons: list[str] = []
+    if never_sent:  # e.g. the master's workers never came: nothing was tested
+        return Verdict.ABORTED, [never_sent]
     if not have_stats:
         reasons.append("Locust wrote no statistics at all; see locust.log in the run folder")
     if aborted:

@@ -32,6 +32,7 @@ __all__ = [
     "GeneratorCpu",
     "LoadInfo",
     "LoadLevelDict",
+    "LostWorker",
     "RequestRow",
     "RunInfo",
     "ScenarioInfo",
@@ -40,6 +41,7 @@ __all__ = [
     "ThresholdRow",
     "UslFitDict",
     "Verdict",
+    "WorkersInfo",
 ]
 
 
@@ -71,6 +73,8 @@ class RunInfo(TypedDict):
     """Why Locust had to be killed, or None."""
     partial: str | None
     """Where the numbers came from when Locust wrote no final snapshot, or None."""
+    not_started: str | None
+    """Why no load was sent at all (e.g. the master's workers never came), or None."""
     peak_users: int | None
     """The most users Locust ran at once."""
     locust_version: str | None
@@ -102,6 +106,24 @@ class GeneratorCpu(TypedDict):
     """Busy long enough for the run to be flagged (a warning)."""
 
 
+class LostWorker(TypedDict):
+    worker: str
+    """Locust's id of the worker (host name and a random part)."""
+    at_s: float
+    """Seconds into the run when the master noticed (about 3 s after its last heartbeat)."""
+    users: int
+    """The users it was running."""
+
+
+class WorkersInfo(TypedDict):
+    """A distributed run's workers (all zero/empty for a run on one machine)."""
+
+    expected: int
+    connected: list[str]
+    """Worker ids connected when the test started (or when the master gave up waiting)."""
+    lost: list[LostWorker]
+
+
 class LoadInfo(TypedDict):
     """Planned against delivered load (`delivery.LoadDelivered.to_dict`)."""
 
@@ -116,6 +138,7 @@ class LoadInfo(TypedDict):
     notes: list[str]
     """What the generated code said about users stopping (e.g. test data exhausted)."""
     generator_cpu: list[GeneratorCpu]
+    workers: WorkersInfo
 
 
 class ApdexEntry(TypedDict):

@@ -27,7 +27,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -86,11 +86,18 @@ class _BadRequest(Exception):
 
 
 class _Request:
-    __slots__ = ("body", "headers", "method", "path", "query")
+    __slots__ = ("body", "client", "headers", "method", "path", "query")
 
     def __init__(
-        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+        client: str = "",
     ) -> None:
+        self.client = client
         self.method = method
         self.path = path
         self.query = query
@@ -180,7 +187,8 @@ class TargetApp:
         query = str(environ.get("QUERY_STRING", ""))
         headers = _environ_headers(environ)
         body = _read_body(environ)
-        request = _Request(method, path, query, headers, body)
+        client = str(environ.get("REMOTE_ADDR", ""))
+        request = _Request(method, path, query, headers, body, client)
 
         if path.startswith(_INTROSPECTION_PREFIX):
             code, payload, extra = self._introspect(request)
@@ -222,6 +230,7 @@ class TargetApp:
                         "headers": dict(request.headers),
                         "body": request.body.decode("utf-8", errors="replace"),
                         "time": time.time(),
+                        "client": request.client,
                     }
                 )
 
@@ -372,8 +381,10 @@ def serve(
     patch: bool = True,
     on_listening: Callable[[str], None] | None = None,
     tls: TargetTLS | None = None,
+    bind: str = HOST,
 ) -> None:
-    """Serve the target on ``127.0.0.1:port`` until SIGTERM or SIGINT, then return.
+    """Serve the target on ``bind:port`` (127.0.0.1 unless a test puts it on a benchmark
+    network it made: see `check_bind_address`) until SIGTERM or SIGINT, then return.
 
     Must be called from the main thread (signal handlers). With ``patch=True`` (the
     default) this monkey-patches the process with gevent first — harmless if it already
@@ -406,18 +417,19 @@ def serve(
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return WSGIHandler(sock, address, server)
 
+    check_bind_address(bind)
     server = WSGIServer(
-        (HOST, port),
+        (bind, port),
         app,
         log=sys.stderr if access_log else None,
         handler_class=handler,
         # Without SERVER_NAME, pywsgi resolves it with socket.getfqdn() on the first
         # request — a reverse-DNS lookup that can stall for seconds in a sandbox.
-        environ={"SERVER_NAME": HOST},
+        environ={"SERVER_NAME": bind},
         **({} if tls is None else {"ssl_context": _server_ssl_context(tls)}),
     )
     server.start()
-    url = f"{'http' if tls is None else 'https'}://{HOST}:{server.server_port}"
+    url = f"{'http' if tls is None else 'https'}://{bind}:{server.server_port}"
 
     def shutdown() -> None:
         server.stop(timeout=1)
@@ -448,12 +460,35 @@ def _server_ssl_context(tls: TargetTLS) -> Any:
     return context
 
 
+def check_bind_address(address: str) -> None:
+    """The target is a test fixture, never a service: it listens on loopback, or on an address
+    of 198.18.0.0/15 (reserved for benchmark networks), which the tests assign only inside
+    network namespaces they create. Raises ValueError for anything else."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        raise ValueError(f"--bind takes an IP address, got {address!r}") from None
+    if not (ip.is_loopback or ip in ipaddress.ip_network("198.18.0.0/15")):
+        raise ValueError(
+            f"--bind {address}: the target listens only on loopback or 198.18.0.0/15"
+        )
+
+
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m loadkit.target",
         description="Serve loadkit's demo/test HTTP JSON API on 127.0.0.1.",
     )
     parser.add_argument("--port", type=int, default=0, help="TCP port (0: pick a free one)")
+    parser.add_argument(
+        "--bind",
+        default=HOST,
+        metavar="ADDRESS",
+        help="address to listen on: 127.0.0.1 (default), other loopback, or 198.18.0.0/15 "
+        "(a benchmark network inside a network namespace)",
+    )
     parser.add_argument(
         "--max-concurrency",
         type=int,
@@ -492,6 +527,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--max-concurrency must be at least 1")
     if args.service_ms < 0:
         parser.error("--service-ms must not be negative")
+    try:
+        check_bind_address(args.bind)
+    except ValueError as exc:
+        parser.error(str(exc))
     return args
 
 
@@ -515,6 +554,7 @@ def main(argv: list[str] | None = None) -> int:
         access_log=args.access_log,
         patch=False,
         on_listening=announce,
+        bind=args.bind,
         tls=(
             None
             if args.tls_cert is None
@@ -540,10 +580,12 @@ class TargetProcess:
         record: bool = False,
         tls: TargetTLS | None = None,
         client_cert: tuple[str, str] | None = None,
+        wrapper: Sequence[str] = (),
     ) -> None:
         """``tls`` serves HTTPS (``url`` is then ``https://``); ``client_cert`` is the
         (certificate, key) this driver presents for its own calls to a target that requires
-        client certificates."""
+        client certificates; ``wrapper`` prefixes the command (e.g. ``ip netns exec NS``)."""
+        self.wrapper = tuple(wrapper)
         self.extra_args: tuple[str, ...] = extra_args
         self.port = port
         self.record = record
@@ -565,7 +607,7 @@ class TargetProcess:
             args += ["--tls-cert", self.tls.cert, "--tls-key", self.tls.key]
             if self.tls.client_ca is not None:
                 args += ["--tls-client-ca", self.tls.client_ca]
-        return [*args, *self.extra_args]
+        return [*self.wrapper, *args, *self.extra_args]
 
     @property
     def output(self) -> str:
