@@ -28,7 +28,9 @@ from loadkit.run_folder import DEFAULT_REPORTS_DIR
 from loadkit.scenario.durations import parse_duration
 
 if TYPE_CHECKING:
+    from loadkit.runner import RunOutcome
     from loadkit.scenario import Scenario
+    from loadkit.settings import Distribution
 
 # The library is imported inside the commands, not here: `loadkit run` starts the Locust
 # process first and loads pydantic, YAML and the compiler while that process imports Locust.
@@ -419,6 +421,32 @@ def run(file: str, **overrides: Any) -> ExitStatus:
         locust.discard()
 
 
+def _distribution(
+    processes: int,
+    master: bool,
+    expect_workers: int | None,
+    master_bind_host: str,
+    master_port: int | None,
+    expect_workers_max_wait: float,
+) -> Distribution:
+    from loadkit.settings import Distribution
+
+    if not master and expect_workers is not None:
+        raise UsageError("--expect-workers needs --master")
+    if master and processes > 1:
+        raise UsageError(
+            "--processes cannot go with --master: start `loadkit worker --processes N` on each "
+            "worker machine instead"
+        )
+    return Distribution(
+        processes=processes,
+        expect_workers=(expect_workers or 1) if master else 0,
+        bind_host=master_bind_host,
+        port=master_port,
+        max_wait_s=expect_workers_max_wait,
+    )
+
+
 def _run(
     scenario: Scenario,
     text: str,
@@ -439,21 +467,9 @@ def _run(
     locust: LocustProcess | None = None,
 ) -> ExitStatus:
     from loadkit.runner import LoadOverrides, plan_run, run_locust
-    from loadkit.settings import Distribution
 
-    if not master and expect_workers is not None:
-        raise UsageError("--expect-workers needs --master")
-    if master and processes > 1:
-        raise UsageError(
-            "--processes cannot go with --master: start `loadkit worker --processes N` on each "
-            "worker machine instead"
-        )
-    distribution = Distribution(
-        processes=processes,
-        expect_workers=(expect_workers or 1) if master else 0,
-        bind_host=master_bind_host,
-        port=master_port,
-        max_wait_s=expect_workers_max_wait,
+    distribution = _distribution(
+        processes, master, expect_workers, master_bind_host, master_port, expect_workers_max_wait
     )
     overrides = LoadOverrides(host, users, spawn_rate, duration, distribution)
     planned = plan_run(scenario, text, source_file, overrides, out=out, reports_dir=reports_dir)
@@ -494,37 +510,76 @@ def _run(
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--host", type=HostParam(), envvar="LOADKIT_HOST", help="Base URL of the target.")
+@_run_options
+@click.option(
+    "--web-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface of the web UI; beyond loopback only with --web-login.",
+)
 @click.option("--web-port", type=click.IntRange(1, 65535), default=8089, show_default=True)
-@_folder_options
+@click.option(
+    "--web-login",
+    is_flag=True,
+    help="A login page in front of the UI (LOADKIT_WEB_USER / LOADKIT_WEB_PASSWORD).",
+)
 def ui(
-    file: str, host: str | None, web_port: int, out: Path | None, reports_dir: Path
+    file: str,
+    web_host: str,
+    web_port: int,
+    web_login: bool,
+    out: Path | None,
+    reports_dir: Path,
+    host: str | None,
+    users: int | None,
+    spawn_rate: float | None,
+    duration: float | None,
+    **distribution: Any,
 ) -> ExitStatus:
-    """Run a scenario under Locust's own web UI on 127.0.0.1 (until Ctrl-C).
+    """Run a scenario under Locust's own web UI (until Ctrl-C).
 
-    The compiled locustfile and Locust's CSVs go to a run folder; start, stop and watch the
-    test in the browser. Thresholds are judged by `loadkit run`, not here.
+    The form opens with the scenario's load; a Thresholds and an Apdex tab follow the test
+    live. Every test started and ended in the UI gets its own run folder under --reports-dir,
+    judged and reported like `loadkit run`'s; the terminal prints each verdict.
     """
-    import subprocess
+    import tempfile
 
-    from loadkit.runner import new_folder, ui_command
+    from loadkit.runner import LoadOverrides, WebUI, plan_run, run_ui
 
-    scenario, text = _load(file)
-    folder = new_folder(out, scenario.name, reports_dir)
-    command = ui_command(folder, scenario, text, file, host=host, web_port=web_port)
-    click.echo(
-        f"loadkit: Locust's web UI on http://127.0.0.1:{web_port} (Ctrl-C to stop); "
-        f"run folder {folder.path}"
-    )
-    with subprocess.Popen(command, stdin=subprocess.DEVNULL) as locust:
-        previous = signal.signal(signal.SIGTERM, lambda signum, frame: locust.terminate())
-        try:
-            locust.wait()
-        except KeyboardInterrupt:
-            locust.terminate()
-            locust.wait()
-        finally:
-            signal.signal(signal.SIGTERM, previous)
+    if out is not None:
+        raise UsageError("each test started in the UI gets its own folder: use --reports-dir")
+    overrides = LoadOverrides(host, users, spawn_rate, duration, _distribution(**distribution))
+    web = WebUI(web_host, web_port, web_login)
+    locust = LocustProcess.start()  # imports Locust while we read the scenario
+    try:
+        scenario, text = _load(file)
+        session = Path(tempfile.mkdtemp(prefix="loadkit-ui-"))
+        planned = plan_run(
+            scenario, text, file, overrides, out=session, reports_dir=reports_dir
+        )
+        for warning in planned.warnings:
+            click.echo(f"loadkit: warning: {file}: {warning}", err=True)
+        click.echo(
+            f"loadkit: Locust's web UI on http://{web_host}:{web_port} for {scenario.name!r} "
+            f"(Ctrl-C to stop); each test's run folder goes to {reports_dir}"
+        )
+
+        def test_ended(outcome: RunOutcome) -> None:
+            summary = outcome.summary
+            click.echo(
+                mask_text(
+                    f"loadkit: test ended: {summary['verdict'].upper()} "
+                    f"(exit code {summary['exit_code']}) — "
+                    + "; ".join(summary["reasons"][:3] or ["every threshold held"])
+                    + f"\n  run folder: {outcome.folder.path}"
+                    + f"\n  report: {outcome.folder.report_html}",
+                    scenario.secret_values,
+                )
+            )
+
+        run_ui(planned, web, reports_dir=reports_dir, on_test_end=test_ended, locust=locust)
+    finally:
+        locust.discard()
     return ExitStatus.PASS
 
 

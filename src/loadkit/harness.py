@@ -39,6 +39,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -59,6 +60,9 @@ from loadkit.harness_protocol import (
     PROGRESS_FD_ENV,
     RUN_DIR_ENV,
     SECRET_NAMES_ENV,
+    UI_CONFIG_ENV,
+    UI_REPORTS_DIR_ENV,
+    UI_SCENARIO_NAME_ENV,
     WAIT_FOR_COMMAND_ENV,
 )
 from loadkit.histogram import HistogramRecorder
@@ -113,6 +117,8 @@ def _on_init(environment: Environment, **_: Any) -> None:
     fd = os.environ.get(PROGRESS_FD_ENV)
     if fd:
         gevent.spawn(_progress_loop, int(fd), environment)
+    if os.environ.get(UI_CONFIG_ENV) and environment.web_ui is not None:
+        _install_ui(environment, os.environ[UI_CONFIG_ENV])
 
 
 def _on_request(
@@ -229,6 +235,8 @@ def _seal_loop() -> None:
 
 
 def _on_test_start(environment: Environment, **_: Any) -> None:
+    if _ui["config"] is not None and _is_reporting_process(environment):
+        _begin_ui_test(environment)
     if _state["started_at"] is None:
         _state["started_at"] = time.time()
         if isinstance(environment.runner, MasterRunner):
@@ -286,6 +294,10 @@ def _on_test_stopping(environment: Environment, **_: Any) -> None:
 
 def _on_test_stop(environment: Environment, **_: Any) -> None:
     _state["stopped_at"] = time.time()
+    if _ui["current"] is not None and _is_reporting_process(environment):
+        # A master's workers send their last report as they stop: let it arrive.
+        delay = 2.0 if isinstance(environment.runner, MasterRunner) else 0.2
+        gevent.spawn_later(delay, _finish_ui_test, environment)
 
 
 def _on_quit(exit_code: int, **_: Any) -> None:
@@ -293,6 +305,10 @@ def _on_quit(exit_code: int, **_: Any) -> None:
     # has sent its last report, so these numbers are final.
     environment: Environment | None = _state["env"]
     if environment is None or not _is_reporting_process(environment):
+        return
+    if _ui["config"] is not None:  # each test has its folder; the session has none
+        _finish_ui_test(environment)
+        _state["snapshot_written"] = True
         return
     run_dir = os.environ.get(RUN_DIR_ENV)
     if run_dir:
@@ -309,6 +325,7 @@ def _at_exit() -> None:
 
 def _progress_loop(fd: int, environment: Environment) -> None:
     os.set_blocking(fd, False)  # a slow reader must never block the gevent hub
+    _state["progress_fd"] = fd
     # Workers report every 3 s: on a master the last complete second is a few seconds back.
     lag = 4 if isinstance(environment.runner, MasterRunner) else 1
     while True:
@@ -331,21 +348,134 @@ def _progress_loop(fd: int, environment: Environment) -> None:
             "second_failures": failures,
             "p95_ms": p95,
         }
-        try:
-            os.write(fd, (json.dumps(line) + "\n").encode())
-        except (BlockingIOError, BrokenPipeError):
-            pass
-        except OSError:
+        if not _send_progress(line):
             return
 
 
-def write_final_snapshot(environment: Environment, run_dir: str, exit_code: int) -> None:
+def _send_progress(line: dict[str, Any]) -> bool:
+    """One JSON line to `loadkit run`/`loadkit ui`; False once the reader is gone."""
+    fd = _state.get("progress_fd")
+    if fd is None:
+        return False
+    try:
+        os.write(fd, (json.dumps(line) + "\n").encode())
+    except (BlockingIOError, BrokenPipeError):
+        pass
+    except OSError:
+        return False
+    return True
+
+
+# -- the web UI: a run folder per test -------------------------------------------------------
+
+_ui: dict[str, Any] = {
+    "config": None,  # loadkit.live.LiveConfig of the scenario
+    "current": None,  # the running test's folder (a Path), or None
+    "writer": None,  # Locust's CSV writer for the running test, and its greenlet
+    "writer_greenlet": None,
+    "finished": [],  # [{"folder", "started_at"}] of every test that ended, oldest first
+}
+
+
+def _install_ui(environment: Environment, config_path: str) -> None:
+    from loadkit import webui
+    from loadkit.live import LiveConfig
+
+    _ui["config"] = LiveConfig.read(config_path)
+    webui.install(environment, live=_live_tables, finished=lambda: list(_ui["finished"]))
+
+
+def _live_tables() -> dict[str, list[Any]]:
+    """The Thresholds tab's rows, from what the fine histograms hold so far."""
+    from loadkit.histogram import RunHistograms
+    from loadkit.live import apdex_lines, threshold_lines
+
+    started = _state["started_at"]
+    if started is None or _ui["current"] is None:
+        return {"thresholds": [], "apdex": []}
+    histograms = RunHistograms.from_json(_histograms.to_json())
+    elapsed = (_state["stopping_at"] or time.time()) - started
+    config = _ui["config"]
+    return {
+        "thresholds": threshold_lines(histograms, elapsed, config),
+        "apdex": apdex_lines(histograms, config),
+    }
+
+
+def _begin_ui_test(environment: Environment) -> None:
+    """A test started from the web UI: a new run folder, fresh measurements."""
+    from locust.stats import StatsCSVFileWriter
+
+    from loadkit.run_folder import RunFolder
+
+    if _ui["current"] is not None:  # a new swarm while one was running: close that one first
+        _finish_ui_test(environment)
+    session = RunFolder(Path(os.environ[RUN_DIR_ENV]))
+    config_name = os.environ.get(UI_SCENARIO_NAME_ENV, "run")
+    folder = RunFolder.create(None, config_name, Path(os.environ[UI_REPORTS_DIR_ENV]))
+    for name in (RunFolder.SCENARIO, RunFolder.LOCUSTFILE):
+        with contextlib.suppress(OSError):
+            (folder.path / name).write_bytes((session.path / name).read_bytes())
+    _histograms.drain()
+    del _cpu_samples[:]
+    _state.update(
+        started_at=None, stopping_at=None, stopped_at=None, peak_users=0, users=[], cpu={},
+        notes=[], snapshot_written=False,
+        workers={"expected": _state["workers"]["expected"], "connected": [], "lost": []},
+    )  # fmt: skip
+    writer = StatsCSVFileWriter(
+        environment, PERCENTILES_TO_REPORT, str(folder.csv_prefix), full_history=True
+    )
+    _ui.update(current=folder, writer=writer, writer_greenlet=gevent.spawn(writer.stats_writer))
+
+
+def _on_reset_stats(**_: Any) -> None:
+    """The web UI's Reset: Locust forgets the statistics so far (this event fires just before).
+    Nothing measured may be lost, so the test's folder is closed with them, and a new one goes
+    on from here."""
+    environment: Environment | None = _state["env"]
+    if environment is None or _ui["current"] is None or not _is_reporting_process(environment):
+        return
+    _finish_ui_test(environment)
+    _begin_ui_test(environment)
+    _state["started_at"] = time.time()
+
+
+def _finish_ui_test(environment: Environment) -> None:
+    """The test ended (Stop, its run time, its shape, a new swarm or Ctrl-C): write its final
+    snapshot into its folder and tell `loadkit ui`, which judges it and writes its report."""
+    folder = _ui["current"]
+    if folder is None:
+        return
+    _ui["current"] = None
+    if _ui["writer_greenlet"] is not None:
+        _ui["writer_greenlet"].kill(block=True)
+    if _ui["writer"] is not None:
+        with contextlib.suppress(Exception):
+            _ui["writer"].close_files()
+    options = environment.parsed_options
+    plan = {
+        "host": environment.host or "",
+        "users": getattr(options, "num_users", None),
+        "spawn_rate": getattr(options, "spawn_rate", None),
+        "run_time": getattr(options, "run_time", None),
+    }
+    if _state["stopping_at"] is None and _state["started_at"] is not None:
+        _state["stopping_at"] = time.time()
+    write_final_snapshot(environment, str(folder.path), 0, csv_prefix=str(folder.csv_prefix))
+    _ui["finished"].append({"folder": str(folder.path), "started_at": _state["started_at"]})
+    _send_progress({"event": "test_end", "folder": str(folder.path), "plan": plan})
+
+
+def write_final_snapshot(
+    environment: Environment, run_dir: str, exit_code: int, *, csv_prefix: str | None = None
+) -> None:
     stats = environment.stats
     runner = environment.runner
     if isinstance(runner, MasterRunner) and _state["started_at"] is None and runner.clients:
         _state["workers"]["connected"] = sorted(runner.clients.keys())  # gave up waiting
     options = environment.parsed_options
-    prefix = getattr(options, "csv_prefix", None)
+    prefix = csv_prefix or getattr(options, "csv_prefix", None)
     if prefix:
         # The same format Locust writes, but final: StatsCSV is Locust's own writer.
         writer = StatsCSV(environment, PERCENTILES_TO_REPORT)
@@ -593,6 +723,7 @@ def main() -> None:
     events.init.add_listener(_on_init)
     events.test_start.add_listener(_on_test_start)
     events.test_stopping.add_listener(_on_test_stopping)
+    events.reset_stats.add_listener(_on_reset_stats)
     events.test_stop.add_listener(_on_test_stop)
     events.quit.add_listener(_on_quit)
     events.request.add_listener(_on_request)

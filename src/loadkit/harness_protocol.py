@@ -18,3 +18,8 @@ SECRET_NAMES_ENV = "LOADKIT_SECRET_NAMES"
 """Comma-separated names of the environment variables holding the scenario's secrets: the
 harness masks their values (read from its own environment, never passed) in everything Locust
 logs, prints, stores and writes."""
+UI_CONFIG_ENV = "LOADKIT_UI_CONFIG"
+"""`loadkit ui`: a JSON file with the scenario's thresholds and Apdex targets (`live.LiveConfig`);
+its presence makes the harness write a run folder per test started in the web UI."""
+UI_REPORTS_DIR_ENV = "LOADKIT_UI_REPORTS_DIR"
+UI_SCENARIO_NAME_ENV = "LOADKIT_UI_SCENARIO_NAME"

@@ -9,7 +9,9 @@ whatever happens, this side still writes summary.json and summary.md.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import math
 import os
 import signal
 import socket
@@ -24,19 +26,27 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from loadkit.compiler import compile_scenario
+from loadkit.compiler import compile_scenario, user_class_names
 from loadkit.delivery import data_warnings
 from loadkit.errors import UsageError
-from loadkit.harness_protocol import DEADLINE_ENV, RUN_DIR_ENV, SECRET_NAMES_ENV
+from loadkit.harness_protocol import (
+    DEADLINE_ENV,
+    RUN_DIR_ENV,
+    SECRET_NAMES_ENV,
+    UI_CONFIG_ENV,
+    UI_REPORTS_DIR_ENV,
+    UI_SCENARIO_NAME_ENV,
+)
 from loadkit.histogram import RunHistograms, load_histograms
 from loadkit.launcher import LocustProcess
+from loadkit.live import LiveConfig
 from loadkit.masking import mask_folder
 from loadkit.periodic_stats import read_periodic_stats
 from loadkit.report.markdown import render_markdown
 from loadkit.run_folder import RunFolder, write_atomic
 from loadkit.scenario import Scenario
 from loadkit.settings import MASTER_PORT, Distribution, RunSettings
-from loadkit.summary import apdex_targets, build_summary, slo_of
+from loadkit.summary import apdex_targets, build_summary, slo_of, thresholds_of
 from loadkit.summary_types import Summary
 
 if TYPE_CHECKING:
@@ -221,25 +231,156 @@ def run_worker(master_host: str, master_port: int, processes: int | None) -> int
             return process.wait()
 
 
-def ui_command(
-    folder: RunFolder,
-    scenario: Scenario,
-    source_text: str,
-    source_file: str,
-    *,
-    host: str | None,
-    web_port: int,
-) -> list[str]:
-    """Prepare `folder` and return the command that runs Locust's web UI on it (127.0.0.1)."""
-    prepare_folder(folder, scenario, source_text, source_file)
+@dataclass(frozen=True)
+class WebUI:
+    """Where Locust's web UI listens; beyond loopback only behind its login page."""
+
+    host: str = "127.0.0.1"
+    port: int = 8089
+    login: bool = False
+
+    def check(self) -> None:
+        import ipaddress
+
+        try:
+            loopback = ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            loopback = self.host == "localhost"
+        if not loopback and not self.login:
+            raise UsageError(
+                f"--web-host {self.host} exposes the web UI, which can start load against the "
+                "target, beyond this machine: add --web-login (and set LOADKIT_WEB_USER and "
+                "LOADKIT_WEB_PASSWORD)"
+            )
+        if self.login and not (os.environ.get("LOADKIT_WEB_USER") and os.environ.get(
+            "LOADKIT_WEB_PASSWORD"
+        )):
+            raise UsageError("--web-login needs LOADKIT_WEB_USER and LOADKIT_WEB_PASSWORD set")
+
+
+def ui_arguments(planned: PlannedRun, web: WebUI) -> list[str]:
+    """Locust's arguments for its web UI on a planned session: the form pre-filled with the
+    scenario's load (a shape shows and follows itself), no CSV of its own (the harness
+    writes one per test into the test's folder)."""
+    settings = planned.settings
+    load: list[str] = []
+    if settings.stages is None:
+        load = [
+            "--users", str(settings.users),
+            "--spawn-rate", f"{settings.spawn_rate:g}",
+            "--run-time", f"{settings.duration_s}s",
+        ]  # fmt: skip
     return [
-        sys.executable, "-m", "locust",
-        "-f", str(folder.locustfile),
-        "--host", host or scenario.host,
-        "--web-host", "127.0.0.1",
-        "--web-port", str(web_port),
-        "--csv", str(folder.csv_prefix),
+        "-f", str(planned.folder.locustfile),
+        "--host", settings.host,
+        "--web-host", web.host,
+        "--web-port", str(web.port),
+        *(["--web-login"] if web.login else []),
+        *load,
+        *_distribution_arguments(settings.distribution),
+        "--stop-timeout", str(settings.stop_timeout_s),
+        "--exit-code-on-error", "0",
     ]  # fmt: skip
+
+
+UiCallback = Callable[[RunOutcome], None]
+
+
+def run_ui(
+    planned: PlannedRun,
+    web: WebUI,
+    *,
+    reports_dir: Path,
+    on_test_end: UiCallback,
+    locust: LocustProcess | None = None,
+) -> int | None:
+    """Run Locust's web UI until Ctrl-C/SIGTERM; every test started and ended in it is judged
+    into its own run folder (`on_test_end` gets each outcome). Returns Locust's exit code."""
+    import queue
+
+    web.check()
+    scenario, settings, session = planned.scenario, planned.settings, planned.folder
+    config = LiveConfig(
+        thresholds=[t.expression for t in thresholds_of(scenario)[0]],
+        defaulted=thresholds_of(scenario)[1],
+        apdex_t_ms=apdex_targets(scenario).t_ms,
+        apdex_per_request=dict(apdex_targets(scenario).per_request),
+        user_classes=user_class_names(scenario),
+    )
+    config_path = session.path / "live.json"
+    config_path.write_text(config.to_json(), encoding="utf-8")
+    locust = locust or LocustProcess.start()
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    locust.begin(
+        ui_arguments(planned, web),
+        log=session.locust_log,
+        env={
+            RUN_DIR_ENV: str(session.path),
+            UI_CONFIG_ENV: str(config_path),
+            UI_REPORTS_DIR_ENV: str(reports_dir),
+            UI_SCENARIO_NAME_ENV: scenario.name,
+            SECRET_NAMES_ENV: ",".join(scenario._secret_values),
+        },
+        python_path=[str(scenario.base_dir)],
+    )
+    ended: queue.Queue[dict[str, Any]] = queue.Queue()
+
+    def on_progress(line: dict[str, Any]) -> None:
+        if line.get("event") == "test_end":
+            ended.put(line)
+
+    deadline = _Deadline(load_s=float("inf"), begun=time.monotonic())
+    reader = threading.Thread(
+        target=_read_progress, args=(locust.progress_fd, on_progress, deadline), daemon=True
+    )
+    reader.start()
+    aborted = threading.Event()
+    process = locust.process
+
+    def judge_pending() -> None:
+        while True:
+            try:
+                line = ended.get_nowait()
+            except queue.Empty:
+                return
+            folder = RunFolder(Path(line["folder"]))
+            test_settings = _ui_test_settings(settings, line.get("plan") or {}, folder)
+            outcome = judge_folder(
+                folder, scenario, test_settings, planned.source_file, aborted=False, exit_code=0
+            )
+            on_test_end(outcome)
+
+    with _forward_signals(process, aborted):
+        while True:
+            try:
+                exit_code: int | None = process.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                judge_pending()
+    reader.join(timeout=5.0)
+    judge_pending()
+    locust.discard()
+    return exit_code
+
+
+def _ui_test_settings(
+    settings: RunSettings, plan: dict[str, Any], folder: RunFolder
+) -> RunSettings:
+    """The load a test started in the web UI had: what the form said (the person may have
+    changed it), a shape's own stages, and, without a run time, as long as it ran."""
+    if settings.stages is not None:
+        return settings
+    final = _read_json(folder.final_stats) or {}
+    started, stopping = final.get("started_at"), final.get("stopping_at")
+    ran = math.ceil(stopping - started) if started and stopping else settings.duration_s
+    run_time = plan.get("run_time")
+    return dataclasses.replace(
+        settings,
+        host=str(plan.get("host") or settings.host).rstrip("/"),
+        users=int(plan.get("users") or settings.users),
+        spawn_rate=float(plan.get("spawn_rate") or settings.spawn_rate),
+        duration_s=int(run_time) if run_time else max(1, ran),
+    )
 
 
 def _free_port() -> int:
@@ -306,7 +447,22 @@ def run_locust(
     if early.strip():  # e.g. Locust failed before it knew where its log goes
         with open(folder.locust_log, "a", encoding="utf-8") as log:
             log.write(early)
+    return judge_folder(
+        folder, scenario, settings, source_file, aborted=aborted.is_set(), exit_code=exit_code
+    )
 
+
+def judge_folder(
+    folder: RunFolder,
+    scenario: Scenario,
+    settings: RunSettings,
+    source_file: str,
+    *,
+    aborted: bool,
+    exit_code: int | None,
+) -> RunOutcome:
+    """What Locust left in `folder` → summary.json, summary.md, report.html, junit.xml, charts,
+    then the masking pass. Whatever happened: the verdict is always written."""
     final = _read_json(folder.final_stats)
     partial = None
     if final is None:  # Locust died before its final snapshot: take what it wrote every second
@@ -323,7 +479,7 @@ def run_locust(
         killed = (
             "Locust did not stop in time and was killed (a task that catches GreenletExit "
             "or never returns keeps a user from stopping)"
-            if not aborted.is_set()
+            if not aborted
             else "Locust was killed after a second interrupt"
         )
     summary = build_summary(
@@ -331,7 +487,7 @@ def run_locust(
         scenario,
         settings,
         source_file=source_file,
-        aborted=aborted.is_set(),
+        aborted=aborted,
         histograms=histograms,
         capacity=capacity,
         killed=killed,

@@ -1,0 +1,119 @@
+"""The scenario's thresholds and Apdex judged *while* a test runs: pure functions from the fine
+histograms recorded so far to rows a person reads (the web UI's Thresholds tab).
+
+The same judgement as the summary's (`scenario.thresholds.judge` on `measurements`), so a value
+seen live is the value the verdict will use once the test ends. The thresholds arrive as their
+text (`LiveConfig`, written by the runner as JSON), so this side needs no scenario file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypedDict
+
+from loadkit import formatting
+from loadkit.apdex import DEFAULT_APDEX_T_MS, Apdex, apdex
+from loadkit.histogram import RunHistograms
+from loadkit.measurements import ApdexTargets, RunMeasurements
+from loadkit.scenario.thresholds import judge, parse_threshold
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    """What the live judgement needs of a scenario."""
+
+    thresholds: list[str]
+    defaulted: bool = False
+    apdex_t_ms: float = DEFAULT_APDEX_T_MS
+    apdex_per_request: Mapping[str, float] = field(default_factory=dict)
+    user_classes: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "thresholds": self.thresholds,
+                "defaulted": self.defaulted,
+                "apdex_t_ms": self.apdex_t_ms,
+                "apdex_per_request": dict(self.apdex_per_request),
+                "user_classes": dict(self.user_classes),
+            }
+        )
+
+    @classmethod
+    def read(cls, path: str | Path) -> LiveConfig:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(
+            thresholds=[str(t) for t in data["thresholds"]],
+            defaulted=bool(data.get("defaulted")),
+            apdex_t_ms=float(data.get("apdex_t_ms", DEFAULT_APDEX_T_MS)),
+            apdex_per_request={str(k): float(v) for k, v in data["apdex_per_request"].items()},
+            user_classes={str(k): str(v) for k, v in data["user_classes"].items()},
+        )
+
+
+class ThresholdLine(TypedDict):
+    threshold: str
+    value: str
+    status: str
+    """"pass", "fail", or "no data yet"."""
+
+
+class ApdexLine(TypedDict):
+    request: str
+    apdex: str
+    rating: str
+    requests: str
+
+
+def threshold_lines(
+    histograms: RunHistograms, elapsed_s: float, config: LiveConfig
+) -> list[ThresholdLine]:
+    """Each threshold with its value so far and whether it holds now."""
+    run = RunMeasurements(
+        histograms,
+        elapsed_s,
+        config.user_classes,
+        ApdexTargets(config.apdex_t_ms, config.apdex_per_request),
+    )
+    lines: list[ThresholdLine] = []
+    for text in config.thresholds:
+        threshold = parse_threshold(text)
+        result = judge(threshold, run)
+        status = "no data yet" if result.actual is None else "pass" if result.passed else "fail"
+        label = threshold.expression + (" (default)" if config.defaulted else "")
+        lines.append(
+            {
+                "threshold": label,
+                "value": threshold.format_value(result.actual),
+                "status": status,
+            }
+        )
+    return lines
+
+
+def apdex_lines(histograms: RunHistograms, config: LiveConfig) -> list[ApdexLine]:
+    """Apdex per request name so far, with its rating, then all requests together."""
+    lines: list[ApdexLine] = []
+    by_name = histograms.by_name()
+    for name, hist in by_name.items():
+        t_ms = config.apdex_per_request.get(name, config.apdex_t_ms)
+        score = apdex(hist, t_ms)
+        lines.append(_apdex_line(f"{name} (T={formatting.ms_unit(t_ms)})", score, hist.requests))
+    if by_name:
+        total = histograms.select()
+        score = apdex(total, config.apdex_t_ms)
+        label = f"All requests (T={formatting.ms_unit(config.apdex_t_ms)})"
+        lines.append(_apdex_line(label, score, total.requests))
+    return lines
+
+
+def _apdex_line(label: str, score: Apdex, requests: int) -> ApdexLine:
+    return {
+        "request": label,
+        "apdex": formatting.score(score.score),
+        "rating": score.rating or "-",
+        "requests": formatting.count(requests),
+    }

@@ -1,0 +1,134 @@
+"""loadkit's parts of Locust's own web UI (runs inside the Locust process, `loadkit ui`).
+
+Through Locust's extension points only, no fork of its frontend: a **Thresholds** tab (the
+scenario's thresholds with their value so far and pass/fail, and Apdex per request, refreshed
+with Locust's own statistics poll), links in the **Download Data** tab to the report of the
+test that ended last and to a list of every test's run folder, and, when the UI listens beyond
+loopback, a login page (Locust's `--web-login`) checked against LOADKIT_WEB_USER and
+LOADKIT_WEB_PASSWORD.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from flask import Response, make_response, redirect, request, send_file, session
+from locust.env import Environment
+
+WEB_USER_ENV = "LOADKIT_WEB_USER"
+WEB_PASSWORD_ENV = "LOADKIT_WEB_PASSWORD"
+THRESHOLDS_TAB = "loadkit-thresholds"
+APDEX_TAB = "loadkit-apdex"
+LATEST_REPORT = "/loadkit/reports/latest"
+RUNS = "/loadkit/runs"
+
+LiveTables = Callable[[], Mapping[str, Sequence[Any]]]
+Finished = Callable[[], list[dict[str, Any]]]
+
+
+def install(environment: Environment, *, live: LiveTables, finished: Finished) -> None:
+    web_ui = environment.web_ui
+    assert web_ui is not None and web_ui.app is not None
+    app = web_ui.app
+    web_ui.template_args["extended_tabs"] = [
+        {"title": "Thresholds", "key": THRESHOLDS_TAB},
+        {"title": "Apdex", "key": APDEX_TAB},
+    ]
+    web_ui.template_args["extended_tables"] = [
+        {
+            "key": THRESHOLDS_TAB,
+            "structure": [
+                {"key": "threshold", "title": "Threshold"},
+                {"key": "value", "title": "Value so far"},
+                {"key": "status", "title": "Status"},
+            ],
+        },
+        {
+            "key": APDEX_TAB,
+            "structure": [
+                {"key": "request", "title": "Request"},
+                {"key": "apdex", "title": "Apdex"},
+                {"key": "rating", "title": "Rating"},
+                {"key": "requests", "title": "Requests"},
+            ],
+        },
+    ]
+    web_ui.template_args["extended_csv_files"] = [
+        {"href": LATEST_REPORT, "title": "loadkit report of the test that ended last"},
+        {"href": RUNS, "title": "loadkit run folders of every test (JSON)"},
+    ]
+
+    @app.after_request
+    def add_live_tables(response: Response) -> Response:
+        # Locust's frontend polls /stats/requests every 2 s; its `extended_stats` fill the tabs.
+        if request.path != "/stats/requests" or response.status_code != 200:
+            return response
+        tables = live()
+        payload = response.get_json(silent=True) or {}
+        payload["extended_stats"] = [
+            {"key": THRESHOLDS_TAB, "data": list(tables.get("thresholds", []))},
+            {"key": APDEX_TAB, "data": list(tables.get("apdex", []))},
+        ]
+        response.set_data(json.dumps(payload))
+        return response
+
+    @app.route(LATEST_REPORT)
+    @web_ui.auth_required_if_enabled
+    def latest_report() -> Response:
+        runs = finished()
+        if not runs:
+            return make_response("No test has ended yet: start one, then stop it.", 404)
+        report = (Path(runs[-1]["folder"]) / "report.html").resolve()
+        if not report.is_file():
+            return make_response(
+                f"The report of {runs[-1]['folder']} is being written; reload in a moment.", 404
+            )
+        return send_file(report, mimetype="text/html", max_age=0)
+
+    @app.route(RUNS)
+    @web_ui.auth_required_if_enabled
+    def runs() -> Response:
+        return make_response(json.dumps(finished()), 200, {"Content-Type": "application/json"})
+
+    if getattr(environment.parsed_options, "web_login", False):
+        _install_login(environment)
+
+
+def _install_login(environment: Environment) -> None:
+    """A user name and password from the environment in front of the UI (Locust's login page
+    and flask-login; Locust itself leaves the checking to its extensions)."""
+    from flask_login import UserMixin, login_user
+
+    web_ui = environment.web_ui
+    assert web_ui is not None and web_ui.app is not None
+    base = getattr(environment.parsed_options, "web_base_path", "") or ""
+    expected_user = os.environ.get(WEB_USER_ENV, "")
+    expected_password = os.environ.get(WEB_PASSWORD_ENV, "")
+    web_ui.app.secret_key = os.urandom(32)
+
+    class _User(UserMixin):  # type: ignore[misc]
+        def __init__(self, user_id: str) -> None:
+            self.id = user_id
+
+    @web_ui.login_manager.user_loader
+    def load_user(user_id: str) -> _User | None:
+        return _User(user_id) if user_id == expected_user else None
+
+    web_ui.auth_args = {"username_password_callback": "/loadkit/login"}
+
+    @web_ui.app.route("/loadkit/login", methods=["POST"])
+    def login() -> Any:
+        user = str(request.form.get("username", ""))
+        password = str(request.form.get("password", ""))
+        good_user = hmac.compare_digest(user.encode(), expected_user.encode())
+        good_password = hmac.compare_digest(password.encode(), expected_password.encode())
+        if expected_user and expected_password and good_user and good_password:
+            login_user(_User(user))
+            return redirect(base or "/")
+        session["auth_error"] = "Invalid user name or password"
+        return redirect(f"{base}/login")
