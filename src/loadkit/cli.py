@@ -28,7 +28,7 @@ from loadkit.run_folder import DEFAULT_REPORTS_DIR
 from loadkit.scenario.durations import parse_duration
 
 if TYPE_CHECKING:
-    from loadkit.runner import RunOutcome
+    from loadkit.runner import MetricsEndpoint, RunOutcome
     from loadkit.scenario import Scenario
     from loadkit.settings import Distribution
 
@@ -404,10 +404,46 @@ def _run_options(func: Any) -> Any:
     return _folder_options(func)
 
 
+def _metrics_options(func: Any) -> Any:
+    """--metrics-port and friends: Prometheus metrics while the run lasts."""
+    options = [
+        click.option(
+            "--metrics-port",
+            type=click.IntRange(1, 65535),
+            default=None,
+            help="Serve Prometheus metrics on this port while the run lasts (e.g. 9646).",
+        ),
+        click.option(
+            "--metrics-host",
+            default="127.0.0.1",
+            show_default=True,
+            help="Interface of the metrics endpoint.",
+        ),
+        click.option(
+            "--metrics-linger",
+            type=DurationParam(whole_seconds=False),
+            default=0.0,
+            help="Keep the endpoint up this long after the run, for a last scrape.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _metrics(port: int | None, host: str, linger: float) -> MetricsEndpoint | None:
+    from loadkit.runner import MetricsEndpoint
+
+    return None if port is None else MetricsEndpoint(port=port, host=host, linger_s=linger)
+
+
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @_run_options
-def run(file: str, **overrides: Any) -> ExitStatus:
+@_metrics_options
+def run(
+    file: str, metrics_port: int | None, metrics_host: str, metrics_linger: float, **overrides: Any
+) -> ExitStatus:
     """Run a scenario headless and judge it by its thresholds.
 
     Writes a run folder (scenario, locustfile, Locust CSVs, summary.json, summary.md) and
@@ -416,7 +452,8 @@ def run(file: str, **overrides: Any) -> ExitStatus:
     locust = LocustProcess.start()  # imports Locust while we read the scenario
     try:
         scenario, text = _load(file)
-        return _run(scenario, text, file, locust=locust, **overrides)
+        metrics = _metrics(metrics_port, metrics_host, metrics_linger)
+        return _run(scenario, text, file, locust=locust, metrics=metrics, **overrides)
     finally:
         locust.discard()
 
@@ -465,6 +502,7 @@ def _run(
     master_port: int | None = None,
     expect_workers_max_wait: float = 60.0,
     locust: LocustProcess | None = None,
+    metrics: MetricsEndpoint | None = None,
 ) -> ExitStatus:
     from loadkit.runner import LoadOverrides, plan_run, run_locust
 
@@ -484,7 +522,10 @@ def _run(
     )
     try:
         outcome = run_locust(
-            planned, on_progress=progress.update if progress else None, locust=locust
+            planned,
+            on_progress=progress.update if progress else None,
+            locust=locust,
+            metrics=metrics,
         )
     finally:
         if progress:
@@ -511,6 +552,7 @@ def _run(
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @_run_options
+@_metrics_options
 @click.option(
     "--web-host",
     default="127.0.0.1",
@@ -534,6 +576,9 @@ def ui(
     users: int | None,
     spawn_rate: float | None,
     duration: float | None,
+    metrics_port: int | None,
+    metrics_host: str,
+    metrics_linger: float,
     **distribution: Any,
 ) -> ExitStatus:
     """Run a scenario under Locust's own web UI (until Ctrl-C).
@@ -577,7 +622,14 @@ def ui(
                 )
             )
 
-        run_ui(planned, web, reports_dir=reports_dir, on_test_end=test_ended, locust=locust)
+        run_ui(
+            planned,
+            web,
+            reports_dir=reports_dir,
+            on_test_end=test_ended,
+            locust=locust,
+            metrics=_metrics(metrics_port, metrics_host, metrics_linger),
+        )
     finally:
         locust.discard()
     return ExitStatus.PASS

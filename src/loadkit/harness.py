@@ -57,6 +57,10 @@ from loadkit.harness_protocol import (
     DEADLINE_ENV,
     FINAL_STATS_FILE,
     HISTOGRAMS_FILE,
+    LIVE_CONFIG_ENV,
+    METRICS_ENV,
+    METRICS_LINGER_ENV,
+    METRICS_RUN_ENV,
     PROGRESS_FD_ENV,
     RUN_DIR_ENV,
     SECRET_NAMES_ENV,
@@ -119,6 +123,8 @@ def _on_init(environment: Environment, **_: Any) -> None:
         gevent.spawn(_progress_loop, int(fd), environment)
     if os.environ.get(UI_CONFIG_ENV) and environment.web_ui is not None:
         _install_ui(environment, os.environ[UI_CONFIG_ENV])
+    if os.environ.get(METRICS_ENV):
+        _start_metrics(environment, os.environ[METRICS_ENV])
 
 
 def _on_request(
@@ -174,6 +180,8 @@ def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
     payload = data.get(_HISTOGRAMS_REPORT_KEY)
     if payload:
         _histograms.merge_payload(payload)
+        if _metrics["cumulative"] is not None:
+            _metrics["cumulative"].add_rows(payload)
     _state["cpu"].setdefault(client_id, []).extend(data.get(_CPU_REPORT_KEY) or [])
     for note in data.get(_NOTES_REPORT_KEY) or []:
         _add_note(str(note))
@@ -314,6 +322,7 @@ def _on_quit(exit_code: int, **_: Any) -> None:
     if run_dir:
         write_final_snapshot(environment, run_dir, exit_code)
         _state["snapshot_written"] = True
+    _metrics_at_quit(environment)
 
 
 def _at_exit() -> None:
@@ -364,6 +373,97 @@ def _send_progress(line: dict[str, Any]) -> bool:
     except OSError:
         return False
     return True
+
+
+# -- Prometheus metrics while the run lasts ----------------------------------------------------
+
+_metrics: dict[str, Any] = {"cumulative": None, "added_until": 0, "config": None, "cache": None}
+
+
+def _start_metrics(environment: Environment, address: str) -> None:
+    from loadkit import metrics
+    from loadkit.live import LiveConfig
+
+    host, _, port = address.rpartition(":")
+    _metrics["cumulative"] = metrics.Cumulative()
+    config_path = os.environ.get(LIVE_CONFIG_ENV)
+    _metrics["config"] = LiveConfig.read(config_path) if config_path else None
+    metrics.serve(lambda: _metrics_snapshot(environment), host, int(port))
+    if not isinstance(environment.runner, MasterRunner):  # a master adds workers' reports
+        gevent.spawn(_metrics_loop)
+
+
+def _metrics_loop() -> None:
+    while True:
+        gevent.sleep(1.0)
+        _add_complete_seconds(int(time.time()))
+
+
+def _add_complete_seconds(end: int) -> None:
+    """This process's requests of the seconds before `end` not counted yet (the recorder
+    writes each request into the second it completed in, so a past second is complete)."""
+    start = _metrics["added_until"]
+    if end > start:
+        _metrics["cumulative"].add_rows(_histograms.payload(start=start, end=end))
+        _metrics["added_until"] = end
+
+
+def _metrics_snapshot(environment: Environment) -> Any:
+    """One scrape's numbers (threshold states computed at most once a second)."""
+    from loadkit import metrics
+    from loadkit.histogram import RunHistograms
+    from loadkit.live import threshold_results
+
+    runner = environment.runner
+    cumulative = _metrics["cumulative"]
+    lag = 4 if isinstance(runner, MasterRunner) else 1
+    now = int(time.time())
+    states: list[Any] = []
+    cache = _metrics["cache"]
+    if cache is not None and cache[0] == now:
+        states = cache[1]
+    elif _metrics["config"] is not None and _state["started_at"] is not None:
+        elapsed = (_state["stopping_at"] or time.time()) - _state["started_at"]
+
+        def recent(seconds: int) -> RunHistograms:
+            rows = _histograms.payload(start=now - lag - seconds, end=now - lag)
+            return RunHistograms.from_json(_histograms_document(rows))
+
+        for threshold, result in threshold_results(
+            _metrics["config"], cumulative.as_run(), recent, elapsed
+        ):
+            value = result.actual
+            if value is not None and threshold.unit == "ms":
+                value /= 1000.0  # Prometheus' unit of time
+            passing = None if result.actual is None else result.passed
+            states.append(metrics.ThresholdState(threshold.expression, value, passing))
+        _metrics["cache"] = (now, states)
+    return metrics.Snapshot(
+        run=os.environ.get(METRICS_RUN_ENV, ""),
+        cumulative=cumulative,
+        users=runner.user_count if runner is not None else 0,
+        target_users=int(getattr(runner, "target_user_count", 0) or 0),
+        achieved_rps=float(_histograms.second_summary(now - lag)[0]),
+        thresholds=states,
+    )
+
+
+def _histograms_document(rows: list[list[Any]]) -> dict[str, Any]:
+    recorder = HistogramRecorder()
+    recorder.merge_payload(rows)
+    return recorder.to_json()
+
+
+def _metrics_at_quit(environment: Environment) -> None:
+    """The final numbers on the endpoint, then a last chance to scrape them."""
+    if _metrics["cumulative"] is None:
+        return
+    if not isinstance(environment.runner, MasterRunner):
+        _add_complete_seconds(int(time.time()) + 1)
+    _metrics["cache"] = None
+    linger = float(os.environ.get(METRICS_LINGER_ENV) or 0)
+    if linger > 0:
+        gevent.sleep(linger)
 
 
 # -- the web UI: a run folder per test -------------------------------------------------------

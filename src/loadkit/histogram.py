@@ -49,6 +49,10 @@ requests' and ``failed`` the failed requests' buckets as a flat ``[index, count,
 ...]`` list with ascending indices (``[]`` when none). A failure is what Locust counts as one (the
 ``request`` event carried an exception). The totals over all series equal Locust's request and
 failure counts.
+
+Transactions (a flow timed as one unit, see ``loadkit.runtime.Transaction``) are recorded like
+requests, with the request type ``TRANSACTION_TYPE`` ("TXN"); ``RunHistograms.requests_only``
+and ``transactions_only`` keep the two apart, so request counts stay the target's own count.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ __all__ = [
     "MIN_MS",
     "RELATIVE_ERROR",
     "SCHEMA",
+    "TRANSACTION_TYPE",
     "UNTIMED",
     "Histogram",
     "HistogramRecorder",
@@ -81,6 +86,9 @@ __all__ = [
 ]
 
 SCHEMA = "loadkit.histograms/1"
+TRANSACTION_TYPE = "TXN"
+"""The request type of a transaction's `request` event (the generated code's runtime helper
+`Transaction` fires it with the same literal): counted apart from requests everywhere."""
 GROWTH = 1.005
 MIN_MS = 0.001
 UNTIMED = -1
@@ -326,6 +334,16 @@ class RunHistograms:
     def keys(self) -> list[SeriesKey]:
         return sorted(self.series)
 
+    def requests_only(self) -> RunHistograms:
+        """The requests' series, without the transactions'."""
+        kept = {k: v for k, v in self.series.items() if k.request_type != TRANSACTION_TYPE}
+        return RunHistograms(kept, self.meta)
+
+    def transactions_only(self) -> RunHistograms:
+        """The transactions' series alone (request type `TRANSACTION_TYPE`)."""
+        kept = {k: v for k, v in self.series.items() if k.request_type == TRANSACTION_TYPE}
+        return RunHistograms(kept, self.meta)
+
     def names(self) -> list[str]:
         return sorted({key.name for key in self.series})
 
@@ -483,12 +501,16 @@ class HistogramRecorder:
 
     def second_summary(self, second: int) -> tuple[int, int, float | None]:
         """Requests and failures that completed in ``second``, and their p95 (ms, successful
-        requests only; None without any): the live status line's "now"."""
+        requests only; None without any): the live status line's "now". Transactions
+        (`TRANSACTION_TYPE`) are not requests and are left out."""
         ok, failed = Histogram(), Histogram()
-        for ok_counts, failed_counts in self._live.get(second, {}).values():
-            ok.merge(Histogram(ok_counts))
-            failed.merge(Histogram(failed_counts))
-        for ok_packed, failed_packed in self._sealed.get(second, {}).values():
+        for key, (ok_counts, failed_counts) in self._live.get(second, {}).items():
+            if key[0] != TRANSACTION_TYPE:
+                ok.merge(Histogram(ok_counts))
+                failed.merge(Histogram(failed_counts))
+        for key, (ok_packed, failed_packed) in self._sealed.get(second, {}).items():
+            if key[0] == TRANSACTION_TYPE:
+                continue
             ok.merge(Histogram(_unpack(ok_packed)))
             failed.merge(Histogram(_unpack(failed_packed)))
         return ok.total + failed.total, failed.total, ok.percentile(0.95)
@@ -505,10 +527,14 @@ class HistogramRecorder:
                 pair = per_key[key] = ({}, {})
             _add_pair(pair, (_unpack(ok), _unpack(failed)))
 
-    def payload(self) -> list[list[Any]]:
-        """Everything recorded so far: ``[[second, type, name, user, ok, failed], ...]``."""
+    def payload(self, start: int | None = None, end: int | None = None) -> list[list[Any]]:
+        """Everything recorded so far (or in the seconds ``start <= s < end``):
+        ``[[second, type, name, user, ok, failed], ...]``."""
         rows: list[list[Any]] = []
-        for second in sorted(set(self._live) | set(self._sealed)):
+        seconds = sorted(set(self._live) | set(self._sealed))
+        for second in seconds:
+            if (start is not None and second < start) or (end is not None and second >= end):
+                continue
             per_key: dict[_Key, _Pair] = {}
             for key, (ok_packed, failed_packed) in self._sealed.get(second, {}).items():
                 per_key[key] = (_unpack(ok_packed), _unpack(failed_packed))

@@ -9,7 +9,7 @@ text (`LiveConfig`, written by the runner as JSON), so this side needs no scenar
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
@@ -18,7 +18,7 @@ from loadkit import formatting
 from loadkit.apdex import DEFAULT_APDEX_T_MS, Apdex, apdex
 from loadkit.histogram import RunHistograms
 from loadkit.measurements import ApdexTargets, RunMeasurements
-from loadkit.scenario.thresholds import judge, parse_threshold
+from loadkit.scenario.thresholds import Threshold, ThresholdResult, judge, parse_threshold
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,28 @@ class ApdexLine(TypedDict):
     apdex: str
     rating: str
     requests: str
+
+
+def threshold_results(
+    config: LiveConfig,
+    whole: RunHistograms,
+    recent: Callable[[int], RunHistograms],
+    elapsed_s: float,
+) -> list[tuple[Threshold, ThresholdResult]]:
+    """Each threshold judged now: a whole-run one on everything so far (`whole`, e.g. one
+    cumulative pseudo-second), an `over 30s` one on the last 30 s only (`recent(30)`) — cheap
+    enough to do every second however long the run."""
+    targets = ApdexTargets(config.apdex_t_ms, config.apdex_per_request)
+    results = []
+    for text in config.thresholds:
+        threshold = parse_threshold(text)
+        if threshold.window_s is None:
+            run = RunMeasurements(whole, elapsed_s, config.user_classes, targets)
+        else:
+            window = int(threshold.window_s)
+            run = RunMeasurements(recent(window), float(window), config.user_classes, targets)
+        results.append((threshold, judge(threshold, run)))
+    return results
 
 
 def threshold_lines(

@@ -31,6 +31,10 @@ from loadkit.delivery import data_warnings
 from loadkit.errors import UsageError
 from loadkit.harness_protocol import (
     DEADLINE_ENV,
+    LIVE_CONFIG_ENV,
+    METRICS_ENV,
+    METRICS_LINGER_ENV,
+    METRICS_RUN_ENV,
     RUN_DIR_ENV,
     SECRET_NAMES_ENV,
     UI_CONFIG_ENV,
@@ -293,6 +297,7 @@ def run_ui(
     reports_dir: Path,
     on_test_end: UiCallback,
     locust: LocustProcess | None = None,
+    metrics: MetricsEndpoint | None = None,
 ) -> int | None:
     """Run Locust's web UI until Ctrl-C/SIGTERM; every test started and ended in it is judged
     into its own run folder (`on_test_end` gets each outcome). Returns Locust's exit code."""
@@ -300,15 +305,7 @@ def run_ui(
 
     web.check()
     scenario, settings, session = planned.scenario, planned.settings, planned.folder
-    config = LiveConfig(
-        thresholds=[t.expression for t in thresholds_of(scenario)[0]],
-        defaulted=thresholds_of(scenario)[1],
-        apdex_t_ms=apdex_targets(scenario).t_ms,
-        apdex_per_request=dict(apdex_targets(scenario).per_request),
-        user_classes=user_class_names(scenario),
-    )
-    config_path = session.path / "live.json"
-    config_path.write_text(config.to_json(), encoding="utf-8")
+    config_path = write_live_config(planned)
     locust = locust or LocustProcess.start()
     reports_dir.mkdir(parents=True, exist_ok=True)
     locust.begin(
@@ -320,6 +317,7 @@ def run_ui(
             UI_REPORTS_DIR_ENV: str(reports_dir),
             UI_SCENARIO_NAME_ENV: scenario.name,
             SECRET_NAMES_ENV: ",".join(scenario._secret_values),
+            **(metrics.environment(planned) if metrics is not None else {}),
         },
         python_path=[str(scenario.base_dir)],
     )
@@ -404,11 +402,47 @@ def prepare_folder(
     )
 
 
+@dataclass(frozen=True)
+class MetricsEndpoint:
+    """Where the harness serves Prometheus metrics while the run lasts (`loadkit.metrics`)."""
+
+    port: int
+    host: str = "127.0.0.1"
+    linger_s: float = 0.0
+    """How long the endpoint stays up after the run, for a last scrape of the final numbers."""
+
+    def environment(self, planned: PlannedRun) -> dict[str, str]:
+        return {
+            METRICS_ENV: f"{self.host}:{self.port}",
+            METRICS_RUN_ENV: f"{planned.scenario.name}/{planned.folder.path.name}",
+            METRICS_LINGER_ENV: f"{self.linger_s:g}",
+            LIVE_CONFIG_ENV: str(write_live_config(planned)),
+        }
+
+
+def write_live_config(planned: PlannedRun) -> Path:
+    """The thresholds and Apdex targets the harness judges while the run lasts."""
+    scenario = planned.scenario
+    thresholds, defaulted = thresholds_of(scenario)
+    targets = apdex_targets(scenario)
+    config = LiveConfig(
+        thresholds=[t.expression for t in thresholds],
+        defaulted=defaulted,
+        apdex_t_ms=targets.t_ms,
+        apdex_per_request=dict(targets.per_request),
+        user_classes=user_class_names(scenario),
+    )
+    path = planned.folder.path / "live.json"
+    path.write_text(config.to_json(), encoding="utf-8")
+    return path
+
+
 def run_locust(
     planned: PlannedRun,
     *,
     on_progress: ProgressCallback | None = None,
     locust: LocustProcess | None = None,
+    metrics: MetricsEndpoint | None = None,
 ) -> RunOutcome:
     """Run Locust on the planned run's folder; always writes summary.json and summary.md.
     `locust` is a harness process started early (see `launcher`); one is started if None."""
@@ -428,6 +462,7 @@ def run_locust(
             DEADLINE_ENV: f"{deadline.harness_bound_s():.0f}",
             # Names only: the harness reads the values from the environment it inherited.
             SECRET_NAMES_ENV: ",".join(scenario._secret_values),
+            **(metrics.environment(planned) if metrics is not None else {}),
         },
         python_path=[str(scenario.base_dir)],  # for `python:` tasks
     )
