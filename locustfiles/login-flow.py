@@ -6,6 +6,7 @@ import logging
 import random
 import time
 
+from gevent import GreenletExit
 from gevent.event import AsyncResult
 from locust import FastHttpUser, between, events, task
 from locust.exception import StopUser
@@ -34,18 +35,19 @@ class CitizenUser(FastHttpUser):
         self.vars = {'user_id': next_user_id(self)}
         self.vars.update(DATA_CITIZENS.take(self))
         v = self.vars
-        with self.client.request(
-            'POST',
-            '/api/login',
-            json={'username': v['username'], 'password': v['password']},
-            headers=self.user_headers(v),
-            catch_response=True,
-        ) as response:
-            (
-                expect_status(response, 200)
-                and expect_json(response, '$.user', v['username'], template='{{ username }}')
-                and capture_json(response, v, 'token', '$.token')
-            )
+        with Transaction(self, 'citizen on_start'):
+            with self.client.request(
+                'POST',
+                '/api/login',
+                json={'username': v['username'], 'password': v['password']},
+                headers=self.user_headers(v),
+                catch_response=True,
+            ) as response:
+                (
+                    expect_status(response, 200)
+                    and expect_json(response, '$.user', v['username'], template='{{ username }}')
+                    and capture_json(response, v, 'token', '$.token')
+                )
 
     @task(2)
     def my_account(self):
@@ -64,36 +66,37 @@ class CitizenUser(FastHttpUser):
     @task(3)
     def browse_and_report(self):
         v = self.vars
-        with self.client.request(
-            'GET',
-            '/api/cases',
-            params={'region': str(v['region'])},
-            headers=self.user_headers(v),
-            catch_response=True,
-        ) as response:
-            if not (expect_status(response, 200) and expect_max_ms(response, 500)):
-                return
-        time.sleep(random.uniform(0.2, 0.5))
-        with self.client.request(
-            'GET',
-            '/api/cases/1',
-            headers=self.user_headers(v),
-            catch_response=True,
-        ) as response:
-            if not (
-                expect_status(response, 200)
-                and expect_json_exists(response, '$.status')
-                and capture_json(response, v, 'case_status', '$.status')
-            ):
-                return
-        with self.client.request(
-            'POST',
-            '/api/reports',
-            json={'region': v['region'], 'about_case': 1, 'seen_status': v['case_status']},
-            headers=self.user_headers(v),
-            catch_response=True,
-        ) as response:
-            expect_status(response, 201) and expect_json(response, '$.status', 'received')
+        with Transaction(self, 'browse and report') as txn:
+            with self.client.request(
+                'GET',
+                '/api/cases',
+                params={'region': str(v['region'])},
+                headers=self.user_headers(v),
+                catch_response=True,
+            ) as response:
+                if not (expect_status(response, 200) and expect_max_ms(response, 500)):
+                    return
+            txn.pause(random.uniform(0.2, 0.5))
+            with self.client.request(
+                'GET',
+                '/api/cases/1',
+                headers=self.user_headers(v),
+                catch_response=True,
+            ) as response:
+                if not (
+                    expect_status(response, 200)
+                    and expect_json_exists(response, '$.status')
+                    and capture_json(response, v, 'case_status', '$.status')
+                ):
+                    return
+            with self.client.request(
+                'POST',
+                '/api/reports',
+                json={'region': v['region'], 'about_case': 1, 'seen_status': v['case_status']},
+                headers=self.user_headers(v),
+                catch_response=True,
+            ) as response:
+                expect_status(response, 201) and expect_json(response, '$.status', 'received')
 
 
 # Helpers copied from loadkit's runtime.py: this file needs only Locust.
@@ -221,6 +224,67 @@ def capture_json(response, variables, name, path):
     except (LookupError, TypeError):
         return failed(response, f"capture {name}: {path} not found in response")
     return True
+
+
+# The request type of a transaction in Locust's statistics (loadkit counts it apart from requests).
+TRANSACTION = "TXN"
+
+
+class Transaction:
+    """Times a flow as one unit: `with Transaction(self, 'file a report') as txn:`.
+
+    Its time runs from the start of the block (the first request) to its end (the last
+    response), without the pauses made through `txn.pause` (think time between steps). It
+    fails when any request or check inside fails, with the first failure's message. It is
+    reported as Locust's own `request` event of type TRANSACTION, so Locust's statistics,
+    CSVs and web UI show it too. A user stopped inside the block (GreenletExit, StopUser)
+    records nothing: the flow did not finish. While the block runs, the user's requests go
+    through the transaction's `fire` to Locust's event; outside a block they go straight to it.
+    """
+
+    def __init__(self, user, name):
+        self.user = user
+        self.name = name
+
+    def __enter__(self):
+        client = self.user.client
+        self.event = client.request_event
+        client.request_event = self
+        self.failure = None
+        self.paused = 0.0
+        self.started_at = time.time()
+        self.start = time.perf_counter()
+        return self
+
+    def fire(self, **request):
+        """A request inside the block: remember the first failure, report it as usual."""
+        if self.failure is None and request.get("exception"):
+            self.failure = request["exception"]
+        self.event.fire(**request)
+
+    def pause(self, seconds):
+        """Think time between steps: waited, and not counted in the transaction's time."""
+        before = time.perf_counter()
+        time.sleep(seconds)
+        self.paused += time.perf_counter() - before
+
+    def __exit__(self, kind, error, traceback):
+        took = time.perf_counter() - self.start - self.paused
+        self.user.client.request_event = self.event
+        if kind is not None and issubclass(kind, GreenletExit | StopUser):
+            return False
+        self.event.fire(
+            request_type=TRANSACTION,
+            name=self.name,
+            response_time=took * 1000,
+            response_length=0,
+            response=None,
+            context=self.user.context(),
+            exception=self.failure or error,
+            start_time=self.started_at,
+            url=None,
+        )
+        return False
 
 
 USER_NUMBERS = itertools.count(1)

@@ -195,17 +195,17 @@ def test_generated_code_reads_like_hand_written_locust() -> None:
 def test_checks_and_captures_read_as_named_calls() -> None:
     code = (REPO / "locustfiles" / "login-flow.py").read_text()
     assert (
-        "        ) as response:\n"
-        "            if not (\n"
-        "                expect_status(response, 200)\n"
-        "                and expect_json_exists(response, '$.status')\n"
-        "                and capture_json(response, v, 'case_status', '$.status')\n"
-        "            ):\n"
-        "                return\n"
+        "            ) as response:\n"
+        "                if not (\n"
+        "                    expect_status(response, 200)\n"
+        "                    and expect_json_exists(response, '$.status')\n"
+        "                    and capture_json(response, v, 'case_status', '$.status')\n"
+        "                ):\n"
+        "                    return\n"
     ) in code
     # The last step: nothing follows it, so no early return.
     assert (
-        "            expect_status(response, 201)"
+        "                expect_status(response, 201)"
         " and expect_json(response, '$.status', 'received')\n"
     ) in code
     # JSON paths appear as written; they are parsed once, when the module is imported.
@@ -255,27 +255,28 @@ def test_flows_end_where_they_did() -> None:
     looped = code.split("    def looped(self):\n", 1)[1].split("\n\n", 1)[0]
     assert looped.splitlines() == [
         "        v = self.vars",
-        "        for _ in range(2):",
-        "            with self.client.request(",
-        "                'GET',",
-        "                '/api/cases/3',",
-        "                name='case',",
-        "                catch_response=True,",
-        "            ) as response:",
-        "                if not (",
-        "                    expect_json(response, '$.id', 3)",
-        "                    and expect_max_ms(response, 1500)",
-        "                    and response.ok",
-        "                    and capture_json(response, v, 'region', '$.region')",
-        "                ):",
-        "                    return",
-        "            with self.client.request('GET', '/api/stats', catch_response=True)"
+        "        with Transaction(self, 'looped'):",
+        "            for _ in range(2):",
+        "                with self.client.request(",
+        "                    'GET',",
+        "                    '/api/cases/3',",
+        "                    name='case',",
+        "                    catch_response=True,",
+        "                ) as response:",
+        "                    if not (",
+        "                        expect_json(response, '$.id', 3)",
+        "                        and expect_max_ms(response, 1500)",
+        "                        and response.ok",
+        "                        and capture_json(response, v, 'region', '$.region')",
+        "                    ):",
+        "                        return",
+        "                with self.client.request('GET', '/api/stats', catch_response=True)"
         " as response:",
-        "                if not (",
-        "                    capture_header(response, v, 'etag', 'ETag')",
-        "                    and capture_regex(response, v, 'n', 'n=(\\\\d+)')",
-        "                ):",
-        "                    return",
+        "                    if not (",
+        "                        capture_header(response, v, 'etag', 'ETag')",
+        "                        and capture_regex(response, v, 'n', 'n=(\\\\d+)')",
+        "                    ):",
+        "                        return",
     ]
     # A templated url keeps the statistics name it was written with; `v` only where used.
     assert (

@@ -47,13 +47,18 @@ TOP_KEYS = (
     "(allowed: name, description, host, load, defaults, tls, variables, secrets, data, users, "
     "include, thresholds, apdex, max_regression, files)"
 )
-TASK_KEYS = "(allowed: name, weight, request, expect, capture, flow, loop, data, python)"
+TASK_KEYS = (
+    "(allowed: name, weight, request, expect, capture, flow, loop, data, python, transaction)"
+)
 REQUEST_KEYS = "(allowed: method, url, name, params, headers, json, body, form, auth)"
 THINK_KEYS = "(allowed: between, constant, pacing)"
-USER_KEYS = "(allowed: name, weight, think_time, headers, auth, data, on_start, on_stop, tasks)"
+USER_KEYS = (
+    "(allowed: name, weight, think_time, headers, auth, data, on_start, on_stop, tasks, "
+    "transactions)"
+)
 METRICS = (
     "(metrics: apdex, avg, error_rate, failures, max, median, min, p100, p50, p66, p75, p80, "
-    "p90, p95, p98, p99, p99.9, p99.99, requests, rps)"
+    "p90, p95, p98, p99, p99.9, p99.99, requests, rps, tps)"
 )
 METHODS = "'GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD' or 'OPTIONS'"
 DURATION_HINT = "write a duration like 500ms, 30s, 5m or 1h30m"

@@ -17,6 +17,13 @@ Load levels
     same requests. Spans with the same user count (a shape that steps down again) are pooled
     for the analysis below, but listed separately in ``CapacityReport.levels``.
 
+Transactions
+    When the run completed transactions (request type ``histogram.TRANSACTION_TYPE``), the
+    throughput is completed transactions per second — what a capacity plan is written in —
+    and ``CapacityReport.throughput_unit`` is "txn/s" (the headline says so); a level's times,
+    error rate and Apdex stay the requests', so the scenario's request SLO judges it as before.
+    Transactions are never counted as requests here.
+
 Knee
     With the levels sorted by users (``N_0 < N_1 < ...``, throughput ``X_i``), the initial
     slope is the lowest level's throughput per user ``X_0 / N_0``. The knee is the first
@@ -106,6 +113,8 @@ class LoadLevel:
     end: float
     requests: int
     throughput_rps: float
+    """Per second, in the report's ``throughput_unit``: requests, or completed transactions
+    when the run had any (its times, error rate and Apdex are the requests' either way)."""
     p50_ms: float | None
     p95_ms: float | None
     p99_ms: float | None
@@ -158,6 +167,9 @@ class CapacityReport:
     capacity_rps: float | None = None
     """The highest steady throughput measured at any level (a measurement, no user count)."""
     slo_given: bool = False
+    throughput_unit: str = "req/s"
+    """"txn/s" when the run completed transactions: completed business actions per second are
+    what a capacity plan is written in, so they are the throughput; else "req/s"."""
 
     @property
     def saturated(self) -> bool:
@@ -169,7 +181,9 @@ class CapacityReport:
             return f"Insufficient data for a capacity estimate: {self.insufficient}."
         assert self.capacity_rps is not None and self.usl is not None
         model = f"USL fit R²={self.usl.r_squared:.2f}"
-        measured = f"{_rps(self.capacity_rps)} req/s (the highest throughput measured)"
+        unit = self.throughput_unit
+        what = ", in completed transactions" if unit == TXN_UNIT else ""
+        measured = f"{_rps(self.capacity_rps)} {unit} (the highest throughput measured{what})"
         if self.knee_users is not None:
             text = f"Capacity: about {measured}; saturates at {self.knee_users} users ({model})"
         else:
@@ -184,7 +198,7 @@ class CapacityReport:
             else:
                 text += (
                     f"; the last level meeting the SLO had {self.max_users_within_slo} users"
-                    f" / {_rps(self.max_rps_within_slo)} req/s"
+                    f" / {_rps(self.max_rps_within_slo)} {unit}"
                 )
         return text + "."
 
@@ -234,8 +248,14 @@ def steady_window(first: int, last: int) -> tuple[int, int] | None:
 
 
 def _level(
-    users: int, start: float, end: float, hist: RequestHistogram, apdex_t_ms: float
+    users: int,
+    start: float,
+    end: float,
+    hist: RequestHistogram,
+    apdex_t_ms: float,
+    completed: int | None = None,
 ) -> LoadLevel:
+    """`completed`: the transactions completed in the window, the throughput when given."""
     p50, p95, p99 = hist.all().percentiles([0.5, 0.95, 0.99])
     requests = hist.requests
     return LoadLevel(
@@ -243,7 +263,7 @@ def _level(
         start=float(start),
         end=float(end),
         requests=requests,
-        throughput_rps=requests / (end - start),
+        throughput_rps=(requests if completed is None else completed) / (end - start),
         p50_ms=p50,
         p95_ms=p95,
         p99_ms=p99,
@@ -258,15 +278,32 @@ def find_levels(
     *,
     apdex_t_ms: float = DEFAULT_APDEX_T_MS,
 ) -> list[LoadLevel]:
-    """The load levels (see the module docstring) in time order."""
+    """The load levels (see the module docstring) in time order. Throughput is transactions
+    per second when `run` has transactions, else requests per second."""
+    requests, transactions = _split(run)
     levels = []
     for users, first, last in _spans(samples):
         window = steady_window(first, last)
         if window is None:
             continue
         start, end = window
-        levels.append(_level(users, start, end, run.select(start=start, end=end), apdex_t_ms))
+        hist = requests.select(start=start, end=end)
+        completed = _completed(transactions, start, end)
+        levels.append(_level(users, start, end, hist, apdex_t_ms, completed))
     return levels
+
+
+TXN_UNIT = "txn/s"
+
+
+def _split(run: RunHistograms) -> tuple[RunHistograms, RunHistograms | None]:
+    """The requests, and the transactions when there are any (then the throughput)."""
+    transactions = run.transactions_only()
+    return run.requests_only(), (transactions if transactions.series else None)
+
+
+def _completed(transactions: RunHistograms | None, start: float, end: float) -> int | None:
+    return None if transactions is None else transactions.select(start=start, end=end).requests
 
 
 def _pool(levels: Iterable[LoadLevel], run: RunHistograms, apdex_t_ms: float) -> list[LoadLevel]:
@@ -274,16 +311,20 @@ def _pool(levels: Iterable[LoadLevel], run: RunHistograms, apdex_t_ms: float) ->
     by_users: dict[int, list[LoadLevel]] = {}
     for level in levels:
         by_users.setdefault(level.users, []).append(level)
+    requests, transactions = _split(run)
     pooled = []
     for users, group in sorted(by_users.items()):
         if len(group) == 1:
             pooled.append(group[0])
             continue
         hist = RequestHistogram()
+        completed: int | None = None if transactions is None else 0
         for level in group:
-            hist.merge(run.select(start=level.start, end=level.end))
+            hist.merge(requests.select(start=level.start, end=level.end))
+            if completed is not None:
+                completed += _completed(transactions, level.start, level.end) or 0
         seconds = sum(level.end - level.start for level in group)
-        first = _level(users, 0, seconds, hist, apdex_t_ms)
+        first = _level(users, 0, seconds, hist, apdex_t_ms, completed)
         pooled.append(replace(first, start=group[0].start, end=group[-1].end))
     return pooled
 
@@ -391,6 +432,7 @@ def capacity_report(
         max_rps_within_slo=slo_rps,
         insufficient=None,
         slo_given=slo is not None,
+        throughput_unit=TXN_UNIT if _split(run)[1] is not None else "req/s",
     )
     reason = _why_insufficient(pooled, base.usl)
     if reason is not None:

@@ -86,7 +86,8 @@ def _load_run(folder: Path) -> _Run:
     if not path.is_file():
         raise CompareError(f"{folder} has no {RunFolder.HISTOGRAMS}; is it a loadkit run folder?")
     try:
-        per_second = load_histograms(path).per_second()
+        # Requests only: a transaction is not a request (see loadkit.histogram).
+        per_second = load_histograms(path).requests_only().per_second()
     except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
         raise CompareError(f"{path} is not a readable loadkit histograms file ({exc})") from None
     seconds = sorted(per_second)

@@ -7,6 +7,12 @@ Every value that came from YAML enters the source through `literal()` (a checked
 never as spliced text; identifiers are derived from names by keeping only [A-Za-z0-9_];
 `{{ templates }}` become plain expressions (`'Bearer ' + str(v['token'])`), so nothing is
 parsed per request.
+
+A flow, a loop and the on_start/on_stop flows are timed as transactions: their steps go inside
+`with Transaction(self, 'file a report') as txn:` (runtime's helper), their pauses become
+`txn.pause(...)` (think time is not part of a transaction's time), and a step that ends the
+flow (`return`) ends the transaction, failed. Steps outside a transaction are plain requests,
+with no extra work per request.
 """
 
 from __future__ import annotations
@@ -32,7 +38,8 @@ INDENT = "    "
 _RESERVED_NAMES = frozenset(
     {"FastHttpUser", "LoadTestShape", "LoadShape", "MasterRunner", "WorkerRunner", "StopUser",
      "User", "HttpUser", "task", "between", "constant", "constant_pacing", "events",
-     "SCENARIO_NAME", runtime_source.JSON_PATHS, *runtime_source.HELPER_NAMES}
+     "SCENARIO_NAME", "GreenletExit", runtime_source.JSON_PATHS,
+     *runtime_source.HELPER_NAMES}
 )  # fmt: skip
 
 
@@ -447,11 +454,15 @@ def _user_class(scenario: Scenario, user: UserSpec, class_name: str, ctx: _Conte
                 lines.append(f"{pad}self.vars.update(DATA_{user.data.upper()}.take(self))")
         if user.on_start:
             lines.append(f"{pad}v = self.vars" if needs_vars else f"{pad}v = {{}}")
-            lines += _flow(user.on_start, pad, ctx, user_headers)
+            lines += _timed_flow(
+                user.on_start, user.flow_transaction("on_start"), pad, ctx, user_headers
+            )
     if user.on_stop:
         lines += ["", f"{INDENT}def on_stop(self):"]
         lines.append(f"{INDENT * 2}v = self.vars" if needs_vars else f"{INDENT * 2}v = {{}}")
-        lines += _flow(user.on_stop, INDENT * 2, ctx, user_headers)
+        lines += _timed_flow(
+            user.on_stop, user.flow_transaction("on_stop"), INDENT * 2, ctx, user_headers
+        )
 
     methods: set[str] = {"on_start", "on_stop"}
     for task in user.tasks:
@@ -509,10 +520,15 @@ def _task_method(task: Task, method_name: str, ctx: _Context, user_headers: bool
                      f"{literal(function)})(self)")  # fmt: skip
         return lines
     body: list[str] = []
+    transaction = task.transaction_name()
+    inner = pad + INDENT if transaction is not None else pad
     if task.loop is not None:
-        body.append(f"{pad}for _ in range({literal(task.loop.count)}):")
-    body += _flow(task.steps(), pad + INDENT if task.loop else pad, ctx, user_headers,
-                  in_loop=task.loop is not None)  # fmt: skip
+        body.append(f"{inner}for _ in range({literal(task.loop.count)}):")
+    steps = task.steps()
+    body += _flow(steps, inner + INDENT if task.loop else inner, ctx, user_headers,
+                  in_loop=task.loop is not None, timed=transaction is not None)  # fmt: skip
+    if transaction is not None:
+        body.insert(0, pad + _transaction_opening(transaction, steps, ctx))
     # `v` (the user's variables) only where the task reads them; a string that merely holds
     # the word v keeps the line, which is harmless.
     if needs_vars and (task.data is not None or any(_MENTIONS_V.search(b) for b in body)):
@@ -525,10 +541,27 @@ def _task_method(task: Task, method_name: str, ctx: _Context, user_headers: bool
 _MENTIONS_V = re.compile(r"\bv\b")
 
 
+def _transaction_opening(name: str, steps: list[Step], ctx: _Context) -> str:
+    """`with Transaction(...)`, `as txn` only when a step pauses (`txn.pause`)."""
+    ctx.uses("Transaction")
+    pauses = any(step.think_time is not None for step in steps)
+    return f"with Transaction(self, {literal(name)}){' as txn' if pauses else ''}:"
+
+
+def _timed_flow(steps: list[Step], transaction: str | None, pad: str, ctx: _Context,
+                user_headers: bool) -> list[str]:  # fmt: skip
+    """An on_start/on_stop flow, inside its transaction when it is timed as one."""
+    if transaction is None:
+        return _flow(steps, pad, ctx, user_headers)
+    opening = pad + _transaction_opening(transaction, steps, ctx)
+    return [opening, *_flow(steps, pad + INDENT, ctx, user_headers, timed=True)]
+
+
 def _flow(steps: list[Step], pad: str, ctx: _Context, user_headers: bool,
-          *, in_loop: bool = False) -> list[str]:  # fmt: skip
+          *, in_loop: bool = False, timed: bool = False) -> list[str]:  # fmt: skip
     """The steps one after the other. A failed check ends the flow before the next step; a
-    failed capture also skips the step's pause and the loop's next rounds."""
+    failed capture also skips the step's pause and the loop's next rounds. `timed`: inside a
+    transaction, whose `txn.pause` keeps think time out of its time."""
     lines: list[str] = []
     for index, step in enumerate(steps):
         last = index == len(steps) - 1
@@ -536,17 +569,19 @@ def _flow(steps: list[Step], pad: str, ctx: _Context, user_headers: bool,
         lines += _step(step, pad, ctx, user_headers, checks_end_flow=not last,
                        captures_end_flow=not last or more)  # fmt: skip
         if step.think_time is not None:
-            lines.append(pad + _pause(step.think_time, ctx))
+            lines.append(pad + _pause(step.think_time, ctx, timed=timed))
     return lines
 
 
-def _pause(think: ThinkTime, ctx: _Context) -> str:
-    ctx.uses("time")
+def _pause(think: ThinkTime, ctx: _Context, *, timed: bool = False) -> str:
+    sleep = "txn.pause" if timed else "time.sleep"
+    if not timed:
+        ctx.uses("time")
     if think.between is not None:
         ctx.uses("random")
         low, high = think.between
-        return f"time.sleep(random.uniform({literal(low)}, {literal(high)}))"
-    return f"time.sleep({literal(think.constant or 0.0)})"
+        return f"{sleep}(random.uniform({literal(low)}, {literal(high)}))"
+    return f"{sleep}({literal(think.constant or 0.0)})"
 
 
 def _request_arguments(request: Request, ctx: _Context, user_headers: bool) -> list[str]:

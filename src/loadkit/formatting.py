@@ -69,8 +69,8 @@ def metric_value(unit: str, value: float | None, *, metric: str = "") -> str:
         return ms_unit(value)
     if unit == "%":
         return percent(value)
-    if unit == "req/s":
-        return f"{rps(value)} req/s"
+    if unit in ("req/s", "txn/s"):
+        return f"{rps(value)} {unit}"
     if metric == "apdex":
         return score(value)
     return count(value) if float(value).is_integer() else f"{value:g}"

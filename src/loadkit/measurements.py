@@ -1,11 +1,13 @@
 """A run's measurements from loadkit's fine histograms (histograms.json), as thresholds,
-the summary and `loadkit compare` ask for them: by request name, user type and time window.
+the summary and `loadkit compare` ask for them: by request name, user type and time window;
+requests and transactions (request type `histogram.TRANSACTION_TYPE`) always apart.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from loadkit.apdex import DEFAULT_APDEX_T_MS, apdex
 from loadkit.histogram import RequestHistogram, RunHistograms
@@ -48,13 +50,17 @@ class HistogramSample:
 
 @dataclass(frozen=True)
 class ApdexTargets:
-    """Apdex T: one for the scenario, optionally one per request name."""
+    """Apdex T: one for the scenario, optionally one per request name and per transaction."""
 
     t_ms: float = DEFAULT_APDEX_T_MS
     per_request: Mapping[str, float] = field(default_factory=dict)
+    per_transaction: Mapping[str, float] = field(default_factory=dict)
 
     def for_request(self, name: str | None) -> float:
         return self.per_request.get(name, self.t_ms) if name is not None else self.t_ms
+
+    def for_transaction(self, name: str | None) -> float:
+        return self.per_transaction.get(name, self.t_ms) if name is not None else self.t_ms
 
 
 @dataclass(frozen=True)
@@ -65,22 +71,41 @@ class RunMeasurements:
     """User type name in the scenario -> Locust class name (what the histograms record)."""
     apdex_targets: ApdexTargets = ApdexTargets()
 
+    @cached_property
+    def requests(self) -> RunHistograms:
+        return self.histograms.requests_only()
+
+    @cached_property
+    def transactions(self) -> RunHistograms:
+        return self.histograms.transactions_only()
+
     def sample(
-        self, *, name: str | None, user: str | None, start: int | None, end: int | None
+        self,
+        *,
+        name: str | None,
+        user: str | None,
+        start: int | None,
+        end: int | None,
+        transactions: bool = False,
     ) -> HistogramSample | None:
-        if name is not None and name not in self.histograms.names():
+        histograms = self.transactions if transactions else self.requests
+        if name is not None and name not in histograms.names():
+            return None
+        if transactions and not histograms.series:
             return None
         class_name = None
         if user is not None:
             class_name = self.user_classes.get(user)
-            if class_name is None or class_name not in {k.user for k in self.histograms.keys()}:  # noqa: SIM118
+            if class_name is None or class_name not in {k.user for k in histograms.keys()}:  # noqa: SIM118
                 return None
-        hist = self.histograms.select(start=start, end=end, name=name, user=class_name)
+        hist = histograms.select(start=start, end=end, name=name, user=class_name)
         return HistogramSample(hist)
 
     def seconds(self) -> tuple[int, int] | None:
         seconds = self.histograms.seconds()
         return (seconds[0], seconds[-1]) if seconds else None
 
-    def apdex_t_ms(self, name: str | None) -> float:
+    def apdex_t_ms(self, name: str | None, *, transaction: bool = False) -> float:
+        if transaction:
+            return self.apdex_targets.for_transaction(name)
         return self.apdex_targets.for_request(name)

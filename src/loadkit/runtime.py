@@ -15,9 +15,10 @@ import logging
 import os
 import random
 import re
+import time
 from urllib.parse import urlencode
 
-from gevent import ssl
+from gevent import GreenletExit, ssl
 from gevent.event import AsyncResult
 from locust import events
 from locust.exception import StopUser
@@ -201,6 +202,67 @@ def capture_header(response, variables, name, header):
         return failed(response, f"capture {name}: no {header} header in response")
     variables[name] = value
     return True
+
+
+# The request type of a transaction in Locust's statistics (loadkit counts it apart from requests).
+TRANSACTION = "TXN"
+
+
+class Transaction:
+    """Times a flow as one unit: `with Transaction(self, 'file a report') as txn:`.
+
+    Its time runs from the start of the block (the first request) to its end (the last
+    response), without the pauses made through `txn.pause` (think time between steps). It
+    fails when any request or check inside fails, with the first failure's message. It is
+    reported as Locust's own `request` event of type TRANSACTION, so Locust's statistics,
+    CSVs and web UI show it too. A user stopped inside the block (GreenletExit, StopUser)
+    records nothing: the flow did not finish. While the block runs, the user's requests go
+    through the transaction's `fire` to Locust's event; outside a block they go straight to it.
+    """
+
+    def __init__(self, user, name):
+        self.user = user
+        self.name = name
+
+    def __enter__(self):
+        client = self.user.client
+        self.event = client.request_event
+        client.request_event = self
+        self.failure = None
+        self.paused = 0.0
+        self.started_at = time.time()
+        self.start = time.perf_counter()
+        return self
+
+    def fire(self, **request):
+        """A request inside the block: remember the first failure, report it as usual."""
+        if self.failure is None and request.get("exception"):
+            self.failure = request["exception"]
+        self.event.fire(**request)
+
+    def pause(self, seconds):
+        """Think time between steps: waited, and not counted in the transaction's time."""
+        before = time.perf_counter()
+        time.sleep(seconds)
+        self.paused += time.perf_counter() - before
+
+    def __exit__(self, kind, error, traceback):
+        took = time.perf_counter() - self.start - self.paused
+        self.user.client.request_event = self.event
+        if kind is not None and issubclass(kind, GreenletExit | StopUser):
+            return False
+        self.event.fire(
+            request_type=TRANSACTION,
+            name=self.name,
+            response_time=took * 1000,
+            response_length=0,
+            response=None,
+            context=self.user.context(),
+            exception=self.failure or error,
+            start_time=self.started_at,
+            url=None,
+        )
+        return False
 
 
 def basic_auth(username, password):

@@ -29,6 +29,11 @@ HELPERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "capture_json": (("failed", "response_json", "json_at"), ()),
     "capture_regex": (("failed", "shown"), ("import re",)),
     "capture_header": (("failed",), ()),
+    "TRANSACTION": ((), ()),
+    "Transaction": (
+        ("TRANSACTION",),
+        ("import time", "from gevent import GreenletExit", "from locust.exception import StopUser"),
+    ),
     "basic_auth": ((), ("import base64",)),
     "form_body": ((), ("from urllib.parse import urlencode",)),
     "USER_NUMBERS": ((), ("import itertools",)),

@@ -18,7 +18,7 @@ from loadkit.apdex import DEFAULT_APDEX_T_MS, apdex
 from loadkit.compiler import user_class_names
 from loadkit.delivery import load_delivered
 from loadkit.exit_codes import Verdict
-from loadkit.histogram import RequestHistogram, RunHistograms
+from loadkit.histogram import TRANSACTION_TYPE, RequestHistogram, RunHistograms
 from loadkit.measurements import ApdexTargets, RunMeasurements
 from loadkit.request_stats import RequestStats
 from loadkit.scenario import Scenario
@@ -38,6 +38,7 @@ from loadkit.summary_types import (
     RequestRow,
     Summary,
     ThresholdRow,
+    TransactionRow,
 )
 
 if TYPE_CHECKING:  # capacity needs pandas/numpy: imported by the runner only when used
@@ -117,6 +118,38 @@ def _locust_row(stats: RequestStats, elapsed_s: float) -> RequestRow:
     }
 
 
+def transaction_row(
+    stats: RequestStats,
+    elapsed_s: float,
+    fine: RequestHistogram | None = None,
+    apdex_t_ms: float = DEFAULT_APDEX_T_MS,
+) -> TransactionRow:
+    """One transaction (all user types together), or all of them: measured as a request row
+    is (the times of the successful ones, Apdex counting failures as frustrated)."""
+    row = request_row(stats, elapsed_s, fine, apdex_t_ms)
+    return {
+        "name": row["name"],
+        "transactions": row["requests"],
+        "failures": row["failures"],
+        "error_rate": row["error_rate"],
+        "tps": row["rps"],
+        "avg_ms": row["avg_ms"],
+        "min_ms": row["min_ms"],
+        "max_ms": row["max_ms"],
+        "p50_ms": row["p50_ms"],
+        "p90_ms": row["p90_ms"],
+        "p95_ms": row["p95_ms"],
+        "p99_ms": row["p99_ms"],
+        "failed_ms": row["failed_ms"],
+        "apdex": row["apdex"],
+    }
+
+
+def is_transaction(row: Mapping[str, Any]) -> bool:
+    """A Locust statistics entry or failure row of a transaction, not of a request."""
+    return (row.get("method") or row.get("request_type")) == TRANSACTION_TYPE
+
+
 def thresholds_of(scenario: Scenario) -> tuple[list[Threshold], bool]:
     """The scenario's thresholds, or the defaults (and True) when it lists none."""
     if scenario.thresholds:
@@ -140,9 +173,17 @@ def build_summary(
     thresholds; without it the summary falls back to Locust's own histograms. `killed` says
     why the Locust process had to be killed; `partial` where the numbers came from when Locust
     wrote no final snapshot (they may miss the last second or so of the run)."""
-    entries = [RequestStats.from_locust(e) for e in (final or {}).get("entries", [])]
-    entries.sort(key=lambda s: (s.name, s.method))
+    # Transactions are Locust entries of their own type: kept apart, so that the request
+    # counts (totals, thresholds, verdict) stay equal to what the target served.
+    everything = [RequestStats.from_locust(e) for e in (final or {}).get("entries", [])]
+    everything.sort(key=lambda s: (s.name, s.method))
+    entries = [e for e in everything if e.method != TRANSACTION_TYPE]
+    txn_entries = [e for e in everything if e.method == TRANSACTION_TYPE]
     total = RequestStats.merge("Aggregated", entries)
+    txn_by_name = {
+        name: RequestStats.merge(name, [e for e in txn_entries if e.name == name])
+        for name in sorted({e.name for e in txn_entries})
+    }
     started = (final or {}).get("started_at")
     stopped = (final or {}).get("stopped_at")
     elapsed = max(0.0, stopped - started) if started and stopped else 0.0
@@ -157,12 +198,17 @@ def build_summary(
         run = RunMeasurements(histograms, elapsed, user_class_names(scenario), targets)
         results = [judge(t, run) for t in thresholds]
     else:
-        results = [evaluate(t, total, named, elapsed) for t in thresholds]
+        results = [evaluate(t, total, named, elapsed, txn_by_name) for t in thresholds]
+    requests_fine = histograms.requests_only() if histograms is not None else None
+    txn_fine = histograms.transactions_only() if histograms is not None else None
 
     def fine(name: str | None = None, method: str | None = None) -> RequestHistogram | None:
-        if histograms is None:
+        if requests_fine is None:
             return None
-        return histograms.select(name=name, request_type=method)
+        return requests_fine.select(name=name, request_type=method)
+
+    def fine_txn(name: str | None = None) -> RequestHistogram | None:
+        return None if txn_fine is None else txn_fine.select(name=name)
 
     delivered = (
         load_delivered(settings, final, distributed=settings.distribution.distributed)
@@ -231,6 +277,18 @@ def build_summary(
             request_row(e, elapsed, fine(e.name, e.method), targets.for_request(e.name))
             for e in entries
         ],
+        "transactions": [
+            transaction_row(s, elapsed, fine_txn(name), targets.for_transaction(name))
+            for name, s in txn_by_name.items()
+        ],
+        "transaction_totals": transaction_row(
+            RequestStats.merge("All transactions", txn_entries),
+            elapsed,
+            fine_txn(),
+            targets.t_ms,
+        )
+        if txn_entries
+        else None,
         "failures": failures,
         "exceptions": exceptions,
         "thresholds": [_threshold_row(r, defaulted) for r in results],
@@ -263,6 +321,7 @@ def apdex_targets(scenario: Scenario) -> ApdexTargets:
     return ApdexTargets(
         t_ms=round(config.t * 1000, 6),
         per_request={name: round(t * 1000, 6) for name, t in config.requests.items()},
+        per_transaction={name: round(t * 1000, 6) for name, t in config.transactions.items()},
     )
 
 
@@ -304,6 +363,7 @@ def capacity_dict(capacity: CapacityReport | None) -> CapacityDict | None:
         "insufficient": capacity.insufficient,
         "capacity_rps": capacity.capacity_rps,
         "slo_given": capacity.slo_given,
+        "throughput_unit": capacity.throughput_unit,
     }
 
 
@@ -321,7 +381,13 @@ def slo_of(scenario: Scenario) -> Callable[[LoadLevel], bool] | None:
         "apdex": lambda lv: lv.apdex,
     }
     for t in scenario.thresholds:
-        if t.scope is None and t.user is None and t.window_s is None and t.metric in fields:
+        if (
+            t.scope is None
+            and t.user is None
+            and t.window_s is None
+            and not t.on_transactions  # a level is measured on requests
+            and t.metric in fields
+        ):
             if t.metric == "apdex" and t.apdex_t_ms is not None:
                 continue  # a level's Apdex is computed with the scenario's T only
             checks.append(fields[t.metric])
@@ -344,6 +410,7 @@ def _threshold_row(result: ThresholdResult, defaulted: bool) -> ThresholdRow:
     return {
         "expression": t.expression,
         "scope": t.scope,
+        "transaction": t.transaction,
         "metric": t.metric,
         "op": t.op,
         "limit": t.limit,

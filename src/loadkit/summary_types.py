@@ -39,6 +39,7 @@ __all__ = [
     "StageInfo",
     "Summary",
     "ThresholdRow",
+    "TransactionRow",
     "UslFitDict",
     "Verdict",
     "WorkersInfo",
@@ -189,6 +190,31 @@ class RequestRow(TypedDict):
     """None without loadkit's histograms."""
 
 
+class TransactionRow(TypedDict):
+    """One transaction (a flow timed as one unit, all user types together), or all of them
+    (`Summary.transaction_totals`: name "All transactions"). Its time runs from the first
+    request's start to the last response, think time excluded; it failed when any of its
+    requests or checks failed. Not counted among the requests anywhere."""
+
+    name: str
+    transactions: int
+    """Completed transactions (a user stopped mid-flow completes none)."""
+    failures: int
+    error_rate: float | None
+    tps: float | None
+    """Transactions per second over the measured run."""
+    avg_ms: float | None
+    min_ms: float | None
+    max_ms: float | None
+    p50_ms: float | None
+    p90_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    failed_ms: FailedTimes | None
+    apdex: ApdexEntry | None
+    """With the transaction's own T (`apdex.transactions`), else the scenario's."""
+
+
 class FailureRow(TypedDict):
     """Failed requests grouped as Locust groups them, most frequent first."""
 
@@ -211,14 +237,17 @@ class ThresholdRow(TypedDict):
     """As written in the scenario, e.g. "/api/cases: p95 < 500ms"."""
     scope: str | None
     """The request name it applies to; None: all requests."""
+    transaction: str | None
+    """The transaction it applies to (`transaction=NAME:`); None: none, or all transactions
+    for `tps`."""
     metric: str
-    """p50, p95, error_rate, rps, apdex, ... (see `loadkit.scenario.thresholds`)."""
+    """p50, p95, error_rate, rps, tps, apdex, ... (see `loadkit.scenario.thresholds`)."""
     op: str
     """<, <=, >, >=."""
     limit: float
     """In the metric's base unit (ms, a fraction for %, req/s)."""
     unit: str
-    """How the limit was written: ms, %, req/s, or ""."""
+    """How the limit was written: ms, %, req/s, txn/s, or ""."""
     user: str | None
     """The user type it applies to; None: all users."""
     window_s: float | None
@@ -273,8 +302,11 @@ class CapacityDict(TypedDict):
     insufficient: str | None
     """Why the data supports no capacity estimate, or None."""
     capacity_rps: float | None
-    """The highest steady throughput measured at any level."""
+    """The highest steady throughput measured at any level (in `throughput_unit`)."""
     slo_given: bool
+    throughput_unit: str
+    """"txn/s" when the run completed transactions (then every level's throughput counts
+    transactions), else "req/s"."""
 
 
 class Summary(TypedDict):
@@ -291,8 +323,13 @@ class Summary(TypedDict):
     totals: RequestRow
     """All requests together."""
     requests: list[RequestRow]
-    """One per (method, name), sorted by name then method."""
+    """One per (method, name), sorted by name then method. Transactions are not among them."""
+    transactions: list[TransactionRow]
+    """One per transaction name, sorted by name; empty when no task is timed as one."""
+    transaction_totals: TransactionRow | None
+    """All transactions together; None when there were none."""
     failures: list[FailureRow]
+    """Requests' failures and transactions' (method "TXN") as Locust groups them."""
     exceptions: list[ExceptionRow]
     thresholds: list[ThresholdRow]
     capacity: CapacityDict | None

@@ -5,7 +5,8 @@ Data comes from the run folder (read here with pandas, only the columns needed):
   second, give the running users and the p50/p95/p99 of roughly the last 10 s;
 - `locust_final.json`: the exact number of requests and failures completed in every second
   (the history only has a 10-second moving average of those, which reads 0 for the first
-  seconds of a run) and the final response-time histogram of all requests;
+  seconds of a run) and the final response-time histogram of all requests, transactions (request
+  type "TXN") kept apart: they are not requests;
 - a capacity report (see `CapacityReportLike`): one point per load level. The capacity charts
   show what `loadkit.capacity` decided and compute nothing of their own: the saturation point is
   its `knee_users`, the curve is its `UslFit.throughput`. They are drawn only when there is a
@@ -32,6 +33,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
+from loadkit.histogram import TRANSACTION_TYPE
 from loadkit.report.capacity_view import (
     CapacityReportLike,
     tested_users_note,
@@ -112,13 +114,26 @@ def read_history(path: Path) -> pd.DataFrame:
     return history
 
 
-def per_second_counts(final: Mapping[str, Any]) -> pd.DataFrame:
+def _sources(final: Mapping[str, Any], *, transactions: bool = False) -> list[Mapping[str, Any]]:
+    """The entries of a `locust_final.json` to add up: its `total` when the run had no
+    transactions (Locust's total counts them), else the requests' (or the transactions')
+    entries."""
+    entries = [e for e in final.get("entries") or [] if isinstance(e, Mapping)]
+    timed = [e for e in entries if e.get("method") == TRANSACTION_TYPE]
+    if transactions:
+        return timed
+    total = final.get("total")
+    if isinstance(total, Mapping) and not timed:
+        return [total]
+    return [e for e in entries if e.get("method") != TRANSACTION_TYPE]
+
+
+def per_second_counts(final: Mapping[str, Any], *, transactions: bool = False) -> pd.DataFrame:
     """Requests and failures completed in each second of the run (columns timestamp,
     requests, failures), exact, from a `locust_final.json` document (its `total` entry, or the
-    entries added up). Locust's history CSV only has a 10-second moving average of these, which
-    reads 0 for the first seconds of a run."""
-    total = final.get("total")
-    sources = [total] if isinstance(total, Mapping) else list(final.get("entries") or [])
+    entries added up); with `transactions`, the transactions' instead. Locust's history CSV
+    only has a 10-second moving average of these, which reads 0 for the first seconds of a run."""
+    sources = _sources(final, transactions=transactions)
     parts = []
     for entry in sources:
         for column, key in (("requests", "num_reqs_per_sec"), ("failures", "num_fail_per_sec")):
@@ -202,8 +217,7 @@ def downsample(series: pd.DataFrame, max_points: int = MAX_POINTS) -> tuple[pd.D
 def response_time_histogram(final: Mapping[str, Any]) -> dict[float, int]:
     """Response time (ms, Locust's rounded buckets) -> number of requests, for all requests,
     from a `locust_final.json` document: its `total` entry, or the entries added up."""
-    total = final.get("total")
-    sources = [total] if isinstance(total, Mapping) else list(final.get("entries") or [])
+    sources = _sources(final)
     histogram: dict[float, int] = {}
     for entry in sources:
         for key, count in (entry.get("response_times") or {}).items():
@@ -368,6 +382,28 @@ def failures_chart(series: pd.DataFrame) -> Figure:
         _no_data(ax, "No requests were recorded")
     elif peak == 0:
         _no_data(ax, "No failures")
+    _legend(ax, loc="above")
+    return figure
+
+
+def transactions_chart(counts: pd.DataFrame) -> Figure:
+    """Completed transactions per second over time: successful and failed ones (`counts`
+    from `per_second_counts(final, transactions=True)`)."""
+    figure, ax = _figure("Transactions over time")
+    ax.set_ylabel("Transactions (txn/s)", fontsize=11)
+    ax.set_xlabel("Time since start (s)", fontsize=11)
+    if counts.empty:
+        _no_data(ax, "No transactions were completed")
+        return figure
+    first, last = float(counts["timestamp"].min()), float(counts["timestamp"].max())
+    every = pd.DataFrame({"timestamp": np.arange(first, last + 1, dtype="float64")})
+    frame = every.merge(counts, on="timestamp", how="left").fillna(0.0)
+    x = (frame["timestamp"] - first).to_numpy(dtype=float)
+    failed = frame["failures"].to_numpy(dtype=float)
+    ok = frame["requests"].to_numpy(dtype=float) - failed
+    ax.plot(x, ok, color=COLORS["rps"], linewidth=2, label="successful txn/s")
+    ax.plot(x, failed, color=COLORS["failures"], linewidth=2, label="failed txn/s")
+    ax.set_ylim(0, max(1.0, float(max(ok.max(), failed.max())) * 1.2))
     _legend(ax, loc="above")
     return figure
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from loadkit import formatting
-from loadkit.summary_types import RequestRow, Summary, ThresholdRow
+from loadkit.summary_types import RequestRow, Summary, ThresholdRow, TransactionRow
 
 
 def _clock(seconds: float) -> str:
@@ -91,6 +91,45 @@ def request_table(summary: Summary) -> list[str]:
     return table(headers, rows)
 
 
+def transaction_rows(summary: Summary) -> tuple[list[TransactionRow], TransactionRow | None]:
+    """The transactions, and all of them together when there are several (none in a summary
+    from before loadkit timed transactions)."""
+    rows = list(summary.get("transactions") or [])
+    totals = summary.get("transaction_totals")
+    return rows, (totals if totals and len(rows) > 1 else None)
+
+
+def transaction_table(summary: Summary) -> list[str]:
+    """Each flow timed as one unit: think time excluded, times of the successful ones."""
+    named, total = transaction_rows(summary)
+    if not named:
+        return []
+    rows: list[TransactionRow] = list(named)
+    if total:
+        rows.append({**total, "name": "Total"})
+    headers = ["Transaction", "Count", "Fails", "Txn/s", "Avg", "p50", "p95", "p99", "Max (ms)",
+               "Apdex"]  # fmt: skip
+    cells = []
+    for row in rows:
+        apdex = row.get("apdex")
+        score, rating = (apdex.get("score"), apdex.get("rating")) if apdex else (None, None)
+        cells.append(
+            [
+                formatting.printable(row["name"]),
+                formatting.count(row["transactions"]),
+                formatting.count(row["failures"]),
+                formatting.rps(row["tps"]),
+                formatting.ms(row["avg_ms"]),
+                formatting.ms(row["p50_ms"]),
+                formatting.ms(row["p95_ms"]),
+                formatting.ms(row["p99_ms"]),
+                formatting.ms(row["max_ms"]),
+                f"{formatting.score(score)} {rating or ''}".rstrip(),
+            ]
+        )
+    return table(headers, cells)
+
+
 def threshold_lines(summary: Summary) -> list[str]:
     lines = []
     for t in summary["thresholds"]:
@@ -142,6 +181,9 @@ def final_report(summary: Summary, run_folder: str) -> str:
     if load:
         lines.append(f"Load: {load}")
     lines += ["", *request_table(summary)]
+    transactions = transaction_table(summary)
+    if transactions:
+        lines += ["", "Transactions (flows timed end to end, think time excluded):", *transactions]
     if summary["failures"]:
         lines += ["", "Failures:"]
         for f in summary["failures"][:10]:

@@ -28,7 +28,7 @@ from loadkit.report.capacity_view import (
 )
 from loadkit.report.console import format_threshold_actual, load_line
 from loadkit.run_folder import RunFolder
-from loadkit.summary_types import RequestRow, Summary
+from loadkit.summary_types import RequestRow, Summary, TransactionRow
 
 CHART_CAPTIONS: dict[str, tuple[str, str]] = {
     "users_throughput": (
@@ -40,6 +40,10 @@ CHART_CAPTIONS: dict[str, tuple[str, str]] = {
         "p50, p95 and p99 of all requests, as Locust computes them over about the last 10 s.",
     ),
     "failures": ("Failures over time", "Failed requests per second."),
+    "transactions": (
+        "Transactions over time",
+        "Successful and failed transactions completed per second.",
+    ),
     "distribution": (
         "Response time distribution",
         "How many requests took how long over the whole run; the lines mark the percentiles.",
@@ -57,6 +61,8 @@ CHART_CAPTIONS: dict[str, tuple[str, str]] = {
 }
 """Known chart names -> (title, how to read it). Charts are shown in this order."""
 CAPACITY_CHARTS = ("capacity_throughput", "capacity_latency")
+SECTION_CHARTS = (*CAPACITY_CHARTS, "transactions")
+"""Charts shown in their own section, not under Charts."""
 """Shown in the capacity section, next to the numbers they illustrate."""
 
 RUN_FILES: tuple[tuple[str, str], ...] = (
@@ -294,18 +300,19 @@ def _capacity_facts(capacity: CapacityReportLike) -> str:
         saturation = _number(capacity.knee_users, 0, " users")
     else:
         saturation = f"none up to the highest tested level, {_number(top, 0, ' users')}"
+    unit = _throughput_unit(capacity)
     facts = [
         ("Saturation point", saturation),
-        ("Highest throughput measured", _number(capacity.capacity_rps, 1, " req/s")),
+        ("Highest throughput measured", _number(capacity.capacity_rps, 1, f" {unit}")),
         ("Most users within the SLO", _number(capacity.max_users_within_slo, 0, " users")),
-        ("Most throughput within the SLO", _number(capacity.max_rps_within_slo, 1, " req/s")),
+        ("Most throughput within the SLO", _number(capacity.max_rps_within_slo, 1, f" {unit}")),
     ]
     fit = capacity.usl
     if fit is not None and capacity.levels:
         facts.append(
             (
                 "USL fit",
-                f"σ = {fit.sigma:.4g}, κ = {fit.kappa:.4g}, λ = {fit.lambda_rps:.4g} req/s, "
+                f"σ = {fit.sigma:.4g}, κ = {fit.kappa:.4g}, λ = {fit.lambda_rps:.4g} {unit}, "
                 f"R² = {fit.r_squared:.3f}"
                 ' <span class="note">(a model fitted to the tested users; its dotted stretch'
                 f" on the chart is a {esc(tested_users_note(capacity))})</span>",
@@ -315,11 +322,16 @@ def _capacity_facts(capacity: CapacityReportLike) -> str:
     return f'<table class="facts">{body}</table>'
 
 
+def _throughput_unit(capacity: CapacityReportLike) -> str:
+    """req/s, or txn/s when the capacity analysis counted transactions."""
+    return str(getattr(capacity, "throughput_unit", "req/s"))
+
+
 def _capacity_levels(capacity: CapacityReportLike) -> str:
     headers = [
         ("Users", True),
         ("Requests", True),
-        ("Req/s", True),
+        (_throughput_unit(capacity).capitalize(), True),
         ("p50 ms", True),
         ("p95 ms", True),
         ("p99 ms", True),
@@ -363,7 +375,7 @@ def _figure(name: str, data: bytes) -> str:
 
 
 def _charts(charts: Mapping[str, bytes], notes: Sequence[str]) -> str:
-    names = [n for n in CHART_CAPTIONS if n in charts and n not in CAPACITY_CHARTS]
+    names = [n for n in CHART_CAPTIONS if n in charts and n not in SECTION_CHARTS]
     names += [n for n in charts if n not in CHART_CAPTIONS]
     figures = "".join(_figure(name, charts[name]) for name in names)
     notes_html = "".join(f'<p class="note">{esc(n)}</p>' for n in notes)
@@ -414,6 +426,64 @@ def _requests(summary: Summary) -> str:
         )
     table = _table(headers, rows, "No requests were made.")
     return f'<section id="requests"><h2>Requests</h2>{table}</section>'
+
+
+def _transactions(summary: Summary, charts: Mapping[str, bytes]) -> str:
+    """Each flow timed end to end (think time excluded): its rate over time, success rate,
+    duration percentiles and Apdex. Nothing for a run without transactions."""
+    named = list(summary.get("transactions") or [])
+    if not named:
+        return ""
+    headers = [
+        ("Transaction", False),
+        ("Count", True),
+        ("Failures", True),
+        ("Success", True),
+        ("Txn/s", True),
+        ("Avg ms", True),
+        ("p50", True),
+        ("p90", True),
+        ("p95", True),
+        ("p99", True),
+        ("Max ms", True),
+        ("Apdex", False),
+    ]
+    entries: list[tuple[TransactionRow, str]] = [(t, "") for t in named]
+    totals = summary.get("transaction_totals")
+    if totals and len(named) > 1:
+        entries.append(({**totals, "name": "Total"}, "total"))
+    rows = []
+    for row, cls in entries:
+        rate = row.get("error_rate")
+        success = None if rate is None else 1.0 - float(rate)
+        name = esc(row.get("name"))
+        rows.append(
+            _row(
+                [
+                    (name if cls else f"<code>{name}</code>", "name"),
+                    (_number(row.get("transactions")), "num"),
+                    (_number(row.get("failures")), "num"),
+                    (_percent(success), "num"),
+                    (_number(row.get("tps"), 1), "num"),
+                    (_ms(row.get("avg_ms")), "num"),
+                    (_ms(row.get("p50_ms")), "num"),
+                    (_ms(row.get("p90_ms")), "num"),
+                    (_ms(row.get("p95_ms")), "num"),
+                    (_ms(row.get("p99_ms")), "num"),
+                    (_ms(row.get("max_ms")), "num"),
+                    (esc(formatting.apdex(row.get("apdex"))), ""),
+                ],
+                cls,
+            )
+        )
+    note = (
+        '<p class="note">A transaction is a flow timed as one unit: from its first request to '
+        "its last response, think time excluded. It fails when any of its requests or checks "
+        "fails; its requests are counted under Requests too, the transactions never.</p>"
+    )
+    figure = _figure("transactions", charts["transactions"]) if "transactions" in charts else ""
+    table = _table(headers, rows)
+    return f'<section id="transactions"><h2>Transactions</h2>{note}{table}{figure}</section>'
 
 
 def _failures(summary: Summary) -> str:
@@ -481,6 +551,7 @@ def render_html(
         _capacity(capacity, charts) if capacity is not None else "",
         _charts(charts, notes),
         _requests(summary),
+        _transactions(summary, charts),
         _failures(summary),
         _links([n for n, _ in RUN_FILES] if links is None else links),
     ]

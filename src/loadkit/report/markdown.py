@@ -6,7 +6,7 @@ import html
 
 from loadkit import formatting
 from loadkit.exit_codes import Verdict
-from loadkit.report.console import format_threshold_actual, load_line
+from loadkit.report.console import format_threshold_actual, load_line, transaction_rows
 from loadkit.summary_types import CapacityDict, RequestRow, Summary
 
 _ICONS = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.ABORTED: "⚠️", Verdict.ERROR: "💥"}
@@ -67,6 +67,29 @@ def render_markdown(summary: Summary) -> str:
             f"{f.ms(row['p90_ms'])} | {f.ms(row['p95_ms'])} | {f.ms(row['p99_ms'])} | "
             f"{f.ms(row['max_ms'])} | {f.apdex(row.get('apdex'))} |"
         )
+    transactions, transactions_total = transaction_rows(summary)
+    if transactions:
+        lines += [
+            "",
+            "### Transactions",
+            "",
+            "Each flow timed end to end, think time excluded; a transaction fails when any of "
+            "its requests or checks fails.",
+            "",
+            "| Transaction | Count | Failures | Txn/s | Avg ms | p50 | p90 | p95 | p99 | Max ms "
+            "| Apdex |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+        ]
+    labelled = [(_cell(t["name"]), t) for t in transactions]
+    if transactions_total:
+        labelled.append(("**Total**", transactions_total))
+    for label, txn in labelled:
+        lines.append(
+            f"| {label} | {f.count(txn['transactions'])} | "
+            f"{f.count(txn['failures'])} | {f.rps(txn['tps'])} | {f.ms(txn['avg_ms'])} | "
+            f"{f.ms(txn['p50_ms'])} | {f.ms(txn['p90_ms'])} | {f.ms(txn['p95_ms'])} | "
+            f"{f.ms(txn['p99_ms'])} | {f.ms(txn['max_ms'])} | {f.apdex(txn.get('apdex'))} |"
+        )
     if summary["failures"]:
         lines += ["", "### Failures", "", "| Occurrences | Request | Error |", "|--:|---|---|"]
         for failure in summary["failures"]:
@@ -87,7 +110,8 @@ def _capacity(capacity: CapacityDict | None) -> list[str]:
     if levels:
         lines += [
             "",
-            "| Users | Req/s | p50 ms | p95 ms | p99 ms | Errors | |",
+            f"| Users | {capacity.get('throughput_unit', 'req/s').capitalize()} | p50 ms "
+            "| p95 ms | p99 ms | Errors | |",
             "|--:|--:|--:|--:|--:|--:|---|",
         ]
     for level in levels:

@@ -77,6 +77,9 @@ def write_report(
         slo_p95_ms = slo_from_thresholds(summary)
 
     figures = build_figures(summary, series, histogram, capacity, slo_p95_ms, notes)
+    if summary.get("transactions"):
+        counts = charts.per_second_counts(final, transactions=True)
+        figures.update(_draw({"transactions": lambda: charts.transactions_chart(counts)}, notes))
     images = {name: charts.to_png(figure) for name, figure in figures.items()}
     chart_dir = folder / CHARTS_DIR
     chart_files: dict[str, Path] = {}
@@ -185,6 +188,7 @@ def slo_from_thresholds(summary: Summary) -> float | None:
         if (
             t.get("metric") == "p95"
             and not t.get("scope")
+            and not t.get("transaction")
             and t.get("op") in ("<", "<=")
             and isinstance(t.get("limit"), int | float)
         ):
@@ -223,6 +227,10 @@ def build_figures(
         planned["capacity_latency"] = lambda: charts.capacity_latency_chart(
             capacity, slo_p95_ms=slo_p95_ms
         )
+    return _draw(planned, notes)
+
+
+def _draw(planned: Mapping[str, Callable[[], Figure]], notes: list[str]) -> dict[str, Figure]:
     figures: dict[str, Figure] = {}
     for name, draw in planned.items():
         try:

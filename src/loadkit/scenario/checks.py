@@ -119,7 +119,25 @@ def cross_checks(
         seen_users.setdefault(user.name, i)
     names = scenario.request_names()
     user_names = [u.name for u in scenario.users]
+    transactions = scenario.transaction_names()
     for i, threshold in enumerate(scenario.thresholds):
+        if threshold.transaction is not None and threshold.transaction not in transactions:
+            problems.append(
+                problem(
+                    source,
+                    ("thresholds", i),
+                    _unknown("transaction", threshold.transaction, transactions),
+                )
+            )
+        elif threshold.on_transactions and not transactions:
+            problems.append(
+                problem(
+                    source,
+                    ("thresholds", i),
+                    f"{threshold.metric} counts transactions, and no task is timed as one "
+                    "(a flow or a loop is, or a task with transaction: NAME)",
+                )
+            )
         if threshold.scope is not None and threshold.scope not in names and not scenario.include:
             problems.append(
                 problem(source, ("thresholds", i), _unknown("request", threshold.scope, names))
@@ -128,6 +146,15 @@ def cross_checks(
             problems.append(
                 problem(
                     source, ("thresholds", i), _unknown("user type", threshold.user, user_names)
+                )
+            )
+    for name in scenario.apdex.transactions:
+        if name not in transactions:
+            problems.append(
+                problem(
+                    source,
+                    ("apdex", "transactions", name),
+                    _unknown("transaction", name, transactions),
                 )
             )
     for name in scenario.apdex.requests:

@@ -110,6 +110,8 @@ Rate = Annotated[
 HeaderName = Annotated[str, AfterValidator(_header_name)]
 Line = Annotated[str, AfterValidator(_no_control)]
 """Text sent as part of a line of the request: a URL."""
+TransactionSetting = Annotated[str, Field(min_length=1), AfterValidator(_no_control)] | bool | None
+"""A transaction's name, true (on, with its default name), false (off), or None (default)."""
 LineText = Annotated[Text, AfterValidator(_no_control)]
 """A header value (numbers written as text)."""
 Headers = dict[HeaderName, LineText]
@@ -579,6 +581,11 @@ class Task(Model):
     python: str | None = Field(
         default=None, description="package.module:function, called with the Locust user."
     )
+    transaction: TransactionSetting = Field(
+        default=None,
+        description="Time the task as one transaction: a name, true (named after the task) "
+        "or false. Default: on for a flow or a loop, off for a single request.",
+    )
 
     @field_validator("python")
     @classmethod
@@ -601,7 +608,24 @@ class Task(Model):
             )
         if self.python is not None and (self.loop is not None or self.data is not None):
             raise ValueError("loop and data do not apply to a python task")
+        if self.python is not None and self.transaction not in (None, False):
+            raise ValueError(
+                "a python task is not timed as a transaction; remove transaction "
+                "(the function may fire its own)"
+            )
         return self
+
+    def transaction_name(self) -> str | None:
+        """The transaction this task is timed as, or None: a flow or a loop is one by
+        default, named after the task; `transaction:` names it, turns it off, or turns one
+        on for a single request."""
+        if self.python is not None or self.transaction is False:
+            return None
+        if isinstance(self.transaction, str):
+            return self.transaction
+        if self.transaction is True or self.flow is not None or self.loop is not None:
+            return self.label
+        return None
 
     def steps(self) -> list[Step]:
         if self.flow is not None:
@@ -620,6 +644,14 @@ class Task(Model):
         return f"{first.method} {first.url}"
 
 
+class UserTransactions(Model):
+    """Whether the user's on_start and on_stop flows are timed as transactions, and their
+    names: a name, true (default: "<user> on_start", "<user> on_stop") or false."""
+
+    on_start: TransactionSetting = None
+    on_stop: TransactionSetting = None
+
+
 class UserSpec(Model):
     name: str = Field(min_length=1)
     weight: Count = Field(default=1, ge=1, le=limits.MAX_WEIGHT)
@@ -630,6 +662,15 @@ class UserSpec(Model):
     on_start: list[Step] = Field(default_factory=list)
     on_stop: list[Step] = Field(default_factory=list)
     tasks: list[Task] = Field(min_length=1)
+    transactions: UserTransactions = UserTransactions()
+
+    def flow_transaction(self, which: Literal["on_start", "on_stop"]) -> str | None:
+        """The transaction `on_start` or `on_stop` is timed as (None: off, or no such flow)."""
+        steps = self.on_start if which == "on_start" else self.on_stop
+        setting = getattr(self.transactions, which)
+        if not steps or setting is False:
+            return None
+        return setting if isinstance(setting, str) else f"{self.name} {which}"
 
 
 class DataSource(Model):
@@ -688,6 +729,9 @@ class ApdexConfig(Model):
     requests: dict[str, Duration] = Field(
         default_factory=dict, description="T for single request names."
     )
+    transactions: dict[str, Duration] = Field(
+        default_factory=dict, description="T for single transactions (default: t)."
+    )
 
     @field_validator("t")
     @classmethod
@@ -696,7 +740,7 @@ class ApdexConfig(Model):
             raise ValueError("T must be more than 0, e.g. 300ms")
         return value
 
-    @field_validator("requests")
+    @field_validator("requests", "transactions")
     @classmethod
     def _each_positive(cls, value: dict[str, float]) -> dict[str, float]:
         for name, t in value.items():
@@ -810,6 +854,20 @@ class Scenario(Model):
     def secret_values(self) -> list[str]:
         """Values of the secret environment variables, to mask in every artifact."""
         return list(self._secret_values.values())
+
+    def transaction_names(self) -> list[str]:
+        """Every transaction the generated users time, in scenario order, without repeats."""
+        seen: dict[str, None] = {}
+        for user in self.users:
+            names = [
+                user.flow_transaction("on_start"),
+                *(t.transaction_name() for t in user.tasks),
+                user.flow_transaction("on_stop"),
+            ]
+            for name in names:
+                if name is not None:
+                    seen.setdefault(name)
+        return list(seen)
 
     def request_names(self) -> list[str]:
         seen: dict[str, None] = {}

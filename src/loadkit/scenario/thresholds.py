@@ -1,10 +1,14 @@
 """Thresholds: `[SCOPE:] METRIC OP VALUE [over WINDOW]`, e.g. `p95 < 500ms`, `error_rate < 1%`,
 `rps > 20`, `"/api/cases: p99 < 1s"`, `"user=officer: p95 < 800ms"`, `apdex(300ms) >= 0.9`,
-`p95 < 500ms over 30s`. Parsed at load time (errors before any load is sent), evaluated on the
-final measurements after the run.
+`p95 < 500ms over 30s`, `"transaction=file a report: p95 < 3s"`, `tps > 5`. Parsed at load
+time (errors before any load is sent), evaluated on the final measurements after the run.
 
 A window (`over 30s`) means the threshold must hold in every 30-second window of the run
 (sliding by one second), and the actual value reported is the worst window's.
+
+A threshold judges requests, unless it is scoped to a transaction (`transaction=NAME:`) or its
+metric is `tps` (transactions per second, all transactions or the one named): then it judges
+transactions (flows timed as one unit), whose counts never mix with the requests'.
 """
 
 from __future__ import annotations
@@ -29,10 +33,13 @@ _PERCENTILES = {
 TIME_METRICS = frozenset([*_PERCENTILES, "avg", "min", "max"])
 RATE_METRICS = frozenset(["error_rate"])
 COUNT_METRICS = frozenset(["failures", "requests"])
-THROUGHPUT_METRICS = frozenset(["rps"])
+THROUGHPUT_METRICS = frozenset(["rps", "tps"])
+TRANSACTION_METRICS = frozenset(["tps"])
+"""Metrics only transactions have."""
 SCORE_METRICS = frozenset(["apdex"])
 METRICS = TIME_METRICS | RATE_METRICS | COUNT_METRICS | THROUGHPUT_METRICS | SCORE_METRICS
 USER_SCOPE = "user="
+TRANSACTION_SCOPE = "transaction="
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "==": operator.eq,
@@ -59,6 +66,13 @@ class Threshold:
     """`over 30s`: must hold in every window of this length."""
     apdex_t_ms: float | None = None
     """`apdex(300ms)`: T for this threshold; None takes the scenario's T."""
+    transaction: str | None = None
+    """A transaction's name (`transaction=NAME:`), or None."""
+
+    @property
+    def on_transactions(self) -> bool:
+        """Judged on transactions (scoped to one, or `tps`), not on requests."""
+        return self.transaction is not None or self.metric in TRANSACTION_METRICS
 
     @property
     def unit(self) -> str:
@@ -67,7 +81,7 @@ class Threshold:
         if self.metric in RATE_METRICS:
             return "%"
         if self.metric in THROUGHPUT_METRICS:
-            return "req/s"
+            return "txn/s" if self.on_transactions else "req/s"
         return ""
 
     def format_value(self, value: float | None) -> str:
@@ -96,13 +110,25 @@ def parse_threshold(text: str) -> Threshold:
     raw = match.group("value").strip()
     limit = _parse_limit(metric, raw, text)
     scope = (match.group("scope") or "").strip() or None
-    user = None
+    user = transaction = None
     if scope is not None and scope.startswith(USER_SCOPE):
         user, scope = scope.removeprefix(USER_SCOPE).strip(), None
         if not user:
             raise ValueError(
                 f"name the user type after 'user=' in {text!r}, e.g. 'user=citizen: ...'"
             )
+    elif scope is not None and scope.startswith(TRANSACTION_SCOPE):
+        transaction, scope = scope.removeprefix(TRANSACTION_SCOPE).strip(), None
+        if not transaction:
+            raise ValueError(
+                f"name the transaction after 'transaction=' in {text!r}, "
+                "e.g. 'transaction=file a report: p95 < 3s'"
+            )
+    if metric in TRANSACTION_METRICS and scope is not None:
+        raise ValueError(
+            f"{metric} counts transactions, not requests named {scope!r}, in {text!r}; "
+            f"write 'transaction=NAME: {metric} ...' or '{metric} ...'"
+        )
     return Threshold(
         expression=text.strip(),
         metric=metric,
@@ -112,6 +138,7 @@ def parse_threshold(text: str) -> Threshold:
         user=user,
         window_s=_parse_window(match.group("window"), text),
         apdex_t_ms=_parse_apdex_t(metric, match.group("arg"), text),
+        transaction=transaction,
     )
 
 
@@ -169,7 +196,8 @@ def _parse_limit(metric: str, raw: str, text: str) -> float:
         kinds = {
             **dict.fromkeys(TIME_METRICS, "a time like 500ms or 1s"),
             **dict.fromkeys(RATE_METRICS, "a percentage like 1% or a fraction like 0.01"),
-            **dict.fromkeys(THROUGHPUT_METRICS, "requests per second like 20"),
+            "rps": "requests per second like 20",
+            "tps": "transactions per second like 5",
             **dict.fromkeys(COUNT_METRICS, "a whole number like 0"),
             **dict.fromkeys(SCORE_METRICS, "a score from 0 to 1 like 0.9"),
         }
@@ -201,14 +229,22 @@ class Measurements(Protocol):
     @property
     def duration_s(self) -> float: ...
     def sample(
-        self, *, name: str | None, user: str | None, start: int | None, end: int | None
+        self,
+        *,
+        name: str | None,
+        user: str | None,
+        start: int | None,
+        end: int | None,
+        transactions: bool = False,
     ) -> Sample | None:
-        """None when nothing matches the scope (no such request or user was measured)."""
+        """None when nothing matches the scope (no such request, transaction or user was
+        measured). With `transactions`, `name` is a transaction's and the sample is made of
+        transactions; otherwise of requests only."""
 
     def seconds(self) -> tuple[int, int] | None:
         """First and last second with data, for windows; None when unknown."""
 
-    def apdex_t_ms(self, name: str | None) -> float: ...
+    def apdex_t_ms(self, name: str | None, *, transaction: bool = False) -> float: ...
 
 
 def measure(
@@ -230,7 +266,7 @@ def measure(
         return float(sample.failures)
     if metric == "requests":
         return float(sample.requests)
-    if metric == "rps":
+    if metric in THROUGHPUT_METRICS:  # rps, or tps of a sample of transactions
         return sample.requests / duration_s if duration_s > 0 else None
     if metric == "apdex":
         return sample.apdex(apdex_t_ms)
@@ -239,15 +275,25 @@ def measure(
 
 def judge(threshold: Threshold, run: Measurements) -> ThresholdResult:
     t = threshold
-    t_ms = t.apdex_t_ms if t.apdex_t_ms is not None else run.apdex_t_ms(t.scope)
-    whole = run.sample(name=t.scope, user=t.user, start=None, end=None)
+    on_txn = t.on_transactions
+    name = t.transaction if on_txn else t.scope
+    t_ms = t.apdex_t_ms if t.apdex_t_ms is not None else run.apdex_t_ms(name, transaction=on_txn)
+    whole = run.sample(name=name, user=t.user, start=None, end=None, transactions=on_txn)
     if whole is None:
-        what = (
-            f"request named {t.scope!r}"
-            if t.scope is not None
-            else f"request by user type {t.user!r}"
-        )
-        return ThresholdResult(t, None, False, f"no {what} was made")
+        if on_txn:
+            what = (
+                f"transaction named {name!r} was completed"
+                if name is not None
+                else "transaction was completed"
+                + (f" by user type {t.user!r}" if t.user is not None else "")
+            )
+        else:
+            what = (
+                f"request named {t.scope!r} was made"
+                if t.scope is not None
+                else f"request by user type {t.user!r} was made"
+            )
+        return ThresholdResult(t, None, False, f"no {what}")
     if t.window_s is None:
         actual = measure(t.metric, whole, run.duration_s, t_ms)
         note = ""
@@ -257,9 +303,10 @@ def judge(threshold: Threshold, run: Measurements) -> ThresholdResult:
         if t.metric == "apdex":
             why = "apdex needs histograms.json"
         elif t.metric in TIME_METRICS and whole.requests:
-            why = "no request succeeded (times are those of successful requests)"
+            kind = "transaction" if on_txn else "request"
+            why = f"no {kind} succeeded (times are those of successful {kind}s)"
         else:
-            why = "no request completed"
+            why = "no transaction completed" if on_txn else "no request completed"
         return ThresholdResult(t, None, False, f"no data: {why}")
     return ThresholdResult(t, actual, OPERATORS[t.op](actual, t.limit), note)
 
@@ -273,7 +320,13 @@ def _worst_window(t: Threshold, run: Measurements, t_ms: float) -> tuple[float |
     starts = range(first, max(first, last - window + 1) + 1)
     values = []
     for start in starts:
-        sample = run.sample(name=t.scope, user=t.user, start=start, end=start + window)
+        sample = run.sample(
+            name=t.transaction if t.on_transactions else t.scope,
+            user=t.user,
+            start=start,
+            end=start + window,
+            transactions=t.on_transactions,
+        )
         if sample is None or sample.requests == 0:
             continue
         value = measure(t.metric, sample, float(window), t_ms)
@@ -296,23 +349,40 @@ class _WholeRun:
     total: RequestStats
     by_name: dict[str, RequestStats]
     duration_s: float
+    transactions: dict[str, RequestStats]
 
     def sample(
-        self, *, name: str | None, user: str | None, start: int | None, end: int | None
+        self,
+        *,
+        name: str | None,
+        user: str | None,
+        start: int | None,
+        end: int | None,
+        transactions: bool = False,
     ) -> Sample | None:
         if user is not None:
             return None
+        if transactions:
+            if name is None:
+                parts = self.transactions.values()
+                return RequestStats.merge("Transactions", parts) if parts else None
+            return self.transactions.get(name)
         return self.total if name is None else self.by_name.get(name)
 
     def seconds(self) -> tuple[int, int] | None:
         return None
 
-    def apdex_t_ms(self, name: str | None) -> float:
+    def apdex_t_ms(self, name: str | None, *, transaction: bool = False) -> float:
         return DEFAULT_APDEX_T_MS
 
 
 def evaluate(
-    threshold: Threshold, total: RequestStats, by_name: dict[str, RequestStats], duration_s: float
+    threshold: Threshold,
+    total: RequestStats,
+    by_name: dict[str, RequestStats],
+    duration_s: float,
+    transactions: dict[str, RequestStats] | None = None,
 ) -> ThresholdResult:
-    """Judge a threshold on Locust's whole-run statistics alone."""
-    return judge(threshold, _WholeRun(total, by_name, duration_s))
+    """Judge a threshold on Locust's whole-run statistics alone (`total` and `by_name` of the
+    requests, `transactions` by name)."""
+    return judge(threshold, _WholeRun(total, by_name, duration_s, transactions or {}))
