@@ -69,7 +69,7 @@ from loadkit.harness_protocol import (
     UI_SCENARIO_NAME_ENV,
     WAIT_FOR_COMMAND_ENV,
 )
-from loadkit.histogram import HistogramRecorder
+from loadkit.histogram import TRANSACTION_TYPE, HistogramRecorder
 from loadkit.masking import Secrets
 
 _state: dict[str, Any] = {
@@ -343,6 +343,8 @@ def _progress_loop(fd: int, environment: Environment) -> None:
         if runner is None:
             continue
         total = environment.stats.total
+        # Locust's total counts transactions too; loadkit's request counts never do.
+        txn = [e for e in environment.stats.entries.values() if e.method == TRANSACTION_TYPE]
         started = _state["started_at"]
         second = int(time.time()) - lag
         requests, failures, p95 = _histograms.second_summary(second)
@@ -350,8 +352,8 @@ def _progress_loop(fd: int, environment: Environment) -> None:
             "elapsed": (time.time() - started) if started else 0.0,
             "state": runner.state,
             "users": runner.user_count,
-            "requests": total.num_requests,
-            "failures": total.num_failures,
+            "requests": total.num_requests - sum(e.num_requests for e in txn),
+            "failures": total.num_failures - sum(e.num_failures for e in txn),
             "second": second,
             "rps": requests,
             "second_failures": failures,

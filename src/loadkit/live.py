@@ -117,7 +117,9 @@ def threshold_lines(
 
 
 def apdex_lines(histograms: RunHistograms, config: LiveConfig) -> list[ApdexLine]:
-    """Apdex per request name so far, with its rating, then all requests together."""
+    """Apdex per request name so far, with its rating, then all requests together
+    (transactions are not requests: the Thresholds tab judges them by their own thresholds)."""
+    histograms = histograms.requests_only()
     lines: list[ApdexLine] = []
     by_name = histograms.by_name()
     for name, hist in by_name.items():
