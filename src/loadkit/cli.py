@@ -751,6 +751,121 @@ def k8s(
     return ExitStatus.PASS
 
 
+@cli.group(name="import")
+def import_group() -> None:
+    """Write a first scenario from a browser recording (HAR) or an OpenAPI description."""
+
+
+def _read_input(path: Path, what: str) -> Any:
+    """The parsed JSON (or YAML) input of an importer; a one-line error when it is not."""
+    import json
+
+    import yaml
+
+    from loadkit.importers import MAX_INPUT_BYTES
+
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    if path.stat().st_size > MAX_INPUT_BYTES:
+        raise UsageError(f"{path}: larger than {MAX_INPUT_BYTES // 1_000_000} MB")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+        if path.suffix.lower() in (".yaml", ".yml"):
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"{path}: not a readable {what} ({reason})") from None
+
+
+def _write_imported(imported: Any, output: Path | None) -> ExitStatus:
+    for note in imported.notes:
+        click.echo(f"loadkit: note: {note}", err=True)
+    for name, what in imported.secrets.items():
+        click.echo(f"loadkit: note: secret {name} ({what}): set it before running", err=True)
+    _emit(imported.text, output)
+    return ExitStatus.PASS
+
+
+def _schema_ref(output: Path | None) -> str:
+    """The scenario schema's path relative to the output, when a folder above it has one."""
+    from loadkit.importers.skeleton import DEFAULT_SCHEMA_REF
+
+    folder = (output.parent if output is not None else Path.cwd()).resolve()
+    for parent in (folder, *folder.parents):
+        candidate = parent / "schema" / "scenario.schema.json"
+        if candidate.is_file():
+            return os.path.relpath(candidate, folder)
+    return DEFAULT_SCHEMA_REF
+
+
+_OUTPUT_OPTION = click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the scenario here instead of standard output.",
+)
+
+
+@import_group.command(name="har")
+@click.argument("recording", type=click.Path(dir_okay=False, path_type=Path))
+@_OUTPUT_OPTION
+@click.option(
+    "--include-host",
+    "include_hosts",
+    multiple=True,
+    metavar="HOST",
+    help="Also replay requests to this host (repeatable); others than the main one are dropped.",
+)
+@click.option("--keep-static", is_flag=True, help="Keep static assets (scripts, styles, images).")
+def import_har_command(
+    recording: Path, output: Path | None, include_hosts: Sequence[str], keep_static: bool
+) -> ExitStatus:
+    """A scenario that replays a browser recording (HAR) for a new session.
+
+    Values a response returned and a later request sent (tokens, ids, CSRF values) are
+    captured and sent as {{ variables }}; passwords and keys become ${secret:NAME}.
+    """
+    from loadkit.importers import import_har
+
+    har = _read_input(recording, "HAR file (JSON)")
+    imported = import_har(
+        har,
+        name=recording.stem,
+        source_file=recording.name,
+        include_hosts=include_hosts,
+        keep_static=keep_static,
+        schema_ref=_schema_ref(output),
+    )
+    return _write_imported(imported, output)
+
+
+@import_group.command(name="openapi")
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+@_OUTPUT_OPTION
+@click.option(
+    "--include-writes",
+    is_flag=True,
+    help="Also import POST, PUT, PATCH and DELETE operations (left out, commented, otherwise).",
+)
+def import_openapi_command(spec: Path, output: Path | None, include_writes: bool) -> ExitStatus:
+    """A scenario with one task per operation of an OpenAPI (or Swagger 2.0) description.
+
+    Read operations are imported; write operations are written commented out unless
+    --include-writes, so nobody changes data by accident.
+    """
+    from loadkit.importers import import_openapi
+
+    document = _read_input(spec, "OpenAPI description (JSON or YAML)")
+    imported = import_openapi(
+        document,
+        source_file=spec.name,
+        include_writes=include_writes,
+        schema_ref=_schema_ref(output),
+    )
+    return _write_imported(imported, output)
+
+
 @cli.command()
 @click.option("--serve", is_flag=True, help="Only start the demo target and keep it running.")
 @click.option(
