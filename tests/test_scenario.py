@@ -682,7 +682,8 @@ INVALID: list[tuple[str, str, str, str]] = [
         "threshold-not-text",
         "  - p95 < 500ms",
         "  - p95: 500ms",
-        "s.yaml:23:5: thresholds[0]: expected a threshold like 'p95 < 500ms' (a quoted string)",
+        "s.yaml:23:5: thresholds[0]: expected a threshold like 'p95 < 500ms' (a quoted string), "
+        "or {threshold: 'error_rate < 1%', abort: true}",
     ),
     (
         "threshold-unknown-scope",

@@ -123,6 +123,8 @@ def _on_init(environment: Environment, **_: Any) -> None:
         gevent.spawn(_progress_loop, int(fd), environment)
     if os.environ.get(UI_CONFIG_ENV) and environment.web_ui is not None:
         _install_ui(environment, os.environ[UI_CONFIG_ENV])
+    if os.environ.get(LIVE_CONFIG_ENV):
+        _start_live(environment)
     if os.environ.get(METRICS_ENV):
         _start_metrics(environment, os.environ[METRICS_ENV])
 
@@ -358,6 +360,7 @@ def _progress_loop(fd: int, environment: Environment) -> None:
             "rps": requests,
             "second_failures": failures,
             "p95_ms": p95,
+            "failing": list(_state.get("failing") or []),
         }
         if not _send_progress(line):
             return
@@ -382,17 +385,81 @@ def _send_progress(line: dict[str, Any]) -> bool:
 _metrics: dict[str, Any] = {"cumulative": None, "added_until": 0, "config": None, "cache": None}
 
 
-def _start_metrics(environment: Environment, address: str) -> None:
+def _start_live(environment: Environment) -> None:
+    """Count everything recorded so far (`metrics.Cumulative`: complete seconds locally, each
+    worker's report on a master) and read the scenario's thresholds, for what is judged while
+    the run lasts: the live line's failing thresholds, `abort: true`, the metrics."""
+    if _metrics["cumulative"] is not None:
+        return
     from loadkit import metrics
     from loadkit.live import LiveConfig
 
-    host, _, port = address.rpartition(":")
     _metrics["cumulative"] = metrics.Cumulative()
     config_path = os.environ.get(LIVE_CONFIG_ENV)
     _metrics["config"] = LiveConfig.read(config_path) if config_path else None
-    metrics.serve(lambda: _metrics_snapshot(environment), host, int(port))
     if not isinstance(environment.runner, MasterRunner):  # a master adds workers' reports
         gevent.spawn(_metrics_loop)
+    if _metrics["config"] is not None:
+        gevent.spawn(_judge_loop, environment)
+
+
+def _start_metrics(environment: Environment, address: str) -> None:
+    from loadkit import metrics
+
+    _start_live(environment)
+    host, _, port = address.rpartition(":")
+    metrics.serve(lambda: _metrics_snapshot(environment), host, int(port))
+
+
+def _judge_loop(environment: Environment) -> None:
+    """Once a second: which thresholds fail now (for the live line), and whether one marked
+    `abort: true` ends the run — gracefully, so the run folder is complete."""
+    from loadkit.live import abort_reason
+
+    while True:
+        gevent.sleep(1.0)
+        if _state["started_at"] is None or _state["stopping_at"] is not None:
+            continue
+        elapsed = time.time() - _state["started_at"]
+        results = _judged_now(environment)
+        _state["failing"] = [
+            t.expression for t, r in results if r.actual is not None and not r.passed
+        ]
+        reason = abort_reason(results, _metrics["config"], elapsed)
+        if reason is not None and _state.get("aborted_by") is None:
+            _state["aborted_by"] = reason
+            logging.getLogger("loadkit").error(
+                "threshold '%s' failed %.0f s into the run (actual %s): stopping the run",
+                reason["threshold"], elapsed, reason["actual"],
+            )  # fmt: skip
+            if environment.runner is not None:
+                gevent.spawn(environment.runner.quit)
+            return
+
+
+def _judged_now(environment: Environment) -> list[Any]:
+    """Every threshold judged on what the run measured so far (at most once a second)."""
+    from loadkit.histogram import RunHistograms
+    from loadkit.live import threshold_results
+
+    now = int(time.time())
+    cache = _metrics["cache"]
+    if cache is not None and cache[0] == now:
+        return list(cache[1])
+    if _metrics["config"] is None or _state["started_at"] is None:
+        return []
+    lag = 4 if isinstance(environment.runner, MasterRunner) else 1
+    elapsed = (_state["stopping_at"] or time.time()) - _state["started_at"]
+
+    def recent(seconds: int) -> RunHistograms:
+        rows = _histograms.payload(start=now - lag - seconds, end=now - lag)
+        return RunHistograms.from_json(_histograms_document(rows))
+
+    results = threshold_results(
+        _metrics["config"], _metrics["cumulative"].as_run(), recent, elapsed
+    )
+    _metrics["cache"] = (now, results)
+    return results
 
 
 def _metrics_loop() -> None:
@@ -413,33 +480,18 @@ def _add_complete_seconds(end: int) -> None:
 def _metrics_snapshot(environment: Environment) -> Any:
     """One scrape's numbers (threshold states computed at most once a second)."""
     from loadkit import metrics
-    from loadkit.histogram import RunHistograms
-    from loadkit.live import threshold_results
 
     runner = environment.runner
     cumulative = _metrics["cumulative"]
     lag = 4 if isinstance(runner, MasterRunner) else 1
     now = int(time.time())
-    states: list[Any] = []
-    cache = _metrics["cache"]
-    if cache is not None and cache[0] == now:
-        states = cache[1]
-    elif _metrics["config"] is not None and _state["started_at"] is not None:
-        elapsed = (_state["stopping_at"] or time.time()) - _state["started_at"]
-
-        def recent(seconds: int) -> RunHistograms:
-            rows = _histograms.payload(start=now - lag - seconds, end=now - lag)
-            return RunHistograms.from_json(_histograms_document(rows))
-
-        for threshold, result in threshold_results(
-            _metrics["config"], cumulative.as_run(), recent, elapsed
-        ):
-            value = result.actual
-            if value is not None and threshold.unit == "ms":
-                value /= 1000.0  # Prometheus' unit of time
-            passing = None if result.actual is None else result.passed
-            states.append(metrics.ThresholdState(threshold.expression, value, passing))
-        _metrics["cache"] = (now, states)
+    states = []
+    for threshold, result in _judged_now(environment):
+        value = result.actual
+        if value is not None and threshold.unit == "ms":
+            value /= 1000.0  # Prometheus' unit of time
+        passing = None if result.actual is None else result.passed
+        states.append(metrics.ThresholdState(threshold.expression, value, passing))
     return metrics.Snapshot(
         run=os.environ.get(METRICS_RUN_ENV, ""),
         cumulative=cumulative,
@@ -522,9 +574,12 @@ def _begin_ui_test(environment: Environment) -> None:
     del _cpu_samples[:]
     _state.update(
         started_at=None, stopping_at=None, stopped_at=None, peak_users=0, users=[], cpu={},
-        notes=[], snapshot_written=False,
+        notes=[], snapshot_written=False, aborted_by=None, failing=[],
         workers={"expected": _state["workers"]["expected"], "connected": [], "lost": []},
     )  # fmt: skip
+    if _metrics["cumulative"] is not None:  # each test's numbers start from zero
+        _metrics["cumulative"] = type(_metrics["cumulative"])()
+        _metrics.update(added_until=int(time.time()), cache=None)
     writer = StatsCSVFileWriter(
         environment, PERCENTILES_TO_REPORT, str(folder.csv_prefix), full_history=True
     )
@@ -612,6 +667,7 @@ def write_final_snapshot(
         "cpu": _state["cpu"],
         "notes": _state["notes"],
         "workers": _state["workers"],
+        "aborted_by": _state.get("aborted_by"),
         "entries": [entry.serialize() for entry in stats.entries.values()],
         "total": stats.total.serialize(),
         "errors": list(stats.serialize_errors().values()),

@@ -30,10 +30,13 @@ class LiveConfig:
     apdex_t_ms: float = DEFAULT_APDEX_T_MS
     apdex_per_request: Mapping[str, float] = field(default_factory=dict)
     user_classes: Mapping[str, str] = field(default_factory=dict)
+    aborts: Mapping[str, float] = field(default_factory=dict)
+    """Thresholds that stop the run when they fail: expression -> grace in seconds."""
 
     def to_json(self) -> str:
         return json.dumps(
             {
+                "aborts": dict(self.aborts),
                 "thresholds": self.thresholds,
                 "defaulted": self.defaulted,
                 "apdex_t_ms": self.apdex_t_ms,
@@ -51,6 +54,7 @@ class LiveConfig:
             apdex_t_ms=float(data.get("apdex_t_ms", DEFAULT_APDEX_T_MS)),
             apdex_per_request={str(k): float(v) for k, v in data["apdex_per_request"].items()},
             user_classes={str(k): str(v) for k, v in data["user_classes"].items()},
+            aborts={str(k): float(v) for k, v in (data.get("aborts") or {}).items()},
         )
 
 
@@ -88,6 +92,23 @@ def threshold_results(
             run = RunMeasurements(recent(window), float(window), config.user_classes, targets)
         results.append((threshold, judge(threshold, run)))
     return results
+
+
+def abort_reason(
+    results: list[tuple[Threshold, ThresholdResult]], config: LiveConfig, elapsed_s: float
+) -> dict[str, object] | None:
+    """The first `abort: true` threshold failing past its grace, as the harness records it
+    (`threshold`, `at_s`, `actual` as a person reads it); None while none does."""
+    for threshold, result in results:
+        after = config.aborts.get(threshold.expression)
+        if after is None or elapsed_s < after or result.actual is None or result.passed:
+            continue
+        return {
+            "threshold": threshold.expression,
+            "at_s": round(elapsed_s, 1),
+            "actual": threshold.format_value(result.actual),
+        }
+    return None
 
 
 def threshold_lines(

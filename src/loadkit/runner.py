@@ -431,6 +431,7 @@ def write_live_config(planned: PlannedRun) -> Path:
         apdex_t_ms=targets.t_ms,
         apdex_per_request=dict(targets.per_request),
         user_classes=user_class_names(scenario),
+        aborts={t.expression: t.abort_after_s for t in thresholds if t.abort},
     )
     path = planned.folder.path / "live.json"
     path.write_text(config.to_json(), encoding="utf-8")
@@ -462,6 +463,8 @@ def run_locust(
             DEADLINE_ENV: f"{deadline.harness_bound_s():.0f}",
             # Names only: the harness reads the values from the environment it inherited.
             SECRET_NAMES_ENV: ",".join(scenario._secret_values),
+            # Judged while the run lasts: the live line's failing thresholds, `abort: true`.
+            LIVE_CONFIG_ENV: str(write_live_config(planned)),
             **(metrics.environment(planned) if metrics is not None else {}),
         },
         python_path=[str(scenario.base_dir)],  # for `python:` tasks

@@ -32,6 +32,7 @@ from loadkit.scenario.thresholds import (
 )
 from loadkit.settings import RunSettings
 from loadkit.summary_types import (
+    AbortedBy,
     CapacityDict,
     ExceptionRow,
     FailureRow,
@@ -218,6 +219,7 @@ def build_summary(
     exceptions: list[ExceptionRow] = [
         {"count": e["count"], "message": e["message"]} for e in (final or {}).get("exceptions", [])
     ]
+    aborted_by = _aborted_by(final)
     never_sent = (
         delivered.missing_workers(settings.distribution.max_wait_s)
         if delivered is not None
@@ -237,6 +239,7 @@ def build_summary(
             else []
         ),
         never_sent=never_sent,
+        aborted_by=aborted_by,
     )
     warnings = delivered.generator_warnings() if delivered is not None else []
     failures: list[FailureRow] = [
@@ -265,6 +268,7 @@ def build_summary(
             "killed": killed,
             "partial": partial,
             "not_started": never_sent,
+            "aborted_by": aborted_by,
             "peak_users": (final or {}).get("peak_users"),
             "locust_version": (final or {}).get("locust_version"),
         },
@@ -424,6 +428,17 @@ def _threshold_row(result: ThresholdResult, defaulted: bool) -> ThresholdRow:
     }
 
 
+def _aborted_by(final: Mapping[str, Any] | None) -> AbortedBy | None:
+    data = (final or {}).get("aborted_by")
+    if not isinstance(data, dict):
+        return None
+    return {
+        "threshold": str(data.get("threshold")),
+        "at_s": float(data.get("at_s") or 0.0),
+        "actual": str(data.get("actual")),
+    }
+
+
 def _verdict(
     *,
     have_stats: bool,
@@ -435,11 +450,17 @@ def _verdict(
     exceptions: Sequence[ExceptionRow],
     shortfall: Sequence[str],
     never_sent: str | None = None,
+    aborted_by: AbortedBy | None = None,
 ) -> tuple[Verdict, list[str]]:
     """Decided once every reason is known: any reason at all means the run does not pass."""
     reasons: list[str] = []
     if never_sent:  # e.g. the master's workers never came: nothing was tested
         return Verdict.ABORTED, [never_sent]
+    if aborted_by is not None:
+        reasons.append(
+            f"threshold '{aborted_by['threshold']}' stopped the run {aborted_by['at_s']:.0f} s "
+            f"in (actual {aborted_by['actual']}; abort: true)"
+        )
     if not have_stats:
         reasons.append("Locust wrote no statistics at all; see locust.log in the run folder")
     if aborted:

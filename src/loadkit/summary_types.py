@@ -24,6 +24,7 @@ from typing import TypedDict
 from loadkit.exit_codes import Verdict
 
 __all__ = [
+    "AbortedBy",
     "ApdexEntry",
     "CapacityDict",
     "ExceptionRow",
@@ -54,6 +55,14 @@ class ScenarioInfo(TypedDict):
     `report.write.load_summary` makes for an unreadable summary.json)."""
 
 
+class AbortedBy(TypedDict):
+    threshold: str
+    at_s: float
+    """Seconds into the run when it failed past its grace."""
+    actual: str
+    """Its value then, as a person reads it."""
+
+
 class RunInfo(TypedDict):
     host: str
     """The base URL load went to."""
@@ -76,6 +85,8 @@ class RunInfo(TypedDict):
     """Where the numbers came from when Locust wrote no final snapshot, or None."""
     not_started: str | None
     """Why no load was sent at all (e.g. the master's workers never came), or None."""
+    aborted_by: AbortedBy | None
+    """The `abort: true` threshold that stopped the run early, or None."""
     peak_users: int | None
     """The most users Locust ran at once."""
     locust_version: str | None

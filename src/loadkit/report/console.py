@@ -23,11 +23,13 @@ def progress_text(line: Mapping[str, Any], planned_s: float, planned_users: int)
     rate = formatting.percent(failures / requests if requests else 0.0)
     p95 = line.get("p95_ms")
     p95_text = formatting.ms_unit(p95) if isinstance(p95, int | float) else "-"
+    failing = [formatting.printable(t) for t in line.get("failing") or []]
     return (
         f"[{_clock(float(line.get('elapsed') or 0))} / {_clock(planned_s)}] "
         f"users {line.get('users', 0)}/{planned_users} | "
         f"{formatting.rps(float(line.get('rps') or 0))} req/s | "
         f"p95 {p95_text} | failures {failures} ({rate})"
+        + (f" | FAILING: {'; '.join(failing)}" if failing else "")
     )
 
 

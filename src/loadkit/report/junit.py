@@ -105,14 +105,21 @@ def render_junit(summary: Summary) -> str:
         if value is not None:
             ET.SubElement(properties, "property", name=key, value=_text(value))
 
+    aborted_by = summary["run"].get("aborted_by") if "run" in summary else None
     for threshold in summary.get("thresholds") or []:
         expression = str(threshold.get("expression") or "")
         name = expression + (" (default)" if threshold.get("default") else "")
         case = _testcase(suite, THRESHOLD_CLASS, name)
-        if not threshold.get("passed"):
+        stopped_run = aborted_by is not None and aborted_by.get("threshold") == expression
+        if not threshold.get("passed") or stopped_run:
             message = f"actual {_actual(threshold)}, expected {expression}"
             if threshold.get("note"):
                 message += f" ({threshold['note']})"
+            if stopped_run and aborted_by is not None:
+                message += (
+                    f"; it stopped the run {aborted_by['at_s']:.0f} s in "
+                    f"(actual {aborted_by['actual']} then)"
+                )
             _fail(case, message, "threshold")
 
     completed = _testcase(suite, RUN_CLASS, RUN_COMPLETED, elapsed)

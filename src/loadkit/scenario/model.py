@@ -6,6 +6,7 @@ Checks that span several keys are in `checks`, pydantic's errors become one-line
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import math
 import re
@@ -25,6 +26,7 @@ from pydantic import (
 )
 
 from loadkit.apdex import DEFAULT_APDEX_T_MS
+from loadkit.errors import did_you_mean
 from loadkit.scenario import limits, regressions, shapes, templates
 from loadkit.scenario.datasets import DataTable
 from loadkit.scenario.durations import format_duration, parse_duration
@@ -35,9 +37,37 @@ def _duration(value: object) -> float:
     return parse_duration(value)
 
 
+_THRESHOLD_KEYS = ("threshold", "abort", "after")
+
+
 def _threshold(value: object) -> Threshold:
+    """`'p95 < 500ms'`, or `{threshold: 'error_rate < 1%', abort: true, after: 60s}`: judged
+    every second while the run lasts, and failing (after the grace) it stops the run early."""
     if isinstance(value, Threshold):
         return value
+    if isinstance(value, dict) and "threshold" not in value:
+        raise ValueError(
+            "expected a threshold like 'p95 < 500ms' (a quoted string), or "
+            "{threshold: 'error_rate < 1%', abort: true}"
+        )
+    if isinstance(value, dict):
+        unknown = [str(k) for k in value if k not in _THRESHOLD_KEYS]
+        if unknown:
+            raise ValueError(
+                f"unknown key '{unknown[0]}'{did_you_mean(unknown[0], _THRESHOLD_KEYS)} "
+                f"(allowed: {', '.join(_THRESHOLD_KEYS)})"
+            )
+        text, abort = value.get("threshold"), value.get("abort", False)
+        if not isinstance(text, str):
+            raise ValueError(
+                "give the threshold as text: {threshold: 'error_rate < 1%', abort: true}"
+            )
+        if not isinstance(abort, bool):
+            raise ValueError(f"abort takes true or false, got {abort!r}")
+        if "after" in value and not abort:
+            raise ValueError("'after' is the grace before an abort: add abort: true")
+        after = parse_duration(value["after"]) if "after" in value else 0.0
+        return dataclasses.replace(parse_threshold(text), abort=abort, abort_after_s=after)
     if not isinstance(value, str):
         raise ValueError("expected a threshold like 'p95 < 500ms' (a quoted string)")
     return parse_threshold(value)
@@ -115,7 +145,20 @@ TransactionSetting = Annotated[str, Field(min_length=1), AfterValidator(_no_cont
 LineText = Annotated[Text, AfterValidator(_no_control)]
 """A header value (numbers written as text)."""
 Headers = dict[HeaderName, LineText]
-ThresholdSpec = Annotated[Threshold, BeforeValidator(_threshold, json_schema_input_type=str)]
+class ThresholdEntry(BaseModel):
+    """A threshold that may stop the run early (the JSON Schema's shape of it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    threshold: str = Field(description="e.g. 'error_rate < 1%'")
+    abort: bool = Field(default=False, description="Stop the run as soon as it fails.")
+    after: str | float | None = Field(
+        default=None, description="Grace before it may stop the run, e.g. 60s."
+    )
+
+
+ThresholdSpec = Annotated[
+    Threshold, BeforeValidator(_threshold, json_schema_input_type=str | ThresholdEntry)
+]
 
 
 class Model(BaseModel):

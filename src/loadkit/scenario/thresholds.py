@@ -68,6 +68,10 @@ class Threshold:
     """`apdex(300ms)`: T for this threshold; None takes the scenario's T."""
     transaction: str | None = None
     """A transaction's name (`transaction=NAME:`), or None."""
+    abort: bool = False
+    """Judged every second while the run lasts; failing, it stops the run early."""
+    abort_after_s: float = 0.0
+    """Grace before an `abort` threshold may stop the run (warm-up)."""
 
     @property
     def on_transactions(self) -> bool:
