@@ -272,8 +272,8 @@ def httpbin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         text=True,
         timeout=180,
     )
-    if install.returncode != 0:
-        pytest.skip(f"cannot install {HTTPBIN}: {install.stderr.strip()[-300:]}")
+    # PyPI is reachable here and in CI: a failed install is a failure, never a silent skip.
+    assert install.returncode == 0, f"cannot install {HTTPBIN}: {install.stderr.strip()[-300:]}"
     port = _free_port()
     server = subprocess.Popen(
         [
