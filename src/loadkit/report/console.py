@@ -74,23 +74,24 @@ def request_table(summary: Summary) -> list[str]:
     total: RequestRow = {**summary["totals"], "method": "", "name": "Total"}
     for row in [*summary["requests"], total]:
         label = formatting.printable(f"{row['method']} {row['name']}".strip())
-        apdex = row.get("apdex")
-        score, rating = (apdex.get("score"), apdex.get("rating")) if apdex else (None, None)
-        rows.append(
-            [
-                label,
-                formatting.count(row["requests"]),
-                formatting.count(row["failures"]),
-                formatting.rps(row["rps"]),
-                formatting.ms(row["avg_ms"]),
-                formatting.ms(row["p50_ms"]),
-                formatting.ms(row["p95_ms"]),
-                formatting.ms(row["p99_ms"]),
-                formatting.ms(row["max_ms"]),
-                f"{formatting.score(score)} {rating or ''}".rstrip(),
-            ]
-        )
+        rows.append(_row_cells(label, row["requests"], row["rps"], row))
     return table(headers, rows)
+
+
+def _row_cells(
+    label: str, count: int, rate: float | None, row: RequestRow | TransactionRow
+) -> list[str]:
+    """One table row: count, failures, rate, times (ms), Apdex with its rating."""
+    apdex = row.get("apdex")
+    score, rating = (apdex.get("score"), apdex.get("rating")) if apdex else (None, None)
+    return [
+        label,
+        formatting.count(count),
+        formatting.count(row["failures"]),
+        formatting.rps(rate),
+        *(formatting.ms(row[key]) for key in ("avg_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms")),
+        f"{formatting.score(score)} {rating or ''}".rstrip(),
+    ]
 
 
 def transaction_rows(summary: Summary) -> tuple[list[TransactionRow], TransactionRow | None]:
@@ -111,24 +112,10 @@ def transaction_table(summary: Summary) -> list[str]:
         rows.append({**total, "name": "Total"})
     headers = ["Transaction", "Count", "Fails", "Txn/s", "Avg", "p50", "p95", "p99", "Max (ms)",
                "Apdex"]  # fmt: skip
-    cells = []
-    for row in rows:
-        apdex = row.get("apdex")
-        score, rating = (apdex.get("score"), apdex.get("rating")) if apdex else (None, None)
-        cells.append(
-            [
-                formatting.printable(row["name"]),
-                formatting.count(row["transactions"]),
-                formatting.count(row["failures"]),
-                formatting.rps(row["tps"]),
-                formatting.ms(row["avg_ms"]),
-                formatting.ms(row["p50_ms"]),
-                formatting.ms(row["p95_ms"]),
-                formatting.ms(row["p99_ms"]),
-                formatting.ms(row["max_ms"]),
-                f"{formatting.score(score)} {rating or ''}".rstrip(),
-            ]
-        )
+    cells = [
+        _row_cells(formatting.printable(row["name"]), row["transactions"], row["tps"], row)
+        for row in rows
+    ]
     return table(headers, cells)
 
 
