@@ -150,6 +150,12 @@ def _percent(value: object) -> str:
     return formatting.percent(value)
 
 
+def _time_cells(row: Mapping[str, object]) -> list[tuple[str, str]]:
+    """avg, p50, p90, p95, p99 and max of a request or transaction row, as table cells."""
+    keys = ("avg_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms")
+    return [(_ms(row.get(key)), "num") for key in keys]
+
+
 def _ms(value: object) -> str:
     """A time as every renderer writes it (`loadkit.formatting`)."""
     if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
@@ -414,12 +420,7 @@ def _requests(summary: Summary) -> str:
                     (_number(row.get("failures")), "num"),
                     (_percent(row.get("error_rate")), "num"),
                     (_number(row.get("rps"), 1), "num"),
-                    (_ms(row.get("avg_ms")), "num"),
-                    (_ms(row.get("p50_ms")), "num"),
-                    (_ms(row.get("p90_ms")), "num"),
-                    (_ms(row.get("p95_ms")), "num"),
-                    (_ms(row.get("p99_ms")), "num"),
-                    (_ms(row.get("max_ms")), "num"),
+                    *_time_cells(row),
                 ],
                 cls,
             )
@@ -465,12 +466,7 @@ def _transactions(summary: Summary, charts: Mapping[str, bytes]) -> str:
                     (_number(row.get("failures")), "num"),
                     (_percent(success), "num"),
                     (_number(row.get("tps"), 1), "num"),
-                    (_ms(row.get("avg_ms")), "num"),
-                    (_ms(row.get("p50_ms")), "num"),
-                    (_ms(row.get("p90_ms")), "num"),
-                    (_ms(row.get("p95_ms")), "num"),
-                    (_ms(row.get("p99_ms")), "num"),
-                    (_ms(row.get("max_ms")), "num"),
+                    *_time_cells(row),
                     (esc(formatting.apdex(row.get("apdex"))), ""),
                 ],
                 cls,
