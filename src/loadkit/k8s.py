@@ -232,8 +232,8 @@ def host_warning(scenario: Scenario, host: str | None) -> str | None:
 
 def secret_names(scenario: Scenario) -> list[str]:
     """Environment variables the scenario reads as secrets (`${secret:NAME}`, `secrets:`)."""
-    # _secret_values is filled by the scenario loader with the ${secret:NAME}s it met.
-    return sorted({*scenario.secrets, *scenario._secret_values})
+    # secret_names: the ${secret:NAME}s the scenario loader met.
+    return sorted({*scenario.secrets, *scenario.secret_names})
 
 
 def worker_processes(cpu: str) -> int:

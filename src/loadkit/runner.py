@@ -316,7 +316,7 @@ def run_ui(
             UI_CONFIG_ENV: str(config_path),
             UI_REPORTS_DIR_ENV: str(reports_dir),
             UI_SCENARIO_NAME_ENV: scenario.name,
-            SECRET_NAMES_ENV: ",".join(scenario._secret_values),
+            SECRET_NAMES_ENV: ",".join(scenario.secret_names),
             **(metrics.environment(planned) if metrics is not None else {}),
         },
         python_path=[str(scenario.base_dir)],
@@ -462,7 +462,7 @@ def run_locust(
             RUN_DIR_ENV: str(folder.path),
             DEADLINE_ENV: f"{deadline.harness_bound_s():.0f}",
             # Names only: the harness reads the values from the environment it inherited.
-            SECRET_NAMES_ENV: ",".join(scenario._secret_values),
+            SECRET_NAMES_ENV: ",".join(scenario.secret_names),
             # Judged while the run lasts: the live line's failing thresholds, `abort: true`.
             LIVE_CONFIG_ENV: str(write_live_config(planned)),
             **(metrics.environment(planned) if metrics is not None else {}),

@@ -898,6 +898,11 @@ class Scenario(Model):
         """Values of the secret environment variables, to mask in every artifact."""
         return list(self._secret_values.values())
 
+    @property
+    def secret_names(self) -> list[str]:
+        """Names of the secret environment variables the scenario reads (never their values)."""
+        return sorted(self._secret_values)
+
     def transaction_names(self) -> list[str]:
         """Every transaction the generated users time, in scenario order, without repeats."""
         seen: dict[str, None] = {}
