@@ -219,6 +219,9 @@ def worker_command(master_host: str, master_port: int, processes: int | None) ->
     command = [
         sys.executable, "-m", "loadkit.harness", "-f", "-", "--worker",
         "--master-host", master_host, "--master-port", str(master_port),
+        # The verdict is the master's: a worker's exit code says only whether it ran cleanly,
+        # not whether some request failed (Locust's default exit code 1).
+        "--exit-code-on-error", "0",
     ]  # fmt: skip
     if processes is None or processes > 1:
         command += ["--processes", "-1" if processes is None else str(processes)]
