@@ -34,7 +34,6 @@ BUSY_CPU_PERCENT = 90.0
 BUSY_SHARE = 0.10
 """...for at least this share of its samples (and at least MIN_BUSY_SECONDS) flags the run."""
 MIN_BUSY_SECONDS = 3
-DURATION_TOLERANCE_S = 1.0
 
 
 @dataclass(frozen=True)

@@ -540,19 +540,17 @@ def _install_ui(environment: Environment, config_path: str) -> None:
 
 
 def _live_tables() -> dict[str, list[Any]]:
-    """The Thresholds tab's rows, from what the fine histograms hold so far."""
-    from loadkit.histogram import RunHistograms
+    """The Thresholds and Apdex tabs' rows: the judgement the live line and `abort: true`
+    use (`_judged_now`, on the cumulative counts), not a second one over every second."""
     from loadkit.live import apdex_lines, threshold_lines
 
-    started = _state["started_at"]
-    if started is None or _ui["current"] is None:
+    environment = _state["env"]
+    if environment is None or _state["started_at"] is None or _ui["current"] is None:
         return {"thresholds": [], "apdex": []}
-    histograms = RunHistograms.from_json(_histograms.to_json())
-    elapsed = (_state["stopping_at"] or time.time()) - started
     config = _ui["config"]
     return {
-        "thresholds": threshold_lines(histograms, elapsed, config),
-        "apdex": apdex_lines(histograms, config),
+        "thresholds": threshold_lines(_judged_now(environment), config),
+        "apdex": apdex_lines(_metrics["cumulative"].as_run(), config),
     }
 
 

@@ -112,19 +112,12 @@ def abort_reason(
 
 
 def threshold_lines(
-    histograms: RunHistograms, elapsed_s: float, config: LiveConfig
+    results: list[tuple[Threshold, ThresholdResult]], config: LiveConfig
 ) -> list[ThresholdLine]:
-    """Each threshold with its value so far and whether it holds now."""
-    run = RunMeasurements(
-        histograms,
-        elapsed_s,
-        config.user_classes,
-        ApdexTargets(config.apdex_t_ms, config.apdex_per_request),
-    )
+    """Each threshold judged now (`threshold_results`) as a row: its value so far and whether
+    it holds."""
     lines: list[ThresholdLine] = []
-    for text in config.thresholds:
-        threshold = parse_threshold(text)
-        result = judge(threshold, run)
+    for threshold, result in results:
         status = "no data yet" if result.actual is None else "pass" if result.passed else "fail"
         label = threshold.expression + (" (default)" if config.defaulted else "")
         lines.append(

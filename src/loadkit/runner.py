@@ -317,6 +317,7 @@ def run_ui(
         env={
             RUN_DIR_ENV: str(session.path),
             UI_CONFIG_ENV: str(config_path),
+            LIVE_CONFIG_ENV: str(config_path),  # judged while each test lasts (the tabs)
             UI_REPORTS_DIR_ENV: str(reports_dir),
             UI_SCENARIO_NAME_ENV: scenario.name,
             SECRET_NAMES_ENV: ",".join(scenario.secret_names),
