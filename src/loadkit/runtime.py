@@ -540,7 +540,7 @@ class Arrivals:
         if self.origin is None:
             return
         bound = max(1, round(self.max_backlog * self.share))
-        while self.next_at is not None and self.origin + self.next_at <= now:
+        while self.next_at is not None and self.origin + self.next_at < now - 1e-9:
             self.arrived += 1
             if len(self.backlog) < bound:
                 self.backlog.append(self.origin + self.next_at)

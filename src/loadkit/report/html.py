@@ -26,7 +26,13 @@ from loadkit.report.capacity_view import (
     has_capacity_charts,
     tested_users_note,
 )
-from loadkit.report.console import format_threshold_actual, load_line
+from loadkit.report.console import (
+    CORRECTED_TIMES,
+    arrivals_line,
+    arrivals_of,
+    format_threshold_actual,
+    load_line,
+)
 from loadkit.run_folder import RunFolder
 from loadkit.summary_types import RequestRow, Summary, TransactionRow
 
@@ -219,15 +225,20 @@ def _facts(summary: Summary) -> str:
     scenario = summary.get("scenario", {})
     users = run.get("users")
     peak = run.get("peak_users")
+    arrivals = arrivals_of(summary)
+    load = (
+        f"{_number(arrivals['target_rate'], 1)} arrivals/s ({esc(arrivals['spacing'])}) on up to "
+        f"{_number(arrivals['max_concurrency'])} users (the open model)"
+        if arrivals
+        else f"{_number(users)} users, started at {_number(run.get('spawn_rate'), 1)}/s"
+        + (f"; peak {_number(peak)} running" if peak is not None else "")
+    )
     rows = [
         ("Scenario", f"{esc(scenario.get('name'))} (<code>{esc(scenario.get('file'))}</code>)"),
         ("Target", f"<code>{esc(run.get('host'))}</code>"),
-        (
-            "Load",
-            f"{_number(users)} users, started at {_number(run.get('spawn_rate'), 1)}/s"
-            + (f"; peak {_number(peak)} running" if peak is not None else ""),
-        ),
+        ("Load", load),
         ("Delivered", esc(load_line(summary) or "–")),
+        *([("Arrivals", esc(arrivals_line(summary) or "–"))] if arrivals else []),
         (
             "Duration",
             f"{_number(run.get('elapsed_s'), 1)} s measured, "
@@ -429,6 +440,41 @@ def _requests(summary: Summary) -> str:
     return f'<section id="requests"><h2>Requests</h2>{table}</section>'
 
 
+def _timing(summary: Summary) -> str:
+    """Service and corrected times side by side, with what each one means."""
+    totals = summary.get("totals")
+    requests = list(summary.get("requests") or [])
+    entries: list[tuple[RequestRow, str]] = [(r, "") for r in requests]
+    if totals:
+        entries.append(({**totals, "method": "", "name": "Total"}, "total"))
+    rows = []
+    for row, cls in entries:
+        fixed = row.get("corrected")
+        if not fixed:
+            continue
+        label = f"{row.get('method') or ''} {row.get('name') or ''}".strip()
+        cells = [(f"<code>{esc(label)}</code>" if not cls else esc(label), "name")]
+        for key in ("p50_ms", "p95_ms", "p99_ms", "max_ms"):
+            cells += [(_ms(row.get(key)), "num"), (f"<b>{_ms(fixed.get(key))}</b>", "num")]
+        rows.append(_row(cells, cls))
+    if not rows:
+        return ""
+    headers = [("Request", False)] + [
+        (f"{label}{which}", True)
+        for label in ("p50", "p95", "p99", "Max")
+        for which in (" service", " corrected")
+    ]
+    default = summary.get("timing") or "service"
+    note = (
+        f'<p class="note">{esc(CORRECTED_TIMES)} Thresholds that name neither judge the '
+        f"{esc(default)} time here.</p>"
+    )
+    return (
+        '<section id="timing"><h2>Corrected and service times</h2>'
+        f"{note}{_table(headers, rows)}</section>"
+    )
+
+
 def _transactions(summary: Summary, charts: Mapping[str, bytes]) -> str:
     """Each flow timed end to end (think time excluded): its rate over time, success rate,
     duration percentiles and Apdex. Nothing for a run without transactions."""
@@ -547,6 +593,7 @@ def render_html(
         _capacity(capacity, charts) if capacity is not None else "",
         _charts(charts, notes),
         _requests(summary),
+        _timing(summary),
         _transactions(summary, charts),
         _failures(summary),
         _links([n for n, _ in RUN_FILES] if links is None else links),

@@ -6,7 +6,14 @@ import html
 
 from loadkit import formatting
 from loadkit.exit_codes import Verdict
-from loadkit.report.console import format_threshold_actual, load_line, transaction_rows
+from loadkit.report.console import (
+    CORRECTED_TIMES,
+    arrivals_line,
+    arrivals_of,
+    format_threshold_actual,
+    load_line,
+    transaction_rows,
+)
 from loadkit.summary_types import CapacityDict, RequestRow, Summary
 
 _ICONS = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.ABORTED: "⚠️", Verdict.ERROR: "💥"}
@@ -24,16 +31,26 @@ def _cell(value: object, digits: int = 0) -> str:
 def render_markdown(summary: Summary) -> str:
     run = summary["run"]
     icon = _ICONS[summary["verdict"]]
+    arrivals = arrivals_of(summary)
+    what = (
+        f"{formatting.rps(arrivals['target_rate'])} arrivals/s on up to "
+        f"{arrivals['max_concurrency']} users"
+        if arrivals
+        else f"{run['users']} users at {run['spawn_rate']:g}/s"
+    )
     lines = [
         f"## {icon} loadkit: {_cell(summary['scenario']['name'])} — {summary['verdict'].upper()}",
         "",
-        f"{run['users']} users at {run['spawn_rate']:g}/s for {run['elapsed_s']:.1f} s "
+        f"{what} for {run['elapsed_s']:.1f} s "
         f"against `{run['host']}` (exit code {summary['exit_code']}).",
         "",
     ]
     load = load_line(summary)
     if load:
         lines += [f"Load: {load}", ""]
+    arrival = arrivals_line(summary)
+    if arrival:
+        lines += [f"Arrivals: {arrival}", ""]
     for reason in summary["reasons"]:
         lines.append(f"- {reason}")
     for warning in summary.get("warnings", []):
@@ -67,6 +84,7 @@ def render_markdown(summary: Summary) -> str:
             f"{f.ms(row['p90_ms'])} | {f.ms(row['p95_ms'])} | {f.ms(row['p99_ms'])} | "
             f"{f.ms(row['max_ms'])} | {f.apdex(row.get('apdex'))} |"
         )
+    lines += _timing(summary)
     transactions, transactions_total = transaction_rows(summary)
     if transactions:
         lines += [
@@ -98,6 +116,35 @@ def render_markdown(summary: Summary) -> str:
                 f"{_cell(failure['error'])} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _timing(summary: Summary) -> list[str]:
+    """Service and corrected times side by side, when some iterations started on a schedule."""
+    f = formatting
+    total: RequestRow = {**summary["totals"], "method": "", "name": "**Total**"}
+    rows = [r for r in [*summary["requests"], total] if r.get("corrected")]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "### Service and corrected times",
+        "",
+        _cell(CORRECTED_TIMES),
+        "",
+        "| Request | p50 ms | corrected | p95 ms | corrected | p99 ms | corrected | Max ms "
+        "| corrected |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for row in rows:
+        fixed = row["corrected"]
+        assert fixed is not None
+        label = f"{row['method']} {_cell(row['name'])}".strip()
+        lines.append(
+            f"| {label} | {f.ms(row['p50_ms'])} | {f.ms(fixed['p50_ms'])} | "
+            f"{f.ms(row['p95_ms'])} | {f.ms(fixed['p95_ms'])} | {f.ms(row['p99_ms'])} | "
+            f"{f.ms(fixed['p99_ms'])} | {f.ms(row['max_ms'])} | {f.ms(fixed['max_ms'])} |"
+        )
+    return lines
 
 
 def _capacity(capacity: CapacityDict | None) -> list[str]:
