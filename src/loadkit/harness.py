@@ -768,10 +768,19 @@ def _arrivals_snapshot() -> dict[str, Any] | None:
     final = _all_arrival_counts()
     if final is None:
         return None
+    # The planned stages, every user type together: the types share the stage boundaries, so
+    # the rates add up index by index ([arrivals per second, seconds], from `started_at`).
+    stages: list[list[float]] = []
+    for schedule in _schedules:
+        for i, (rate, seconds) in enumerate(getattr(schedule, "stages", None) or ()):
+            if i == len(stages):
+                stages.append([0.0, float(seconds)])
+            stages[i][0] += float(rate)
     return {
         "columns": ["time", *_ARRIVAL_COUNTS],
         "series": _state["arrivals"],
         "final": dict(zip(_ARRIVAL_COUNTS, final, strict=True)),
+        "stages": [[round(rate, 6), seconds] for rate, seconds in stages],
     }
 
 

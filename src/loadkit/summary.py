@@ -386,9 +386,10 @@ def apdex_targets(scenario: Scenario) -> ApdexTargets:
 def capacity_dict(capacity: CapacityReport | None) -> CapacityDict | None:
     if capacity is None:
         return None
-    # The dataclasses' fields in their order (as dataclasses.asdict gives them), typed.
+    # The dataclasses' fields in their order (as dataclasses.asdict gives them), typed; the
+    # open model's only for an open model (a closed model's capacity stays as it was).
     usl = capacity.usl
-    return {
+    data: CapacityDict = {
         "headline": capacity.headline(),
         "levels": [
             {
@@ -423,6 +424,13 @@ def capacity_dict(capacity: CapacityReport | None) -> CapacityDict | None:
         "slo_given": capacity.slo_given,
         "throughput_unit": capacity.throughput_unit,
     }
+    if capacity.load_axis != "users":
+        for row, level in zip(data["levels"], capacity.levels, strict=True):
+            row["arrival_rate"] = level.arrival_rate
+        data["load_axis"] = capacity.load_axis
+        data["knee_rate"] = capacity.knee_rate
+        data["max_rate_within_slo"] = capacity.max_rate_within_slo
+    return data
 
 
 def slo_of(scenario: Scenario) -> Callable[[LoadLevel], bool] | None:

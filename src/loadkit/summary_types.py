@@ -19,7 +19,7 @@ Light on purpose (no pandas, no Locust, no loadkit module but `exit_codes`): eve
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from loadkit.exit_codes import Verdict
 
@@ -337,6 +337,9 @@ class LoadLevelDict(TypedDict):
     p99_ms: float | None
     error_rate: float
     apdex: float | None
+    arrival_rate: NotRequired[float | None]
+    """Open model: the stage's offered arrivals per second (the level's load; ``users`` is the
+    pool held). Written for an open model's levels only."""
 
 
 class UslFitDict(TypedDict):
@@ -369,6 +372,14 @@ class CapacityDict(TypedDict):
     throughput_unit: str
     """"txn/s" when the run completed transactions (then every level's throughput counts
     transactions), else "req/s"."""
+    # The open model's keys (`capacity.CapacityReport`'s): written only when ``load_axis`` is
+    # "arrivals/s", so a closed model's capacity reads as it always has (levels by users).
+    load_axis: NotRequired[str]
+    """"arrivals/s": an open model's levels, by offered arrival rate; absent: "users"."""
+    knee_rate: NotRequired[float | None]
+    """The open model's saturation point, an arrival rate (then ``knee_users`` is None)."""
+    max_rate_within_slo: NotRequired[float | None]
+    """Open model: the arrival rate of the last level meeting the SLO."""
 
 
 class Summary(TypedDict):

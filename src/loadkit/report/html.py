@@ -22,8 +22,14 @@ from urllib.parse import quote
 from loadkit import formatting
 from loadkit.exit_codes import Verdict
 from loadkit.report.capacity_view import (
+    ARRIVALS_AXIS,
     CapacityReportLike,
     has_capacity_charts,
+    level_load,
+    load_axis,
+    load_text,
+    saturation_load,
+    slo_load,
     tested_users_note,
 )
 from loadkit.report.console import (
@@ -300,18 +306,27 @@ def _thresholds(summary: Summary) -> str:
 
 def _capacity(capacity: CapacityReportLike, charts: Mapping[str, bytes]) -> str:
     """The headline, the details behind it, the levels and the capacity charts. Every user
-    count of saturation shown here is `capacity.knee_users` (the saturation point); an
-    insufficient estimate is said once, by the headline, and has no details or charts."""
+    count of saturation shown here is `capacity.knee_users` (the saturation point; for an open
+    model, an arrival rate: `knee_rate`); an insufficient estimate is said once, by the
+    headline, and has no details or charts."""
     parts = [f'<p class="headline">{esc(capacity.headline())}</p>']
     if capacity.insufficient is None:
         parts.append(_capacity_facts(capacity))
     parts.append("<h3>Load levels</h3>" + _capacity_levels(capacity))
+    if load_axis(capacity) == ARRIVALS_AXIS:
+        parts.append(
+            '<p class="note">An open model: each level is an arrival stage, by its offered '
+            "arrival rate; its times, errors and Apdex are the corrected times' (from when each "
+            "iteration was due), what a user arriving at that rate experiences.</p>"
+        )
     if has_capacity_charts(capacity):
         parts += [_figure(name, charts[name]) for name in CAPACITY_CHARTS if name in charts]
     return f'<section id="capacity"><h2>Capacity</h2>{"".join(parts)}</section>'
 
 
 def _capacity_facts(capacity: CapacityReportLike) -> str:
+    if load_axis(capacity) == ARRIVALS_AXIS:
+        return _open_capacity_facts(capacity)
     top = max((level.users for level in capacity.levels), default=None)
     if capacity.knee_users is not None:
         saturation = _number(capacity.knee_users, 0, " users")
@@ -339,14 +354,42 @@ def _capacity_facts(capacity: CapacityReportLike) -> str:
     return f'<table class="facts">{body}</table>'
 
 
+def _open_capacity_facts(capacity: CapacityReportLike) -> str:
+    """An open model's facts: its saturation point and SLO limit are arrival rates; no USL
+    (a law of concurrency, not fitted on arrival rates)."""
+    axis = load_axis(capacity)
+    knee = saturation_load(capacity)
+    if knee is not None:
+        saturation = _load_cell(knee, axis)
+    else:
+        top = max(level_load(level, axis) for level in capacity.levels)
+        saturation = f"none up to the highest tested level, {esc(load_text(top, axis))}"
+    unit = _throughput_unit(capacity)
+    facts = [
+        ("Saturation point", saturation),
+        ("Highest throughput measured", _number(capacity.capacity_rps, 1, f" {unit}")),
+        ("Highest arrival rate within the SLO", _load_cell(slo_load(capacity), axis)),
+        ("Most throughput within the SLO", _number(capacity.max_rps_within_slo, 1, f" {unit}")),
+    ]
+    body = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in facts)
+    return f'<table class="facts">{body}</table>'
+
+
+def _load_cell(value: float | None, axis: str) -> str:
+    return "–" if value is None else esc(load_text(value, axis))
+
+
 def _throughput_unit(capacity: CapacityReportLike) -> str:
     """req/s, or txn/s when the capacity analysis counted transactions."""
     return str(getattr(capacity, "throughput_unit", "req/s"))
 
 
 def _capacity_levels(capacity: CapacityReportLike) -> str:
+    axis = load_axis(capacity)
+    arrivals = axis == ARRIVALS_AXIS
+    knee = saturation_load(capacity)
     headers = [
-        ("Users", True),
+        ("Arrivals/s" if arrivals else "Users", True),
         ("Requests", True),
         (_throughput_unit(capacity).capitalize(), True),
         ("p50 ms", True),
@@ -358,11 +401,12 @@ def _capacity_levels(capacity: CapacityReportLike) -> str:
     ]
     rows = []
     for level in capacity.levels:
-        at_saturation = level.users == capacity.knee_users
+        load = level_load(level, axis)
+        at_saturation = knee is not None and load == knee
         rows.append(
             _row(
                 [
-                    (_number(level.users), "num"),
+                    (esc(f"{load:g}") if arrivals else _number(level.users), "num"),
                     (_number(level.requests), "num"),
                     (_number(level.throughput_rps, 1), "num"),
                     (_ms(level.p50_ms), "num"),

@@ -149,22 +149,28 @@ def _timing(summary: Summary) -> list[str]:
 
 def _capacity(capacity: CapacityDict | None) -> list[str]:
     """The capacity headline and the load levels, the saturation point's row marked; both read
-    the summary's one saturation field, ``knee_users`` (see loadkit.capacity)."""
+    the summary's one saturation field, ``knee_users`` (see loadkit.capacity), or for an open
+    model (``load_axis`` "arrivals/s": levels by offered arrival rate) ``knee_rate``."""
     if not capacity:
         return []
     lines = ["", "### Capacity", "", _cell(capacity["headline"])]
     levels = capacity.get("levels") or []
+    arrivals = capacity.get("load_axis") == "arrivals/s"
+    knee = capacity.get("knee_rate") if arrivals else capacity.get("knee_users")
     if levels:
         lines += [
             "",
-            f"| Users | {capacity.get('throughput_unit', 'req/s').capitalize()} | p50 ms "
+            f"| {'Arrivals/s' if arrivals else 'Users'} | "
+            f"{capacity.get('throughput_unit', 'req/s').capitalize()} | p50 ms "
             "| p95 ms | p99 ms | Errors | |",
             "|--:|--:|--:|--:|--:|--:|---|",
         ]
     for level in levels:
-        mark = "**saturation point**" if level["users"] == capacity.get("knee_users") else ""
+        load = level.get("arrival_rate") if arrivals else level["users"]
+        mark = "**saturation point**" if knee is not None and load == knee else ""
+        shown = f"{load:g}" if arrivals and load is not None else str(level["users"])
         lines.append(
-            f"| {level['users']} | {formatting.rps(level['throughput_rps'])}"
+            f"| {shown} | {formatting.rps(level['throughput_rps'])}"
             f" | {formatting.ms(level['p50_ms'])} | {formatting.ms(level['p95_ms'])}"
             f" | {formatting.ms(level['p99_ms'])} | {formatting.percent(level['error_rate'])}"
             f" | {mark} |"
