@@ -57,6 +57,9 @@ def schedule_namespace(clock: Clock) -> dict[str, Any]:
         "time": types.SimpleNamespace(perf_counter=clock.perf_counter),
         "gevent": types.SimpleNamespace(sleep=clock.sleep),
         "WorkerRunner": FakeWorkerRunner,
+        "events": types.SimpleNamespace(
+            test_start=types.SimpleNamespace(add_listener=lambda listener: None)
+        ),
     }
     exec(source.code, namespace)
     return namespace

@@ -95,6 +95,8 @@ class ArrivalsDelivered:
     seconds: list[tuple[float, int, int, int]]
     """(seconds after the start, iterations started in that second, users busy, waiting)."""
     delivered_s: float | None
+    stages: tuple[tuple[float, float], ...] = ()
+    """The planned (rate, seconds), one after the other."""
 
     @property
     def achieved_rate(self) -> float | None:
@@ -141,6 +143,7 @@ class ArrivalsDelivered:
             "dropped": self.dropped,
             "waiting": self.waiting,
             "peak_busy": self.peak_busy,
+            "stages": [{"rate": rate, "duration_s": seconds} for rate, seconds in self.stages],
             "per_second": [
                 {"at_s": round(t, 3), "started": n, "busy": busy, "waiting": waiting}
                 for t, n, busy, waiting in self.seconds
@@ -187,6 +190,7 @@ def arrivals_delivered(
         waiting=int(counts.get("waiting", 0)),
         seconds=seconds,
         delivered_s=delivered_s,
+        stages=tuple((s.rate, s.duration_s) for s in plan.stages),
     )
 
 

@@ -250,6 +250,8 @@ def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
     corrected = data.get(_CORRECTED_REPORT_KEY)
     if corrected:
         _corrected.merge_payload(corrected)
+        if _metrics["corrected"] is not None:
+            _metrics["corrected"].add_rows(corrected)
     if data.get(_ARRIVALS_REPORT_KEY):
         _state["worker_arrivals"][client_id] = list(data[_ARRIVALS_REPORT_KEY])
     _state["cpu"].setdefault(client_id, []).extend(data.get(_CPU_REPORT_KEY) or [])
@@ -454,7 +456,13 @@ def _send_progress(line: dict[str, Any]) -> bool:
 
 # -- Prometheus metrics while the run lasts ----------------------------------------------------
 
-_metrics: dict[str, Any] = {"cumulative": None, "added_until": 0, "config": None, "cache": None}
+_metrics: dict[str, Any] = {
+    "cumulative": None,
+    "corrected": None,  # the same for corrected times, when some starts are scheduled
+    "added_until": 0,
+    "config": None,
+    "cache": None,
+}
 
 
 def _start_live(environment: Environment) -> None:
@@ -467,6 +475,8 @@ def _start_live(environment: Environment) -> None:
     from loadkit.live import LiveConfig
 
     _metrics["cumulative"] = metrics.Cumulative()
+    if _schedules:
+        _metrics["corrected"] = metrics.Cumulative()
     config_path = os.environ.get(LIVE_CONFIG_ENV)
     _metrics["config"] = LiveConfig.read(config_path) if config_path else None
     if not isinstance(environment.runner, MasterRunner):  # a master adds workers' reports
@@ -523,12 +533,19 @@ def _judged_now(environment: Environment) -> list[Any]:
     lag = 4 if isinstance(environment.runner, MasterRunner) else 1
     elapsed = (_state["stopping_at"] or time.time()) - _state["started_at"]
 
-    def recent(seconds: int) -> RunHistograms:
-        rows = _histograms.payload(start=now - lag - seconds, end=now - lag)
+    def recent(seconds: int, recorder: HistogramRecorder = _histograms) -> RunHistograms:
+        rows = recorder.payload(start=now - lag - seconds, end=now - lag)
         return RunHistograms.from_json(_histograms_document(rows))
 
+    corrected = _metrics["corrected"]
     results = threshold_results(
-        _metrics["config"], _metrics["cumulative"].as_run(), recent, elapsed
+        _metrics["config"],
+        _metrics["cumulative"].as_run(),
+        recent,
+        elapsed,
+        corrected=None
+        if corrected is None
+        else (corrected.as_run(), lambda seconds: recent(seconds, _corrected)),
     )
     _metrics["cache"] = (now, results)
     return results
@@ -546,6 +563,8 @@ def _add_complete_seconds(end: int) -> None:
     start = _metrics["added_until"]
     if end > start:
         _metrics["cumulative"].add_rows(_histograms.payload(start=start, end=end))
+        if _metrics["corrected"] is not None:
+            _metrics["corrected"].add_rows(_corrected.payload(start=start, end=end))
         _metrics["added_until"] = end
 
 
@@ -651,6 +670,8 @@ def _begin_ui_test(environment: Environment) -> None:
     )  # fmt: skip
     if _metrics["cumulative"] is not None:  # each test's numbers start from zero
         _metrics["cumulative"] = type(_metrics["cumulative"])()
+        if _metrics["corrected"] is not None:
+            _metrics["corrected"] = type(_metrics["corrected"])()
         _metrics.update(added_until=int(time.time()), cache=None)
     writer = StatsCSVFileWriter(
         environment, PERCENTILES_TO_REPORT, str(folder.csv_prefix), full_history=True

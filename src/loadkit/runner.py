@@ -50,7 +50,13 @@ from loadkit.report.markdown import render_markdown
 from loadkit.run_folder import RunFolder, write_atomic
 from loadkit.scenario import Scenario
 from loadkit.settings import MASTER_PORT, Distribution, RunSettings
-from loadkit.summary import apdex_targets, build_summary, slo_of, thresholds_of
+from loadkit.summary import (
+    apdex_targets,
+    build_summary,
+    default_timing,
+    slo_of,
+    thresholds_of,
+)
 from loadkit.summary_types import Summary
 
 if TYPE_CHECKING:
@@ -449,6 +455,7 @@ def write_live_config(planned: PlannedRun) -> Path:
         apdex_per_request=dict(targets.per_request),
         user_classes=user_class_names(scenario),
         aborts={t.expression: t.abort_after_s for t in thresholds if t.abort},
+        default_timing=default_timing(planned.settings),
     )
     path = planned.folder.path / "live.json"
     path.write_text(config.to_json(), encoding="utf-8")

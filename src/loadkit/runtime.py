@@ -467,7 +467,10 @@ class Arrivals:
         self.users = users
         self.poisson = spacing == "poisson"
         self.max_backlog = max_backlog
-        self.end = sum(seconds for _, seconds in stages)
+        self.reset()
+        events.test_start.add_listener(self.reset)  # each test started in the web UI anew
+
+    def reset(self, **kwargs):
         self.origin = None  # time.perf_counter() of the first arrival
         self.next_at = 0.0  # the next arrival nobody claimed yet, in seconds from the origin
         self.backlog = collections.deque()

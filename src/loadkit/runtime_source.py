@@ -69,6 +69,7 @@ HELPERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "import collections",
             "import random",
             "import time",
+            "from locust import events",
             "from locust.runners import WorkerRunner",
         ),
     ),

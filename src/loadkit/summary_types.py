@@ -147,6 +147,12 @@ class ArrivalSecond(TypedDict):
     """Arrivals in the backlog."""
 
 
+class ArrivalStageInfo(TypedDict):
+    rate: float
+    """Arrivals per second (every process together)."""
+    duration_s: float
+
+
 class ArrivalsInfo(TypedDict):
     """The open model: target against achieved arrivals (`delivery.ArrivalsDelivered`)."""
 
@@ -164,6 +170,8 @@ class ArrivalsInfo(TypedDict):
     dropped: int
     waiting: int
     peak_busy: int
+    stages: list[ArrivalStageInfo]
+    """The planned rates, one after the other."""
     per_second: list[ArrivalSecond]
 
 

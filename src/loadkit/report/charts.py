@@ -44,6 +44,7 @@ from loadkit.report.capacity_view import (
     slo_load,
     tested_users_note,
 )
+from loadkit.summary_types import ArrivalsInfo
 
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 COLORS = {
@@ -611,4 +612,56 @@ def capacity_latency_chart(capacity: CapacityReportLike, *, slo_p95_ms: float | 
     if not handles:
         handles.append(Line2D([], [], color=COLORS["p95"], marker="o", label="p95"))
     _legend(ax, handles)
+    return figure
+
+
+def arrivals_chart(arrivals: ArrivalsInfo) -> Figure:
+    """The open model over time: the planned arrival rate and the iterations started per
+    second (left axis), the users busy in an iteration and the arrivals waiting for one
+    (right axis). Started below planned while every user is busy is the client-side queue
+    that only the corrected times measure."""
+    figure, ax = _figure(
+        "Arrivals over time",
+        f"up to {arrivals['max_concurrency']} users, {arrivals['spacing']} spacing",
+    )
+    ax.set_xlabel("Time since start (s)", fontsize=11)
+    ax.set_ylabel("Arrivals (per second)", fontsize=11, color=COLORS["rps"])
+    seconds = arrivals["per_second"]
+    if not seconds:
+        _no_data(ax, "No arrival was recorded")
+        return figure
+    edges, rates, at = [0.0], [], 0.0
+    for stage in arrivals["stages"]:
+        at += stage["duration_s"]
+        edges.append(at)
+        rates.append(stage["rate"])
+    planned = ax.stairs(
+        rates, edges, color=COLORS["users"], linestyle="--", linewidth=1.8, label="planned/s"
+    )
+    x = np.array([s["at_s"] for s in seconds], dtype=float)
+    started = np.array([s["started"] for s in seconds], dtype=float)
+    # Each sample counts the starts since the one before (about a second): per second.
+    gaps = np.diff(x, prepend=0.0)
+    per_second = np.divide(started, gaps, out=np.zeros_like(started), where=gaps > 0)
+    achieved = ax.plot(x, per_second, color=COLORS["rps"], linewidth=2, label="started/s")
+    users_ax = ax.twinx()
+    users_ax.set_ylabel("Users / arrivals", fontsize=11, color=COLORS["p95"])
+    users_ax.tick_params(labelsize=10)
+    users_ax.spines["top"].set_visible(False)
+    busy = users_ax.plot(
+        x, [s["busy"] for s in seconds], color=COLORS["p95"], linewidth=1.6, label="users busy"
+    )
+    waiting = users_ax.plot(
+        x,
+        [s["waiting"] for s in seconds],
+        color=COLORS["failures"],
+        linewidth=1.6,
+        linestyle=":",
+        label="waiting",
+    )
+    top = max([*rates, _peak(per_second)])
+    ax.set_ylim(0, max(1.0, top * 1.25))
+    peak_users = max([s["busy"] for s in seconds] + [s["waiting"] for s in seconds])
+    users_ax.set_ylim(0, max(1.0, peak_users * 1.35, arrivals["max_concurrency"] * 1.1))
+    _legend(users_ax, [planned, *achieved, *busy, *waiting], loc="above")
     return figure

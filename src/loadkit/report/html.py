@@ -52,6 +52,12 @@ CHART_CAPTIONS: dict[str, tuple[str, str]] = {
         "p50, p95 and p99 of all requests, as Locust computes them over about the last 10 s.",
     ),
     "failures": ("Failures over time", "Failed requests per second."),
+    "arrivals": (
+        "Arrivals over time",
+        "The open model: planned arrivals per second (dashed) and iterations started per "
+        "second (left axis); users busy in an iteration and arrivals waiting for a free one "
+        "(right axis).",
+    ),
     "transactions": (
         "Transactions over time",
         "Successful and failed transactions completed per second.",
