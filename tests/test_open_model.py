@@ -473,3 +473,85 @@ def test_pacing_measures_the_overrun_it_causes(target_factory: Any, tmp_path: Pa
     late = corrected.select().ok.total - corrected.select().ok.count_le(100.0)
     slow = service.select().ok.total - service.select().ok.count_le(100.0)
     assert late >= slow + 5, (late, slow)
+
+
+def test_the_web_ui_runs_and_judges_the_open_model(target_factory: Any, tmp_path: Path) -> None:
+    """Two tests started in `loadkit ui` (through Locust's own form API): each starts its
+    arrivals afresh, and each run folder is judged like a headless run."""
+    import os
+    import re
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from conftest import _SRC
+
+    target = target_factory()
+    path = tmp_path / "ui.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""\
+            name: open-ui
+            host: {target.url}
+            load: {{arrival_rate: 20/s, duration: 4s, max_concurrency: 4}}
+            users:
+              - name: citizen
+                tasks:
+                  - request: {{url: /api/cases}}
+            """
+        ),
+        encoding="utf-8",
+    )
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    reports = tmp_path / "reports"
+    ui = subprocess.Popen(
+        [sys.executable, "-m", "loadkit", "ui", str(path), "--web-port", str(port),
+         "--reports-dir", str(reports)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": _SRC},
+    )  # fmt: skip
+    lines: list[str] = []
+    assert ui.stdout is not None
+    stdout = ui.stdout
+
+    def folders(count: int, timeout: float = 40) -> list[Path]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = stdout.readline()
+            lines.append(line)
+            found = [Path(m) for m in re.findall(r"run folder: (\S+)", "".join(lines))]
+            if len(found) >= count:
+                return found
+        raise AssertionError(lines)
+
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(url + "/", timeout=2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the web UI did not answer"
+                time.sleep(0.2)
+        form = f"user_count=4&spawn_rate=40&host={target.url}".encode()
+        urllib.request.urlopen(urllib.request.Request(url + "/swarm", data=form))
+        first = folders(1)[0]
+        urllib.request.urlopen(urllib.request.Request(url + "/swarm", data=form))
+        second = folders(2)[1]
+    finally:
+        ui.send_signal(signal.SIGINT)
+        ui.wait(timeout=30)
+    assert target.requests_seen()["total"] >= 150
+    for folder in (first, second):
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        arrivals = summary["load"]["arrivals"]
+        assert abs(arrivals["started"] - 80) <= 2, arrivals
+        assert arrivals["dropped"] == arrivals["delayed"] == 0, arrivals
+        assert summary["timing"] == "corrected"
+        assert summary["verdict"] == "pass", summary["reasons"]
