@@ -89,12 +89,13 @@ class RunSettings:
             )
             pool = plan.max_concurrency
             duration = math.ceil(round(plan.duration_s, 6))
+            spawn = load.spawn_rate or float(pool * 10)  # as Load.pool_spawn_rate, for this pool
             return cls(
                 users=pool,
-                spawn_rate=load.spawn_rate or float(pool),
+                spawn_rate=spawn,
                 duration_s=duration,
                 stop_timeout_s=stop_timeout_s,
-                stages=(Stage(pool, load.spawn_rate or float(pool), plan.duration_s),),
+                stages=(Stage(pool, spawn, plan.duration_s),),
                 host=target,
                 distribution=distribution or Distribution(),
                 arrivals=plan,
