@@ -555,3 +555,26 @@ def test_the_web_ui_runs_and_judges_the_open_model(target_factory: Any, tmp_path
         assert arrivals["dropped"] == arrivals["delayed"] == 0, arrivals
         assert summary["timing"] == "corrected"
         assert summary["verdict"] == "pass", summary["reasons"]
+
+
+def test_open_model_cross_checks(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            name: open
+            host: http://127.0.0.1:9
+            load: {arrival_rate: 5/s, duration: 10s, max_concurrency: 1}
+            users:
+              - name: citizen
+                tasks: [{request: {url: /a}}]
+              - name: clerk
+                tasks: [{request: {url: /b}}]
+            """
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path, environ={})
+    assert f"{path}:3:" in str(caught.value)
+    assert "max_concurrency 1 is less than the 2 user types" in str(caught.value)
