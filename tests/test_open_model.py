@@ -578,3 +578,56 @@ def test_open_model_cross_checks(tmp_path: Path) -> None:
         load_scenario(path, environ={})
     assert f"{path}:3:" in str(caught.value)
     assert "max_concurrency 1 is less than the 2 user types" in str(caught.value)
+
+
+def test_live_metrics_of_the_open_model(target_factory: Any, tmp_path: Path) -> None:
+    """The metrics endpoint adds the arrivals and the corrected times; the last scrape holds
+    the summary's numbers."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from conftest import _SRC
+    from test_live_metrics import free_port, scrape, total
+
+    target = target_factory("--max-concurrency", "2", "--service-ms", "50")
+    path = tmp_path / "watched.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""\
+            name: watched-open
+            host: {target.url}
+            load: {{arrival_rate: 60/s, duration: 6s, max_concurrency: 2}}
+            users:
+              - name: citizen
+                tasks:
+                  - request: {{url: /api/work}}
+            """
+        ),
+        encoding="utf-8",
+    )
+    port, out = free_port(), tmp_path / "run"
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "loadkit", "run", str(path), "--out", str(out),
+         "--metrics-port", str(port), "--metrics-linger", "5s"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": _SRC},
+    )  # fmt: skip
+    last = None
+    deadline = time.monotonic() + 40
+    while cli.poll() is None and time.monotonic() < deadline:
+        samples = scrape(port)
+        if samples is not None and total(samples, "loadkit_requests_total") > 0:
+            last = samples
+        time.sleep(1.0)
+    cli.communicate(timeout=60)
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert last is not None
+    arrivals = {dict(k)["state"]: v for k, v in last["loadkit_arrivals_total"].items()}
+    assert arrivals["started"] == summary["load"]["arrivals"]["started"]
+    assert arrivals["delayed"] == summary["load"]["arrivals"]["delayed"] > 0
+    assert total(last, "loadkit_users_busy") <= 2
+    requests = summary["totals"]["requests"]
+    assert total(last, "loadkit_corrected_response_time_seconds_count") == requests
+    assert total(last, "loadkit_response_time_seconds_count") == requests

@@ -590,7 +590,14 @@ def _metrics_snapshot(environment: Environment) -> Any:
         target_users=int(getattr(runner, "target_user_count", 0) or 0),
         achieved_rps=float(_histograms.second_summary(now - lag)[0]),
         thresholds=states,
+        corrected=_metrics["corrected"],
+        arrivals=_arrivals_now(),
     )
+
+
+def _arrivals_now() -> dict[str, int] | None:
+    counts = _all_arrival_counts()
+    return None if counts is None else dict(zip(_ARRIVAL_COUNTS, counts, strict=True))
 
 
 def _histograms_document(rows: list[list[Any]]) -> dict[str, Any]:

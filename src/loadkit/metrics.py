@@ -22,7 +22,7 @@ runs on one dashboard stay apart. Nothing here imports Locust.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +80,10 @@ class Snapshot:
     target_users: int
     achieved_rps: float
     thresholds: list[ThresholdState] = field(default_factory=list)
+    corrected: Cumulative | None = None
+    """Corrected times (service + start delay), when some starts are scheduled."""
+    arrivals: Mapping[str, int] | None = None
+    """The open model's counts so far: arrived, started, delayed, dropped, waiting, busy."""
 
 
 class LoadkitCollector:
@@ -110,6 +114,41 @@ class LoadkitCollector:
         yield requests
         yield failures
         yield times
+        if snap.corrected is not None:
+            corrected = HistogramMetricFamily(
+                "loadkit_corrected_response_time_seconds",
+                "Response times from the intended start (service time + how late the "
+                "iteration started: coordinated omission corrected).",
+                labels=[*labels, "outcome"],
+            )
+            for key, hist in sorted(snap.corrected.series.items()):
+                values = [snap.run, key.request_type, key.name, key.user]
+                for outcome, part in (("ok", hist.ok), ("failed", hist.failed)):
+                    if part.total:
+                        corrected.add_metric([*values, outcome], *_buckets(part))
+            yield corrected
+        if snap.arrivals is not None:
+            arrivals = CounterMetricFamily(
+                "loadkit_arrivals",
+                "The open model's arrivals: arrived (due), started, delayed (started late, "
+                "every user busy), dropped (the backlog was full).",
+                labels=["run", "state"],
+            )
+            for kind in ("arrived", "started", "delayed", "dropped"):
+                arrivals.add_metric([snap.run, kind], float(snap.arrivals.get(kind, 0)))
+            yield arrivals
+            yield _gauge(
+                "loadkit_arrivals_waiting",
+                "Arrivals waiting for a free user now.",
+                snap.run,
+                float(snap.arrivals.get("waiting", 0)),
+            )
+            yield _gauge(
+                "loadkit_users_busy",
+                "Users in an iteration now (the concurrency the arrivals need).",
+                snap.run,
+                float(snap.arrivals.get("busy", 0)),
+            )
         yield _gauge("loadkit_users", "Users running now.", snap.run, float(snap.users))
         yield _gauge(
             "loadkit_target_users", "Users the load plans now.", snap.run, float(snap.target_users)
