@@ -167,7 +167,8 @@ def test_invalid_scenario_exits_2_with_one_line(tmp_path: Path) -> None:
     assert result.stdout == ""
     assert result.stderr == (
         f"loadkit: error: {bad}:3:18: load.spwan_rate: unknown key 'spwan_rate'; did you mean "
-        "'spawn_rate'? (allowed: users, spawn_rate, duration, stages, step, spike, stop_timeout)\n"
+        "'spawn_rate'? (allowed: users, spawn_rate, duration, stages, step, spike, arrival_rate, "
+        "max_concurrency, spacing, max_backlog, stop_timeout)\n"
     )
     assert not reports.exists()  # nothing was started
 
