@@ -544,7 +544,12 @@ def judge_folder(
             write_atomic(path, text)
         except OSError as exc:  # a full disk: say what is missing, keep the verdict
             write_problems.append(f"could not write {path}: {exc.strerror or exc}")
-    report_problem = _write_report(folder, capacity) if not write_problems else None
+    # The final snapshot already parsed, unless it is the periodic CSV's stand-in: the report
+    # then says that locust_final.json is missing.
+    report_final = final if partial is None else None
+    report_problem = (
+        _write_report(folder, capacity, report_final) if not write_problems else None
+    )
     # Last, so that nothing written above (Locust's log and CSVs included) keeps a secret.
     mask_folder(folder.path, scenario.secret_values)
     return RunOutcome(
@@ -574,13 +579,15 @@ def _analyze_capacity(folder: RunFolder, scenario: Scenario) -> CapacityReport |
         return None
 
 
-def _write_report(folder: RunFolder, capacity: CapacityReport | None) -> str | None:
+def _write_report(
+    folder: RunFolder, capacity: CapacityReport | None, final: dict[str, Any] | None
+) -> str | None:
     """report.html, junit.xml and charts; the verdict stands even if this fails, so a
     problem here is reported, not raised."""
     from loadkit.report.write import write_report  # pandas + matplotlib: only once the run is over
 
     try:
-        write_report(folder.path, capacity=capacity)
+        write_report(folder.path, capacity=capacity, final=final)
     except Exception as exc:  # the summary is already written; never lose it to a chart
         return f"the report could not be written: {type(exc).__name__}: {exc}"
     return None
