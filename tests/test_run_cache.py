@@ -244,3 +244,13 @@ def test_a_second_loadkit_run_hits_the_cache_and_runs_the_same(
     assert third.returncode == 0, third
     assert entry.stat().st_mtime_ns == stored_at
     assert SECRET.encode() not in b"".join(p.read_bytes() for p in cache.rglob("*") if p.is_file())
+    assert "run cache" not in second.stderr
+    # An entry that does not match what the run plans (a bug, or a tampered file) is named
+    # and dropped once it has been used.
+    stale = json.loads(entry.read_text())
+    stale["launch"]["locustfile"] += "# stale\n"
+    entry.write_text(json.dumps(stale))
+    fourth = run_loadkit("run", str(scenario), "--out", str(tmp_path / "run4"), "-t", "2s", env=env)
+    assert fourth.returncode == 0, fourth
+    assert "the run cache held another locustfile" in fourth.stderr
+    assert not entry.exists()

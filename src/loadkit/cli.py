@@ -132,11 +132,14 @@ class FolderParam(click.ParamType[Path]):
         return path
 
 
-def _load(path: str, environ: Mapping[str, str] | None = None) -> tuple[Scenario, str]:
+def _load(
+    path: str, environ: Mapping[str, str] | None = None, *, text: str | None = None
+) -> tuple[Scenario, str]:
+    """The scenario at `path`; `text`: its text, already read."""
     from loadkit.scenario import validate_source
-    from loadkit.scenario.source import load_yaml
+    from loadkit.scenario.source import load_yaml, parse_yaml
 
-    source = load_yaml(path, environ)
+    source = load_yaml(path, environ) if text is None else parse_yaml(text, path, environ)
     return validate_source(source, environ), source.text
 
 
@@ -465,7 +468,7 @@ def run(
             )
         if early is not None:
             run_cache.wait_until_running(locust, timeout_s=_VALIDATE_AFTER_S)
-            scenario, text = _load(file)
+            scenario, text = _load(file, text=early.text)  # the text Locust runs, even if edited
             store = None
         else:
             found = cache.key_for(file, options) if cache is not None else None

@@ -400,6 +400,8 @@ class EarlyStart:
     """A run whose Locust was started from a cache entry, before its scenario was validated."""
 
     key: str
+    text: str
+    """The scenario as Locust runs it (the one to validate, even if the file was edited since)."""
     folder: RunFolder
     launch: Launch
     """As given to Locust (in `folder`)."""
@@ -436,7 +438,7 @@ def start_early(
     except OSError:  # not empty, not a folder, not writable: reported by the full path
         return None
     launch = hit.launch.in_folder(folder.path)
-    early = EarlyStart(hit.key, folder, launch, emptied_only=existed)
+    early = EarlyStart(hit.key, hit.text, folder, launch, emptied_only=existed)
     try:
         folder.scenario.write_text(hit.text, encoding="utf-8")
         folder.locustfile.write_text(launch.locustfile, encoding="utf-8")

@@ -454,7 +454,8 @@ def locust_launch(
     planned: PlannedRun, metrics: MetricsEndpoint | None = None, *, write: bool = True
 ) -> Launch:
     """What the harness process is given to run `planned` (and, with `write`, live.json
-    written into its folder); the run cache keeps it."""
+    written into its folder; without, the locustfile compiled again, not read from the
+    folder: what the folder should hold); the run cache keeps it."""
     scenario, settings, folder = planned.scenario, planned.settings, planned.folder
     deadline = _Deadline(load_s=settings.duration_s + settings.stop_timeout_s, begun=0.0)
     live_config = live_config_text(planned)
@@ -462,7 +463,11 @@ def locust_launch(
         folder.live_config.write_text(live_config, encoding="utf-8")
     return Launch(
         scenario_name=scenario.name,
-        locustfile=folder.locustfile.read_text(encoding="utf-8"),
+        locustfile=(
+            folder.locustfile.read_text(encoding="utf-8")
+            if write
+            else compile_scenario(scenario, planned.source_file, stages=settings.stages)
+        ),
         live_config=live_config,
         argv=locust_command(folder, settings)[3:],  # without `python -m loadkit.harness`
         env={
