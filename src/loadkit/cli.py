@@ -11,7 +11,6 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -989,6 +988,8 @@ def demo(
             click.echo(f"loadkit: demo target on {target.url} (Ctrl-C to stop)")
             _wait_for_signal()
         return ExitStatus.PASS
+    from importlib import resources  # 13 ms: not for every command
+
     demo_file = resources.files("loadkit") / "scenarios" / "demo.yaml"
     with resources.as_file(demo_file) as path:
         scenario, text = _load(str(path))
