@@ -254,3 +254,19 @@ def test_a_second_loadkit_run_hits_the_cache_and_runs_the_same(
     assert fourth.returncode == 0, fourth
     assert "the run cache held another locustfile" in fourth.stderr
     assert not entry.exists()
+
+
+def test_a_file_changed_after_it_was_read_misses(
+    cache: RunCache, scenario: Path, tmp_path: Path
+) -> None:
+    """The entry holds the data file as it was read, not as it is when the entry is written."""
+    found = cache.key_for(str(scenario), {})
+    assert found is not None
+    with run_cache.recording() as recorded:
+        loaded, text = _load(str(scenario), recorded.environ)
+    (scenario.parent / "people.csv").write_text("name\nlinus\nkaren\n")  # between read and store
+    planned = plan_run(loaded, text, str(scenario), LoadOverrides(), out=tmp_path / "r",
+                       reports_dir=tmp_path)  # fmt: skip
+    launch = locust_launch(planned)
+    assert cache.store(found[0], recorded, launch.tokenized(planned.folder.path))
+    assert cache.lookup(str(scenario), {}) is None

@@ -330,7 +330,6 @@ class RunCache:
         recorded: Recording,
         launch: Launch,
         *,
-        extra_files: Sequence[tuple[str, str, str]] = (),
         secret_values: Sequence[str] = (),
     ) -> bool:
         """Write the entry; False (and nothing written) when it cannot be trusted or would hold
@@ -340,12 +339,12 @@ class RunCache:
         launch_json = json.dumps(asdict(launch), ensure_ascii=False)
         if any(value and value in launch_json for value in secret_values):
             return False
-        uses = [(u.kind, u.path, u.result) for u in recorded.file_uses] + list(extra_files)
+        uses = [(u.kind, u.path, u.result, u.stat) for u in recorded.file_uses]
         files = []
-        for kind, path, result in dict.fromkeys(uses):  # in order, each once
+        for kind, path, result, stat in dict.fromkeys(uses):  # in order, each once
             use: dict[str, Any] = {"kind": kind, "path": path, "result": result}
-            if kind == "read":
-                use["stat"] = _stat_of(path)
+            if stat is not None:
+                use["stat"] = list(stat)
             files.append(use)
         try:
             salt = self._salt(create=True)

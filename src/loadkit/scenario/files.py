@@ -30,6 +30,8 @@ class FileUse:
     kind: str
     path: str
     result: str
+    stat: tuple[int, int, int, int] | None = None
+    """A read file's size, modification and change times (ns) and inode, as it was read."""
 
 
 _uses: list[FileUse] | None = None
@@ -46,9 +48,11 @@ def recording() -> Iterator[list[FileUse]]:
         _uses = previous
 
 
-def _record(kind: str, path: Path | str, result: str) -> None:
+def _record(
+    kind: str, path: Path | str, result: str, stat: tuple[int, int, int, int] | None = None
+) -> None:
     if _uses is not None:
-        _uses.append(FileUse(kind, os.path.abspath(path), result))
+        _uses.append(FileUse(kind, os.path.abspath(path), result, stat))
 
 
 def resolved(path: Path) -> Path:
@@ -126,7 +130,10 @@ def read_bounded(path: Path, what: str, limit: int, fix: str) -> bytes:
     if _uses is not None:
         import hashlib
 
-        _record("read", path, hashlib.sha256(data).hexdigest())
+        # The file as it was when read: a later write changes its times, so it is not
+        # taken for the bytes read here.
+        when = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+        _record("read", path, hashlib.sha256(data).hexdigest(), when)
     return data
 
 
