@@ -126,7 +126,13 @@ def test_hostile_strings_are_sent_verbatim(tmp_path: Path) -> None:
     assert puts and puts[0]["body"] == evil
 
 
-@pytest.mark.parametrize("name", ["demo", "login-flow", "capacity-search", "reference"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "demo", "login-flow", "capacity-search", "reference", "registration-open",
+        "registration-closed",
+    ],
+)
 def test_compiled_examples_are_up_to_date(name: str) -> None:
     scenario = load_scenario(REPO / "scenarios" / f"{name}.yaml", environ={})
     expected = compile_scenario(scenario, f"scenarios/{name}.yaml")

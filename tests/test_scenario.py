@@ -42,7 +42,10 @@ thresholds:
 """
 
 REPO = Path(__file__).resolve().parent.parent
-LOAD_KEYS = "(allowed: users, spawn_rate, duration, stages, step, spike, stop_timeout)"
+LOAD_KEYS = (
+    "(allowed: users, spawn_rate, duration, stages, step, spike, arrival_rate, max_concurrency, "
+    "spacing, max_backlog, stop_timeout)"
+)
 TOP_KEYS = (
     "(allowed: name, description, host, load, defaults, tls, variables, secrets, data, users, "
     "include, thresholds, apdex, max_regression, files)"
@@ -348,7 +351,8 @@ INVALID: list[tuple[str, str, str, str]] = [
         "users: 50, ",
         "",
         "s.yaml:3:7: load: missing users; "
-        "give users + spawn_rate + duration, stages, step, or spike, "
+        "give users + spawn_rate + duration, arrival_rate + duration + max_concurrency, "
+        "stages, step, or spike, "
         "e.g. {users: 50, spawn_rate: 10, duration: 30s}",
     ),
     (
@@ -719,7 +723,8 @@ def test_invalid_case_ids_are_unique() -> None:
 def test_every_missing_key_is_reported() -> None:
     assert problems(swap("{users: 50, spawn_rate: 10, duration: 30s}", "{}")) == [
         "s.yaml:3:7: load: missing users, spawn_rate, duration; "
-        "give users + spawn_rate + duration, stages, step, or spike, "
+        "give users + spawn_rate + duration, arrival_rate + duration + max_concurrency, "
+        "stages, step, or spike, "
         "e.g. {users: 50, spawn_rate: 10, duration: 30s}",
     ]
 

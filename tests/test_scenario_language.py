@@ -175,7 +175,7 @@ CASES = [
         "stages-and-users",
         "load: {users: 2, spawn_rate: 1, duration: 5s}",
         "load: {users: 2, stages: [{users: 2, duration: 5s}]}",
-        "s.yaml:3:7: load: give one of users + spawn_rate + duration, stages, step, or spike (got stages, users)",
+        "s.yaml:3:7: load: give one of users + spawn_rate + duration, arrival_rate + duration + max_concurrency, stages, step, or spike (got stages, users)",
     ),
     (
         "stage-missing-duration",

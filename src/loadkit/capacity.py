@@ -63,16 +63,42 @@ SLO
     ``slo`` judges a level; scanning the levels by increasing users, the last one before the
     first that fails the SLO gives ``max_users_within_slo`` (its users) and
     ``max_rps_within_slo`` (the highest throughput up to it).
+
+Open model
+    A run whose load is arrival rates (``locust_final.json`` has an ``arrivals`` section) holds
+    one pool of users for the whole run, so its user count says nothing about the load: its
+    load axis is the *offered arrival rate* (``CapacityReport.load_axis`` "arrivals/s", where
+    a closed run has "users"). Its levels are the planned arrival stages (``arrivals.stages``,
+    ``[rate per second, seconds]`` for every user type together, from the test's start,
+    ``started_at``); a stage covering ``s .. e`` gives the span of seconds ``ceil(s) ..
+    floor(e)``, and ``steady_window`` takes the ramp and the last second off it as above.
+    Stages with the same rate are pooled, and a stage of rate 0 (a pause) is no level. Each
+    level keeps its rate (``LoadLevel.arrival_rate``) and, as ``users``, the pool held.
+    Throughput is counted as above; the times, error rate and Apdex come from the *corrected*
+    histograms (``histograms-corrected.json``: service time plus how late the iteration
+    started), what a user arriving at that rate experiences: past saturation the service times
+    stay flat while the queue of late arrivals grows, and only the corrected times show it
+    (the service times when a run folder has no corrected histograms). The knee is the same
+    rule with the arrival rate ``R_i`` as the load: initial slope ``X_0 / R_0``, marginal
+    ``(X_{i+1} - X_i) / (R_{i+1} - R_i)`` below 25 % of it and p50 up by 10 %; the saturation
+    point is then a rate, ``CapacityReport.knee_rate`` ("saturates at 60 arrivals/s"), never a
+    user count (``knee_users`` stays None), and the SLO limit is ``max_rate_within_slo``.
+    ``capacity_rps`` is unchanged: the highest steady throughput measured. The USL describes
+    throughput against concurrency (a closed model); it is not fitted on arrival rates, so an
+    open estimate is insufficient only with fewer than 3 distinct arrival rates or no
+    requests completed in them.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -87,8 +113,10 @@ __all__ = [
     "LoadLevel",
     "UslFit",
     "analyze_capacity",
+    "find_arrival_levels",
     "find_knee",
     "find_levels",
+    "find_rate_knee",
     "fit_usl",
     "read_user_counts",
     "usl_scaling",
@@ -101,6 +129,8 @@ KNEE_SLOPE_FRACTION = 0.25
 KNEE_LATENCY_RISE = 1.10
 MIN_LEVELS = 3
 MIN_R_SQUARED = 0.8
+USERS_AXIS = "users"
+ARRIVALS_AXIS = "arrivals/s"
 
 
 @dataclass(frozen=True)
@@ -120,6 +150,14 @@ class LoadLevel:
     p99_ms: float | None
     error_rate: float
     apdex: float | None
+    arrival_rate: float | None = None
+    """Open model: the stage's offered arrivals per second, the level's load; ``users`` is
+    then the pool held for the whole run. None for a closed model's level."""
+
+
+def _load(level: LoadLevel) -> float:
+    """A level's position on the load axis: its arrival rate (open model), else its users."""
+    return level.users if level.arrival_rate is None else level.arrival_rate
 
 
 def usl_scaling(
@@ -170,20 +208,32 @@ class CapacityReport:
     throughput_unit: str = "req/s"
     """"txn/s" when the run completed transactions: completed business actions per second are
     what a capacity plan is written in, so they are the throughput; else "req/s"."""
+    load_axis: str = USERS_AXIS
+    """What the levels' load is: "users" (a closed model, levels by user count) or
+    "arrivals/s" (an open model, levels by offered arrival rate; see the module docstring)."""
+    knee_rate: float | None = None
+    """The open model's saturation point: the offered arrival rate of the knee (then
+    ``knee_users`` is None). None for a closed model, when not saturated or insufficient."""
+    max_rate_within_slo: float | None = None
+    """Open model: the arrival rate of the last level meeting the SLO (as
+    ``max_users_within_slo`` for users)."""
 
     @property
     def saturated(self) -> bool:
-        """The run found its saturation point (``knee_users``)."""
-        return self.knee_users is not None
+        """The run found its saturation point (``knee_users``, or ``knee_rate``)."""
+        return self.knee_users is not None or self.knee_rate is not None
 
     def headline(self) -> str:
         if self.insufficient is not None:
             return f"Insufficient data for a capacity estimate: {self.insufficient}."
-        assert self.capacity_rps is not None and self.usl is not None
-        model = f"USL fit R²={self.usl.r_squared:.2f}"
+        assert self.capacity_rps is not None
         unit = self.throughput_unit
         what = ", in completed transactions" if unit == TXN_UNIT else ""
         measured = f"{_rps(self.capacity_rps)} {unit} (the highest throughput measured{what})"
+        if self.load_axis == ARRIVALS_AXIS:
+            return self._open_headline(measured)
+        assert self.usl is not None
+        model = f"USL fit R²={self.usl.r_squared:.2f}"
         if self.knee_users is not None:
             text = f"Capacity: about {measured}; saturates at {self.knee_users} users ({model})"
         else:
@@ -202,9 +252,34 @@ class CapacityReport:
                 )
         return text + "."
 
+    def _open_headline(self, measured: str) -> str:
+        """The headline of an open model: its saturation point and SLO limit are rates."""
+        if self.knee_rate is not None:
+            text = f"Capacity: about {measured}; saturates at {rate_text(self.knee_rate)}"
+        else:
+            top = max(_load(level) for level in self.levels)
+            text = (
+                f"Capacity: at least {measured}; no saturation up to the highest tested level,"
+                f" {rate_text(top)}"
+            )
+        if self.slo_given:
+            if self.max_rate_within_slo is None or self.max_rps_within_slo is None:
+                text += "; no level met the SLO"
+            else:
+                text += (
+                    f"; the last level meeting the SLO had {rate_text(self.max_rate_within_slo)}"
+                    f" / {_rps(self.max_rps_within_slo)} {self.throughput_unit}"
+                )
+        return text + "."
+
 
 def _rps(value: float) -> str:
     return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
+
+
+def rate_text(rate: float) -> str:
+    """An offered arrival rate as every capacity text writes it: "60 arrivals/s"."""
+    return f"{rate:.4g} {ARRIVALS_AXIS}"
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -254,6 +329,7 @@ def _level(
     hist: RequestHistogram,
     apdex_t_ms: float,
     completed: int | None = None,
+    arrival_rate: float | None = None,
 ) -> LoadLevel:
     """`completed`: the transactions completed in the window, the throughput when given."""
     p50, p95, p99 = hist.all().percentiles([0.5, 0.95, 0.99])
@@ -269,6 +345,7 @@ def _level(
         p99_ms=p99,
         error_rate=hist.failures / requests if requests else 0.0,
         apdex=apdex(hist, apdex_t_ms).score,
+        arrival_rate=arrival_rate,
     )
 
 
@@ -293,6 +370,38 @@ def find_levels(
     return levels
 
 
+def find_arrival_levels(
+    stages: Sequence[Sequence[float]],
+    started_at: float,
+    run: RunHistograms,
+    *,
+    users: int = 0,
+    apdex_t_ms: float = DEFAULT_APDEX_T_MS,
+) -> list[LoadLevel]:
+    """The open model's levels (see the module docstring), one per arrival stage that has a
+    steady window, in time order. ``stages``: ``(arrivals per second, seconds)`` from
+    ``started_at`` (unix seconds); ``run``: the corrected histograms for what a user
+    experiences; ``users``: the pool held, kept on each level."""
+    requests, transactions = _split(run)
+    levels = []
+    offset = 0.0
+    for rate, seconds in stages:
+        stage_start = started_at + offset
+        offset += float(seconds)
+        if rate <= 0:
+            continue  # a pause offers no load
+        window = steady_window(math.ceil(stage_start), math.floor(started_at + offset))
+        if window is None:
+            continue
+        start, end = window
+        hist = requests.select(start=start, end=end)
+        completed = _completed(transactions, start, end)
+        levels.append(
+            _level(users, start, end, hist, apdex_t_ms, completed, arrival_rate=float(rate))
+        )
+    return levels
+
+
 TXN_UNIT = "txn/s"
 
 
@@ -307,13 +416,13 @@ def _completed(transactions: RunHistograms | None, start: float, end: float) -> 
 
 
 def _pool(levels: Iterable[LoadLevel], run: RunHistograms, apdex_t_ms: float) -> list[LoadLevel]:
-    """One level per distinct user count (spans with equal counts pooled), by users."""
-    by_users: dict[int, list[LoadLevel]] = {}
+    """One level per distinct load (user count, or arrival rate: equal ones pooled), by load."""
+    by_load: dict[float, list[LoadLevel]] = {}
     for level in levels:
-        by_users.setdefault(level.users, []).append(level)
+        by_load.setdefault(_load(level), []).append(level)
     requests, transactions = _split(run)
     pooled = []
-    for users, group in sorted(by_users.items()):
+    for _, group in sorted(by_load.items()):
         if len(group) == 1:
             pooled.append(group[0])
             continue
@@ -324,7 +433,8 @@ def _pool(levels: Iterable[LoadLevel], run: RunHistograms, apdex_t_ms: float) ->
             if completed is not None:
                 completed += _completed(transactions, level.start, level.end) or 0
         seconds = sum(level.end - level.start for level in group)
-        first = _level(users, 0, seconds, hist, apdex_t_ms, completed)
+        users, rate = group[0].users, group[0].arrival_rate
+        first = _level(users, 0, seconds, hist, apdex_t_ms, completed, arrival_rate=rate)
         pooled.append(replace(first, start=group[0].start, end=group[-1].end))
     return pooled
 
@@ -334,18 +444,31 @@ def _pool(levels: Iterable[LoadLevel], run: RunHistograms, apdex_t_ms: float) ->
 
 def find_knee(levels: Sequence[LoadLevel]) -> int | None:
     """The knee's user count (rule in the module docstring); ``levels`` one per user count."""
-    ordered = sorted(levels, key=lambda level: level.users)
-    if len(ordered) < 2 or ordered[0].throughput_rps <= 0:
+    knee = _knee(levels, lambda level: level.users)
+    return None if knee is None else knee.users
+
+
+def find_rate_knee(levels: Sequence[LoadLevel]) -> float | None:
+    """The open model's knee: the same rule with the offered arrival rate as the load;
+    ``levels`` one per rate (``find_arrival_levels``)."""
+    knee = _knee(levels, _load)
+    return None if knee is None else _load(knee)
+
+
+def _knee(levels: Sequence[LoadLevel], load: Callable[[LoadLevel], float]) -> LoadLevel | None:
+    """The one knee rule (module docstring) along the load axis ``load``: the level at it."""
+    ordered = sorted(levels, key=load)
+    if len(ordered) < 2 or ordered[0].throughput_rps <= 0 or load(ordered[0]) <= 0:
         return None
-    initial_slope = ordered[0].throughput_rps / ordered[0].users
+    initial_slope = ordered[0].throughput_rps / load(ordered[0])
     for low, high in pairwise(ordered):
-        marginal = (high.throughput_rps - low.throughput_rps) / (high.users - low.users)
+        marginal = (high.throughput_rps - low.throughput_rps) / (load(high) - load(low))
         if marginal >= KNEE_SLOPE_FRACTION * initial_slope:
             continue
         if low.p50_ms is None or high.p50_ms is None:
             continue
         if high.p50_ms >= KNEE_LATENCY_RISE * low.p50_ms:
-            return low.users
+            return low
     return None
 
 
@@ -399,8 +522,13 @@ def analyze_capacity(
     slo: Callable[[LoadLevel], bool] | None = None,
     apdex_t_ms: float = DEFAULT_APDEX_T_MS,
 ) -> CapacityReport:
-    """Levels, knee, USL fit, capacity and SLO limit of the run in ``run_folder``."""
+    """Levels, knee, USL fit, capacity and SLO limit of the run in ``run_folder``. An open
+    model's run (arrival rates) is analysed by arrival stage, its times from the corrected
+    histograms (what a user experiences; see the module docstring)."""
     folder = RunFolder(Path(run_folder))
+    final = _read_final(folder.final_stats)
+    if final is not None and isinstance(final.get("arrivals"), dict):
+        return _analyze_open(folder, final, slo=slo, apdex_t_ms=apdex_t_ms)
     histograms_path = folder.histograms
     missing = [p.name for p in (folder.history_csv, histograms_path) if not p.is_file()]
     if missing:
@@ -414,32 +542,90 @@ def analyze_capacity(
     return capacity_report(levels, run, slo=slo, apdex_t_ms=apdex_t_ms)
 
 
+def _read_final(path: Path) -> dict[str, Any] | None:
+    """locust_final.json, or None when it is missing or unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _analyze_open(
+    folder: RunFolder,
+    final: dict[str, Any],
+    *,
+    slo: Callable[[LoadLevel], bool] | None,
+    apdex_t_ms: float,
+) -> CapacityReport:
+    """The open model: levels by arrival stage, times from the corrected histograms."""
+    stages = final["arrivals"].get("stages")
+    started_at = final.get("started_at")
+    if not stages or not isinstance(started_at, int | float):
+        reason = f"{folder.final_stats.name} records no arrival stages (an older loadkit's run)"
+        return _insufficient([], reason, slo, ARRIVALS_AXIS)
+    path = folder.corrected_histograms
+    if not path.is_file():
+        path = folder.histograms  # no corrected times: the service times are all there is
+    if not path.is_file():
+        return _insufficient([], f"the run folder has no {path.name}", slo, ARRIVALS_AXIS)
+    run = load_histograms(path)
+    users = int(final.get("peak_users") or 0)
+    levels = find_arrival_levels(stages, started_at, run, users=users, apdex_t_ms=apdex_t_ms)
+    return capacity_report(levels, run, slo=slo, apdex_t_ms=apdex_t_ms, load_axis=ARRIVALS_AXIS)
+
+
 def capacity_report(
     levels: list[LoadLevel],
     run: RunHistograms,
     *,
     slo: Callable[[LoadLevel], bool] | None = None,
     apdex_t_ms: float = DEFAULT_APDEX_T_MS,
+    load_axis: str = USERS_AXIS,
 ) -> CapacityReport:
-    """The report for levels already found (``find_levels``) in ``run``."""
+    """The report for levels already found (``find_levels``, or ``find_arrival_levels`` with
+    ``load_axis`` "arrivals/s") in ``run``."""
     pooled = _pool(levels, run, apdex_t_ms)
-    slo_users, slo_rps = _within_slo(pooled, slo)
+    last_within, slo_rps = _within_slo(pooled, slo)
+    open_model = load_axis == ARRIVALS_AXIS
+    knee = _knee(pooled, _load)
     base = CapacityReport(
         levels=levels,
-        knee_users=find_knee(pooled),
-        usl=fit_usl([lv.users for lv in pooled], [lv.throughput_rps for lv in pooled]),
-        max_users_within_slo=slo_users,
+        knee_users=None if knee is None or open_model else knee.users,
+        usl=None
+        if open_model  # the USL is a law of concurrency, not of arrival rates
+        else fit_usl([lv.users for lv in pooled], [lv.throughput_rps for lv in pooled]),
+        max_users_within_slo=None if last_within is None or open_model else last_within.users,
         max_rps_within_slo=slo_rps,
         insufficient=None,
         slo_given=slo is not None,
         throughput_unit=TXN_UNIT if _split(run)[1] is not None else "req/s",
+        load_axis=load_axis,
+        knee_rate=knee.arrival_rate if knee is not None and open_model else None,
+        max_rate_within_slo=last_within.arrival_rate
+        if last_within is not None and open_model
+        else None,
     )
-    reason = _why_insufficient(pooled, base.usl)
+    reason = (
+        _why_insufficient_open(pooled) if open_model else _why_insufficient(pooled, base.usl)
+    )
     if reason is not None:
         # No estimate, so no saturation point either: a knee between two levels alone is
         # not one to plan with, and the headline must not contradict the details.
-        return replace(base, knee_users=None, insufficient=reason)
+        return replace(base, knee_users=None, knee_rate=None, insufficient=reason)
     return replace(base, capacity_rps=max(level.throughput_rps for level in pooled))
+
+
+def _why_insufficient_open(pooled: Sequence[LoadLevel]) -> str | None:
+    if not pooled:
+        return "no arrival stage lasted long enough (an arrival rate held for at least 4 s)"
+    if len(pooled) == 1:
+        return "the run had a single arrival rate"
+    if len(pooled) < MIN_LEVELS:
+        return f"the run had {len(pooled)} arrival rates; at least {MIN_LEVELS} are needed"
+    if not any(level.throughput_rps > 0 for level in pooled):
+        return "no requests completed during the arrival stages"
+    return None
 
 
 def _why_insufficient(pooled: Sequence[LoadLevel], usl: UslFit | None) -> str | None:
@@ -461,21 +647,26 @@ def _why_insufficient(pooled: Sequence[LoadLevel], usl: UslFit | None) -> str | 
 
 def _within_slo(
     pooled: Sequence[LoadLevel], slo: Callable[[LoadLevel], bool] | None
-) -> tuple[int | None, float | None]:
+) -> tuple[LoadLevel | None, float | None]:
+    """The last level (by load) before the first that fails the SLO, and the highest
+    throughput up to it."""
     if slo is None:
         return None, None
-    users: int | None = None
+    last: LoadLevel | None = None
     rps: float | None = None
     for level in pooled:
         if not slo(level):
             break
-        users = level.users
+        last = level
         rps = max(rps or 0.0, level.throughput_rps)
-    return users, rps
+    return last, rps
 
 
 def _insufficient(
-    levels: list[LoadLevel], reason: str, slo: Callable[[LoadLevel], bool] | None
+    levels: list[LoadLevel],
+    reason: str,
+    slo: Callable[[LoadLevel], bool] | None,
+    load_axis: str = USERS_AXIS,
 ) -> CapacityReport:
     return CapacityReport(
         levels=levels,
@@ -485,4 +676,5 @@ def _insufficient(
         max_rps_within_slo=None,
         insufficient=reason,
         slo_given=slo is not None,
+        load_axis=load_axis,
     )

@@ -119,6 +119,23 @@ class PositiveNumberParam(click.ParamType[float]):
         return number
 
 
+class ArrivalRateParam(click.ParamType[float]):
+    name = "rate"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        from loadkit.scenario.shapes import parse_rate
+
+        try:
+            rate = parse_rate(str(value))
+        except ValueError:
+            raise BadValue("not a rate like 50/s, 3000/m or 100/h", value, param, ctx) from None
+        if rate <= 0:
+            raise BadValue("must be above 0", value, param, ctx)
+        return rate
+
+
 class FolderParam(click.ParamType[Path]):
     """A folder that may not exist yet (it is made when needed), but is not a file."""
 
@@ -364,6 +381,18 @@ def _run_options(func: Any) -> Any:
             help="Run time, e.g. 30s, 5m. [env: LOADKIT_DURATION]",
         ),
         click.option(
+            "--arrival-rate",
+            type=ArrivalRateParam(),
+            envvar="LOADKIT_ARRIVAL_RATE",
+            help="Open model: peak arrivals per second, e.g. 50/s. [env: LOADKIT_ARRIVAL_RATE]",
+        ),
+        click.option(
+            "--max-concurrency",
+            type=WholeNumberParam(minimum=1),
+            envvar="LOADKIT_MAX_CONCURRENCY",
+            help="Open model: users ready for arrivals. [env: LOADKIT_MAX_CONCURRENCY]",
+        ),
+        click.option(
             "--processes",
             type=WholeNumberParam(minimum=1),
             default=1,
@@ -568,6 +597,8 @@ def _run(
     duration: float | None,
     out: Path | None,
     reports_dir: Path,
+    arrival_rate: float | None = None,
+    max_concurrency: int | None = None,
     processes: int = 1,
     master: bool = False,
     expect_workers: int | None = None,
@@ -584,7 +615,9 @@ def _run(
     distribution = _distribution(
         processes, master, expect_workers, master_bind_host, master_port, expect_workers_max_wait
     )
-    overrides = LoadOverrides(host, users, spawn_rate, duration, distribution)
+    overrides = LoadOverrides(
+        host, users, spawn_rate, duration, distribution, arrival_rate, max_concurrency
+    )
     planned = plan_run(
         scenario, text, source_file, overrides, out=out, reports_dir=reports_dir,
         folder=early.folder if early is not None else None,
@@ -671,6 +704,8 @@ def ui(
     users: int | None,
     spawn_rate: float | None,
     duration: float | None,
+    arrival_rate: float | None,
+    max_concurrency: int | None,
     metrics_port: int | None,
     metrics_host: str,
     metrics_linger: float,
@@ -688,7 +723,10 @@ def ui(
 
     if out is not None:
         raise UsageError("each test started in the UI gets its own folder: use --reports-dir")
-    overrides = LoadOverrides(host, users, spawn_rate, duration, _distribution(**distribution))
+    overrides = LoadOverrides(
+        host, users, spawn_rate, duration, _distribution(**distribution),
+        arrival_rate, max_concurrency,
+    )
     web = WebUI(web_host, web_port, web_login)
     locust = LocustProcess.start()  # imports Locust while we read the scenario
     try:

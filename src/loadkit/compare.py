@@ -14,6 +14,9 @@ Limits: `METRIC:X%`. For times (p50, p90, p95, p99, avg) the current value may b
 above the baseline; for rps and apdex at most X % below it (the sign may be written `-5%` or
 `5%`: what counts is the direction in which the metric gets worse); for error_rate, X is in
 percentage points (`error_rate:1%` lets it rise from 0.2 % to 1.2 %).
+
+Times are those the runs' thresholds judge by default (summary.json `timing`): the corrected
+times (histograms-corrected.json) of an open model, else the service times.
 """
 
 from __future__ import annotations
@@ -82,7 +85,10 @@ class _Run:
 def _load_run(folder: Path) -> _Run:
     import numpy as np
 
-    path = RunFolder(folder).histograms
+    files = RunFolder(folder)
+    path = files.histograms
+    if _timing(folder) == "corrected" and files.corrected_histograms.is_file():
+        path = files.corrected_histograms
     if not path.is_file():
         raise CompareError(f"{folder} has no {RunFolder.HISTOGRAMS}; is it a loadkit run folder?")
     try:
@@ -124,6 +130,16 @@ def _load_run(folder: Path) -> _Run:
         values=np.array([bucket_value(i) for i in indices], dtype=float),
         apdex_t_ms=_apdex_t(folder),
     )
+
+
+def _timing(folder: Path) -> str:
+    """"corrected" when the run's thresholds judge corrected times by default (summary.json)."""
+    try:
+        data = json.loads(RunFolder(folder).summary_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "service"
+    corrected = isinstance(data, dict) and data.get("timing") == "corrected"
+    return "corrected" if corrected else "service"
 
 
 def _apdex_t(folder: Path) -> float:

@@ -25,7 +25,7 @@ from typing import Any
 
 from loadkit.scenario import Scenario
 from loadkit.settings import RunSettings
-from loadkit.summary_types import LoadInfo
+from loadkit.summary_types import ArrivalsInfo, LoadInfo
 
 SETTLE_S = 1.5
 SETTLE_DISTRIBUTED_S = 4.0
@@ -65,6 +65,135 @@ class ProcessCpu:
         return self.busy_samples >= max(MIN_BUSY_SECONDS, BUSY_SHARE * self.samples)
 
 
+UNDELIVERED_SHARE = 0.001
+"""The open model: arrivals still waiting at the end beyond this share of all arrivals (and
+more than MIN_UNDELIVERED) fail the run, as any dropped arrival does."""
+MIN_UNDELIVERED = 2
+
+
+@dataclass(frozen=True)
+class ArrivalsDelivered:
+    """The open model: planned arrivals against those that started, on time or late.
+
+    Arrived: arrivals that came (were due) during the run; started: iterations begun (delayed:
+    begun late, from the backlog, because every user was busy); dropped: arrivals that found
+    the backlog full; waiting: still in the backlog when the load stopped. Each second's
+    `started` and `busy` (users in an iteration) come from the harness's samples."""
+
+    target_rate: float
+    """The peak planned arrivals per second (every process together)."""
+    planned: float
+    """Arrivals the stages plan in all (rate x duration)."""
+    spacing: str
+    max_concurrency: int
+    max_backlog: int
+    arrived: int
+    started: int
+    delayed: int
+    dropped: int
+    waiting: int
+    seconds: list[tuple[float, int, int, int]]
+    """(seconds after the start, iterations started in that second, users busy, waiting)."""
+    delivered_s: float | None
+    stages: tuple[tuple[float, float], ...] = ()
+    """The planned (rate, seconds), one after the other."""
+
+    @property
+    def achieved_rate(self) -> float | None:
+        if not self.delivered_s:
+            return None
+        return self.started / self.delivered_s
+
+    @property
+    def undelivered(self) -> int:
+        return self.dropped + self.waiting
+
+    @property
+    def peak_busy(self) -> int:
+        return max((busy for _, _, busy, _ in self.seconds), default=0)
+
+    def shortfall(self) -> list[str]:
+        waiting_too_many = self.waiting > max(MIN_UNDELIVERED, UNDELIVERED_SHARE * self.arrived)
+        if not self.dropped and not waiting_too_many:
+            return []
+        parts = []
+        if self.dropped:
+            parts.append(f"{self.dropped} dropped (the backlog of {self.max_backlog} was full)")
+        if self.waiting:
+            parts.append(f"{self.waiting} still waiting at the end")
+        return [
+            f"{self.arrived} arrivals came but only {self.started} started: "
+            + ", ".join(parts)
+            + f"; every one of the {self.max_concurrency} users was busy (raise max_concurrency"
+            " if the target has room, else the target cannot keep up with this rate)"
+        ]
+
+    def to_dict(self) -> ArrivalsInfo:
+        achieved = self.achieved_rate
+        return {
+            "target_rate": round(self.target_rate, 4),
+            "achieved_rate": None if achieved is None else round(achieved, 4),
+            "planned": round(self.planned, 1),
+            "spacing": self.spacing,
+            "max_concurrency": self.max_concurrency,
+            "max_backlog": self.max_backlog,
+            "arrived": self.arrived,
+            "started": self.started,
+            "delayed": self.delayed,
+            "dropped": self.dropped,
+            "waiting": self.waiting,
+            "peak_busy": self.peak_busy,
+            "stages": [{"rate": rate, "duration_s": seconds} for rate, seconds in self.stages],
+            "per_second": [
+                {"at_s": round(t, 3), "started": n, "busy": busy, "waiting": waiting}
+                for t, n, busy, waiting in self.seconds
+            ],
+        }
+
+
+def arrivals_delivered(
+    settings: RunSettings, final: Mapping[str, Any] | None, delivered_s: float | None
+) -> ArrivalsDelivered | None:
+    """The open model's counts in ``final`` (locust_final.json ``arrivals``) against the plan."""
+    plan = settings.arrivals
+    data = (final or {}).get("arrivals")
+    if plan is None or not data:
+        return None
+    counts = data.get("final") or {}
+    started_at = (final or {}).get("started_at")
+    columns = list(data.get("columns") or [])
+    seconds: list[tuple[float, int, int, int]] = []
+    previous = 0
+    if started_at is not None and columns:
+        at = {name: columns.index(name) for name in ("time", "started", "busy", "waiting")}
+        for row in data.get("series") or []:
+            started = int(row[at["started"]])
+            seconds.append(
+                (
+                    float(row[at["time"]]) - started_at,
+                    started - previous,
+                    int(row[at["busy"]]),
+                    int(row[at["waiting"]]),
+                )
+            )
+            previous = started
+    return ArrivalsDelivered(
+        target_rate=plan.peak_rate,
+        planned=plan.planned_arrivals,
+        spacing=plan.spacing,
+        max_concurrency=plan.max_concurrency,
+        max_backlog=plan.max_backlog,
+        arrived=int(counts.get("arrived", 0)),
+        started=int(counts.get("started", 0)),
+        delayed=int(counts.get("delayed", 0)),
+        dropped=int(counts.get("dropped", 0)),
+        waiting=int(counts.get("waiting", 0)),
+        seconds=seconds,
+        delivered_s=delivered_s,
+        stages=tuple((s.rate, s.duration_s) for s in plan.stages),
+    )
+
+
 @dataclass(frozen=True)
 class LoadDelivered:
     planned_users: int
@@ -82,6 +211,8 @@ class LoadDelivered:
     """(worker id, seconds into the run, its users)."""
     never_started: bool = False
     """The test never started (e.g. the master gave up waiting for its workers)."""
+    arrivals: ArrivalsDelivered | None = None
+    """The open model's arrivals; None for a closed model."""
 
     def missing_workers(self, max_wait_s: float) -> str | None:
         """Why no load was sent, when the master gave up waiting for its workers."""
@@ -115,6 +246,8 @@ class LoadDelivered:
                 f"planned {stage.planned_users} users{where} but only {stage.reached_users} "
                 f"ran: {cause}"
             )
+        if self.arrivals is not None:
+            reasons += self.arrivals.shortfall()
         return reasons
 
     def generator_warnings(self) -> list[str]:
@@ -170,6 +303,7 @@ class LoadDelivered:
                     for w, at, u in self.workers_lost
                 ],
             },
+            "arrivals": None if self.arrivals is None else self.arrivals.to_dict(),
         }
 
 
@@ -224,6 +358,7 @@ def load_delivered(
         workers_connected=tuple(str(w) for w in workers.get("connected") or []),
         workers_lost=lost,
         never_started=final is not None and started is None,
+        arrivals=arrivals_delivered(settings, final, ended_s),
     )
 
 

@@ -54,6 +54,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV, StatsError
 
 from loadkit.harness_protocol import (
+    CORRECTED_HISTOGRAMS_FILE,
     DEADLINE_ENV,
     FINAL_STATS_FILE,
     HISTOGRAMS_FILE,
@@ -64,6 +65,7 @@ from loadkit.harness_protocol import (
     PROGRESS_FD_ENV,
     RUN_DIR_ENV,
     SECRET_NAMES_ENV,
+    START_DELAY_KEY,
     UI_CONFIG_ENV,
     UI_REPORTS_DIR_ENV,
     UI_SCENARIO_NAME_ENV,
@@ -83,12 +85,24 @@ _state: dict[str, Any] = {
     "notes": [],  # distinct warnings the generated code logged on the `loadkit` logger
     # A master's workers: expected, connected when the test started, lost during it.
     "workers": {"expected": 0, "connected": [], "lost": []},
+    # The open model: [[unix time, arrived, started, delayed, dropped, waiting, busy], ...]
+    # once a second (every process together), and each worker's latest counts.
+    "arrivals": [],
+    "worker_arrivals": {},
 }
 
 # This process's histograms (a forked --processes worker starts with its own, empty copy).
 _histograms = HistogramRecorder()
 _record = _histograms.record
 _HISTOGRAMS_REPORT_KEY = "loadkit_histograms"
+# Corrected times (service time + the iteration's start delay), kept when some user class's
+# iterations start on a schedule (`schedule` set by the generated code: arrivals, pacing).
+_corrected = HistogramRecorder()
+_record_corrected = _corrected.record
+_CORRECTED_REPORT_KEY = "loadkit_corrected"
+_ARRIVALS_REPORT_KEY = "loadkit_arrivals"
+_ARRIVAL_COUNTS = ("arrived", "started", "delayed", "dropped", "waiting", "busy")
+_schedules: list[Any] = []
 _CPU_REPORT_KEY = "loadkit_cpu"
 _NOTES_REPORT_KEY = "loadkit_notes"
 _cpu_samples: list[list[float]] = []  # this process's, not yet reported (workers)
@@ -110,6 +124,12 @@ def _on_init(environment: Environment, **_: Any) -> None:
     _state["env"] = environment
     logging.getLogger("loadkit").addHandler(_NoteHandler())
     gevent.spawn(_cpu_loop, environment)
+    for user_class in environment.user_classes:
+        schedule = getattr(user_class, "schedule", None)
+        if callable(getattr(schedule, "wait", None)):
+            _schedules.append(schedule)
+    if _schedules:
+        environment.events.request.add_listener(_on_request_corrected)
     if not _is_reporting_process(environment):
         return
     gevent.spawn(_users_loop, environment)
@@ -153,6 +173,46 @@ def _on_request(
     _record(request_type, name, response_time, bool(exception), user_class)
 
 
+def _on_request_corrected(
+    request_type: str,
+    name: str,
+    response_time: float | None,
+    response_length: int,
+    response: Any = None,
+    context: Any = None,
+    exception: BaseException | None = None,
+    start_time: float | None = None,
+    url: str | None = None,
+    **_: Any,
+) -> None:
+    """Every request again, its time corrected by how late its iteration started (0 for a
+    user without a schedule), so both sets count the same requests."""
+    delay = context.get(START_DELAY_KEY, 0.0) if context else 0.0
+    greenlet = getcurrent()
+    try:
+        user_class: str = greenlet.loadkit_user_class
+    except AttributeError:
+        user_class = _user_class_of(greenlet)
+    corrected = None if response_time is None else response_time + delay
+    _record_corrected(request_type, name, corrected, bool(exception), user_class)
+
+
+def _arrival_counts() -> list[int] | None:
+    """This process's arrival counts (every user type together), or None without arrivals."""
+    counted = [s.counts() for s in _schedules if callable(getattr(s, "counts", None))]
+    if not counted:
+        return None
+    return [sum(int(c.get(key, 0)) for c in counted) for key in _ARRIVAL_COUNTS]
+
+
+def _all_arrival_counts() -> list[int] | None:
+    """Every process's arrival counts together (a master adds its workers' latest)."""
+    parts = [c for c in [_arrival_counts(), *_state["worker_arrivals"].values()] if c]
+    if not parts:
+        return None
+    return [sum(column) for column in zip(*parts, strict=True)]
+
+
 def _user_class_of(greenlet: Any) -> str:
     """The class name of the User running in `greenlet`, remembered on the greenlet.
 
@@ -171,6 +231,9 @@ def _user_class_of(greenlet: Any) -> str:
 
 def _on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None:
     data[_HISTOGRAMS_REPORT_KEY] = _histograms.drain()
+    if _schedules:
+        data[_CORRECTED_REPORT_KEY] = _corrected.drain()
+        data[_ARRIVALS_REPORT_KEY] = _arrival_counts()
     data[_CPU_REPORT_KEY] = _cpu_samples[:]
     del _cpu_samples[:]
     data[_NOTES_REPORT_KEY] = list(_state["notes"])
@@ -184,6 +247,13 @@ def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
         _histograms.merge_payload(payload)
         if _metrics["cumulative"] is not None:
             _metrics["cumulative"].add_rows(payload)
+    corrected = data.get(_CORRECTED_REPORT_KEY)
+    if corrected:
+        _corrected.merge_payload(corrected)
+        if _metrics["corrected"] is not None:
+            _metrics["corrected"].add_rows(corrected)
+    if data.get(_ARRIVALS_REPORT_KEY):
+        _state["worker_arrivals"][client_id] = list(data[_ARRIVALS_REPORT_KEY])
     _state["cpu"].setdefault(client_id, []).extend(data.get(_CPU_REPORT_KEY) or [])
     for note in data.get(_NOTES_REPORT_KEY) or []:
         _add_note(str(note))
@@ -236,12 +306,16 @@ def _users_loop(environment: Environment) -> None:
         users = runner.user_count
         _state["peak_users"] = max(_state["peak_users"], users)
         _state["users"].append([round(time.time(), 3), users])
+        arrivals = _all_arrival_counts()
+        if arrivals is not None:
+            _state["arrivals"].append([round(time.time(), 3), *arrivals])
 
 
 def _seal_loop() -> None:
     while True:
         gevent.sleep(5.0)
         _histograms.seal(int(time.time()) - _SEAL_AFTER_S)
+        _corrected.seal(int(time.time()) - _SEAL_AFTER_S)
 
 
 def _on_test_start(environment: Environment, **_: Any) -> None:
@@ -382,7 +456,13 @@ def _send_progress(line: dict[str, Any]) -> bool:
 
 # -- Prometheus metrics while the run lasts ----------------------------------------------------
 
-_metrics: dict[str, Any] = {"cumulative": None, "added_until": 0, "config": None, "cache": None}
+_metrics: dict[str, Any] = {
+    "cumulative": None,
+    "corrected": None,  # the same for corrected times, when some starts are scheduled
+    "added_until": 0,
+    "config": None,
+    "cache": None,
+}
 
 
 def _start_live(environment: Environment) -> None:
@@ -395,6 +475,8 @@ def _start_live(environment: Environment) -> None:
     from loadkit.live import LiveConfig
 
     _metrics["cumulative"] = metrics.Cumulative()
+    if _schedules:
+        _metrics["corrected"] = metrics.Cumulative()
     config_path = os.environ.get(LIVE_CONFIG_ENV)
     _metrics["config"] = LiveConfig.read(config_path) if config_path else None
     if not isinstance(environment.runner, MasterRunner):  # a master adds workers' reports
@@ -451,12 +533,19 @@ def _judged_now(environment: Environment) -> list[Any]:
     lag = 4 if isinstance(environment.runner, MasterRunner) else 1
     elapsed = (_state["stopping_at"] or time.time()) - _state["started_at"]
 
-    def recent(seconds: int) -> RunHistograms:
-        rows = _histograms.payload(start=now - lag - seconds, end=now - lag)
+    def recent(seconds: int, recorder: HistogramRecorder = _histograms) -> RunHistograms:
+        rows = recorder.payload(start=now - lag - seconds, end=now - lag)
         return RunHistograms.from_json(_histograms_document(rows))
 
+    corrected = _metrics["corrected"]
     results = threshold_results(
-        _metrics["config"], _metrics["cumulative"].as_run(), recent, elapsed
+        _metrics["config"],
+        _metrics["cumulative"].as_run(),
+        recent,
+        elapsed,
+        corrected=None
+        if corrected is None
+        else (corrected.as_run(), lambda seconds: recent(seconds, _corrected)),
     )
     _metrics["cache"] = (now, results)
     return results
@@ -474,6 +563,8 @@ def _add_complete_seconds(end: int) -> None:
     start = _metrics["added_until"]
     if end > start:
         _metrics["cumulative"].add_rows(_histograms.payload(start=start, end=end))
+        if _metrics["corrected"] is not None:
+            _metrics["corrected"].add_rows(_corrected.payload(start=start, end=end))
         _metrics["added_until"] = end
 
 
@@ -569,14 +660,18 @@ def _begin_ui_test(environment: Environment) -> None:
         with contextlib.suppress(OSError):
             (folder.path / name).write_bytes((session.path / name).read_bytes())
     _histograms.drain()
+    _corrected.drain()
     del _cpu_samples[:]
     _state.update(
+        arrivals=[], worker_arrivals={},
         started_at=None, stopping_at=None, stopped_at=None, peak_users=0, users=[], cpu={},
         notes=[], snapshot_written=False, aborted_by=None, failing=[],
         workers={"expected": _state["workers"]["expected"], "connected": [], "lost": []},
     )  # fmt: skip
     if _metrics["cumulative"] is not None:  # each test's numbers start from zero
         _metrics["cumulative"] = type(_metrics["cumulative"])()
+        if _metrics["corrected"] is not None:
+            _metrics["corrected"] = type(_metrics["corrected"])()
         _metrics.update(added_until=int(time.time()), cache=None)
     writer = StatsCSVFileWriter(
         environment, PERCENTILES_TO_REPORT, str(folder.csv_prefix), full_history=True
@@ -666,6 +761,7 @@ def write_final_snapshot(
         "notes": _state["notes"],
         "workers": _state["workers"],
         "aborted_by": _state.get("aborted_by"),
+        "arrivals": _arrivals_snapshot(),
         "entries": [entry.serialize() for entry in stats.entries.values()],
         "total": stats.total.serialize(),
         "errors": list(stats.serialize_errors().values()),
@@ -676,13 +772,37 @@ def write_final_snapshot(
     with open(tmp, "w", encoding="utf-8") as handle:
         json.dump(data, handle)
     os.replace(tmp, path)
-    _histograms.write(
-        os.path.join(run_dir, HISTOGRAMS_FILE),
-        locust_version=locust.__version__,
-        started_at=data["started_at"],
-        stopped_at=data["stopped_at"],
-        written_at=time.time(),
-    )
+    for recorder, name in ((_histograms, HISTOGRAMS_FILE), (_corrected, CORRECTED_HISTOGRAMS_FILE)):
+        if recorder is _corrected and not _schedules:
+            continue
+        recorder.write(
+            os.path.join(run_dir, name),
+            locust_version=locust.__version__,
+            started_at=data["started_at"],
+            stopped_at=data["stopped_at"],
+            written_at=time.time(),
+        )
+
+
+def _arrivals_snapshot() -> dict[str, Any] | None:
+    """The open model's counts: once a second, and at the end (every process together)."""
+    final = _all_arrival_counts()
+    if final is None:
+        return None
+    # The planned stages, every user type together: the types share the stage boundaries, so
+    # the rates add up index by index ([arrivals per second, seconds], from `started_at`).
+    stages: list[list[float]] = []
+    for schedule in _schedules:
+        for i, (rate, seconds) in enumerate(getattr(schedule, "stages", None) or ()):
+            if i == len(stages):
+                stages.append([0.0, float(seconds)])
+            stages[i][0] += float(rate)
+    return {
+        "columns": ["time", *_ARRIVAL_COUNTS],
+        "series": _state["arrivals"],
+        "final": dict(zip(_ARRIVAL_COUNTS, final, strict=True)),
+        "stages": [[round(rate, 6), seconds] for rate, seconds in stages],
+    }
 
 
 def _die_with_parent(signum: int) -> None:

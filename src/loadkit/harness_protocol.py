@@ -9,6 +9,12 @@ PROGRESS_FD_ENV = "LOADKIT_PROGRESS_FD"
 FINAL_STATS_FILE = "locust_final.json"
 HISTOGRAMS_FILE = "histograms.json"
 """Fine response-time histograms per request and second; format in `loadkit.histogram`."""
+CORRECTED_HISTOGRAMS_FILE = "histograms-corrected.json"
+"""The same for corrected times (service time plus the iteration's start delay), written when
+some user's iterations start on a schedule (arrival rates, pacing)."""
+START_DELAY_KEY = "start_delay_ms"
+"""The request event's context key (set by the generated code's schedules) with how late the
+request's iteration started."""
 WAIT_FOR_COMMAND_ENV = "LOADKIT_WAIT_FOR_COMMAND"
 """Set by `launcher`: the harness waits for its Locust arguments as one JSON line on stdin."""
 DEADLINE_ENV = "LOADKIT_DEADLINE_S"

@@ -32,10 +32,13 @@ class LiveConfig:
     user_classes: Mapping[str, str] = field(default_factory=dict)
     aborts: Mapping[str, float] = field(default_factory=dict)
     """Thresholds that stop the run when they fail: expression -> grace in seconds."""
+    default_timing: str = "service"
+    """What a time threshold naming neither judges (`summary.default_timing`)."""
 
     def to_json(self) -> str:
         return json.dumps(
             {
+                "default_timing": self.default_timing,
                 "aborts": dict(self.aborts),
                 "thresholds": self.thresholds,
                 "defaulted": self.defaulted,
@@ -55,6 +58,7 @@ class LiveConfig:
             apdex_per_request={str(k): float(v) for k, v in data["apdex_per_request"].items()},
             user_classes={str(k): str(v) for k, v in data["user_classes"].items()},
             aborts={str(k): float(v) for k, v in (data.get("aborts") or {}).items()},
+            default_timing=str(data.get("default_timing") or "service"),
         )
 
 
@@ -77,19 +81,32 @@ def threshold_results(
     whole: RunHistograms,
     recent: Callable[[int], RunHistograms],
     elapsed_s: float,
+    *,
+    corrected: tuple[RunHistograms, Callable[[int], RunHistograms]] | None = None,
 ) -> list[tuple[Threshold, ThresholdResult]]:
     """Each threshold judged now: a whole-run one on everything so far (`whole`, e.g. one
     cumulative pseudo-second), an `over 30s` one on the last 30 s only (`recent(30)`) — cheap
-    enough to do every second however long the run."""
+    enough to do every second however long the run. `corrected`: the same two for the
+    corrected times, when some starts are scheduled."""
     targets = ApdexTargets(config.apdex_t_ms, config.apdex_per_request)
     results = []
     for text in config.thresholds:
         threshold = parse_threshold(text)
         if threshold.window_s is None:
-            run = RunMeasurements(whole, elapsed_s, config.user_classes, targets)
+            histograms, duration = whole, elapsed_s
+            fixed = None if corrected is None else corrected[0]
         else:
             window = int(threshold.window_s)
-            run = RunMeasurements(recent(window), float(window), config.user_classes, targets)
+            histograms, duration = recent(window), float(window)
+            fixed = None if corrected is None else corrected[1](window)
+        run = RunMeasurements(
+            histograms,
+            duration,
+            config.user_classes,
+            targets,
+            corrected=fixed,
+            default_timing=config.default_timing,
+        )
         results.append((threshold, judge(threshold, run)))
     return results
 

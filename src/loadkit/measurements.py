@@ -70,6 +70,11 @@ class RunMeasurements:
     user_classes: Mapping[str, str]
     """User type name in the scenario -> Locust class name (what the histograms record)."""
     apdex_targets: ApdexTargets = ApdexTargets()
+    corrected: RunHistograms | None = None
+    """The corrected times (histograms-corrected.json), when iterations started on a schedule;
+    without them the corrected time is the service time (no start was late)."""
+    default_timing: str = "service"
+    """What a threshold that names neither judges: "corrected" for an open model."""
 
     @cached_property
     def requests(self) -> RunHistograms:
@@ -79,6 +84,16 @@ class RunMeasurements:
     def transactions(self) -> RunHistograms:
         return self.histograms.transactions_only()
 
+    @cached_property
+    def corrected_requests(self) -> RunHistograms:
+        return self.corrected.requests_only() if self.corrected is not None else self.requests
+
+    @cached_property
+    def corrected_transactions(self) -> RunHistograms:
+        if self.corrected is None:
+            return self.transactions
+        return self.corrected.transactions_only()
+
     def sample(
         self,
         *,
@@ -87,8 +102,12 @@ class RunMeasurements:
         start: int | None,
         end: int | None,
         transactions: bool = False,
+        timing: str | None = None,
     ) -> HistogramSample | None:
-        histograms = self.transactions if transactions else self.requests
+        if (timing or self.default_timing) == "corrected":
+            histograms = self.corrected_transactions if transactions else self.corrected_requests
+        else:
+            histograms = self.transactions if transactions else self.requests
         if name is not None and name not in histograms.names():
             return None
         if transactions and not histograms.series:

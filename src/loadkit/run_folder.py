@@ -9,7 +9,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadkit.harness_protocol import FINAL_STATS_FILE, HISTOGRAMS_FILE
+from loadkit.harness_protocol import (
+    CORRECTED_HISTOGRAMS_FILE,
+    FINAL_STATS_FILE,
+    HISTOGRAMS_FILE,
+)
 
 DEFAULT_REPORTS_DIR = "reports"
 CSV_PREFIX = "locust"
@@ -50,6 +54,7 @@ class RunFolder:
     EXCEPTIONS_CSV = f"{CSV_PREFIX}_exceptions.csv"
     FINAL_STATS = FINAL_STATS_FILE
     HISTOGRAMS = HISTOGRAMS_FILE
+    CORRECTED_HISTOGRAMS = CORRECTED_HISTOGRAMS_FILE
     LOCUST_LOG = "locust.log"
     LOCUST_HTML = "locust_report.html"
     SUMMARY_JSON = "summary.json"
@@ -90,6 +95,10 @@ class RunFolder:
     @property
     def histograms(self) -> Path:
         return self.path / self.HISTOGRAMS
+
+    @property
+    def corrected_histograms(self) -> Path:
+        return self.path / self.CORRECTED_HISTOGRAMS
 
     @property
     def locust_log(self) -> Path:

@@ -51,7 +51,13 @@ from loadkit.run_cache import Launch
 from loadkit.run_folder import RunFolder, write_atomic
 from loadkit.scenario import Scenario
 from loadkit.settings import MASTER_PORT, Distribution, RunSettings
-from loadkit.summary import apdex_targets, build_summary, slo_of, thresholds_of
+from loadkit.summary import (
+    apdex_targets,
+    build_summary,
+    default_timing,
+    slo_of,
+    thresholds_of,
+)
 from loadkit.summary_types import Summary
 
 if TYPE_CHECKING:
@@ -96,6 +102,8 @@ class LoadOverrides:
     spawn_rate: float | None = None
     duration_s: float | None = None
     distribution: Distribution = field(default_factory=Distribution)
+    arrival_rate: float | None = None
+    max_concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,13 @@ class PlannedRun:
 
     def describe(self) -> str:
         s = self.settings
+        if s.arrivals is not None:
+            a = s.arrivals
+            stages = "" if len(a.stages) == 1 else f" ({len(a.stages)} stages)"
+            return (
+                f"running {self.scenario.name!r}: {a.peak_rate:g} arrivals/s ({a.spacing}) "
+                f"on up to {a.max_concurrency} users for {s.duration_s}s{stages} against {s.host}"
+            )
         shape = "" if s.stages is None else f" ({len(s.stages)} stages)"
         return (
             f"running {self.scenario.name!r}: {s.users} users at {s.spawn_rate:g}/s "
@@ -140,6 +155,8 @@ def plan_run(
             spawn_rate=overrides.spawn_rate,
             duration_s=overrides.duration_s,
             distribution=overrides.distribution,
+            arrival_rate=overrides.arrival_rate,
+            max_concurrency=overrides.max_concurrency,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -405,8 +422,10 @@ def prepare_folder(
 ) -> None:
     folder.scenario.write_text(source_text, encoding="utf-8")
     stages = settings.stages if settings is not None else None
+    arrivals = settings.arrivals if settings is not None else None
     folder.locustfile.write_text(
-        compile_scenario(scenario, source_name, stages=stages), encoding="utf-8"
+        compile_scenario(scenario, source_name, stages=stages, arrivals=arrivals),
+        encoding="utf-8",
     )
 
 
@@ -446,6 +465,7 @@ def live_config_text(planned: PlannedRun) -> str:
         apdex_per_request=dict(targets.per_request),
         user_classes=user_class_names(scenario),
         aborts={t.expression: t.abort_after_s for t in thresholds if t.abort},
+        default_timing=default_timing(planned.settings),
     )
     return config.to_json()
 
@@ -548,7 +568,12 @@ def judge_folder(
                 "Locust ended without its final statistics; the numbers are from its last "
                 "periodic CSV and may miss the last second or so of the run"
             )
-    histograms = _read_histograms(folder) if partial is None else None
+    histograms = _read_histograms(folder.histograms) if partial is None else None
+    corrected = (
+        _read_histograms(folder.corrected_histograms)
+        if histograms is not None and folder.corrected_histograms.exists()
+        else None
+    )
     capacity = _analyze_capacity(folder, scenario)
     killed = None
     if exit_code is None:
@@ -568,6 +593,7 @@ def judge_folder(
         capacity=capacity,
         killed=killed,
         partial=partial,
+        corrected=corrected,
     )
     write_problems = []
     for path, text in (
@@ -595,9 +621,9 @@ def judge_folder(
     )
 
 
-def _read_histograms(folder: RunFolder) -> RunHistograms | None:
+def _read_histograms(path: Path) -> RunHistograms | None:
     try:
-        return load_histograms(folder.histograms)
+        return load_histograms(path)
     except (OSError, ValueError, KeyError, TypeError):
         return None  # e.g. Locust died before its final snapshot: Locust's stats still count
 

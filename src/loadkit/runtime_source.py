@@ -60,6 +60,20 @@ HELPERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "load_locustfile": ((), ("import importlib.util", "import os")),
     "TLSSettings": ((), ("from gevent import ssl",)),
+    "NO_DELAY": ((), ()),
+    "start_delay": ((), ()),
+    "sleep_while_waiting": ((), ("import gevent",)),
+    "Arrivals": (
+        ("NO_DELAY", "start_delay", "sleep_while_waiting"),
+        (
+            "import collections",
+            "import random",
+            "import time",
+            "from locust import events",
+            "from locust.runners import WorkerRunner",
+        ),
+    ),
+    "Pacing": (("NO_DELAY", "start_delay", "sleep_while_waiting"), ("import time",)),
 }
 HELPER_NAMES = frozenset(HELPERS)
 # The json helpers read parsed paths from this table; each generated file writes its own.

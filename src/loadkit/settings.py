@@ -50,6 +50,9 @@ class RunSettings:
     stages: tuple[Stage, ...] | None = None
     """The load shape, or None for a constant load."""
     distribution: Distribution = field(default_factory=Distribution)
+    arrivals: shapes.Arrivals | None = None
+    """The open model: arrival stages and the pool (`stages` then holds the pool's users for
+    the arrivals' duration)."""
 
     @property
     def processes(self) -> int:
@@ -65,6 +68,8 @@ class RunSettings:
         spawn_rate: float | None = None,
         duration_s: float | None = None,
         distribution: Distribution | None = None,
+        arrival_rate: float | None = None,
+        max_concurrency: int | None = None,
     ) -> RunSettings:
         """Raises ValueError when an override cannot apply (e.g. --users with stages)."""
         load = scenario.load
@@ -72,6 +77,34 @@ class RunSettings:
         target = (host or scenario.host).rstrip("/")
         # Locust takes whole seconds here; never cut a user's grace period short.
         stop_timeout_s = math.ceil(load.stop_timeout)
+        plan = load.arrivals_plan()
+        if plan is not None:
+            if users is not None or spawn_rate is not None:
+                raise ValueError(
+                    "--users and --spawn-rate set a closed model; this scenario's load is "
+                    "arrival rates: use --arrival-rate, --max-concurrency and --duration"
+                )
+            plan = scale_arrivals(
+                plan, rate=arrival_rate, duration_s=duration_s, max_concurrency=max_concurrency
+            )
+            pool = plan.max_concurrency
+            duration = math.ceil(round(plan.duration_s, 6))
+            spawn = load.spawn_rate or float(pool * 10)  # as Load.pool_spawn_rate, for this pool
+            return cls(
+                users=pool,
+                spawn_rate=spawn,
+                duration_s=duration,
+                stop_timeout_s=stop_timeout_s,
+                stages=(Stage(pool, spawn, plan.duration_s),),
+                host=target,
+                distribution=distribution or Distribution(),
+                arrivals=plan,
+            )
+        if arrival_rate is not None or max_concurrency is not None:
+            raise ValueError(
+                "--arrival-rate and --max-concurrency need a scenario whose load is arrival "
+                "rates (load: {arrival_rate: 50/s, duration: 5m, max_concurrency: 400})"
+            )
         if stages is not None:
             if spawn_rate is not None:
                 raise ValueError(
@@ -126,3 +159,35 @@ def scale_stages(
             )
         scaled.append(Stage(new_users, stage.spawn_rate * user_factor / time_factor, seconds))
     return scaled
+
+
+def scale_arrivals(
+    plan: shapes.Arrivals,
+    *,
+    rate: float | None = None,
+    duration_s: float | None = None,
+    max_concurrency: int | None = None,
+) -> shapes.Arrivals:
+    """The open model from the command line: `rate` sets the peak arrival rate (every stage's
+    rate scales by the same factor), `duration_s` the total time (every stage's duration
+    scales), `max_concurrency` the pool. The backlog bound keeps its seconds of arrivals."""
+    if rate is None and duration_s is None and max_concurrency is None:
+        return plan
+    if rate is not None and rate <= 0:
+        raise ValueError("--arrival-rate must be above 0")
+    peak = plan.peak_rate
+    rate_factor = rate / peak if rate is not None and peak > 0 else 1.0
+    total = plan.duration_s
+    time_factor = duration_s / total if duration_s is not None and total > 0 else 1.0
+    stages = tuple(
+        shapes.ArrivalStage(s.rate * rate_factor, round(s.duration_s * time_factor, 3))
+        for s in plan.stages
+    )
+    if any(s.duration_s <= 0 for s in stages):
+        raise ValueError(f"--duration {duration_s:g}s leaves a stage with no time; give more")
+    return shapes.Arrivals(
+        stages=stages,
+        max_concurrency=max_concurrency or plan.max_concurrency,
+        spacing=plan.spacing,
+        max_backlog=max(1, round(plan.max_backlog * rate_factor)),
+    )

@@ -59,10 +59,25 @@ def request_row(
     elapsed_s: float,
     fine: RequestHistogram | None = None,
     apdex_t_ms: float = DEFAULT_APDEX_T_MS,
+    corrected: RequestHistogram | None = None,
 ) -> RequestRow:
     """One row of the table. Times come from loadkit's fine histogram when there is one
-    (0.25 % resolution), else from Locust's (rounded to 10 ms above 100 ms)."""
+    (0.25 % resolution), else from Locust's (rounded to 10 ms above 100 ms); `corrected`
+    adds the corrected times (from the intended start) next to them."""
     row = _locust_row(stats, elapsed_s)
+    if corrected is not None and corrected.requests:
+        ok = corrected.ok
+        c50, c90, c95, c99 = ok.percentiles([0.50, 0.90, 0.95, 0.99])
+        corrected_score = apdex(corrected, apdex_t_ms).score
+        row["corrected"] = {
+            "avg_ms": _rounded(ok.mean_ms),
+            "p50_ms": _rounded(c50),
+            "p90_ms": _rounded(c90),
+            "p95_ms": _rounded(c95),
+            "p99_ms": _rounded(c99),
+            "max_ms": _rounded(ok.max_ms),
+            "apdex": None if corrected_score is None else round(corrected_score, 4),
+        }
     if fine is not None and fine.requests:
         ok = fine.ok
         p50, p90, p95, p99 = ok.percentiles([0.50, 0.90, 0.95, 0.99])
@@ -116,6 +131,7 @@ def _locust_row(stats: RequestStats, elapsed_s: float) -> RequestRow:
         "avg_bytes": round(stats.content_bytes / stats.requests) if stats.requests else None,
         "failed_ms": None,
         "apdex": None,
+        "corrected": None,
     }
 
 
@@ -124,10 +140,11 @@ def transaction_row(
     elapsed_s: float,
     fine: RequestHistogram | None = None,
     apdex_t_ms: float = DEFAULT_APDEX_T_MS,
+    corrected: RequestHistogram | None = None,
 ) -> TransactionRow:
     """One transaction (all user types together), or all of them: measured as a request row
     is (the times of the successful ones, Apdex counting failures as frustrated)."""
-    row = request_row(stats, elapsed_s, fine, apdex_t_ms)
+    row = request_row(stats, elapsed_s, fine, apdex_t_ms, corrected)
     return {
         "name": row["name"],
         "transactions": row["requests"],
@@ -143,12 +160,20 @@ def transaction_row(
         "p99_ms": row["p99_ms"],
         "failed_ms": row["failed_ms"],
         "apdex": row["apdex"],
+        "corrected": row["corrected"],
     }
 
 
 def is_transaction(row: Mapping[str, Any]) -> bool:
     """A Locust statistics entry or failure row of a transaction, not of a request."""
     return (row.get("method") or row.get("request_type")) == TRANSACTION_TYPE
+
+
+def default_timing(settings: RunSettings) -> str:
+    """What a time threshold that names neither judges: an open model's arrivals come whether
+    or not the target keeps up, so what a user waits is the corrected time; a closed model's
+    users wait for each response, and its times are service times."""
+    return "corrected" if settings.arrivals is not None else "service"
 
 
 def thresholds_of(scenario: Scenario) -> tuple[list[Threshold], bool]:
@@ -169,6 +194,7 @@ def build_summary(
     capacity: CapacityReport | None = None,
     killed: str | None = None,
     partial: str | None = None,
+    corrected: RunHistograms | None = None,
 ) -> Summary:
     """`histograms` (histograms.json) gives exact-to-0.25 % times, Apdex, per-user and windowed
     thresholds; without it the summary falls back to Locust's own histograms. `killed` says
@@ -195,13 +221,23 @@ def build_summary(
 
     targets = apdex_targets(scenario)
     thresholds, defaulted = thresholds_of(scenario)
+    timing = default_timing(settings)
     if histograms is not None:
-        run = RunMeasurements(histograms, elapsed, user_class_names(scenario), targets)
+        run = RunMeasurements(
+            histograms,
+            elapsed,
+            user_class_names(scenario),
+            targets,
+            corrected=corrected,
+            default_timing=timing,
+        )
         results = [judge(t, run) for t in thresholds]
     else:
         results = [evaluate(t, total, named, elapsed, txn_by_name) for t in thresholds]
     requests_fine = histograms.requests_only() if histograms is not None else None
     txn_fine = histograms.transactions_only() if histograms is not None else None
+    requests_corrected = corrected.requests_only() if corrected is not None else None
+    txn_corrected = corrected.transactions_only() if corrected is not None else None
 
     def fine(name: str | None = None, method: str | None = None) -> RequestHistogram | None:
         if requests_fine is None:
@@ -210,6 +246,14 @@ def build_summary(
 
     def fine_txn(name: str | None = None) -> RequestHistogram | None:
         return None if txn_fine is None else txn_fine.select(name=name)
+
+    def fixed(name: str | None = None, method: str | None = None) -> RequestHistogram | None:
+        if requests_corrected is None:
+            return None
+        return requests_corrected.select(name=name, request_type=method)
+
+    def fixed_txn(name: str | None = None) -> RequestHistogram | None:
+        return None if txn_corrected is None else txn_corrected.select(name=name)
 
     delivered = (
         load_delivered(settings, final, distributed=settings.distribution.distributed)
@@ -276,13 +320,22 @@ def build_summary(
         "times_from": "loadkit histograms (0.25% resolution)"
         if histograms is not None
         else "locust histograms",
-        "totals": request_row(total, elapsed, fine(), targets.t_ms),
+        "timing": timing,
+        "totals": request_row(total, elapsed, fine(), targets.t_ms, fixed()),
         "requests": [
-            request_row(e, elapsed, fine(e.name, e.method), targets.for_request(e.name))
+            request_row(
+                e,
+                elapsed,
+                fine(e.name, e.method),
+                targets.for_request(e.name),
+                fixed(e.name, e.method),
+            )
             for e in entries
         ],
         "transactions": [
-            transaction_row(s, elapsed, fine_txn(name), targets.for_transaction(name))
+            transaction_row(
+                s, elapsed, fine_txn(name), targets.for_transaction(name), fixed_txn(name)
+            )
             for name, s in txn_by_name.items()
         ],
         "transaction_totals": transaction_row(
@@ -290,6 +343,7 @@ def build_summary(
             elapsed,
             fine_txn(),
             targets.t_ms,
+            fixed_txn(),
         )
         if txn_entries
         else None,
@@ -332,9 +386,10 @@ def apdex_targets(scenario: Scenario) -> ApdexTargets:
 def capacity_dict(capacity: CapacityReport | None) -> CapacityDict | None:
     if capacity is None:
         return None
-    # The dataclasses' fields in their order (as dataclasses.asdict gives them), typed.
+    # The dataclasses' fields in their order (as dataclasses.asdict gives them), typed; the
+    # open model's only for an open model (a closed model's capacity stays as it was).
     usl = capacity.usl
-    return {
+    data: CapacityDict = {
         "headline": capacity.headline(),
         "levels": [
             {
@@ -369,6 +424,13 @@ def capacity_dict(capacity: CapacityReport | None) -> CapacityDict | None:
         "slo_given": capacity.slo_given,
         "throughput_unit": capacity.throughput_unit,
     }
+    if capacity.load_axis != "users":
+        for row, level in zip(data["levels"], capacity.levels, strict=True):
+            row["arrival_rate"] = level.arrival_rate
+        data["load_axis"] = capacity.load_axis
+        data["knee_rate"] = capacity.knee_rate
+        data["max_rate_within_slo"] = capacity.max_rate_within_slo
+    return data
 
 
 def slo_of(scenario: Scenario) -> Callable[[LoadLevel], bool] | None:

@@ -19,7 +19,7 @@ Light on purpose (no pandas, no Locust, no loadkit module but `exit_codes`): eve
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from loadkit.exit_codes import Verdict
 
@@ -136,6 +136,45 @@ class WorkersInfo(TypedDict):
     lost: list[LostWorker]
 
 
+class ArrivalSecond(TypedDict):
+    at_s: float
+    """Seconds after the start (the harness's sample)."""
+    started: int
+    """Iterations started since the previous sample."""
+    busy: int
+    """Users in an iteration (the concurrency the arrivals needed)."""
+    waiting: int
+    """Arrivals in the backlog."""
+
+
+class ArrivalStageInfo(TypedDict):
+    rate: float
+    """Arrivals per second (every process together)."""
+    duration_s: float
+
+
+class ArrivalsInfo(TypedDict):
+    """The open model: target against achieved arrivals (`delivery.ArrivalsDelivered`)."""
+
+    target_rate: float
+    achieved_rate: float | None
+    """Iterations started per second of load."""
+    planned: float
+    spacing: str
+    max_concurrency: int
+    max_backlog: int
+    arrived: int
+    started: int
+    delayed: int
+    """Started late, from the backlog: every user was busy when they came."""
+    dropped: int
+    waiting: int
+    peak_busy: int
+    stages: list[ArrivalStageInfo]
+    """The planned rates, one after the other."""
+    per_second: list[ArrivalSecond]
+
+
 class LoadInfo(TypedDict):
     """Planned against delivered load (`delivery.LoadDelivered.to_dict`)."""
 
@@ -151,6 +190,8 @@ class LoadInfo(TypedDict):
     """What the generated code said about users stopping (e.g. test data exhausted)."""
     generator_cpu: list[GeneratorCpu]
     workers: WorkersInfo
+    arrivals: ArrivalsInfo | None
+    """The open model's arrivals; None for a closed model."""
 
 
 class ApdexEntry(TypedDict):
@@ -172,6 +213,20 @@ class FailedTimes(TypedDict):
     p50_ms: float | None
     p95_ms: float | None
     max_ms: float | None
+
+
+class CorrectedTimes(TypedDict):
+    """Times from when each request should have started (its service time plus how late its
+    iteration started: arrival rates, pacing), successful requests only."""
+
+    avg_ms: float | None
+    p50_ms: float | None
+    p90_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    apdex: float | None
+    """Apdex score of the corrected times (same T)."""
 
 
 class RequestRow(TypedDict):
@@ -199,6 +254,9 @@ class RequestRow(TypedDict):
     """None when no failed request was timed (or without loadkit's histograms)."""
     apdex: ApdexEntry | None
     """None without loadkit's histograms."""
+    corrected: CorrectedTimes | None
+    """None unless some iterations started on a schedule (then the times above are service
+    times, from the actual send)."""
 
 
 class TransactionRow(TypedDict):
@@ -224,6 +282,7 @@ class TransactionRow(TypedDict):
     failed_ms: FailedTimes | None
     apdex: ApdexEntry | None
     """With the transaction's own T (`apdex.transactions`), else the scenario's."""
+    corrected: CorrectedTimes | None
 
 
 class FailureRow(TypedDict):
@@ -286,6 +345,9 @@ class LoadLevelDict(TypedDict):
     p99_ms: float | None
     error_rate: float
     apdex: float | None
+    arrival_rate: NotRequired[float | None]
+    """Open model: the stage's offered arrivals per second (the level's load; ``users`` is the
+    pool held). Written for an open model's levels only."""
 
 
 class UslFitDict(TypedDict):
@@ -318,6 +380,14 @@ class CapacityDict(TypedDict):
     throughput_unit: str
     """"txn/s" when the run completed transactions (then every level's throughput counts
     transactions), else "req/s"."""
+    # The open model's keys (`capacity.CapacityReport`'s): written only when ``load_axis`` is
+    # "arrivals/s", so a closed model's capacity reads as it always has (levels by users).
+    load_axis: NotRequired[str]
+    """"arrivals/s": an open model's levels, by offered arrival rate; absent: "users"."""
+    knee_rate: NotRequired[float | None]
+    """The open model's saturation point, an arrival rate (then ``knee_users`` is None)."""
+    max_rate_within_slo: NotRequired[float | None]
+    """Open model: the arrival rate of the last level meeting the SLO."""
 
 
 class Summary(TypedDict):
@@ -331,6 +401,8 @@ class Summary(TypedDict):
     """None when Locust wrote no final snapshot."""
     times_from: str
     """Whose histograms the times come from: loadkit's (0.25 % resolution) or Locust's."""
+    timing: str
+    """What thresholds that name neither judge: "corrected" (an open model) or "service"."""
     totals: RequestRow
     """All requests together."""
     requests: list[RequestRow]

@@ -157,10 +157,16 @@ class TargetApp:
         work_slots: AbstractContextManager[Any] | None = None,
         service_ms: float = 0.0,
         record: bool = False,
+        stall: tuple[float, float] | None = None,
     ) -> None:
+        """``stall``: (stall_ms, every_s): /api/work stops answering for stall_ms at the start
+        of every every_s seconds (a garbage-collection pause, a failover): a request that
+        comes meanwhile waits for the stall's end, then for its service time."""
         self._sleep = sleep
         self._work_slots = work_slots
         self._service_s = max(service_ms, 0.0) / 1000.0
+        self._stall = None if stall is None else (stall[0] / 1000.0, stall[1])
+        self._origin = time.monotonic()
         self._record = record
         # Greenlets never switch inside these critical sections, but a lock keeps the
         # bookkeeping correct if the app is ever mounted on a threaded WSGI server.
@@ -349,6 +355,11 @@ class TargetApp:
         return code, {"status": code}, []
 
     def _work(self, request: _Request) -> _JsonResponse:
+        if self._stall is not None:
+            stall_s, every_s = self._stall
+            phase = (time.monotonic() - self._origin) % every_s
+            if phase < stall_s:
+                self._sleep(stall_s - phase)
         if self._work_slots is None:
             if self._service_s:
                 self._sleep(self._service_s)
@@ -382,6 +393,7 @@ def serve(
     on_listening: Callable[[str], None] | None = None,
     tls: TargetTLS | None = None,
     bind: str = HOST,
+    stall: tuple[float, float] | None = None,
 ) -> None:
     """Serve the target on ``bind:port`` (127.0.0.1 unless a test puts it on a benchmark
     network it made: see `check_bind_address`) until SIGTERM or SIGINT, then return.
@@ -409,6 +421,7 @@ def serve(
         work_slots=BoundedSemaphore(max_concurrency) if max_concurrency else None,
         service_ms=service_ms,
         record=record,
+        stall=stall,
     )
 
     def handler(sock: socket.socket, address: Any, server: Any) -> Any:
@@ -504,6 +517,15 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="each /api/work request holds its slot for S milliseconds",
     )
     parser.add_argument(
+        "--stall",
+        nargs=2,
+        type=float,
+        default=None,
+        metavar=("MS", "EVERY_S"),
+        help="/api/work answers nothing for MS milliseconds at the start of every EVERY_S "
+        "seconds (requests wait for the end of the stall)",
+    )
+    parser.add_argument(
         "--record",
         action="store_true",
         help="keep every request (headers, body) for GET /__loadkit/requests",
@@ -555,6 +577,7 @@ def main(argv: list[str] | None = None) -> int:
         patch=False,
         on_listening=announce,
         bind=args.bind,
+        stall=None if args.stall is None else (args.stall[0], args.stall[1]),
         tls=(
             None
             if args.tls_cert is None

@@ -35,9 +35,16 @@ from matplotlib.ticker import FuncFormatter
 
 from loadkit.histogram import TRANSACTION_TYPE
 from loadkit.report.capacity_view import (
+    ARRIVALS_AXIS,
     CapacityReportLike,
+    level_load,
+    load_axis,
+    load_text,
+    saturation_load,
+    slo_load,
     tested_users_note,
 )
+from loadkit.summary_types import ArrivalsInfo
 
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 COLORS = {
@@ -483,29 +490,41 @@ labelled as an extrapolation; never further."""
 
 
 def _saturation_line(ax: Axes, capacity: CapacityReportLike) -> list[Any]:
-    """The saturation point as a vertical line, on every capacity chart alike."""
-    if capacity.knee_users is None:
+    """The saturation point as a vertical line, on every capacity chart alike (at the knee's
+    users, or for an open model at its arrival rate)."""
+    knee = saturation_load(capacity)
+    if knee is None:
         return []
     return [
         ax.axvline(
-            capacity.knee_users,
+            knee,
             color=COLORS["saturation"],
             linestyle=":",
             linewidth=2,
-            label=f"saturation point: {capacity.knee_users} users",
+            label=f"saturation point: {load_text(knee, load_axis(capacity))}",
         )
     ]
+
+
+def _load_words(capacity: CapacityReportLike) -> tuple[str, str]:
+    """The x axis's title word and label: users, or an open model's offered arrival rate."""
+    if load_axis(capacity) == ARRIVALS_AXIS:
+        return "arrival rate", "Offered load (arrivals/s)"
+    return "users", "Load (users)"
 
 
 def capacity_throughput_chart(capacity: CapacityReportLike) -> Figure:
     """Throughput per load level, the fitted USL curve over the tested users (and a short,
     labelled extrapolation beyond them) and the saturation point. No model peak is marked: it
-    is not the saturation point, and it often lies outside the data."""
-    figure, ax = _figure("Throughput vs users")
-    ax.set_xlabel("Load (users)", fontsize=11)
+    is not the saturation point, and it often lies outside the data. An open model's levels
+    are drawn by offered arrival rate, without a USL curve (none is fitted)."""
+    axis = load_axis(capacity)
+    word, xlabel = _load_words(capacity)
+    figure, ax = _figure(f"Throughput vs {word}")
+    ax.set_xlabel(xlabel, fontsize=11)
     ax.set_ylabel("Throughput (req/s)", fontsize=11)
-    levels = sorted(capacity.levels, key=lambda level: level.users)
-    users = np.array([lv.users for lv in levels], dtype=float)
+    levels = sorted(capacity.levels, key=lambda level: level_load(level, axis))
+    users = np.array([level_load(lv, axis) for lv in levels], dtype=float)
     rps = np.array([lv.throughput_rps for lv in levels], dtype=float)
     handles: list[Any] = []
     if not levels:
@@ -552,14 +571,18 @@ def capacity_throughput_chart(capacity: CapacityReportLike) -> Figure:
 
 
 def capacity_latency_chart(capacity: CapacityReportLike, *, slo_p95_ms: float | None) -> Figure:
-    """p95 (with p50 and p99 for context) per load level, and the SLO as a horizontal line."""
-    figure, ax = _figure("Response time vs users")
-    ax.set_xlabel("Load (users)", fontsize=11)
-    ax.set_ylabel("Response time (ms)", fontsize=11)
+    """p95 (with p50 and p99 for context) per load level, and the SLO as a horizontal line.
+    An open model's levels are by offered arrival rate, their times the corrected times."""
+    axis = load_axis(capacity)
+    word, xlabel = _load_words(capacity)
+    figure, ax = _figure(f"Response time vs {word}")
+    ax.set_xlabel(xlabel, fontsize=11)
+    corrected = "Corrected response" if axis == ARRIVALS_AXIS else "Response"
+    ax.set_ylabel(f"{corrected} time (ms)", fontsize=11)
     levels = list(capacity.levels)
     handles: list[Any] = []
     for name, width, size in (("p99", 1.2, 4), ("p95", 2.5, 7), ("p50", 1.2, 4)):
-        points = [(lv.users, getattr(lv, f"{name}_ms")) for lv in levels]
+        points = [(level_load(lv, axis), getattr(lv, f"{name}_ms")) for lv in levels]
         points = [(u, v) for u, v in points if v is not None]
         if points:
             xs, ys = zip(*points, strict=True)
@@ -578,14 +601,15 @@ def capacity_latency_chart(capacity: CapacityReportLike, *, slo_p95_ms: float | 
                 label=f"SLO: p95 < {slo_p95_ms:g} ms",
             )
         )
-    if capacity.max_users_within_slo is not None:
+    within = slo_load(capacity)
+    if within is not None:
         handles.append(
             ax.axvline(
-                capacity.max_users_within_slo,
+                within,
                 color=COLORS["p50"],
                 linestyle=":",
                 linewidth=2,
-                label=f"max within SLO: {capacity.max_users_within_slo} users",
+                label=f"max within SLO: {load_text(within, axis)}",
             )
         )
     handles += _saturation_line(ax, capacity)
@@ -594,4 +618,56 @@ def capacity_latency_chart(capacity: CapacityReportLike, *, slo_p95_ms: float | 
     if not handles:
         handles.append(Line2D([], [], color=COLORS["p95"], marker="o", label="p95"))
     _legend(ax, handles)
+    return figure
+
+
+def arrivals_chart(arrivals: ArrivalsInfo) -> Figure:
+    """The open model over time: the planned arrival rate and the iterations started per
+    second (left axis), the users busy in an iteration and the arrivals waiting for one
+    (right axis). Started below planned while every user is busy is the client-side queue
+    that only the corrected times measure."""
+    figure, ax = _figure(
+        "Arrivals over time",
+        f"up to {arrivals['max_concurrency']} users, {arrivals['spacing']} spacing",
+    )
+    ax.set_xlabel("Time since start (s)", fontsize=11)
+    ax.set_ylabel("Arrivals (per second)", fontsize=11, color=COLORS["rps"])
+    seconds = arrivals["per_second"]
+    if not seconds:
+        _no_data(ax, "No arrival was recorded")
+        return figure
+    edges, rates, at = [0.0], [], 0.0
+    for stage in arrivals["stages"]:
+        at += stage["duration_s"]
+        edges.append(at)
+        rates.append(stage["rate"])
+    planned = ax.stairs(
+        rates, edges, color=COLORS["users"], linestyle="--", linewidth=1.8, label="planned/s"
+    )
+    x = np.array([s["at_s"] for s in seconds], dtype=float)
+    started = np.array([s["started"] for s in seconds], dtype=float)
+    # Each sample counts the starts since the one before (about a second): per second.
+    gaps = np.diff(x, prepend=0.0)
+    per_second = np.divide(started, gaps, out=np.zeros_like(started), where=gaps > 0)
+    achieved = ax.plot(x, per_second, color=COLORS["rps"], linewidth=2, label="started/s")
+    users_ax = ax.twinx()
+    users_ax.set_ylabel("Users / arrivals", fontsize=11, color=COLORS["p95"])
+    users_ax.tick_params(labelsize=10)
+    users_ax.spines["top"].set_visible(False)
+    busy = users_ax.plot(
+        x, [s["busy"] for s in seconds], color=COLORS["p95"], linewidth=1.6, label="users busy"
+    )
+    waiting = users_ax.plot(
+        x,
+        [s["waiting"] for s in seconds],
+        color=COLORS["failures"],
+        linewidth=1.6,
+        linestyle=":",
+        label="waiting",
+    )
+    top = max([*rates, _peak(per_second)])
+    ax.set_ylim(0, max(1.0, top * 1.25))
+    peak_users = max([s["busy"] for s in seconds] + [s["waiting"] for s in seconds])
+    users_ax.set_ylim(0, max(1.0, peak_users * 1.35, arrivals["max_concurrency"] * 1.1))
+    _legend(users_ax, [planned, *achieved, *busy, *waiting], loc="above")
     return figure

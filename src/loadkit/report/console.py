@@ -6,7 +6,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from loadkit import formatting
-from loadkit.summary_types import RequestRow, Summary, ThresholdRow, TransactionRow
+from loadkit.summary_types import (
+    ArrivalsInfo,
+    RequestRow,
+    Summary,
+    ThresholdRow,
+    TransactionRow,
+)
 
 
 def _clock(seconds: float) -> str:
@@ -160,16 +166,109 @@ def load_line(summary: Summary) -> str | None:
     return f"{users}{seconds}{generator}"
 
 
+CORRECTED_TIMES = (
+    "Service time runs from the moment a request was actually sent; corrected time from the "
+    "moment it should have been sent, by its schedule (arrival rates, pacing): the service "
+    "time plus how late its iteration started. When the target stalls, the users are stuck "
+    "waiting and the requests that would have measured the stall are sent late or not at all, "
+    "so service times stay low while the people arriving meanwhile wait (coordinated "
+    "omission). The corrected time counts that wait; with an open model it is what thresholds "
+    "judge unless they say `service`."
+)
+"""The one explanation of the two times, for every renderer."""
+
+
+def arrivals_of(summary: Summary) -> ArrivalsInfo | None:
+    """The open model's arrivals (None for a closed model, or a summary from before them)."""
+    load = summary.get("load")
+    return load.get("arrivals") if load else None
+
+
+def arrivals_line(summary: Summary) -> str | None:
+    """The open model's target against achieved arrivals, in one line."""
+    arrivals = arrivals_of(summary)
+    if arrivals is None:
+        return None
+    achieved = arrivals["achieved_rate"]
+    achieved_text = "-" if achieved is None else f"{formatting.rps(achieved)}/s"
+    return (
+        f"target {formatting.rps(arrivals['target_rate'])}/s ({arrivals['spacing']}), "
+        f"achieved {achieved_text}; {formatting.count(arrivals['arrived'])} arrived, "
+        f"{formatting.count(arrivals['started'])} started "
+        f"({formatting.count(arrivals['delayed'])} delayed), "
+        f"{formatting.count(arrivals['dropped'])} dropped, "
+        f"{formatting.count(arrivals['waiting'])} waiting at the end; "
+        f"users busy at most {arrivals['peak_busy']} of {arrivals['max_concurrency']}"
+    )
+
+
+def timing_table(summary: Summary) -> list[str]:
+    """Service and corrected times side by side (ms), when some starts were scheduled."""
+    total: RequestRow = {**summary["totals"], "method": "", "name": "Total"}
+    rows = [r for r in [*summary["requests"], total] if r.get("corrected")]
+    txn_rows, txn_total = transaction_rows(summary)
+    txns = [
+        (f"txn {r['name']}", r)
+        for r in [*txn_rows, *([txn_total] if txn_total else [])]
+        if r.get("corrected")
+    ]
+    if not rows and not txns:
+        return []
+    headers = ["Request", "p50", "p50 corr", "p95", "p95 corr", "p99", "p99 corr", "Max",
+               "Max corr (ms)"]  # fmt: skip
+    cells = []
+    labelled = [(f"{r['method']} {r['name']}".strip(), r) for r in rows]
+    for label, row in [*labelled, *txns]:
+        fixed = row["corrected"]
+        assert fixed is not None
+        cells.append(
+            [
+                formatting.printable(label),
+                *(
+                    formatting.ms(value)
+                    for pair in (
+                        (row["p50_ms"], fixed["p50_ms"]),
+                        (row["p95_ms"], fixed["p95_ms"]),
+                        (row["p99_ms"], fixed["p99_ms"]),
+                        (row["max_ms"], fixed["max_ms"]),
+                    )
+                    for value in pair
+                ),
+            ]
+        )
+    return table(headers, cells)
+
+
 def final_report(summary: Summary, run_folder: str) -> str:
     run = summary["run"]
+    arrivals = arrivals_of(summary)
+    if arrivals:
+        what = (
+            f"{formatting.rps(arrivals['target_rate'])} arrivals/s on up to "
+            f"{arrivals['max_concurrency']} users"
+        )
+    else:
+        what = f"{run['users']} users at {run['spawn_rate']:g}/s"
     lines = [
-        f"Scenario {summary['scenario']['name']}: {run['users']} users at {run['spawn_rate']:g}/s "
+        f"Scenario {summary['scenario']['name']}: {what} "
         f"for {run['elapsed_s']:.1f}s against {run['host']}",
     ]
     load = load_line(summary)
     if load:
         lines.append(f"Load: {load}")
+    arrival = arrivals_line(summary)
+    if arrival:
+        lines.append(f"Arrivals: {arrival}")
     lines += ["", *request_table(summary)]
+    timing = timing_table(summary)
+    if timing:
+        default = summary.get("timing", "service")
+        lines += [
+            "",
+            "Service vs corrected times (corrected: from the intended start, coordinated "
+            f"omission included; thresholds judge {default} times unless they say otherwise):",
+            *timing,
+        ]
     transactions = transaction_table(summary)
     if transactions:
         lines += ["", "Transactions (flows timed end to end, think time excluded):", *transactions]

@@ -22,11 +22,23 @@ from urllib.parse import quote
 from loadkit import formatting
 from loadkit.exit_codes import Verdict
 from loadkit.report.capacity_view import (
+    ARRIVALS_AXIS,
     CapacityReportLike,
     has_capacity_charts,
+    level_load,
+    load_axis,
+    load_text,
+    saturation_load,
+    slo_load,
     tested_users_note,
 )
-from loadkit.report.console import format_threshold_actual, load_line
+from loadkit.report.console import (
+    CORRECTED_TIMES,
+    arrivals_line,
+    arrivals_of,
+    format_threshold_actual,
+    load_line,
+)
 from loadkit.run_folder import RunFolder
 from loadkit.summary_types import RequestRow, Summary, TransactionRow
 
@@ -40,6 +52,12 @@ CHART_CAPTIONS: dict[str, tuple[str, str]] = {
         "p50, p95 and p99 of all requests, as Locust computes them over about the last 10 s.",
     ),
     "failures": ("Failures over time", "Failed requests per second."),
+    "arrivals": (
+        "Arrivals over time",
+        "The open model: planned arrivals per second (dashed) and iterations started per "
+        "second (left axis); users busy in an iteration and arrivals waiting for a free one "
+        "(right axis).",
+    ),
     "transactions": (
         "Transactions over time",
         "Successful and failed transactions completed per second.",
@@ -219,15 +237,20 @@ def _facts(summary: Summary) -> str:
     scenario = summary.get("scenario", {})
     users = run.get("users")
     peak = run.get("peak_users")
+    arrivals = arrivals_of(summary)
+    load = (
+        f"{_number(arrivals['target_rate'], 1)} arrivals/s ({esc(arrivals['spacing'])}) on up to "
+        f"{_number(arrivals['max_concurrency'])} users (the open model)"
+        if arrivals
+        else f"{_number(users)} users, started at {_number(run.get('spawn_rate'), 1)}/s"
+        + (f"; peak {_number(peak)} running" if peak is not None else "")
+    )
     rows = [
         ("Scenario", f"{esc(scenario.get('name'))} (<code>{esc(scenario.get('file'))}</code>)"),
         ("Target", f"<code>{esc(run.get('host'))}</code>"),
-        (
-            "Load",
-            f"{_number(users)} users, started at {_number(run.get('spawn_rate'), 1)}/s"
-            + (f"; peak {_number(peak)} running" if peak is not None else ""),
-        ),
+        ("Load", load),
         ("Delivered", esc(load_line(summary) or "–")),
+        *([("Arrivals", esc(arrivals_line(summary) or "–"))] if arrivals else []),
         (
             "Duration",
             f"{_number(run.get('elapsed_s'), 1)} s measured, "
@@ -289,18 +312,27 @@ def _thresholds(summary: Summary) -> str:
 
 def _capacity(capacity: CapacityReportLike, charts: Mapping[str, bytes]) -> str:
     """The headline, the details behind it, the levels and the capacity charts. Every user
-    count of saturation shown here is `capacity.knee_users` (the saturation point); an
-    insufficient estimate is said once, by the headline, and has no details or charts."""
+    count of saturation shown here is `capacity.knee_users` (the saturation point; for an open
+    model, an arrival rate: `knee_rate`); an insufficient estimate is said once, by the
+    headline, and has no details or charts."""
     parts = [f'<p class="headline">{esc(capacity.headline())}</p>']
     if capacity.insufficient is None:
         parts.append(_capacity_facts(capacity))
     parts.append("<h3>Load levels</h3>" + _capacity_levels(capacity))
+    if load_axis(capacity) == ARRIVALS_AXIS:
+        parts.append(
+            '<p class="note">An open model: each level is an arrival stage, by its offered '
+            "arrival rate; its times, errors and Apdex are the corrected times' (from when each "
+            "iteration was due), what a user arriving at that rate experiences.</p>"
+        )
     if has_capacity_charts(capacity):
         parts += [_figure(name, charts[name]) for name in CAPACITY_CHARTS if name in charts]
     return f'<section id="capacity"><h2>Capacity</h2>{"".join(parts)}</section>'
 
 
 def _capacity_facts(capacity: CapacityReportLike) -> str:
+    if load_axis(capacity) == ARRIVALS_AXIS:
+        return _open_capacity_facts(capacity)
     top = max((level.users for level in capacity.levels), default=None)
     if capacity.knee_users is not None:
         saturation = _number(capacity.knee_users, 0, " users")
@@ -328,14 +360,42 @@ def _capacity_facts(capacity: CapacityReportLike) -> str:
     return f'<table class="facts">{body}</table>'
 
 
+def _open_capacity_facts(capacity: CapacityReportLike) -> str:
+    """An open model's facts: its saturation point and SLO limit are arrival rates; no USL
+    (a law of concurrency, not fitted on arrival rates)."""
+    axis = load_axis(capacity)
+    knee = saturation_load(capacity)
+    if knee is not None:
+        saturation = _load_cell(knee, axis)
+    else:
+        top = max(level_load(level, axis) for level in capacity.levels)
+        saturation = f"none up to the highest tested level, {esc(load_text(top, axis))}"
+    unit = _throughput_unit(capacity)
+    facts = [
+        ("Saturation point", saturation),
+        ("Highest throughput measured", _number(capacity.capacity_rps, 1, f" {unit}")),
+        ("Highest arrival rate within the SLO", _load_cell(slo_load(capacity), axis)),
+        ("Most throughput within the SLO", _number(capacity.max_rps_within_slo, 1, f" {unit}")),
+    ]
+    body = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in facts)
+    return f'<table class="facts">{body}</table>'
+
+
+def _load_cell(value: float | None, axis: str) -> str:
+    return "–" if value is None else esc(load_text(value, axis))
+
+
 def _throughput_unit(capacity: CapacityReportLike) -> str:
     """req/s, or txn/s when the capacity analysis counted transactions."""
     return str(getattr(capacity, "throughput_unit", "req/s"))
 
 
 def _capacity_levels(capacity: CapacityReportLike) -> str:
+    axis = load_axis(capacity)
+    arrivals = axis == ARRIVALS_AXIS
+    knee = saturation_load(capacity)
     headers = [
-        ("Users", True),
+        ("Arrivals/s" if arrivals else "Users", True),
         ("Requests", True),
         (_throughput_unit(capacity).capitalize(), True),
         ("p50 ms", True),
@@ -347,11 +407,12 @@ def _capacity_levels(capacity: CapacityReportLike) -> str:
     ]
     rows = []
     for level in capacity.levels:
-        at_saturation = level.users == capacity.knee_users
+        load = level_load(level, axis)
+        at_saturation = knee is not None and load == knee
         rows.append(
             _row(
                 [
-                    (_number(level.users), "num"),
+                    (esc(f"{load:g}") if arrivals else _number(level.users), "num"),
                     (_number(level.requests), "num"),
                     (_number(level.throughput_rps, 1), "num"),
                     (_ms(level.p50_ms), "num"),
@@ -427,6 +488,41 @@ def _requests(summary: Summary) -> str:
         )
     table = _table(headers, rows, "No requests were made.")
     return f'<section id="requests"><h2>Requests</h2>{table}</section>'
+
+
+def _timing(summary: Summary) -> str:
+    """Service and corrected times side by side, with what each one means."""
+    totals = summary.get("totals")
+    requests = list(summary.get("requests") or [])
+    entries: list[tuple[RequestRow, str]] = [(r, "") for r in requests]
+    if totals:
+        entries.append(({**totals, "method": "", "name": "Total"}, "total"))
+    rows = []
+    for row, cls in entries:
+        fixed = row.get("corrected")
+        if not fixed:
+            continue
+        label = f"{row.get('method') or ''} {row.get('name') or ''}".strip()
+        cells = [(f"<code>{esc(label)}</code>" if not cls else esc(label), "name")]
+        for key in ("p50_ms", "p95_ms", "p99_ms", "max_ms"):
+            cells += [(_ms(row.get(key)), "num"), (f"<b>{_ms(fixed.get(key))}</b>", "num")]
+        rows.append(_row(cells, cls))
+    if not rows:
+        return ""
+    headers = [("Request", False)] + [
+        (f"{label}{which}", True)
+        for label in ("p50", "p95", "p99", "Max")
+        for which in (" service", " corrected")
+    ]
+    default = summary.get("timing") or "service"
+    note = (
+        f'<p class="note">{esc(CORRECTED_TIMES)} Thresholds that name neither judge the '
+        f"{esc(default)} time here.</p>"
+    )
+    return (
+        '<section id="timing"><h2>Corrected and service times</h2>'
+        f"{note}{_table(headers, rows)}</section>"
+    )
 
 
 def _transactions(summary: Summary, charts: Mapping[str, bytes]) -> str:
@@ -547,6 +643,7 @@ def render_html(
         _capacity(capacity, charts) if capacity is not None else "",
         _charts(charts, notes),
         _requests(summary),
+        _timing(summary),
         _transactions(summary, charts),
         _failures(summary),
         _links([n for n, _ in RUN_FILES] if links is None else links),

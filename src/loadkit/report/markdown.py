@@ -6,7 +6,14 @@ import html
 
 from loadkit import formatting
 from loadkit.exit_codes import Verdict
-from loadkit.report.console import format_threshold_actual, load_line, transaction_rows
+from loadkit.report.console import (
+    CORRECTED_TIMES,
+    arrivals_line,
+    arrivals_of,
+    format_threshold_actual,
+    load_line,
+    transaction_rows,
+)
 from loadkit.summary_types import CapacityDict, RequestRow, Summary
 
 _ICONS = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.ABORTED: "⚠️", Verdict.ERROR: "💥"}
@@ -24,16 +31,26 @@ def _cell(value: object, digits: int = 0) -> str:
 def render_markdown(summary: Summary) -> str:
     run = summary["run"]
     icon = _ICONS[summary["verdict"]]
+    arrivals = arrivals_of(summary)
+    what = (
+        f"{formatting.rps(arrivals['target_rate'])} arrivals/s on up to "
+        f"{arrivals['max_concurrency']} users"
+        if arrivals
+        else f"{run['users']} users at {run['spawn_rate']:g}/s"
+    )
     lines = [
         f"## {icon} loadkit: {_cell(summary['scenario']['name'])} — {summary['verdict'].upper()}",
         "",
-        f"{run['users']} users at {run['spawn_rate']:g}/s for {run['elapsed_s']:.1f} s "
+        f"{what} for {run['elapsed_s']:.1f} s "
         f"against `{run['host']}` (exit code {summary['exit_code']}).",
         "",
     ]
     load = load_line(summary)
     if load:
         lines += [f"Load: {load}", ""]
+    arrival = arrivals_line(summary)
+    if arrival:
+        lines += [f"Arrivals: {arrival}", ""]
     for reason in summary["reasons"]:
         lines.append(f"- {reason}")
     for warning in summary.get("warnings", []):
@@ -67,6 +84,7 @@ def render_markdown(summary: Summary) -> str:
             f"{f.ms(row['p90_ms'])} | {f.ms(row['p95_ms'])} | {f.ms(row['p99_ms'])} | "
             f"{f.ms(row['max_ms'])} | {f.apdex(row.get('apdex'))} |"
         )
+    lines += _timing(summary)
     transactions, transactions_total = transaction_rows(summary)
     if transactions:
         lines += [
@@ -100,24 +118,59 @@ def render_markdown(summary: Summary) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _timing(summary: Summary) -> list[str]:
+    """Service and corrected times side by side, when some iterations started on a schedule."""
+    f = formatting
+    total: RequestRow = {**summary["totals"], "method": "", "name": "**Total**"}
+    rows = [r for r in [*summary["requests"], total] if r.get("corrected")]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "### Service and corrected times",
+        "",
+        _cell(CORRECTED_TIMES),
+        "",
+        "| Request | p50 ms | corrected | p95 ms | corrected | p99 ms | corrected | Max ms "
+        "| corrected |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for row in rows:
+        fixed = row["corrected"]
+        assert fixed is not None
+        label = f"{row['method']} {_cell(row['name'])}".strip()
+        lines.append(
+            f"| {label} | {f.ms(row['p50_ms'])} | {f.ms(fixed['p50_ms'])} | "
+            f"{f.ms(row['p95_ms'])} | {f.ms(fixed['p95_ms'])} | {f.ms(row['p99_ms'])} | "
+            f"{f.ms(fixed['p99_ms'])} | {f.ms(row['max_ms'])} | {f.ms(fixed['max_ms'])} |"
+        )
+    return lines
+
+
 def _capacity(capacity: CapacityDict | None) -> list[str]:
     """The capacity headline and the load levels, the saturation point's row marked; both read
-    the summary's one saturation field, ``knee_users`` (see loadkit.capacity)."""
+    the summary's one saturation field, ``knee_users`` (see loadkit.capacity), or for an open
+    model (``load_axis`` "arrivals/s": levels by offered arrival rate) ``knee_rate``."""
     if not capacity:
         return []
     lines = ["", "### Capacity", "", _cell(capacity["headline"])]
     levels = capacity.get("levels") or []
+    arrivals = capacity.get("load_axis") == "arrivals/s"
+    knee = capacity.get("knee_rate") if arrivals else capacity.get("knee_users")
     if levels:
         lines += [
             "",
-            f"| Users | {capacity.get('throughput_unit', 'req/s').capitalize()} | p50 ms "
+            f"| {'Arrivals/s' if arrivals else 'Users'} | "
+            f"{capacity.get('throughput_unit', 'req/s').capitalize()} | p50 ms "
             "| p95 ms | p99 ms | Errors | |",
             "|--:|--:|--:|--:|--:|--:|---|",
         ]
     for level in levels:
-        mark = "**saturation point**" if level["users"] == capacity.get("knee_users") else ""
+        load = level.get("arrival_rate") if arrivals else level["users"]
+        mark = "**saturation point**" if knee is not None and load == knee else ""
+        shown = f"{load:g}" if arrivals and load is not None else str(level["users"])
         lines.append(
-            f"| {level['users']} | {formatting.rps(level['throughput_rps'])}"
+            f"| {shown} | {formatting.rps(level['throughput_rps'])}"
             f" | {formatting.ms(level['p50_ms'])} | {formatting.ms(level['p95_ms'])}"
             f" | {formatting.ms(level['p99_ms'])} | {formatting.percent(level['error_rate'])}"
             f" | {mark} |"

@@ -237,6 +237,10 @@ def build_figures(
         if series[["p50_ms", "p95_ms", "p99_ms"]].notna().any().any():
             planned["response_times"] = lambda: charts.response_times_chart(series)
         planned["failures"] = lambda: charts.failures_chart(series)
+    load = summary.get("load")
+    arrivals = load.get("arrivals") if load else None
+    if arrivals and arrivals.get("per_second"):
+        planned["arrivals"] = lambda: charts.arrivals_chart(arrivals)
     if histogram:
         planned["distribution"] = lambda: charts.distribution_chart(
             histogram,

@@ -117,6 +117,26 @@ def cross_checks(
                 )
             )
         seen_users.setdefault(user.name, i)
+    plan = scenario.load.arrivals_plan()
+    if plan is not None and scenario.include:
+        problems.append(
+            problem(
+                source,
+                ("include",),
+                "included locustfile users cannot take part in arrival rates (the open model "
+                "starts the generated users' tasks); use a closed-model load, or write the "
+                "users as scenario users with python: tasks",
+            )
+        )
+    if plan is not None and plan.max_concurrency < len(scenario.users):
+        problems.append(
+            problem(
+                source,
+                ("load", "max_concurrency"),
+                f"max_concurrency {plan.max_concurrency} is less than the "
+                f"{len(scenario.users)} user types; each needs at least one user",
+            )
+        )
     names = scenario.request_names()
     user_names = [u.name for u in scenario.users]
     transactions = scenario.transaction_names()

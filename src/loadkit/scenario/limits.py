@@ -27,6 +27,10 @@ MAX_NAME_LENGTH = 100
 """The scenario's name: the run folder is named after it."""
 MAX_USERS = 1_000_000
 """Users at once, in any stage (and a spawn rate's users per second)."""
+MAX_ARRIVAL_RATE = 1_000_000.0
+"""Arrivals per second (the open model)."""
+MAX_BACKLOG = 10_000_000
+"""Arrivals that may wait for a free user (memory: ~50 bytes each)."""
 MAX_WEIGHT = 10_000
 """A user type's or a task's weight (Locust lists a task `weight` times)."""
 MAX_STAGES = 1_000

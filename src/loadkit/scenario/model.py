@@ -137,6 +137,20 @@ Rate = Annotated[
     Field(gt=0, le=limits.MAX_USERS, allow_inf_nan=False),
 ]
 """Users started (or stopped) per second: no more than there can be users."""
+
+
+def _arrival_rate(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a rate like 50/s, got {str(value).lower()}")
+    return shapes.parse_rate(value) if isinstance(value, str) else value
+
+
+ArrivalRate = Annotated[
+    float,
+    BeforeValidator(_arrival_rate, json_schema_input_type=float | str),
+    Field(ge=0, le=limits.MAX_ARRIVAL_RATE, allow_inf_nan=False),
+]
+"""Arrivals per second; 50/s, 3000/m and 100/h are read too."""
 HeaderName = Annotated[str, AfterValidator(_header_name)]
 Line = Annotated[str, AfterValidator(_no_control)]
 """Text sent as part of a line of the request: a URL."""
@@ -166,11 +180,27 @@ class Model(BaseModel):
 
 
 class Stage(Model):
-    users: Count = Field(ge=0, le=limits.MAX_USERS, description="Users during this stage.")
+    users: Count | None = Field(
+        default=None, ge=0, le=limits.MAX_USERS, description="Users during this stage."
+    )
+    arrival_rate: ArrivalRate | None = Field(
+        default=None, description="Or arrivals per second during this stage (the open model)."
+    )
     spawn_rate: Rate | None = Field(
         default=None, description="Users started (or stopped) per second to get there."
     )
     duration: Duration = Field(description="How long the stage lasts, e.g. 30s.")
+
+    @model_validator(mode="after")
+    def _users_or_arrivals(self) -> Stage:
+        if (self.users is None) == (self.arrival_rate is None):
+            raise ValueError(
+                "give a stage either users (closed model) or arrival_rate (open model), "
+                "e.g. {users: 50, duration: 1m} or {arrival_rate: 20/s, duration: 1m}"
+            )
+        if self.arrival_rate is not None and self.spawn_rate is not None:
+            raise ValueError("an arrival_rate stage has no spawn_rate (arrivals start no users)")
+        return self
 
 
 class StepLoad(Model):
@@ -208,7 +238,10 @@ class SpikeLoad(Model):
     spawn_rate: Rate | None = None
 
 
-_LOAD_FORMS = "users + spawn_rate + duration, stages, step, or spike"
+_LOAD_FORMS = (
+    "users + spawn_rate + duration, arrival_rate + duration + max_concurrency, stages, step, "
+    "or spike"
+)
 
 
 class Load(Model):
@@ -222,6 +255,28 @@ class Load(Model):
     stages: list[Stage] | None = Field(default=None, min_length=1, max_length=limits.MAX_STAGES)
     step: StepLoad | None = None
     spike: SpikeLoad | None = None
+    arrival_rate: ArrivalRate | None = Field(
+        default=None,
+        description="The open model: arrivals per second (50/s, 3000/m), each starting one "
+        "task on a free user, whether or not the target keeps up.",
+    )
+    max_concurrency: Count | None = Field(
+        default=None,
+        gt=0,
+        le=limits.MAX_USERS,
+        description="The open model: users ready for arrivals (the most iterations at once).",
+    )
+    spacing: Literal["constant", "poisson"] = Field(
+        default="constant",
+        description="The open model: arrivals evenly spaced, or at random (a Poisson process).",
+    )
+    max_backlog: Count | None = Field(
+        default=None,
+        gt=0,
+        le=limits.MAX_BACKLOG,
+        description="The open model: arrivals that may wait for a free user before more are "
+        "dropped (default: 30 s of arrivals at the peak rate).",
+    )
     stop_timeout: Duration = Field(
         default=10.0,
         description="At the end, how long users may finish their current task.",
@@ -240,9 +295,19 @@ class Load(Model):
     def _one_form(self) -> Load:
         shapes = [k for k in ("stages", "step", "spike") if getattr(self, k) is not None]
         constant = [k for k in ("users", "duration") if getattr(self, k) is not None]
-        if len(shapes) > 1 or (shapes and constant):
+        if self.is_open:
+            self._check_open()
+        elif len(shapes) > 1 or (shapes and constant):
             raise ValueError(f"give one of {_LOAD_FORMS} (got {', '.join(shapes + constant)})")
-        if not shapes:
+        elif open_keys := [
+            k for k in ("max_concurrency", "max_backlog") if getattr(self, k) is not None
+        ] + (["spacing"] if "spacing" in self.model_fields_set else []):
+            verb = "belongs" if len(open_keys) == 1 else "belong"
+            raise ValueError(
+                f"{', '.join(open_keys)} {verb} to the open model; give arrival_rate (or stages "
+                "with arrival_rate) too, or leave them out"
+            )
+        if not shapes and not self.is_open:
             missing = [k for k in ("users", "spawn_rate", "duration") if getattr(self, k) is None]
             if missing:
                 raise ValueError(
@@ -256,13 +321,81 @@ class Load(Model):
             )
         return self
 
+    @property
+    def is_open(self) -> bool:
+        """Arrival rates (the open model) rather than users (closed)."""
+        return self.arrival_rate is not None or any(
+            s.arrival_rate is not None for s in self.stages or []
+        )
+
+    def _check_open(self) -> None:
+        closed = [k for k in ("users", "step", "spike") if getattr(self, k) is not None]
+        if closed:
+            raise ValueError(
+                f"arrival rates (the open model) do not mix with {', '.join(closed)}; "
+                "give arrival_rate + duration + max_concurrency, or stages with arrival_rate"
+            )
+        if self.stages is not None:
+            if self.arrival_rate is not None or self.duration is not None:
+                raise ValueError(
+                    "give arrival_rate + duration, or stages with arrival_rate, not both"
+                )
+            if any(s.arrival_rate is None for s in self.stages):
+                raise ValueError(
+                    "every stage needs an arrival_rate once one has (no mixing of users and "
+                    "arrival rates)"
+                )
+        elif self.duration is None:
+            raise ValueError("missing duration; e.g. {arrival_rate: 50/s, duration: 5m, "
+                             "max_concurrency: 400}")
+        if self.max_concurrency is None:
+            raise ValueError(
+                "missing max_concurrency: the most users that may be busy with arrivals at "
+                "once, e.g. max_concurrency: 400 (about the peak rate times the slowest "
+                "iteration, with room to spare)"
+            )
+        plan = self.arrivals_plan()
+        if plan is not None and plan.peak_rate <= 0:
+            raise ValueError("every arrival_rate is 0: no arrival would come")
+
+    @property
+    def pool_spawn_rate(self) -> float:
+        """The open model's pool starts in a tenth of a second (arrivals come from the start),
+        unless `spawn_rate` says otherwise (e.g. to spread the pool's logins in on_start)."""
+        return self.spawn_rate or float(max(self.max_concurrency or 1, 1) * 10)
+
+    def arrivals_plan(self) -> shapes.Arrivals | None:
+        """The open model's arrivals, or None for a closed model."""
+        if not self.is_open or self.max_concurrency is None:
+            return None
+        if self.stages is not None:
+            stages = tuple(
+                shapes.ArrivalStage(s.arrival_rate or 0.0, s.duration) for s in self.stages
+            )
+        else:
+            stages = (shapes.ArrivalStage(self.arrival_rate or 0.0, float(self.duration or 0)),)
+        peak = max(s.rate for s in stages)
+        return shapes.Arrivals(
+            stages=stages,
+            max_concurrency=self.max_concurrency,
+            spacing=self.spacing,
+            max_backlog=self.max_backlog or shapes.default_backlog(peak),
+        )
+
     def stage_list(self) -> list[shapes.Stage] | None:
-        """The shape as stages, or None for a constant load (users, spawn_rate, duration)."""
+        """The shape as stages, or None for a constant load (users, spawn_rate, duration).
+        The open model holds its pool of max_concurrency users for the arrivals' duration."""
+        arrivals = self.arrivals_plan()
+        if arrivals is not None:
+            pool = arrivals.max_concurrency
+            return [shapes.Stage(pool, self.pool_spawn_rate, arrivals.duration_s)]
         if self.stages is not None:
             default_rate = self.spawn_rate
             return [
                 shapes.Stage(
-                    s.users, s.spawn_rate or default_rate or float(max(s.users, 1)), s.duration
+                    s.users or 0,
+                    s.spawn_rate or default_rate or float(max(s.users or 0, 1)),
+                    s.duration,
                 )
                 for s in self.stages
             ]

@@ -9,6 +9,12 @@ A window (`over 30s`) means the threshold must hold in every 30-second window of
 A threshold judges requests, unless it is scoped to a transaction (`transaction=NAME:`) or its
 metric is `tps` (transactions per second, all transactions or the one named): then it judges
 transactions (flows timed as one unit), whose counts never mix with the requests'.
+
+A time metric may say which time it judges: `service p95 < 300ms` (from the moment the
+request was actually sent) or `corrected p95 < 300ms` (from the moment it should have been
+sent: the service time plus how late its iteration started, when iterations start on a
+schedule: arrival rates, pacing). Without either word an open model (arrival rates) judges
+the corrected time, what a user waits; a closed model the service time.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ TRANSACTION_METRICS = frozenset(["tps"])
 """Metrics only transactions have."""
 SCORE_METRICS = frozenset(["apdex"])
 METRICS = TIME_METRICS | RATE_METRICS | COUNT_METRICS | THROUGHPUT_METRICS | SCORE_METRICS
+TIMINGS = ("service", "corrected")
+"""The two times of a request whose start was scheduled (see the module's docstring)."""
 USER_SCOPE = "user="
 TRANSACTION_SCOPE = "transaction="
 
@@ -45,7 +53,8 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "==": operator.eq,
 }  # fmt: skip
 _SYNTAX = re.compile(
-    r"^\s*(?:(?P<scope>.+):\s+)?(?P<metric>[A-Za-z_][A-Za-z0-9_.]*)(?:\((?P<arg>[^)]*)\))?\s*"
+    r"^\s*(?:(?P<scope>.+):\s+)?(?:(?P<timing>service|corrected)\s+)?"
+    r"(?P<metric>[A-Za-z_][A-Za-z0-9_.]*)(?:\((?P<arg>[^)]*)\))?\s*"
     r"(?P<op><=|>=|==|<|>)\s*(?P<value>\S.*?)(?:\s+over\s+(?P<window>\S.*?))?\s*$"
 )
 EXAMPLE = "write it like 'p95 < 500ms', 'error_rate < 1%', 'rps > 20' or '/api/x: p99 < 1s'"
@@ -72,6 +81,8 @@ class Threshold:
     """Judged every second while the run lasts; failing, it stops the run early."""
     abort_after_s: float = 0.0
     """Grace before an `abort` threshold may stop the run (warm-up)."""
+    timing: str | None = None
+    """"service" or "corrected" as written; None: the run's default (see the docstring)."""
 
     @property
     def on_transactions(self) -> bool:
@@ -128,6 +139,11 @@ def parse_threshold(text: str) -> Threshold:
                 f"name the transaction after 'transaction=' in {text!r}, "
                 "e.g. 'transaction=file a report: p95 < 3s'"
             )
+    timing = match.group("timing")
+    if timing is not None and metric not in TIME_METRICS and metric not in SCORE_METRICS:
+        raise ValueError(
+            f"'{timing}' says which response time to judge; {metric} is not a time, in {text!r}"
+        )
     if metric in TRANSACTION_METRICS and scope is not None:
         raise ValueError(
             f"{metric} counts transactions, not requests named {scope!r}, in {text!r}; "
@@ -143,6 +159,7 @@ def parse_threshold(text: str) -> Threshold:
         window_s=_parse_window(match.group("window"), text),
         apdex_t_ms=_parse_apdex_t(metric, match.group("arg"), text),
         transaction=transaction,
+        timing=timing,
     )
 
 
@@ -240,10 +257,12 @@ class Measurements(Protocol):
         start: int | None,
         end: int | None,
         transactions: bool = False,
+        timing: str | None = None,
     ) -> Sample | None:
         """None when nothing matches the scope (no such request, transaction or user was
         measured). With `transactions`, `name` is a transaction's and the sample is made of
-        transactions; otherwise of requests only."""
+        transactions; otherwise of requests only. `timing`: "service", "corrected" or None
+        (the run's default) for the times."""
 
     def seconds(self) -> tuple[int, int] | None:
         """First and last second with data, for windows; None when unknown."""
@@ -282,7 +301,9 @@ def judge(threshold: Threshold, run: Measurements) -> ThresholdResult:
     on_txn = t.on_transactions
     name = t.transaction if on_txn else t.scope
     t_ms = t.apdex_t_ms if t.apdex_t_ms is not None else run.apdex_t_ms(name, transaction=on_txn)
-    whole = run.sample(name=name, user=t.user, start=None, end=None, transactions=on_txn)
+    whole = run.sample(
+        name=name, user=t.user, start=None, end=None, transactions=on_txn, timing=t.timing
+    )
     if whole is None:
         if on_txn:
             what = (
@@ -330,6 +351,7 @@ def _worst_window(t: Threshold, run: Measurements, t_ms: float) -> tuple[float |
             start=start,
             end=start + window,
             transactions=t.on_transactions,
+            timing=t.timing,
         )
         if sample is None or sample.requests == 0:
             continue
@@ -363,7 +385,9 @@ class _WholeRun:
         start: int | None,
         end: int | None,
         transactions: bool = False,
+        timing: str | None = None,
     ) -> Sample | None:
+        # Locust's own statistics know only service times.
         if user is not None:
             return None
         if transactions:
