@@ -421,12 +421,19 @@ def prepare_folder(
     settings: RunSettings | None = None,
 ) -> None:
     folder.scenario.write_text(source_text, encoding="utf-8")
-    stages = settings.stages if settings is not None else None
-    arrivals = settings.arrivals if settings is not None else None
     folder.locustfile.write_text(
-        compile_scenario(scenario, source_name, stages=stages, arrivals=arrivals),
+        compiled_locustfile(scenario, source_name, settings),
         encoding="utf-8",
     )
+
+
+def compiled_locustfile(
+    scenario: Scenario, source_name: str, settings: RunSettings | None = None
+) -> str:
+    """The locustfile of a run with `settings` (a shape's stages, an open model's arrivals)."""
+    stages = settings.stages if settings is not None else None
+    arrivals = settings.arrivals if settings is not None else None
+    return compile_scenario(scenario, source_name, stages=stages, arrivals=arrivals)
 
 
 @dataclass(frozen=True)
@@ -486,7 +493,7 @@ def locust_launch(
         locustfile=(
             folder.locustfile.read_text(encoding="utf-8")
             if write
-            else compile_scenario(scenario, planned.source_file, stages=settings.stages)
+            else compiled_locustfile(scenario, planned.source_file, settings)
         ),
         live_config=live_config,
         argv=locust_command(folder, settings)[3:],  # without `python -m loadkit.harness`
