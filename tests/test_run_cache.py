@@ -270,3 +270,23 @@ def test_a_file_changed_after_it_was_read_misses(
     launch = locust_launch(planned)
     assert cache.store(found[0], recorded, launch.tokenized(planned.folder.path))
     assert cache.lookup(str(scenario), {}) is None
+
+
+@pytest.mark.parametrize(
+    "load",
+    [
+        "{users: 2, spawn_rate: 2, duration: 3s}",
+        "{stages: [{users: 2, duration: 2s}, {users: 4, duration: 2s}]}",
+        "{arrival_rate: 5/s, duration: 3s, max_concurrency: 4}",
+    ],
+)
+def test_the_check_of_a_hit_compiles_what_the_folder_holds(
+    load: str, scenario: Path, tmp_path: Path
+) -> None:
+    """A hit compares the entry with the locustfile compiled again: for every kind of load
+    that must be the very file a run without the cache writes."""
+    scenario.write_text(SCENARIO.replace("{users: 2, spawn_rate: 2, duration: 3s}", load))
+    loaded, text = _load(str(scenario))
+    planned = plan_run(loaded, text, str(scenario), LoadOverrides(), out=tmp_path / "r",
+                       reports_dir=tmp_path)  # fmt: skip
+    assert locust_launch(planned, write=False) == locust_launch(planned)
