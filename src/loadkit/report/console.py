@@ -215,7 +215,7 @@ def timing_table(summary: Summary) -> list[str]:
     if not rows and not txns:
         return []
     headers = ["Request", "p50", "p50 corr", "p95", "p95 corr", "p99", "p99 corr", "Max",
-               "Max corr (ms)"]  # fmt: skip
+               "Max corr (ms)", "Apdex corr"]  # fmt: skip
     cells = []
     labelled = [(f"{r['method']} {r['name']}".strip(), r) for r in rows]
     for label, row in [*labelled, *txns]:
@@ -234,6 +234,7 @@ def timing_table(summary: Summary) -> list[str]:
                     )
                     for value in pair
                 ),
+                formatting.score(fixed["apdex"]),
             ]
         )
     return table(headers, cells)
