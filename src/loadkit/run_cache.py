@@ -19,8 +19,8 @@ again before the entry is used:
   what it resolves to now; an existence test by its answer now;
 - every environment variable it looked up, set or not (`${VAR}`, secrets, `{{ env.NAME }}`
   templates): only their names and one keyed hash (HMAC-SHA256 with a random key of this cache)
-  of all their values together. No value is stored, and a secret's value cannot be guessed one
-  variable at a time.
+  of all their values together, so that a secret's value cannot be guessed one variable at a
+  time. (A plain `${VAR}`'s value is in the stored locustfile, as it is in the run folder's.)
 
 An entry is written only after the scenario validated and the run was planned, so a hit means
 the same inputs already read cleanly: invalid scenarios are always reported by the full path,
