@@ -77,6 +77,8 @@ def run_loadkit(
 
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("LOADKIT_")}
     full_env["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, full_env.get("PYTHONPATH", "")) if p)
+    # The run cache of the test session, not the person's own (~/.cache/loadkit).
+    full_env["LOADKIT_CACHE_DIR"] = _session_cache_dir()
     full_env.update(env or {})
     proc = subprocess.run(
         [sys.executable, "-m", "loadkit", *args],
@@ -88,6 +90,18 @@ def run_loadkit(
         stdin=subprocess.DEVNULL,
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def _session_cache_dir() -> str:
+    import tempfile
+
+    global _CACHE_DIR
+    if _CACHE_DIR is None:
+        _CACHE_DIR = tempfile.mkdtemp(prefix="loadkit-test-cache-")
+    return _CACHE_DIR
+
+
+_CACHE_DIR: str | None = None
 
 
 @pytest.fixture

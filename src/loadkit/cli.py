@@ -10,8 +10,7 @@ import math
 import os
 import signal
 import sys
-from collections.abc import Sequence
-from importlib import resources
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -28,7 +27,8 @@ from loadkit.run_folder import DEFAULT_REPORTS_DIR
 from loadkit.scenario.durations import parse_duration
 
 if TYPE_CHECKING:
-    from loadkit.runner import MetricsEndpoint, RunOutcome
+    from loadkit.run_cache import EarlyStart, Launch, Recording, RunCache
+    from loadkit.runner import MetricsEndpoint, PlannedRun, RunOutcome
     from loadkit.scenario import Scenario
     from loadkit.settings import Distribution
 
@@ -148,12 +148,15 @@ class FolderParam(click.ParamType[Path]):
         return path
 
 
-def _load(path: str) -> tuple[Scenario, str]:
+def _load(
+    path: str, environ: Mapping[str, str] | None = None, *, text: str | None = None
+) -> tuple[Scenario, str]:
+    """The scenario at `path`; `text`: its text, already read."""
     from loadkit.scenario import validate_source
-    from loadkit.scenario.source import load_yaml
+    from loadkit.scenario.source import load_yaml, parse_yaml
 
-    source = load_yaml(path)
-    return validate_source(source), source.text
+    source = load_yaml(path, environ) if text is None else parse_yaml(text, path, environ)
+    return validate_source(source, environ), source.text
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -478,13 +481,83 @@ def run(
     Writes a run folder (scenario, locustfile, Locust CSVs, summary.json, summary.md) and
     exits 0 on pass, 1 when thresholds failed.
     """
+    from loadkit import run_cache
+
     locust = LocustProcess.start()  # imports Locust while we read the scenario
+    early: EarlyStart | None = None
     try:
-        scenario, text = _load(file)
+        cache = _run_cache(metrics_port, overrides)
+        # Every option that shapes Locust's command; the folder is a new one each run.
+        options = {k: v for k, v in overrides.items() if k not in ("out", "reports_dir")}
+        hit = cache.lookup(file, options) if cache is not None else None
+        if hit is not None:
+            early = run_cache.start_early(
+                hit, locust, out=overrides["out"], reports_dir=overrides["reports_dir"]
+            )
+        if early is not None:
+            run_cache.wait_until_running(locust, timeout_s=_VALIDATE_AFTER_S)
+            scenario, text = _load(file, text=early.text)  # the text Locust runs, even if edited
+            store = None
+        else:
+            found = cache.key_for(file, options) if cache is not None else None
+            with run_cache.recording() as recorded:
+                scenario, text = _load(file, recorded.environ)
+            store = _Store(cache, found[0], recorded) if cache and found and (
+                found[1] == text.encode("utf-8")  # read again unchanged
+            ) else None  # fmt: skip
         metrics = _metrics(metrics_port, metrics_host, metrics_linger)
-        return _run(scenario, text, file, locust=locust, metrics=metrics, **overrides)
+        return _run(
+            scenario, text, file, locust=locust, metrics=metrics, early=early, store=store,
+            **overrides,
+        )  # fmt: skip
+    except BaseException as exc:
+        if early is not None and not early.handed_over:
+            early.abandon(locust)
+            if isinstance(exc, ScenarioError | UsageError) and cache is not None:
+                cache.forget(early.key)  # cannot happen for an entry made by this code
+        raise
     finally:
         locust.discard()
+
+
+_VALIDATE_AFTER_S = 2.0
+"""On a cache hit, the scenario is validated once Locust runs, or after this long at most."""
+
+
+class _Store:
+    """Writes the cache entry of a run that missed, once it is planned (`run_cache`)."""
+
+    def __init__(self, cache: RunCache, key: str, recorded: Recording) -> None:
+        self.cache, self.key, self.recorded = cache, key, recorded
+
+    def __call__(self, planned: PlannedRun, launch: Launch) -> None:
+        self.cache.store(
+            self.key,
+            self.recorded,
+            launch.tokenized(planned.folder.path),
+            secret_values=planned.scenario.secret_values,
+        )
+
+
+def _forget(early: EarlyStart) -> None:
+    from loadkit.run_cache import RunCache, cache_dir
+
+    folder = cache_dir()
+    if folder is not None:
+        RunCache(folder).forget(early.key)
+
+
+def _run_cache(metrics_port: int | None, overrides: Mapping[str, Any]) -> RunCache | None:
+    """The run cache, unless it is off or this run's command holds a value of its own: the
+    metrics endpoint names the run folder, and --processes picks a free port each time."""
+    from loadkit.run_cache import RunCache, cache_dir
+
+    folder = cache_dir()
+    if folder is None or metrics_port is not None:
+        return None
+    if overrides["processes"] > 1 and overrides["master_port"] is None:
+        return None
+    return RunCache(folder)
 
 
 def _distribution(
@@ -534,8 +607,10 @@ def _run(
     expect_workers_max_wait: float = 60.0,
     locust: LocustProcess | None = None,
     metrics: MetricsEndpoint | None = None,
+    early: EarlyStart | None = None,
+    store: Callable[[PlannedRun, Launch], None] | None = None,
 ) -> ExitStatus:
-    from loadkit.runner import LoadOverrides, plan_run, run_locust
+    from loadkit.runner import LoadOverrides, locust_launch, plan_run, run_locust
 
     distribution = _distribution(
         processes, master, expect_workers, master_bind_host, master_port, expect_workers_max_wait
@@ -543,7 +618,26 @@ def _run(
     overrides = LoadOverrides(
         host, users, spawn_rate, duration, distribution, arrival_rate, max_concurrency
     )
-    planned = plan_run(scenario, text, source_file, overrides, out=out, reports_dir=reports_dir)
+    planned = plan_run(
+        scenario, text, source_file, overrides, out=out, reports_dir=reports_dir,
+        folder=early.folder if early is not None else None,
+    )  # fmt: skip
+    launch = None
+    if early is not None:
+        early.handed_over = True
+        # What Locust was given must be what this run plans; if not, the entry is wrong and
+        # goes (this run already runs it: say so rather than judge it silently).
+        if locust_launch(planned, metrics, write=False) != early.launch:
+            click.echo(
+                f"loadkit: warning: {source_file}: the run cache held another locustfile for "
+                "this scenario; this run used it, the next one will not",
+                err=True,
+            )
+            _forget(early)
+    elif locust is not None:
+        launch = locust_launch(planned, metrics)
+        if store is not None:
+            store(planned, launch)
     for warning in planned.warnings:
         click.echo(f"loadkit: warning: {source_file}: {warning}", err=True)
     click.echo(f"loadkit: {planned.describe()}")
@@ -559,6 +653,7 @@ def _run(
             on_progress=progress.update if progress else None,
             locust=locust,
             metrics=metrics,
+            launch=launch,
         )
     finally:
         if progress:
@@ -931,6 +1026,8 @@ def demo(
             click.echo(f"loadkit: demo target on {target.url} (Ctrl-C to stop)")
             _wait_for_signal()
         return ExitStatus.PASS
+    from importlib import resources  # 13 ms: not for every command
+
     demo_file = resources.files("loadkit") / "scenarios" / "demo.yaml"
     with resources.as_file(demo_file) as path:
         scenario, text = _load(str(path))

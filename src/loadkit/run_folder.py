@@ -62,6 +62,7 @@ class RunFolder:
     REPORT_HTML = "report.html"
     JUNIT_XML = "junit.xml"
     CHARTS_DIR = "charts"
+    LIVE_CONFIG = "live.json"
 
     @property
     def scenario(self) -> Path:
@@ -118,6 +119,11 @@ class RunFolder:
     @property
     def report_html(self) -> Path:
         return self.path / self.REPORT_HTML
+
+    @property
+    def live_config(self) -> Path:
+        """The thresholds the harness judges while the run lasts (`loadkit.live`)."""
+        return self.path / self.LIVE_CONFIG
 
 
 

@@ -47,6 +47,7 @@ from loadkit.live import LiveConfig
 from loadkit.masking import mask_folder
 from loadkit.periodic_stats import read_periodic_stats
 from loadkit.report.markdown import render_markdown
+from loadkit.run_cache import Launch
 from loadkit.run_folder import RunFolder, write_atomic
 from loadkit.scenario import Scenario
 from loadkit.settings import MASTER_PORT, Distribution, RunSettings
@@ -141,9 +142,11 @@ def plan_run(
     *,
     out: Path | None,
     reports_dir: Path,
+    folder: RunFolder | None = None,
 ) -> PlannedRun:
-    """Resolve the settings, make the run folder, write scenario and locustfile into it.
-    Raises UsageError when an override cannot apply or the folder cannot be made."""
+    """Resolve the settings, make the run folder, write scenario and locustfile into it
+    (`folder`: made and written already, from the run cache). Raises UsageError when an
+    override cannot apply or the folder cannot be made."""
     try:
         settings = RunSettings.resolve(
             scenario,
@@ -157,8 +160,9 @@ def plan_run(
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    folder = new_folder(out, scenario.name, reports_dir)
-    prepare_folder(folder, scenario, source_text, source_file, settings)
+    if folder is None:
+        folder = new_folder(out, scenario.name, reports_dir)
+        prepare_folder(folder, scenario, source_text, source_file, settings)
     warnings = data_warnings(scenario, settings.users)
     return PlannedRun(scenario, settings, folder, source_file, warnings)
 
@@ -417,12 +421,19 @@ def prepare_folder(
     settings: RunSettings | None = None,
 ) -> None:
     folder.scenario.write_text(source_text, encoding="utf-8")
-    stages = settings.stages if settings is not None else None
-    arrivals = settings.arrivals if settings is not None else None
     folder.locustfile.write_text(
-        compile_scenario(scenario, source_name, stages=stages, arrivals=arrivals),
+        compiled_locustfile(scenario, source_name, settings),
         encoding="utf-8",
     )
+
+
+def compiled_locustfile(
+    scenario: Scenario, source_name: str, settings: RunSettings | None = None
+) -> str:
+    """The locustfile of a run with `settings` (a shape's stages, an open model's arrivals)."""
+    stages = settings.stages if settings is not None else None
+    arrivals = settings.arrivals if settings is not None else None
+    return compile_scenario(scenario, source_name, stages=stages, arrivals=arrivals)
 
 
 @dataclass(frozen=True)
@@ -445,6 +456,12 @@ class MetricsEndpoint:
 
 def write_live_config(planned: PlannedRun) -> Path:
     """The thresholds and Apdex targets the harness judges while the run lasts."""
+    path = planned.folder.live_config
+    path.write_text(live_config_text(planned), encoding="utf-8")
+    return path
+
+
+def live_config_text(planned: PlannedRun) -> str:
     scenario = planned.scenario
     thresholds, defaulted = thresholds_of(scenario)
     targets = apdex_targets(scenario)
@@ -457,9 +474,40 @@ def write_live_config(planned: PlannedRun) -> Path:
         aborts={t.expression: t.abort_after_s for t in thresholds if t.abort},
         default_timing=default_timing(planned.settings),
     )
-    path = planned.folder.path / "live.json"
-    path.write_text(config.to_json(), encoding="utf-8")
-    return path
+    return config.to_json()
+
+
+def locust_launch(
+    planned: PlannedRun, metrics: MetricsEndpoint | None = None, *, write: bool = True
+) -> Launch:
+    """What the harness process is given to run `planned` (and, with `write`, live.json
+    written into its folder; without, the locustfile compiled again, not read from the
+    folder: what the folder should hold); the run cache keeps it."""
+    scenario, settings, folder = planned.scenario, planned.settings, planned.folder
+    deadline = _Deadline(load_s=settings.duration_s + settings.stop_timeout_s, begun=0.0)
+    live_config = live_config_text(planned)
+    if write:
+        folder.live_config.write_text(live_config, encoding="utf-8")
+    return Launch(
+        scenario_name=scenario.name,
+        locustfile=(
+            folder.locustfile.read_text(encoding="utf-8")
+            if write
+            else compiled_locustfile(scenario, planned.source_file, settings)
+        ),
+        live_config=live_config,
+        argv=locust_command(folder, settings)[3:],  # without `python -m loadkit.harness`
+        env={
+            RUN_DIR_ENV: str(folder.path),
+            DEADLINE_ENV: f"{deadline.harness_bound_s():.0f}",
+            # Names only: the harness reads the values from the environment it inherited.
+            SECRET_NAMES_ENV: ",".join(scenario.secret_names),
+            # Judged while the run lasts: the live line's failing thresholds, `abort: true`.
+            LIVE_CONFIG_ENV: str(folder.live_config),
+            **(metrics.environment(planned) if metrics is not None else {}),
+        },
+        python_path=[str(scenario.base_dir)],  # for `python:` tasks
+    )
 
 
 def run_locust(
@@ -468,9 +516,12 @@ def run_locust(
     on_progress: ProgressCallback | None = None,
     locust: LocustProcess | None = None,
     metrics: MetricsEndpoint | None = None,
+    launch: Launch | None = None,
 ) -> RunOutcome:
     """Run Locust on the planned run's folder; always writes summary.json and summary.md.
-    `locust` is a harness process started early (see `launcher`); one is started if None."""
+    `locust` is a harness process started early (see `launcher`); one is started if None. If
+    it has been begun already (from the run cache), it is only waited for; else it is given
+    `launch` (by default `locust_launch(planned, metrics)`)."""
     scenario, settings, folder = planned.scenario, planned.settings, planned.folder
     source_file = planned.source_file
     locust = locust or LocustProcess.start()
@@ -478,21 +529,11 @@ def run_locust(
     deadline = _Deadline(
         load_s=settings.duration_s + settings.stop_timeout_s, begun=time.monotonic()
     )
-    command = locust_command(folder, settings)[3:]  # without `python -m loadkit.harness`
-    locust.begin(
-        command,
-        log=folder.locust_log,
-        env={
-            RUN_DIR_ENV: str(folder.path),
-            DEADLINE_ENV: f"{deadline.harness_bound_s():.0f}",
-            # Names only: the harness reads the values from the environment it inherited.
-            SECRET_NAMES_ENV: ",".join(scenario.secret_names),
-            # Judged while the run lasts: the live line's failing thresholds, `abort: true`.
-            LIVE_CONFIG_ENV: str(write_live_config(planned)),
-            **(metrics.environment(planned) if metrics is not None else {}),
-        },
-        python_path=[str(scenario.base_dir)],  # for `python:` tasks
-    )
+    if not locust.begun:
+        launch = launch or locust_launch(planned, metrics)
+        locust.begin(
+            launch.argv, log=folder.locust_log, env=launch.env, python_path=launch.python_path
+        )
     process, read_fd = locust.process, locust.progress_fd
     reader = threading.Thread(
         target=_read_progress,
@@ -570,7 +611,12 @@ def judge_folder(
             write_atomic(path, text)
         except OSError as exc:  # a full disk: say what is missing, keep the verdict
             write_problems.append(f"could not write {path}: {exc.strerror or exc}")
-    report_problem = _write_report(folder, capacity) if not write_problems else None
+    # The final snapshot already parsed, unless it is the periodic CSV's stand-in: the report
+    # then says that locust_final.json is missing.
+    report_final = final if partial is None else None
+    report_problem = (
+        _write_report(folder, capacity, report_final) if not write_problems else None
+    )
     # Last, so that nothing written above (Locust's log and CSVs included) keeps a secret.
     mask_folder(folder.path, scenario.secret_values)
     return RunOutcome(
@@ -600,13 +646,15 @@ def _analyze_capacity(folder: RunFolder, scenario: Scenario) -> CapacityReport |
         return None
 
 
-def _write_report(folder: RunFolder, capacity: CapacityReport | None) -> str | None:
+def _write_report(
+    folder: RunFolder, capacity: CapacityReport | None, final: dict[str, Any] | None
+) -> str | None:
     """report.html, junit.xml and charts; the verdict stands even if this fails, so a
     problem here is reported, not raised."""
     from loadkit.report.write import write_report  # pandas + matplotlib: only once the run is over
 
     try:
-        write_report(folder.path, capacity=capacity)
+        write_report(folder.path, capacity=capacity, final=final)
     except Exception as exc:  # the summary is already written; never lose it to a chart
         return f"the report could not be written: {type(exc).__name__}: {exc}"
     return None

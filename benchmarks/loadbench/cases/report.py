@@ -53,7 +53,7 @@ def child_report(folder: Path) -> None:
     (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     (folder / "summary.md").write_text(render_markdown(summary), encoding="utf-8")
     t2 = time.perf_counter()
-    files = write_report(folder)
+    files = write_report(folder, final=final)  # as the runner does: parsed once
     t3 = time.perf_counter()
     print(
         json.dumps(

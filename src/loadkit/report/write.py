@@ -57,22 +57,26 @@ def write_report(
     *,
     capacity: CapacityReportLike | None = None,
     slo_p95_ms: float | None = None,
+    final: Mapping[str, Any] | None = None,
 ) -> ReportFiles:
     """Write report.html, junit.xml and charts/*.png into `run_folder` (replacing earlier
     ones). `slo_p95_ms` is the line drawn on the capacity latency chart; by default the limit
-    of the scenario's `p95 < …` threshold on all requests, if it has one. Raises
-    FileNotFoundError only when `run_folder` is not a directory; missing, empty or broken files
-    in it are named in the report instead."""
+    of the scenario's `p95 < …` threshold on all requests, if it has one. `final` is the
+    folder's locust_final.json already parsed (the runner has it: 18 MB after a day's run
+    take half a second to parse again); None reads it. Raises FileNotFoundError only when
+    `run_folder` is not a directory; missing, empty or broken files in it are named in the
+    report instead."""
     folder = Path(run_folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a run folder (no such directory)")
     notes: list[str] = []
     summary = load_summary(folder, notes)
-    final = load_final(folder, notes)
-    series = charts.time_series(load_history(folder, notes), charts.per_second_counts(final))
+    final_parts = _final_parts(folder, notes, final)
+    final = final_parts.final
+    series = charts.time_series(load_history(folder, notes), final_parts.counts)
     if len(series) < 2:
         notes.append("Less than two seconds were recorded: no charts over time.")
-    histogram = charts.response_time_histogram(final)
+    histogram = final_parts.histogram
     if slo_p95_ms is None:
         slo_p95_ms = slo_from_thresholds(summary)
 
@@ -162,16 +166,34 @@ def load_history(folder: Path, notes: list[str]) -> pd.DataFrame:
     return charts.empty_history()
 
 
-def load_final(folder: Path, notes: list[str]) -> dict[str, Any]:
+def load_final(folder: Path, notes: list[str]) -> Mapping[str, Any]:
     """locust_final.json, or {} (and a note) when it is missing or unreadable."""
+    return _final_parts(folder, notes).final
+
+
+@dataclass(frozen=True)
+class _FinalParts:
+    """locust_final.json and what the charts take from it, each computed once."""
+
+    final: Mapping[str, Any]
+    counts: pd.DataFrame
+    histogram: dict[float, int]
+
+
+def _final_parts(
+    folder: Path, notes: list[str], final: Mapping[str, Any] | None = None
+) -> _FinalParts:
+    """`final` (or locust_final.json read from `folder`) with its per-second counts and its
+    response time histogram; all empty (and a note) when it is missing or malformed."""
     path = folder / FINAL_JSON
     try:
-        final = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(final, dict):
+        if final is None:
+            final = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(final, Mapping):
             raise ValueError("not a JSON object")
-        charts.response_time_histogram(final)  # the parts the charts read are well-formed
-        charts.per_second_counts(final)
-        return final
+        # Computing them is what checks that the parts the charts read are well-formed.
+        histogram = charts.response_time_histogram(final)
+        return _FinalParts(final, charts.per_second_counts(final), histogram)
     except FileNotFoundError:
         notes.append(
             f"{FINAL_JSON} is missing: no response time distribution, and req/s and "
@@ -179,7 +201,7 @@ def load_final(folder: Path, notes: list[str]) -> dict[str, Any]:
         )
     except (OSError, UnicodeDecodeError, ValueError, TypeError, AttributeError) as error:
         notes.append(f"{FINAL_JSON} could not be read ({_first_line(error)}).")
-    return {}
+    return _FinalParts({}, charts.per_second_counts({}), {})
 
 
 def slo_from_thresholds(summary: Summary) -> float | None:

@@ -12,18 +12,32 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
 
 from loadkit.errors import Problem, ScenarioError
-from loadkit.scenario.model import Scenario
-from loadkit.scenario.source import SourceDocument, load_yaml, one_line_problems, paused_gc
+
+if TYPE_CHECKING:
+    from loadkit.scenario.model import Scenario
+    from loadkit.scenario.source import SourceDocument
 
 __all__ = ["Scenario", "load_scenario", "validate_source"]
 
 
+def __getattr__(name: str) -> object:
+    # pydantic and the model take 0.2 s to import: a module that needs only a part of the
+    # language (durations, for the CLI's options) or `loadkit run` on a cache hit
+    # (`run_cache`), which starts Locust before it validates, must not pay for them.
+    if name == "Scenario":
+        from loadkit.scenario.model import Scenario
+
+        return Scenario
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def load_scenario(path: str | Path, environ: Mapping[str, str] | None = None) -> Scenario:
     """Read, interpolate and validate a scenario. Raises ScenarioError (one line per problem)."""
+    from loadkit.scenario.source import load_yaml, paused_gc
+
     with paused_gc():
         source = load_yaml(path, environ)
         return validate_source(source, environ)
@@ -31,6 +45,8 @@ def load_scenario(path: str | Path, environ: Mapping[str, str] | None = None) ->
 
 def validate_source(source: SourceDocument, environ: Mapping[str, str] | None = None) -> Scenario:
     """Validate a parsed document. Raises ScenarioError (one line per problem)."""
+    from loadkit.scenario.source import one_line_problems
+
     try:
         return _validate(source, environ)
     except ScenarioError as exc:  # keys and values quoted in a message may hold line breaks
@@ -38,7 +54,10 @@ def validate_source(source: SourceDocument, environ: Mapping[str, str] | None = 
 
 
 def _validate(source: SourceDocument, environ: Mapping[str, str] | None) -> Scenario:
-    from loadkit.scenario import checks, messages  # they import the model, as this module does
+    from pydantic import ValidationError
+
+    from loadkit.scenario import checks, files, messages
+    from loadkit.scenario.model import Scenario
 
     if not isinstance(source.data, dict):
         raise ScenarioError(
@@ -48,7 +67,7 @@ def _validate(source: SourceDocument, environ: Mapping[str, str] | None) -> Scen
         scenario = Scenario.model_validate(source.data)
     except ValidationError as exc:
         raise ScenarioError(messages.problems_from(exc, source)) from None
-    scenario._base_dir = Path(source.file).resolve().parent
+    scenario._base_dir = files.resolved(Path(source.file)).parent
     scenario._secret_values = dict(source.secrets_used)
     problems = checks.allowed_folders(scenario, source)
     problems += checks.read_data(scenario, source)

@@ -25,11 +25,11 @@ def allowed_folders(scenario: Scenario, source: SourceDocument) -> list[Problem]
     problems = []
     for i, entry in enumerate(scenario.files.allow_outside):
         try:
-            folder = (scenario.base_dir / entry).resolve()
+            folder = files.resolved(scenario.base_dir / entry)
         except (OSError, RuntimeError, ValueError) as exc:  # a loop, a NUL
             problems.append(problem(source, ("files", "allow_outside", i), f"{exc}"))
             continue
-        if not folder.is_dir():
+        if not files.is_dir(folder):
             problems.append(
                 problem(
                     source,
@@ -203,7 +203,7 @@ def cross_checks(
         except ValueError as exc:
             problems.append(problem(source, ("include", i, "locustfile"), str(exc)))
             continue
-        if not (scenario.base_dir / include.locustfile).is_file():
+        if not files.is_file(scenario.base_dir / include.locustfile):
             problems.append(
                 problem(
                     source,

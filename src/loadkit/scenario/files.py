@@ -12,10 +12,66 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from loadkit.scenario.limits import format_bytes
+
+
+@dataclass(frozen=True)
+class FileUse:
+    """One way reading a scenario depended on the file system: `kind` "read" (the bytes of
+    `path`, `result` their SHA-256), "resolve" (`path` resolved to `result`), "is_file" or
+    "is_dir" (`result` "True" or "False"). The run cache replays these to know that reading
+    the scenario again would come out the same (`loadkit.run_cache`)."""
+
+    kind: str
+    path: str
+    result: str
+    stat: tuple[int, int, int, int] | None = None
+    """A read file's size, modification and change times (ns) and inode, as it was read."""
+
+
+_uses: list[FileUse] | None = None
+
+
+@contextmanager
+def recording() -> Iterator[list[FileUse]]:
+    """Every use of the file system by the functions below, while the block runs."""
+    global _uses
+    previous, _uses = _uses, []
+    try:
+        yield _uses
+    finally:
+        _uses = previous
+
+
+def _record(
+    kind: str, path: Path | str, result: str, stat: tuple[int, int, int, int] | None = None
+) -> None:
+    if _uses is not None:
+        _uses.append(FileUse(kind, os.path.abspath(path), result, stat))
+
+
+def resolved(path: Path) -> Path:
+    """`path.resolve()`, recorded. Raises what it raises (OSError, RuntimeError, ValueError)."""
+    result = path.resolve()
+    _record("resolve", path, str(result))
+    return result
+
+
+def is_file(path: Path) -> bool:
+    found = path.is_file()
+    _record("is_file", path, str(found))
+    return found
+
+
+def is_dir(path: Path) -> bool:
+    found = path.is_dir()
+    _record("is_dir", path, str(found))
+    return found
 
 
 def resolve_inside(base_dir: Path, name: str, allowed: Sequence[Path], what: str) -> Path:
@@ -27,16 +83,16 @@ def resolve_inside(base_dir: Path, name: str, allowed: Sequence[Path], what: str
     if "\x00" in name:
         raise ValueError(f"{what} holds a NUL character; give a file name")
     try:
-        resolved = (base_dir / name).resolve()
+        result = resolved(base_dir / name)
     except (OSError, RuntimeError) as exc:  # a symlink loop
         raise ValueError(f"cannot resolve {what}: {_reason(exc)}") from None
-    folder = base_dir.resolve()
-    if any(resolved.is_relative_to(root) for root in (folder, *allowed)):
-        return resolved
+    folder = resolved(base_dir)
+    if any(result.is_relative_to(root) for root in (folder, *allowed)):
+        return result
     raise ValueError(
-        f"{what} resolves to {str(resolved)!r}, outside the scenario's folder {str(folder)!r}; "
+        f"{what} resolves to {str(result)!r}, outside the scenario's folder {str(folder)!r}; "
         "move it into the folder, or allow its folder explicitly: "
-        f"files: {{allow_outside: [{resolved.parent}]}}"
+        f"files: {{allow_outside: [{result.parent}]}}"
     )
 
 
@@ -71,6 +127,13 @@ def read_bounded(path: Path, what: str, limit: int, fix: str) -> bytes:
             raise ValueError(f"cannot read {what}: {_reason(exc)}") from None
     if len(data) > limit:
         raise ValueError(_too_big(what, len(data), limit, fix, more=True))
+    if _uses is not None:
+        import hashlib
+
+        # The file as it was when read: a later write changes its times, so it is not
+        # taken for the bytes read here.
+        when = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+        _record("read", path, hashlib.sha256(data).hexdigest(), when)
     return data
 
 
