@@ -11,6 +11,7 @@ listed in `runtime_source.HELPERS`, and plain: people read them in their locustf
 import base64
 import importlib.util
 import itertools
+import json
 import logging
 import os
 import random
@@ -20,8 +21,15 @@ from urllib.parse import urlencode
 
 from gevent import GreenletExit, ssl
 from gevent.event import AsyncResult
+from geventhttpclient.url import URL
 from locust import events
-from locust.exception import StopUser
+from locust.contrib.fasthttp import (
+    FAILURE_EXCEPTIONS,
+    ErrorResponse,
+    FastResponse,
+    absolute_http_url_regexp,
+)
+from locust.exception import CatchResponseError, LocustError, ResponseError, StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
 
@@ -202,6 +210,246 @@ def capture_header(response, variables, name, header):
         return failed(response, f"capture {name}: no {header} header in response")
     variables[name] = value
     return True
+
+
+# The lean request path. A compiled task says in its source what it sends, so it can skip what
+# FastHttpSession.request does for any call a person might write: joining URLs, merging
+# headers, parsing the same URL again, copying each response into a context manager. `send`
+# sends the request through the user's own geventhttpclient client (`self.client.client`: the
+# same connections, timeouts, TLS settings and cookie jar) and fires Locust's `request` event
+# once, with the fields, exceptions and failure messages FastHttpSession gives it. What it
+# does not do itself it hands to Locust's session unchanged: a request while the user holds
+# cookies, a redirect to follow, retries (a user class that sets max_retries).
+def send(user, method, url, name=None, headers=None, data=None, json=None, params=None,
+         catch_response=False):  # fmt: skip
+    """`self.client.request(...)` for a compiled task, with the same arguments and the same
+    statistics. With `catch_response=True` the response is a context manager whose
+    `success()` and `failure(message)` decide the outcome, as Locust's is."""
+    try:
+        lean = user.lean_client
+    except AttributeError:
+        lean = user.lean_client = LeanClient(user)
+    return lean.request(method, url, name, headers, data, json, params, catch_response)
+
+
+class LeanClient:
+    """A user's lean path: its FastHttpSession, that session's client, and the parsed URLs
+    and merged headers of the requests it has sent (each computed once)."""
+
+    def __init__(self, user):
+        self.user = user
+        self.session = user.client
+        self.agent = user.client.client
+        self.urls = {}
+        self.headers = {}
+
+    def request(self, method, url, name, headers, data, json_body, params, catch_response):
+        session, agent = self.session, self.agent
+        start_time = time.time()
+        context = self.user.context()
+        if session.request_name and not name:
+            name = session.request_name
+        built_url = url if absolute_http_url_regexp.match(url) else session.base_url + url
+        as_json = not data and json_body is not None
+        if as_json:
+            data = json.dumps(json_body)
+        key = (tuple(headers.items()) if headers else (), as_json, bool(data))
+        prepared = self.headers.get(key)
+        if prepared is None:
+            prepared = self.prepare_headers(headers, as_json, bool(data))
+        session_headers, wire_headers, plain_text = prepared
+        jar = agent.cookiejar
+        start = time.perf_counter()
+        if (jar is not None and len(jar._cookies)) or agent.max_retries:
+            response = adopt(session._send_request_safe_mode(
+                method, built_url, payload=data, headers=dict(session_headers), params=params
+            ))  # fmt: skip
+        else:
+            payload = data
+            if plain_text:  # what geventhttpclient does to a text body without a Content-Type
+                payload = data.encode()
+                wire_headers = wire_headers.copy()
+                wire_headers["content-length"] = str(len(payload))
+            response = self.send(method, built_url, params, session_headers, wire_headers, payload)
+        meta = {
+            "request_type": method,
+            "name": name or url,
+            "context": context,
+            "response": response,
+            "exception": None,
+            "start_time": start_time,
+            "url": built_url,
+            "response_length": 0,
+        }
+        # From here on as FastHttpSession.request: the body is read inside the time.
+        try:
+            meta["response_length"] = len(response.content) if response.content else 0
+        except FAILURE_EXCEPTIONS as error:
+            meta["response_time"] = (time.perf_counter() - start) * 1000
+            meta["exception"] = error
+        else:
+            meta["response_time"] = (time.perf_counter() - start) * 1000
+            try:
+                response.raise_for_status()
+            except FAILURE_EXCEPTIONS as error:
+                meta["exception"] = error
+        response.request_event = session.request_event
+        if catch_response:
+            response.request_meta = meta
+        else:
+            session.request_event.fire(**meta)
+        return response
+
+    def prepare_headers(self, headers, as_json, has_body):
+        """The headers FastHttpSession and geventhttpclient's UserAgent would send: the
+        session's (Accept-Encoding, JSON's Content-Type and Accept, credentials in the host's
+        URL), then the client's defaults (User-Agent, the class's default_headers) under them."""
+        session_headers = dict(headers) if headers else {}
+        if self.session.auth_header:
+            session_headers["Authorization"] = self.session.auth_header
+        if "Accept-Encoding" not in session_headers and "accept-encoding" not in session_headers:
+            session_headers["Accept-Encoding"] = "gzip, deflate, br"
+        if as_json:
+            if "Content-Type" not in session_headers and "content-type" not in session_headers:
+                session_headers["Content-Type"] = "application/json"
+            if "Accept" not in session_headers and "accept" not in session_headers:
+                session_headers["Accept"] = "application/json"
+        wire_headers = self.agent.default_headers.copy()
+        wire_headers.update(session_headers)
+        plain_text = has_body and not wire_headers.get("content-type")
+        if plain_text:
+            wire_headers["content-type"] = "text/plain; charset=utf-8"
+        prepared = (session_headers, wire_headers, plain_text)
+        if len(self.headers) >= 100:  # templated headers (a new token): keep the newest
+            self.headers.clear()
+        self.headers[(tuple(headers.items()) if headers else (), as_json, has_body)] = prepared
+        return prepared
+
+    def send(self, method, built_url, params, session_headers, wire_headers, payload):
+        """One request on the user's connections, as geventhttpclient's UserAgent.urlopen
+        sends it when the cookie jar is empty and no retry is asked for."""
+        agent = self.agent
+        parsed = self.urls.get(built_url) if params is None else None
+        if parsed is None:
+            split = URL(built_url, params=params)
+            parsed = (split, getattr(split, "quoted_uri", split.request_uri))
+            if params is None and len(self.urls) < 1000:
+                self.urls[built_url] = parsed
+        split, uri = parsed
+        try:
+            client = agent.clientpool.get_client(split)
+            raw = client.request(method.upper(), uri, body=payload, headers=wire_headers)
+        except GreenletExit:
+            raise
+        except BaseException as error:
+            request = agent._make_request(built_url, method=method, headers=dict(session_headers),
+                                          payload=payload, params=params)  # fmt: skip
+            error.request = request
+            try:
+                agent._handle_error(error, url=built_url)  # raises all but a timeout
+                agent._handle_retries_exceeded(built_url, last_error=error)  # raises
+            except FAILURE_EXCEPTIONS as failure:
+                return LeanErrorResponse(request, failure)
+        response = LeanResponse(raw, sent_request=raw._sent_request)
+        headers = response.headers
+        if agent.cookiejar is not None and ("set-cookie" in headers or "set-cookie2" in headers):
+            request = self.compat_request(method, split, wire_headers, payload)
+            response.request = request
+            agent.cookiejar.extract_cookies(response, request)
+        status = response.status_code
+        try:
+            agent._verify_status(status, url=built_url)
+        except Exception as error:
+            # As UserAgent.urlopen: the error keeps the response (read here, before it is
+            # released) and FastHttpSession reports it as the request's exception.
+            request = response.request or self.compat_request(method, split, wire_headers, payload)
+            error.response, error.request = response, request
+            error.http_log = agent._conversation_str(built_url, response, payload=payload)
+            response.release()
+            response.error = error
+            return response
+        location = headers.get("location")
+        if agent.max_redirects > 0 and status in agent.redirect_response_codes and location:
+            return self.follow(response, method, split, wire_headers, payload, location)
+        return response
+
+    def compat_request(self, method, split, wire_headers, payload):
+        return self.agent.request_type(split, method=method, headers=wire_headers.copy(),
+                                       payload=payload)  # fmt: skip
+
+    def follow(self, response, method, split, wire_headers, payload, location):
+        """A redirect: the rest of the chain goes through Locust's session (geventhttpclient
+        follows it, with the cookie jar, up to max_redirects hops in all)."""
+        request = response.request or self.compat_request(method, split, wire_headers, payload)
+        response.release()
+        try:
+            request.redirect(response.status_code, location)
+        except FAILURE_EXCEPTIONS as error:
+            return LeanErrorResponse(request, error)
+        return adopt(self.session._send_request_safe_mode(
+            request.method, request.url_split, payload=request.payload, headers=request.headers,
+            max_redirects=self.agent.max_redirects - 1,
+        ))  # fmt: skip
+
+
+class LeanResponse(FastResponse):
+    """Locust's FastResponse that is also its own `catch_response` context manager: the
+    outcome rules of Locust's ResponseContextManager, without copying the response."""
+
+    request_meta = None
+    manual_result = None
+
+    def __enter__(self):
+        if self.request_meta is None:
+            raise LocustError("In order to use a with-block for requests, you must also pass "
+                              "catch_response=True")  # fmt: skip
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        meta = self.request_meta
+        if self.manual_result is not None:
+            meta["exception"] = None if self.manual_result is True else self.manual_result
+            self.request_event.fire(**meta)
+            return kind is None
+        if kind is not None:
+            if not isinstance(error, ResponseError):
+                return False
+            meta["exception"] = error
+        else:
+            try:
+                self.raise_for_status()
+            except FAILURE_EXCEPTIONS as failure:
+                meta["exception"] = failure
+        self.request_event.fire(**meta)
+        return True
+
+    def success(self):
+        if self.request_meta is None:
+            super().success()  # raises Locust's error: catch_response=True is needed
+        self.manual_result = True
+
+    def failure(self, exc):
+        if self.request_meta is None:
+            super().failure(exc)
+        self.manual_result = exc if isinstance(exc, Exception) else CatchResponseError(exc)
+
+
+class LeanErrorResponse(LeanResponse, ErrorResponse):
+    """No response (a connection error, a timeout): Locust's ErrorResponse, status 0."""
+
+
+def adopt(response):
+    """A response from Locust's session as a LeanResponse (as ResponseContextManager copies it)."""
+    lean = (LeanErrorResponse if isinstance(response, ErrorResponse) else LeanResponse).__new__(
+        LeanErrorResponse if isinstance(response, ErrorResponse) else LeanResponse
+    )
+    lean.__dict__.update(response.__dict__)
+    for slot in ("_cached_content", "_elapsed", "_history", "_request", "_sent_request"):
+        try:
+            setattr(lean, slot, getattr(response, slot))
+        except AttributeError:
+            pass
+    return lean
 
 
 # The request type of a transaction in Locust's statistics (loadkit counts it apart from requests).

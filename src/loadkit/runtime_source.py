@@ -11,6 +11,11 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+# What the lean request path takes from Locust's FastHttpUser module (one line for all its parts).
+_FASTHTTP = (
+    "from locust.contrib.fasthttp import "
+    "FAILURE_EXCEPTIONS, ErrorResponse, FastResponse, absolute_http_url_regexp"
+)
 # helper -> (helpers it calls, top-level imports it needs)
 HELPERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "failed": ((), ()),
@@ -29,6 +34,18 @@ HELPERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "capture_json": (("failed", "response_json", "json_at"), ()),
     "capture_regex": (("failed", "shown"), ("import re",)),
     "capture_header": (("failed",), ()),
+    "send": (("LeanClient",), ()),
+    "LeanClient": (
+        ("LeanResponse", "LeanErrorResponse", "adopt"),
+        ("import json", "import time", "from gevent import GreenletExit",
+         "from geventhttpclient.url import URL", _FASTHTTP),
+    ),  # fmt: skip
+    "LeanResponse": (
+        (),
+        (_FASTHTTP, "from locust.exception import CatchResponseError, LocustError, ResponseError"),
+    ),
+    "LeanErrorResponse": (("LeanResponse",), (_FASTHTTP,)),
+    "adopt": (("LeanResponse", "LeanErrorResponse"), (_FASTHTTP,)),
     "TRANSACTION": ((), ()),
     "Transaction": (
         ("TRANSACTION",),
