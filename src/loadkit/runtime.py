@@ -9,6 +9,7 @@ listed in `runtime_source.HELPERS`, and plain: people read them in their locustf
 
 # mypy: ignore-errors
 import base64
+import errno
 import importlib.util
 import itertools
 import json
@@ -20,7 +21,11 @@ import time
 from urllib.parse import urlencode
 
 from gevent import GreenletExit, ssl
+from gevent import socket as gevent_socket
 from gevent.event import AsyncResult
+from geventhttpclient._parser import HTTPParseError
+from geventhttpclient.client import IDEMPOTENT_METHODS
+from geventhttpclient.response import HTTPConnectionClosed, HTTPSocketPoolResponse
 from geventhttpclient.url import URL
 from locust import events
 from locust.contrib.fasthttp import (
@@ -233,15 +238,14 @@ def send(user, method, url, name=None, headers=None, data=None, json=None, param
 
 
 class LeanClient:
-    """A user's lean path: its FastHttpSession, that session's client, and the parsed URLs
-    and merged headers of the requests it has sent (each computed once)."""
+    """A user's lean path: its FastHttpSession, that session's client, and what each request
+    it sent needed once computed (the parsed URL, the merged headers, the request head)."""
 
     def __init__(self, user):
         self.user = user
         self.session = user.client
         self.agent = user.client.client
-        self.urls = {}
-        self.headers = {}
+        self.prepared = {}
 
     def request(self, method, url, name, headers, data, json_body, params, catch_response):
         session, agent = self.session, self.agent
@@ -253,24 +257,26 @@ class LeanClient:
         as_json = not data and json_body is not None
         if as_json:
             data = json.dumps(json_body)
-        key = (tuple(headers.items()) if headers else (), as_json, bool(data))
-        prepared = self.headers.get(key)
+        key = (
+            method,
+            built_url,
+            tuple(headers.items()) if headers else (),
+            tuple(params.items()) if params else (),
+            as_json,
+            bool(data),
+        )
+        prepared = self.prepared.get(key)
         if prepared is None:
-            prepared = self.prepare_headers(headers, as_json, bool(data))
-        session_headers, wire_headers, plain_text = prepared
+            prepared = self.prepare(key, method, built_url, headers, params, as_json, bool(data))
         jar = agent.cookiejar
         start = time.perf_counter()
         if (jar is not None and len(jar._cookies)) or agent.max_retries:
             response = adopt(session._send_request_safe_mode(
-                method, built_url, payload=data, headers=dict(session_headers), params=params
+                method, built_url, payload=data, headers=dict(prepared.session_headers),
+                params=params,
             ))  # fmt: skip
         else:
-            payload = data
-            if plain_text:  # what geventhttpclient does to a text body without a Content-Type
-                payload = data.encode()
-                wire_headers = wire_headers.copy()
-                wire_headers["content-length"] = str(len(payload))
-            response = self.send(method, built_url, params, session_headers, wire_headers, payload)
+            response = self.send(prepared, data)
         meta = {
             "request_type": method,
             "name": name or url,
@@ -300,87 +306,61 @@ class LeanClient:
             session.request_event.fire(**meta)
         return response
 
-    def prepare_headers(self, headers, as_json, has_body):
-        """The headers FastHttpSession and geventhttpclient's UserAgent would send: the
-        session's (Accept-Encoding, JSON's Content-Type and Accept, credentials in the host's
-        URL), then the client's defaults (User-Agent, the class's default_headers) under them."""
-        session_headers = dict(headers) if headers else {}
-        if self.session.auth_header:
-            session_headers["Authorization"] = self.session.auth_header
-        if "Accept-Encoding" not in session_headers and "accept-encoding" not in session_headers:
-            session_headers["Accept-Encoding"] = "gzip, deflate, br"
-        if as_json:
-            if "Content-Type" not in session_headers and "content-type" not in session_headers:
-                session_headers["Content-Type"] = "application/json"
-            if "Accept" not in session_headers and "accept" not in session_headers:
-                session_headers["Accept"] = "application/json"
-        wire_headers = self.agent.default_headers.copy()
-        wire_headers.update(session_headers)
-        plain_text = has_body and not wire_headers.get("content-type")
-        if plain_text:
-            wire_headers["content-type"] = "text/plain; charset=utf-8"
-        prepared = (session_headers, wire_headers, plain_text)
-        if len(self.headers) >= 100:  # templated headers (a new token): keep the newest
-            self.headers.clear()
-        self.headers[(tuple(headers.items()) if headers else (), as_json, has_body)] = prepared
+    def prepare(self, key, method, built_url, headers, params, as_json, has_body):
+        if len(self.prepared) >= 500:  # templated URLs or headers (a new token): keep it small
+            self.prepared.clear()
+        prepared = self.prepared[key] = Prepared(self, method, built_url, headers, params,
+                                                 as_json, has_body)  # fmt: skip
         return prepared
 
-    def send(self, method, built_url, params, session_headers, wire_headers, payload):
+    def send(self, prepared, data):
         """One request on the user's connections, as geventhttpclient's UserAgent.urlopen
         sends it when the cookie jar is empty and no retry is asked for."""
         agent = self.agent
-        parsed = self.urls.get(built_url) if params is None else None
-        if parsed is None:
-            split = URL(built_url, params=params)
-            parsed = (split, getattr(split, "quoted_uri", split.request_uri))
-            if params is None and len(self.urls) < 1000:
-                self.urls[built_url] = parsed
-        split, uri = parsed
+        payload = data
+        if prepared.plain_text:  # what geventhttpclient does to a text body without a type
+            payload = data.encode()
         try:
-            client = agent.clientpool.get_client(split)
-            raw = client.request(method.upper(), uri, body=payload, headers=wire_headers)
+            raw = prepared.send(payload)
         except GreenletExit:
             raise
         except BaseException as error:
-            request = agent._make_request(built_url, method=method, headers=dict(session_headers),
-                                          payload=payload, params=params)  # fmt: skip
+            request = agent._make_request(
+                prepared.url, method=prepared.method, headers=dict(prepared.session_headers),
+                payload=payload, params=prepared.params,
+            )  # fmt: skip
             error.request = request
             try:
-                agent._handle_error(error, url=built_url)  # raises all but a timeout
-                agent._handle_retries_exceeded(built_url, last_error=error)  # raises
+                agent._handle_error(error, url=prepared.url)  # raises all but a timeout
+                agent._handle_retries_exceeded(prepared.url, last_error=error)  # raises
             except FAILURE_EXCEPTIONS as failure:
                 return LeanErrorResponse(request, failure)
         response = LeanResponse(raw, sent_request=raw._sent_request)
         headers = response.headers
         if agent.cookiejar is not None and ("set-cookie" in headers or "set-cookie2" in headers):
-            request = self.compat_request(method, split, wire_headers, payload)
-            response.request = request
-            agent.cookiejar.extract_cookies(response, request)
+            response.request = prepared.compat_request(payload)
+            agent.cookiejar.extract_cookies(response, response.request)
         status = response.status_code
         try:
-            agent._verify_status(status, url=built_url)
+            agent._verify_status(status, url=prepared.url)
         except Exception as error:
             # As UserAgent.urlopen: the error keeps the response (read here, before it is
             # released) and FastHttpSession reports it as the request's exception.
-            request = response.request or self.compat_request(method, split, wire_headers, payload)
-            error.response, error.request = response, request
-            error.http_log = agent._conversation_str(built_url, response, payload=payload)
+            error.response = response
+            error.request = response.request or prepared.compat_request(payload)
+            error.http_log = agent._conversation_str(prepared.url, response, payload=payload)
             response.release()
             response.error = error
             return response
         location = headers.get("location")
         if agent.max_redirects > 0 and status in agent.redirect_response_codes and location:
-            return self.follow(response, method, split, wire_headers, payload, location)
+            return self.follow(response, prepared, payload, location)
         return response
 
-    def compat_request(self, method, split, wire_headers, payload):
-        return self.agent.request_type(split, method=method, headers=wire_headers.copy(),
-                                       payload=payload)  # fmt: skip
-
-    def follow(self, response, method, split, wire_headers, payload, location):
+    def follow(self, response, prepared, payload, location):
         """A redirect: the rest of the chain goes through Locust's session (geventhttpclient
         follows it, with the cookie jar, up to max_redirects hops in all)."""
-        request = response.request or self.compat_request(method, split, wire_headers, payload)
+        request = response.request or prepared.compat_request(payload)
         response.release()
         try:
             request.redirect(response.status_code, location)
@@ -390,6 +370,109 @@ class LeanClient:
             request.method, request.url_split, payload=request.payload, headers=request.headers,
             max_redirects=self.agent.max_redirects - 1,
         ))  # fmt: skip
+
+
+class Prepared:
+    """One request as FastHttpSession, geventhttpclient's UserAgent and its HTTPClient would
+    build it, computed once: the session's headers (Accept-Encoding, JSON's Content-Type and
+    Accept, credentials in the host's URL), the client's defaults under them (User-Agent, the
+    class's default_headers), the parsed URL, and the request head HTTPClient would write."""
+
+    def __init__(self, lean, method, url, headers, params, as_json, has_body):
+        session, agent = lean.session, lean.agent
+        self.agent = agent
+        self.method = method
+        self.url = url
+        self.params = params
+        session_headers = dict(headers) if headers else {}
+        if session.auth_header:
+            session_headers["Authorization"] = session.auth_header
+        if "Accept-Encoding" not in session_headers and "accept-encoding" not in session_headers:
+            session_headers["Accept-Encoding"] = "gzip, deflate, br"
+        if as_json:
+            if "Content-Type" not in session_headers and "content-type" not in session_headers:
+                session_headers["Content-Type"] = "application/json"
+            if "Accept" not in session_headers and "accept" not in session_headers:
+                session_headers["Accept"] = "application/json"
+        self.session_headers = session_headers
+        wire_headers = agent.default_headers.copy()
+        wire_headers.update(session_headers)
+        self.plain_text = has_body and not wire_headers.get("content-type")
+        if self.plain_text:
+            wire_headers["content-type"] = "text/plain; charset=utf-8"
+        self.wire_headers = wire_headers
+        self.split = URL(url, params=params)
+        self.uri = getattr(self.split, "quoted_uri", self.split.request_uri)
+        self.client = agent.clientpool.get_client(self.split)
+        self.pool = self.client._connection_pool
+        self.upper = method.upper()
+        # The head as HTTPClient._build_request writes it (checked by it, once), with its
+        # Content-Length, the last line, left to each request. Anything unusual (a proxy, a
+        # chunked or 100-continue request, a text body's own length) goes through HTTPClient.
+        self.head = None
+        merged = self.client.headers_type()
+        merged.update(self.client.default_headers)
+        merged.update(wire_headers)
+        if not (self.client.use_proxy or self.plain_text or self.client.version != "HTTP/1.1"
+                or "transfer-encoding" in merged or "expect" in merged):  # fmt: skip
+            head = self.client._build_request(self.upper, self.uri, body=b"", headers=wire_headers,
+                                              chunked=False)  # fmt: skip
+            self.sized = "content-length" not in merged
+            zero = "Content-Length: 0\r\n\r\n"
+            self.empty_head = head
+            self.head = head[: -len(zero)] if head.endswith(zero) else head[:-2]
+
+    def send(self, payload):
+        if self.head is None:
+            return self.client.request(self.method, self.uri, body=payload,
+                                       headers=self.wire_headers)  # fmt: skip
+        if payload:
+            body = payload.encode("utf-8") if isinstance(payload, str) else payload
+            head = self.head + f"Content-Length: {len(body)}\r\n\r\n" if self.sized else self.empty_head
+        else:
+            body, head = b"", self.empty_head
+        request = head.encode("latin-1")
+        # HTTPClient.request for a body of known length: one write; a connection the server
+        # closed is retried (idempotent methods only), a response sent early is read.
+        pool = self.pool
+        attempts_left = pool.size + 1
+        while True:
+            sock = pool.get_socket()
+            try:
+                sock.sendall(request + body if body else request)
+            except gevent_socket.error as error:
+                if error.errno not in (errno.ECONNRESET, errno.EPIPE):
+                    pool.release_socket(sock)
+                    raise
+                try:
+                    response = self.read_response(sock)
+                except (gevent_socket.error, HTTPParseError):
+                    if attempts_left > 0 and self.upper in IDEMPOTENT_METHODS:
+                        attempts_left -= 1
+                        continue
+                    raise
+                response._sent_request = head
+                return response
+            try:
+                response = self.read_response(sock)
+            except HTTPConnectionClosed:
+                if attempts_left > 0 and self.upper in IDEMPOTENT_METHODS:
+                    attempts_left -= 1
+                    continue
+                raise
+            response._sent_request = head
+            return response
+
+    def read_response(self, sock):
+        client = self.client
+        return HTTPSocketPoolResponse(sock, self.pool, block_size=client.block_size,
+                                      method=self.upper, headers_type=client.headers_type)  # fmt: skip
+
+    def compat_request(self, payload):
+        """The request as geventhttpclient's UserAgent would hold it (for the cookie jar and
+        for the exception of a bad status)."""
+        return self.agent.request_type(self.split, method=self.method,
+                                       headers=self.wire_headers.copy(), payload=payload)  # fmt: skip
 
 
 class LeanResponse(FastResponse):

@@ -36,9 +36,16 @@ HELPERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "capture_header": (("failed",), ()),
     "send": (("LeanClient",), ()),
     "LeanClient": (
-        ("LeanResponse", "LeanErrorResponse", "adopt"),
-        ("import json", "import time", "from gevent import GreenletExit",
-         "from geventhttpclient.url import URL", _FASTHTTP),
+        ("Prepared", "LeanResponse", "LeanErrorResponse", "adopt"),
+        ("import json", "import time", "from gevent import GreenletExit", _FASTHTTP),
+    ),
+    "Prepared": (
+        (),
+        ("import errno", "from gevent import socket as gevent_socket",
+         "from geventhttpclient._parser import HTTPParseError",
+         "from geventhttpclient.client import IDEMPOTENT_METHODS",
+         "from geventhttpclient.response import HTTPConnectionClosed, HTTPSocketPoolResponse",
+         "from geventhttpclient.url import URL"),
     ),  # fmt: skip
     "LeanResponse": (
         (),
