@@ -21,7 +21,6 @@ import time
 from urllib.parse import urlencode
 
 from gevent import GreenletExit, ssl
-from gevent import socket as gevent_socket
 from gevent.event import AsyncResult
 from geventhttpclient._parser import HTTPParseError
 from geventhttpclient.client import IDEMPOTENT_METHODS
@@ -428,7 +427,9 @@ class Prepared:
                                        headers=self.wire_headers)  # fmt: skip
         if payload:
             body = payload.encode("utf-8") if isinstance(payload, str) else payload
-            head = self.head + f"Content-Length: {len(body)}\r\n\r\n" if self.sized else self.empty_head
+            head = self.empty_head
+            if self.sized:
+                head = self.head + f"Content-Length: {len(body)}\r\n\r\n"
         else:
             body, head = b"", self.empty_head
         request = head.encode("latin-1")
@@ -440,13 +441,13 @@ class Prepared:
             sock = pool.get_socket()
             try:
                 sock.sendall(request + body if body else request)
-            except gevent_socket.error as error:
+            except OSError as error:  # gevent's socket.error
                 if error.errno not in (errno.ECONNRESET, errno.EPIPE):
                     pool.release_socket(sock)
                     raise
                 try:
                     response = self.read_response(sock)
-                except (gevent_socket.error, HTTPParseError):
+                except (OSError, HTTPParseError):
                     if attempts_left > 0 and self.upper in IDEMPOTENT_METHODS:
                         attempts_left -= 1
                         continue
@@ -465,14 +466,16 @@ class Prepared:
 
     def read_response(self, sock):
         client = self.client
-        return HTTPSocketPoolResponse(sock, self.pool, block_size=client.block_size,
-                                      method=self.upper, headers_type=client.headers_type)  # fmt: skip
+        return HTTPSocketPoolResponse(
+            sock, self.pool, block_size=client.block_size, method=self.upper,
+            headers_type=client.headers_type,
+        )  # fmt: skip
 
     def compat_request(self, payload):
         """The request as geventhttpclient's UserAgent would hold it (for the cookie jar and
         for the exception of a bad status)."""
-        return self.agent.request_type(self.split, method=self.method,
-                                       headers=self.wire_headers.copy(), payload=payload)  # fmt: skip
+        headers = self.wire_headers.copy()
+        return self.agent.request_type(self.split, self.method, headers, payload)
 
 
 class LeanResponse(FastResponse):
@@ -523,15 +526,12 @@ class LeanErrorResponse(LeanResponse, ErrorResponse):
 
 def adopt(response):
     """A response from Locust's session as a LeanResponse (as ResponseContextManager copies it)."""
-    lean = (LeanErrorResponse if isinstance(response, ErrorResponse) else LeanResponse).__new__(
-        LeanErrorResponse if isinstance(response, ErrorResponse) else LeanResponse
-    )
+    kind = LeanErrorResponse if isinstance(response, ErrorResponse) else LeanResponse
+    lean = kind.__new__(kind)
     lean.__dict__.update(response.__dict__)
     for slot in ("_cached_content", "_elapsed", "_history", "_request", "_sent_request"):
-        try:
+        if hasattr(response, slot):  # CompatResponse's __slots__, set or not
             setattr(lean, slot, getattr(response, slot))
-        except AttributeError:
-            pass
     return lean
 
 

@@ -41,12 +41,14 @@ HELPERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "Prepared": (
         (),
-        ("import errno", "from gevent import socket as gevent_socket",
-         "from geventhttpclient._parser import HTTPParseError",
-         "from geventhttpclient.client import IDEMPOTENT_METHODS",
-         "from geventhttpclient.response import HTTPConnectionClosed, HTTPSocketPoolResponse",
-         "from geventhttpclient.url import URL"),
-    ),  # fmt: skip
+        (
+            "import errno",
+            "from geventhttpclient._parser import HTTPParseError",
+            "from geventhttpclient.client import IDEMPOTENT_METHODS",
+            "from geventhttpclient.response import HTTPConnectionClosed, HTTPSocketPoolResponse",
+            "from geventhttpclient.url import URL",
+        ),
+    ),
     "LeanResponse": (
         (),
         (_FASTHTTP, "from locust.exception import CatchResponseError, LocustError, ResponseError"),
