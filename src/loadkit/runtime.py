@@ -26,6 +26,7 @@ from geventhttpclient._parser import HTTPParseError
 from geventhttpclient.client import IDEMPOTENT_METHODS
 from geventhttpclient.response import HTTPConnectionClosed, HTTPSocketPoolResponse
 from geventhttpclient.url import URL
+from geventhttpclient.useragent import RetriesExceeded
 from locust import events
 from locust.contrib.fasthttp import (
     FAILURE_EXCEPTIONS,
@@ -357,18 +358,73 @@ class LeanClient:
         return response
 
     def follow(self, response, prepared, payload, location):
-        """A redirect: the rest of the chain goes through Locust's session (geventhttpclient
-        follows it, with the cookie jar, up to max_redirects hops in all)."""
+        """A redirect: the rest of the chain as UserAgent.urlopen goes through it (cookies,
+        max_redirects, the same errors), and FastHttpSession's handling of its errors."""
+        agent = self.agent
         request = response.request or prepared.compat_request(payload)
-        response.release()
         try:
-            request.redirect(response.status_code, location)
+            return adopt(self.redirects(prepared.url, request, response, location))
         except FAILURE_EXCEPTIONS as error:
+            if hasattr(error, "response"):
+                error.response.error = error
+                return adopt(error.response)
+            request = agent._make_request(
+                prepared.url, method=prepared.method, headers=dict(prepared.session_headers),
+                payload=payload, params=prepared.params,
+            )  # fmt: skip
             return LeanErrorResponse(request, error)
-        return adopt(self.session._send_request_safe_mode(
-            request.method, request.url_split, payload=request.payload, headers=request.headers,
-            max_redirects=self.agent.max_redirects - 1,
-        ))  # fmt: skip
+
+    def redirects(self, url, request, response, location):
+        """UserAgent.urlopen's loop from its first response on (that response is a redirect),
+        without retries (max_retries is 0 on the lean path)."""
+        agent = self.agent
+        history = []
+        for hop in range(agent.max_redirects + 1):
+            if hop:
+                if agent.cookiejar is not None:
+                    agent.cookiejar.add_cookie_header(request)
+                try:
+                    response = agent._urlopen(request)
+                except GreenletExit:
+                    raise
+                except BaseException as error:
+                    error.request = request
+                    last_error = agent._handle_error(error, url=request.url)
+                    if not agent._may_retry(request):
+                        raise agent._handle_retries_exceeded(url, last_error=last_error) from None
+                    break
+                if agent.cookiejar is not None:
+                    agent.cookiejar.extract_cookies(response, request)
+                try:
+                    agent._verify_status(response.status_code, url=request.url)
+                except Exception as error:
+                    error.response, error.request = response, request
+                    error.http_log = agent._conversation_str(
+                        request.url, response, payload=request.payload
+                    )
+                    response.release()
+                    last_error = agent._handle_error(error, url=request.url)
+                    break
+                location = response.headers.get("location")
+                if not (
+                    agent.max_redirects > 0
+                    and response.status_code in agent.redirect_response_codes
+                    and isinstance(location, str)
+                    and location
+                ):
+                    response._history = history
+                    return response
+            history.append(response)
+            response.release()
+            try:
+                request.redirect(response.status_code, location)
+            except Exception as error:
+                last_error = agent._handle_error(error, url=request.url)
+                break
+        else:
+            error = RetriesExceeded(url, f"Redirection limit reached ({agent.max_redirects})")
+            last_error = agent._handle_error(error, url=url)
+        return agent._handle_retries_exceeded(url, last_error=last_error)
 
 
 class Prepared:

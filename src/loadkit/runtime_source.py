@@ -37,7 +37,13 @@ HELPERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "send": (("LeanClient",), ()),
     "LeanClient": (
         ("Prepared", "LeanResponse", "LeanErrorResponse", "adopt"),
-        ("import json", "import time", "from gevent import GreenletExit", _FASTHTTP),
+        (
+            "import json",
+            "import time",
+            "from gevent import GreenletExit",
+            "from geventhttpclient.useragent import RetriesExceeded",
+            _FASTHTTP,
+        ),
     ),
     "Prepared": (
         (),
