@@ -328,3 +328,95 @@ def test_cookies_and_redirects_match_fasthttpuser(
         assert seen["/set"] == entries["GET /set"]["requests"], side
         # FastHttpUser's max_redirects (30): 31 requests at the server, then RetriesExceeded.
         assert seen["/loop"] == 31 * entries["GET /loop"]["requests"], side
+
+
+class RawRecorder(threading.Thread):
+    """A keep-alive HTTP server that records each request's bytes as they arrived."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.sock.getsockname()[1])
+        self.requests: list[bytes] = []
+
+    def run(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    def serve(self, conn: socket.socket) -> None:
+        buffer = b""
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buffer += chunk
+                head, _, rest = buffer.partition(b"\r\n\r\n")
+                length = re.search(rb"(?im)^content-length: *(\d+)", head)
+                size = int(length.group(1)) if length else 0
+                while len(rest) < size:
+                    rest += conn.recv(65536)
+                self.requests.append(head + b"\r\n\r\n" + rest[:size])
+                buffer = rest[size:]
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+
+
+WIRE_SCRIPT = """
+import locust, json, sys
+from locust import FastHttpUser
+from locust.env import Environment
+from loadkit import runtime_source
+
+exec(runtime_source.helpers_source({"send"}).code)
+
+class Plain(FastHttpUser):
+    host = sys.argv[1]
+    default_headers = {"X-Default": "d"}
+
+class WithCredentials(FastHttpUser):
+    host = sys.argv[1].replace("//", "//user:p%40ss@")
+
+CASES = [
+    ("GET", "/a", {}),
+    ("GET", "/a", {"params": {"q": "x y", "n": "1"}}),
+    ("GET", "/a?b=c", {"headers": {"X-Token": "t", "Accept-Encoding": "identity"}}),
+    ("POST", "/p", {"json": {"user": 1, "name": "é"}}),
+    ("POST", "/p", {"json": [1], "headers": {"content-type": "application/vnd+json"}}),
+    ("POST", "/p", {"data": "plain text é"}),
+    ("POST", "/p", {"data": "a=1&b=2",
+                    "headers": {"Content-Type": "application/x-www-form-urlencoded"}}),
+    ("PUT", "/p", {"data": ""}),
+    ("PATCH", "/p", {}),
+    ("DELETE", "/p/1", {"headers": {"Authorization": "Bearer abc"}}),
+    ("GET", sys.argv[1] + "/absolute", {}),
+]
+env = Environment(user_classes=[Plain, WithCredentials])
+for user_class in (Plain, WithCredentials):
+    user = user_class(env)
+    for method, url, kwargs in CASES:
+        user.client.request(method, url, **kwargs)
+        send(user, method, url, **kwargs)
+"""
+
+
+def test_the_lean_path_sends_the_same_bytes(tmp_path: Path) -> None:
+    """Request line, headers (names, order, values) and body, byte for byte, as Locust's
+    FastHttpSession sends them: each case once through Locust, once through `send`."""
+    recorder = RawRecorder()
+    recorder.start()
+    proc = subprocess.run(
+        [sys.executable, "-c", WIRE_SCRIPT, f"http://127.0.0.1:{recorder.port}"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    recorder.sock.close()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    sent = recorder.requests
+    assert len(sent) == 2 * 2 * 11
+    for reference, lean in zip(sent[::2], sent[1::2], strict=True):
+        assert lean == reference
+    assert b"Authorization: Basic dXNlcjpwQHNz" in sent[-1]  # credentials in the host's URL
