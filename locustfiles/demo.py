@@ -204,11 +204,13 @@ class LeanClient:
         """One request on the user's connections, as geventhttpclient's UserAgent.urlopen
         sends it when the cookie jar is empty and no retry is asked for."""
         agent = self.agent
-        payload = data
+        payload, headers = data, prepared.wire_headers
         if prepared.plain_text:  # what geventhttpclient does to a text body without a type
             payload = data.encode()
+            headers = headers.copy()
+            headers["content-length"] = str(len(payload))
         try:
-            raw = prepared.send(payload)
+            raw = prepared.send(payload, headers)
         except GreenletExit:
             raise
         except BaseException as error:
@@ -364,10 +366,9 @@ class Prepared:
             self.empty_head = head
             self.head = head[: -len(zero)] if head.endswith(zero) else head[:-2]
 
-    def send(self, payload):
+    def send(self, payload, headers):
         if self.head is None:
-            return self.client.request(self.method, self.uri, body=payload,
-                                       headers=self.wire_headers)  # fmt: skip
+            return self.client.request(self.method, self.uri, body=payload, headers=headers)
         if payload:
             body = payload.encode("utf-8") if isinstance(payload, str) else payload
             head = self.empty_head

@@ -372,7 +372,8 @@ from locust import FastHttpUser
 from locust.env import Environment
 from loadkit import runtime_source
 
-exec(runtime_source.helpers_source({"send"}).code)
+source = runtime_source.helpers_source({"send"})
+exec("\\n".join([*source.extra_imports, source.code]))
 
 class Plain(FastHttpUser):
     host = sys.argv[1]
