@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, run_loadkit
 
+from loadkit import runtime_source
 from loadkit.compiler import compile_scenario, identifier, literal
 from loadkit.scenario import load_scenario
 from loadkit.scenario.limits import MAX_NAME_LENGTH
@@ -65,6 +66,9 @@ users:
 """
 
 
+LEAN_PATH_IMPORTS = runtime_source.helpers_source({"send"}).extra_imports
+
+
 def compile_text(text: str) -> str:
     source = parse_yaml(text, "evil.yaml", environ={})
     from loadkit.scenario import validate_source
@@ -79,7 +83,11 @@ def test_hostile_strings_compile_to_inert_data(tmp_path: Path, template: str) ->
     code = compile_text(evil_scenario("http://127.0.0.1:9", evil))
     tree = ast.parse(code)
     imports = [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)]
-    assert [ast.unparse(n) for n in imports] == ["from locust import FastHttpUser, constant, task"]
+    # Locust's own modules and what the lean request path uses, nothing from the scenario.
+    assert {ast.unparse(n) for n in imports} == {
+        "from locust import FastHttpUser, constant, task",
+        *LEAN_PATH_IMPORTS,
+    }
     strings = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)]
     assert sum(evil in s for s in strings if isinstance(s, str)) >= 8
     module = tmp_path / "evil_locustfile.py"
@@ -190,11 +198,11 @@ def test_generated_code_reads_like_hand_written_locust() -> None:
     assert "    @task(6)\n    def list_cases(self):" in code
     assert "wait_time = between(0.2, 0.6)" in code
     assert (
-        "        with self.client.request('GET', '/api/cases/3', catch_response=True)"
-        " as response:\n"
+        "        with send(self, 'GET', '/api/cases/3', catch_response=True) as response:\n"
         "            expect_status(response, 200)\n"
     ) in code
-    assert "name=" not in code  # every request is named by its url, as Locust does by default
+    classes = code.split("# Helpers copied", 1)[0]
+    assert "name=" not in classes  # every request is named by its url, as Locust does by default
     compile(code, "demo.py", "exec")
 
 
@@ -263,7 +271,8 @@ def test_flows_end_where_they_did() -> None:
         "        v = self.vars",
         "        with Transaction(self, 'looped'):",
         "            for _ in range(2):",
-        "                with self.client.request(",
+        "                with send(",
+        "                    self,",
         "                    'GET',",
         "                    '/api/cases/3',",
         "                    name='case',",
@@ -276,8 +285,7 @@ def test_flows_end_where_they_did() -> None:
         "                        and capture_json(response, v, 'region', '$.region')",
         "                    ):",
         "                        return",
-        "                with self.client.request('GET', '/api/stats', catch_response=True)"
-        " as response:",
+        "                with send(self, 'GET', '/api/stats', catch_response=True) as response:",
         "                    if not (",
         "                        capture_header(response, v, 'etag', 'ETag')",
         "                        and capture_regex(response, v, 'n', 'n=(\\\\d+)')",
@@ -287,7 +295,7 @@ def test_flows_end_where_they_did() -> None:
     # A templated url keeps the statistics name it was written with; `v` only where used.
     assert (
         "    def plain(self):\n"
-        "        self.client.request('GET', '/api/cases/3', name='/api/cases/{{ case }}')\n"
+        "        send(self, 'GET', '/api/cases/3', name='/api/cases/{{ case }}')\n"
     ) in code
 
 
@@ -361,7 +369,7 @@ def test_load_shapes_compile_to_a_visible_stage_table(
     table = code.split("    stages = (\n", 1)[1].split("    )\n", 1)[0]
     assert [ast.literal_eval(line.strip().rstrip(",")) for line in table.splitlines()] == stages
     namespace: dict[str, object] = {}
-    shape_source = code[code.index("class LoadShape") :]
+    shape_source = code[code.index("class LoadShape") :].split("\n\n\n", 1)[0]
     exec(  # the shape's tick() is plain Python: run it without Locust
         "class LoadTestShape:\n    def get_run_time(self):\n        return self.now\n\n"
         + shape_source,

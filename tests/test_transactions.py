@@ -215,18 +215,18 @@ users:
     code = compile_scenario(scenario)
     compile(code, "generated.py", "exec")
     assert "        with Transaction(self, 'log in'):\n" in code
-    assert "    def single(self):\n        self.client.request('GET', '/a')\n" in code
+    assert "    def single(self):\n        send(self, 'GET', '/a')\n" in code
     assert (
         "    def looped(self):\n"
         "        with Transaction(self, 'looped'):\n"
         "            for _ in range(2):\n"
     ) in code
-    assert "    def untimed_flow(self):\n        self.client.request('GET', '/d')\n" in code
+    assert "    def untimed_flow(self):\n        send(self, 'GET', '/d')\n" in code
     assert (
         "        with Transaction(self, 'file a report') as txn:\n"
-        "            self.client.request('GET', '/e')\n"
+        "            send(self, 'GET', '/e')\n"
         "            txn.pause(random.uniform(0.1, 0.2))\n"
-        "            self.client.request('GET', '/f')\n"
+        "            send(self, 'GET', '/f')\n"
     ) in code
     assert "class Transaction:" in code and "from gevent import GreenletExit" in code
 

@@ -6,8 +6,8 @@ compares, case by case:
 
   wrk  calibration: wrk against the same nginx (how far nginx is from being the bottleneck)
   0    A/A: hand-written FastHttpUser GET against itself (the noise band of cases 1-3 and 7)
-  1    compiled GET scenario (`locust -f`) vs hand-written FastHttpUser GET      target >= 1.00
-  2    compiled POST + templating + checks + capture vs hand-written equivalent  target >= 0.95
+  1    compiled GET scenario (`locust -f`) vs hand-written FastHttpUser GET      target >= 1.50
+  2    compiled POST + templating + checks + capture vs hand-written equivalent  target >= 1.40
   3    compiled GET scenario vs hand-written HttpUser GET                         target >= 4x
   7    `loadkit run` (harness, histograms) GET vs hand-written FastHttpUser GET  (no target)
   4    start-up to the first request: `loadkit run` vs `locust -f` (same file)  target <= +0.3 s

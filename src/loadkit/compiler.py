@@ -820,9 +820,10 @@ def _step(step: Step, pad: str, ctx: _Context, user_headers: bool, *,
     args = _request_arguments(step.request, ctx, user_headers)
     checks = _checks(step.expect, ctx)
     captures = _captures(step, ctx)
+    ctx.uses("send")  # the lean path: `send(self, ...)` is `self.client.request(...)`, leaner
     if not checks and not captures:
-        return _call(pad, "self.client.request(", args, ")")
-    lines = _call(pad, "with self.client.request(", [*args, "catch_response=True"],
+        return _call(pad, "send(", ["self", *args], ")")
+    lines = _call(pad, "with send(", ["self", *args, "catch_response=True"],
                   ") as response:")  # fmt: skip
     inner = pad + INDENT
     decides = checks_end_flow or (captures_end_flow and bool(captures))

@@ -11,6 +11,11 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+# What the lean request path takes from Locust's FastHttpUser module (one line for all its parts).
+_FASTHTTP = (
+    "from locust.contrib.fasthttp import "
+    "FAILURE_EXCEPTIONS, ErrorResponse, FastResponse, absolute_http_url_regexp"
+)
 # helper -> (helpers it calls, top-level imports it needs)
 HELPERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "failed": ((), ()),
@@ -29,6 +34,33 @@ HELPERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "capture_json": (("failed", "response_json", "json_at"), ()),
     "capture_regex": (("failed", "shown"), ("import re",)),
     "capture_header": (("failed",), ()),
+    "send": (("LeanClient",), ()),
+    "LeanClient": (
+        ("Prepared", "LeanResponse", "LeanErrorResponse", "adopt"),
+        (
+            "import json",
+            "import time",
+            "from gevent import GreenletExit",
+            "from geventhttpclient.useragent import RetriesExceeded",
+            _FASTHTTP,
+        ),
+    ),
+    "Prepared": (
+        (),
+        (
+            "import errno",
+            "from geventhttpclient._parser import HTTPParseError",
+            "from geventhttpclient.client import IDEMPOTENT_METHODS",
+            "from geventhttpclient.response import HTTPConnectionClosed, HTTPSocketPoolResponse",
+            "from geventhttpclient.url import URL",
+        ),
+    ),
+    "LeanResponse": (
+        (),
+        (_FASTHTTP, "from locust.exception import CatchResponseError, LocustError, ResponseError"),
+    ),
+    "LeanErrorResponse": (("LeanResponse",), (_FASTHTTP,)),
+    "adopt": (("LeanResponse", "LeanErrorResponse"), (_FASTHTTP,)),
     "TRANSACTION": ((), ()),
     "Transaction": (
         ("TRANSACTION",),
