@@ -276,7 +276,7 @@ def compile_scenario(
     out = [*header]
     if first_party:
         out += [*sorted(first_party), ""]
-    out += sorted(third_party, key=lambda line: line.split()[1])
+    out += sorted(third_party, key=lambda line: (line.split()[1], line))
     out += ["", f"SCENARIO_NAME = {literal(scenario.name)}"]
     out += body
     if helpers.code:
