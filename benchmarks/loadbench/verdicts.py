@@ -40,13 +40,15 @@ def summarize(results: dict[str, Result], noise: float | None) -> list[Row]:
     if isinstance(wrk, dict):
         rows.append(Row("wrk", "calibration: wrk -> nginx /get", f"{wrk['rps']:,.0f}/s", "-",
                         f"nginx CPU {wrk['nginx_cpu']:.0%}", "-", "-"))  # fmt: skip
-    targets = {"0": None, "1": 1.50, "2": 1.40, "3": 4.0, "7": None}
+    targets = {"0": None, "1": 1.50, "2": 1.40, "3": 4.0, "7": None, "8": 0.98, "9": 0.98}
     what = {
         "0": "A/A: hand GET vs itself",
         "1": "compiled GET vs hand FastHttpUser",
         "2": "compiled POST+checks vs hand Fast",
         "3": "compiled GET vs hand HttpUser",
         "7": "loadkit run GET vs hand Fast",
+        "8": "harness vs plain Locust, same file",
+        "9": "loadkit run vs its file, plain Locust",
     }
     for case, target in targets.items():
         result = results.get(case)

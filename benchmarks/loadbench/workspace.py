@@ -87,6 +87,19 @@ class Workspace:
             "--only-summary",
         ]
 
+    def locust_as_loadkit_runs_it(
+        self, module: str, locustfile: Path, seconds: int, users: int, host: str, out: Path
+    ) -> list[str]:
+        """`python -m MODULE` (locust, or loadkit.harness) with the arguments `loadkit run`
+        gives Locust (runner.locust_command: CSVs with full history, HTML report)."""
+        return [
+            sys.executable, "-m", module, "-f", str(locustfile), "--headless", "--host", host,
+            "--users", str(users), "--spawn-rate", str(users), "--run-time", f"{seconds}s",
+            "--stop-timeout", "10", "--csv", str(out / "locust"), "--csv-full-history",
+            "--html", str(out / "locust_report.html"), "--only-summary",
+            "--exit-code-on-error", "0",
+        ]  # fmt: skip
+
     def loadkit_run(
         self, scenario: str, seconds: int, users: int, host: str, out: Path
     ) -> list[str]:

@@ -42,6 +42,8 @@ TITLES = {
     "5": "summary + report of a run with a big history",
     "6": "RSS of the Locust process in a long loadkit run at full speed",
     "7": "loadkit run GET (harness) vs hand-written FastHttpUser GET",
+    "8": "compiled GET in loadkit's harness vs the same file in plain Locust (same arguments)",
+    "9": "loadkit run GET vs its compiled file in plain Locust (same arguments)",
     "sweep": "users needed to saturate one core (hand-written FastHttpUser GET)",
 }
 
@@ -50,7 +52,7 @@ def scenarios_to_compile(cases: list[str]) -> dict[str, str]:
     """The scenarios (key -> file in benchmarks/scenarios/) the chosen cases run as compiled
     locustfiles."""
     needs = set(cases)
-    wanted = {"get": "get.yaml"} if needs & {"1", "3", "4"} else {}
+    wanted = {"get": "get.yaml"} if needs & {"1", "3", "4", "8", "9"} else {}
     if "2" in needs:
         wanted["post"] = "post.yaml"
     return wanted

@@ -11,7 +11,7 @@ from typing import Any
 from ..measure import Generator, Throughput, measure_together, run_seconds
 from ..workspace import HANDWRITTEN, Workspace
 
-THROUGHPUT_CASES = ("0", "1", "2", "3", "7")
+THROUGHPUT_CASES = ("0", "1", "2", "3", "7", "8", "9")
 
 
 @dataclass
@@ -224,6 +224,14 @@ def case_throughput(ws: Workspace, case: str) -> Comparison:
     def loadkit_run(attempt: int, url: str) -> list[str]:
         return ws.loadkit_run("get.yaml", seconds, users, url, ws.new_folder(f"case7-{attempt}"))
 
+    def as_loadkit(module: str) -> Command:
+        def command(attempt: int, url: str) -> list[str]:
+            out = ws.new_folder(f"case-{module}-{attempt}")
+            get = ws.compiled["get"]
+            return ws.locust_as_loadkit_runs_it(module, get, seconds, users, url, out)
+
+        return command
+
     pairs: dict[str, tuple[str, Command, str, Command]] = {
         "0": ("hand-written FastHttpUser GET", hand("fast_get.py"),
               "the same, again", hand("fast_get.py")),
@@ -235,6 +243,12 @@ def case_throughput(ws: Workspace, case: str) -> Comparison:
               "hand-written HttpUser GET", hand("http_get.py")),
         "7": ("loadkit run get.yaml", loadkit_run,
               "hand-written FastHttpUser GET", hand("fast_get.py")),
+        "8": ("compiled get.yaml in loadkit's harness", as_loadkit("loadkit.harness"),
+              "the same file, plain Locust", as_loadkit("locust")),
+        "9": ("loadkit run get.yaml", loadkit_run,
+              "its compiled file, plain Locust", as_loadkit("locust")),
     }  # fmt: skip
     a_label, a_command, b_label, b_command = pairs[case]
-    return compare(ws, case, a_label, a_command, b_label, b_command, a_is_loadkit_run=case == "7")
+    return compare(
+        ws, case, a_label, a_command, b_label, b_command, a_is_loadkit_run=case in ("7", "9")
+    )
