@@ -333,7 +333,7 @@ def test_half_capacity_is_delivered_on_time(target_factory: Any, tmp_path: Path)
     target = target_factory("--max-concurrency", str(SLOTS), "--service-ms", str(SERVICE_MS))
     rate = CAPACITY / 2
     result, summary, _ = open_run(
-        tmp_path, target.url, f"{{arrival_rate: {rate:g}/s, duration: 10s, max_concurrency: 8}}"
+        tmp_path, target.url, f"{{arrival_rate: {rate:g}/s, duration: 8s, max_concurrency: 8}}"
     )
     assert result.returncode == ExitStatus.PASS, result
     arrivals = summary["load"]["arrivals"]
@@ -341,7 +341,7 @@ def test_half_capacity_is_delivered_on_time(target_factory: Any, tmp_path: Path)
     assert summary["totals"]["requests"] == served
     assert 0 <= arrivals["started"] - served <= 1  # one may be begun as the run stops
     assert abs(arrivals["achieved_rate"] - rate) <= 0.02 * rate, arrivals
-    assert abs(arrivals["started"] - rate * 10) <= 0.02 * rate * 10
+    assert abs(arrivals["started"] - rate * 8) <= 0.02 * rate * 8
     assert arrivals["dropped"] == arrivals["waiting"] == 0
     service, corrected = (summary["totals"][k] for k in ("p95_ms", "corrected"))
     assert corrected["p95_ms"] <= service * 1.1 + 2.0, (service, corrected)
@@ -356,7 +356,7 @@ def test_overload_queues_on_the_client_where_only_corrected_times_see_it(
     result, summary, out = open_run(
         tmp_path,
         target.url,
-        f"{{arrival_rate: {rate:g}/s, duration: 12s, max_concurrency: {SLOTS}}}",
+        f"{{arrival_rate: {rate:g}/s, duration: 9s, max_concurrency: {SLOTS}}}",
     )
     arrivals = summary["load"]["arrivals"]
     served = target.requests_seen()["by_route"]["GET /api/work"]
@@ -364,7 +364,7 @@ def test_overload_queues_on_the_client_where_only_corrected_times_see_it(
     throughput = served / summary["load"]["delivered_s"]
     assert abs(throughput - CAPACITY) <= 0.10 * CAPACITY, throughput
     assert arrivals["delayed"] > 0
-    assert arrivals["waiting"] + arrivals["dropped"] > 0.2 * rate * 12
+    assert arrivals["waiting"] + arrivals["dropped"] > 0.2 * rate * 9
     # The target never queues (4 users, 4 slots): service stays at S; the queue is ours.
     service, corrected = corrected_and_service(out)
     seconds = service.seconds()
@@ -394,7 +394,7 @@ def test_coordinated_omission_is_corrected(target_factory: Any, tmp_path: Path) 
     result, summary, out = open_run(
         tmp_path,
         target.url,
-        "{arrival_rate: 100/s, duration: 20s, max_concurrency: 2, max_backlog: 5000}",
+        "{arrival_rate: 100/s, duration: 15s, max_concurrency: 2, max_backlog: 5000}",
         thresholds="thresholds: ['corrected p99 < 100ms', 'service p99 < 100ms']\n",
     )
     service, corrected = corrected_and_service(out)
