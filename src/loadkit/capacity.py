@@ -94,7 +94,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
@@ -521,23 +521,32 @@ def analyze_capacity(
     *,
     slo: Callable[[LoadLevel], bool] | None = None,
     apdex_t_ms: float = DEFAULT_APDEX_T_MS,
+    final: Mapping[str, Any] | None = None,
+    histograms: RunHistograms | None = None,
+    corrected: RunHistograms | None = None,
 ) -> CapacityReport:
     """Levels, knee, USL fit, capacity and SLO limit of the run in ``run_folder``. An open
     model's run (arrival rates) is analysed by arrival stage, its times from the corrected
-    histograms (what a user experiences; see the module docstring)."""
+    histograms (what a user experiences; see the module docstring). `final`, `histograms`
+    and `corrected`: the folder's locust_final.json and histograms when the caller has read
+    them already (a long run's are tens of MB); else they are read here."""
     folder = RunFolder(Path(run_folder))
-    final = _read_final(folder.final_stats)
+    if final is None:
+        final = _read_final(folder.final_stats)
     if final is not None and isinstance(final.get("arrivals"), dict):
-        return _analyze_open(folder, final, slo=slo, apdex_t_ms=apdex_t_ms)
+        return _analyze_open(
+            folder, final, slo=slo, apdex_t_ms=apdex_t_ms, run=corrected or histograms
+        )
     histograms_path = folder.histograms
-    missing = [p.name for p in (folder.history_csv, histograms_path) if not p.is_file()]
+    needed = [folder.history_csv] + ([histograms_path] if histograms is None else [])
+    missing = [p.name for p in needed if not p.is_file()]
     if missing:
         return _insufficient([], f"the run folder has no {' and no '.join(missing)}", slo)
     try:
         samples = read_user_counts(folder.history_csv)
     except (ValueError, KeyError) as exc:
         return _insufficient([], f"{folder.history_csv.name} is unreadable ({exc})", slo)
-    run = load_histograms(histograms_path)
+    run = histograms if histograms is not None else load_histograms(histograms_path)
     levels = find_levels(samples, run, apdex_t_ms=apdex_t_ms)
     return capacity_report(levels, run, slo=slo, apdex_t_ms=apdex_t_ms)
 
@@ -553,10 +562,11 @@ def _read_final(path: Path) -> dict[str, Any] | None:
 
 def _analyze_open(
     folder: RunFolder,
-    final: dict[str, Any],
+    final: Mapping[str, Any],
     *,
     slo: Callable[[LoadLevel], bool] | None,
     apdex_t_ms: float,
+    run: RunHistograms | None = None,
 ) -> CapacityReport:
     """The open model: levels by arrival stage, times from the corrected histograms."""
     stages = final["arrivals"].get("stages")
@@ -564,12 +574,13 @@ def _analyze_open(
     if not stages or not isinstance(started_at, int | float):
         reason = f"{folder.final_stats.name} records no arrival stages (an older loadkit's run)"
         return _insufficient([], reason, slo, ARRIVALS_AXIS)
-    path = folder.corrected_histograms
-    if not path.is_file():
-        path = folder.histograms  # no corrected times: the service times are all there is
-    if not path.is_file():
-        return _insufficient([], f"the run folder has no {path.name}", slo, ARRIVALS_AXIS)
-    run = load_histograms(path)
+    if run is None:
+        path = folder.corrected_histograms
+        if not path.is_file():
+            path = folder.histograms  # no corrected times: the service times are all there is
+        if not path.is_file():
+            return _insufficient([], f"the run folder has no {path.name}", slo, ARRIVALS_AXIS)
+        run = load_histograms(path)
     users = int(final.get("peak_users") or 0)
     levels = find_arrival_levels(stages, started_at, run, users=users, apdex_t_ms=apdex_t_ms)
     return capacity_report(levels, run, slo=slo, apdex_t_ms=apdex_t_ms, load_axis=ARRIVALS_AXIS)

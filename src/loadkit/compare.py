@@ -135,11 +135,10 @@ def _load_run(folder: Path) -> _Run:
 def _timing(folder: Path) -> str:
     """"corrected" when the run's thresholds judge corrected times by default (summary.json)."""
     try:
-        data = json.loads(RunFolder(folder).summary_json.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        timing = read_summary(folder).get("timing")
+    except CompareError:
         return "service"
-    corrected = isinstance(data, dict) and data.get("timing") == "corrected"
-    return "corrected" if corrected else "service"
+    return "corrected" if timing == "corrected" else "service"
 
 
 def _apdex_t(folder: Path) -> float:

@@ -128,8 +128,6 @@ def _on_init(environment: Environment, **_: Any) -> None:
         schedule = getattr(user_class, "schedule", None)
         if callable(getattr(schedule, "wait", None)):
             _schedules.append(schedule)
-    if _schedules:
-        environment.events.request.add_listener(_on_request_corrected)
     _join_locusts_stats_listener(environment)
     if not _is_reporting_process(environment):
         return
@@ -162,40 +160,34 @@ def _on_request(
     url: str | None = None,
     **_: Any,
 ) -> None:
-    # On Locust's critical path: ~1.5 µs per request here, of which ~0.75 µs is Locust calling
-    # any listener at all (its own stats listener takes ~4 µs). Every argument Locust passes is
-    # named so that Python does not build a dict of the rest on each call.
+    # On Locust's critical path. Every argument Locust passes is named so that Python does not
+    # build a dict of the rest on each call. Normally replaced by `_on_request_and_stats`
+    # (see `_join_locusts_stats_listener`); this one serves where that cannot be done.
+    _note_request(request_type, name, response_time, exception, context)
+
+
+def _note_request(
+    request_type: str,
+    name: str,
+    response_time: float | None,
+    exception: BaseException | None,
+    context: Any,
+) -> None:
+    """One request into the fine histograms, and into the corrected ones when some starts
+    are scheduled: its time plus how late its iteration started (0 for a user without a
+    schedule, so both sets count the same requests)."""
     greenlet = getcurrent()
     try:
         user_class: str = greenlet.loadkit_user_class
     except AttributeError:
         user_class = _user_class_of(greenlet)
     # Locust counts a failure when the event carries an exception (`if exception:`).
-    _record(request_type, name, response_time, bool(exception), user_class)
-
-
-def _on_request_corrected(
-    request_type: str,
-    name: str,
-    response_time: float | None,
-    response_length: int,
-    response: Any = None,
-    context: Any = None,
-    exception: BaseException | None = None,
-    start_time: float | None = None,
-    url: str | None = None,
-    **_: Any,
-) -> None:
-    """Every request again, its time corrected by how late its iteration started (0 for a
-    user without a schedule), so both sets count the same requests."""
-    delay = context.get(START_DELAY_KEY, 0.0) if context else 0.0
-    greenlet = getcurrent()
-    try:
-        user_class: str = greenlet.loadkit_user_class
-    except AttributeError:
-        user_class = _user_class_of(greenlet)
-    corrected = None if response_time is None else response_time + delay
-    _record_corrected(request_type, name, corrected, bool(exception), user_class)
+    failed = bool(exception)
+    _record(request_type, name, response_time, failed, user_class)
+    if _schedules:
+        delay = context.get(START_DELAY_KEY, 0.0) if context else 0.0
+        corrected = None if response_time is None else response_time + delay
+        _record_corrected(request_type, name, corrected, failed, user_class)
 
 
 def _arrival_counts() -> list[int] | None:
@@ -246,12 +238,7 @@ def _join_locusts_stats_listener(environment: Environment) -> None:
         log_request(request_type, name, response_time, response_length)
         if exception:
             log_error(request_type, name, exception)
-        greenlet = getcurrent()
-        try:
-            user_class: str = greenlet.loadkit_user_class
-        except AttributeError:
-            user_class = _user_class_of(greenlet)
-        _record(request_type, name, response_time, bool(exception), user_class)
+        _note_request(request_type, name, response_time, exception, context)
 
     handlers[handlers.index(locusts[0])] = _on_request_and_stats
     handlers.remove(_on_request)

@@ -581,7 +581,7 @@ def judge_folder(
         if histograms is not None and folder.corrected_histograms.exists()
         else None
     )
-    capacity = _analyze_capacity(folder, scenario)
+    capacity = _analyze_capacity(folder, scenario, final, histograms, corrected)
     killed = None
     if exit_code is None:
         killed = (
@@ -635,12 +635,23 @@ def _read_histograms(path: Path) -> RunHistograms | None:
         return None  # e.g. Locust died before its final snapshot: Locust's stats still count
 
 
-def _analyze_capacity(folder: RunFolder, scenario: Scenario) -> CapacityReport | None:
+def _analyze_capacity(
+    folder: RunFolder,
+    scenario: Scenario,
+    final: dict[str, Any] | None,
+    histograms: RunHistograms | None,
+    corrected: RunHistograms | None,
+) -> CapacityReport | None:
     from loadkit.capacity import analyze_capacity  # pandas + numpy: only once the run is over
 
     try:
         return analyze_capacity(
-            folder.path, slo=slo_of(scenario), apdex_t_ms=apdex_targets(scenario).t_ms
+            folder.path,
+            slo=slo_of(scenario),
+            apdex_t_ms=apdex_targets(scenario).t_ms,
+            final=final,
+            histograms=histograms,
+            corrected=corrected,
         )
     except Exception:  # an analysis must never cost the verdict; the report says it is missing
         return None

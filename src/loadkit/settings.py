@@ -89,7 +89,7 @@ class RunSettings:
             )
             pool = plan.max_concurrency
             duration = math.ceil(round(plan.duration_s, 6))
-            spawn = load.spawn_rate or float(pool * 10)  # as Load.pool_spawn_rate, for this pool
+            spawn = shapes.pool_spawn_rate(pool, load.spawn_rate)
             return cls(
                 users=pool,
                 spawn_rate=spawn,

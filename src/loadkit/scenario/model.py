@@ -358,12 +358,6 @@ class Load(Model):
         if plan is not None and plan.peak_rate <= 0:
             raise ValueError("every arrival_rate is 0: no arrival would come")
 
-    @property
-    def pool_spawn_rate(self) -> float:
-        """The open model's pool starts in a tenth of a second (arrivals come from the start),
-        unless `spawn_rate` says otherwise (e.g. to spread the pool's logins in on_start)."""
-        return self.spawn_rate or float(max(self.max_concurrency or 1, 1) * 10)
-
     def arrivals_plan(self) -> shapes.Arrivals | None:
         """The open model's arrivals, or None for a closed model."""
         if not self.is_open or self.max_concurrency is None:
@@ -388,7 +382,8 @@ class Load(Model):
         arrivals = self.arrivals_plan()
         if arrivals is not None:
             pool = arrivals.max_concurrency
-            return [shapes.Stage(pool, self.pool_spawn_rate, arrivals.duration_s)]
+            spawn = shapes.pool_spawn_rate(pool, self.spawn_rate)
+            return [shapes.Stage(pool, spawn, arrivals.duration_s)]
         if self.stages is not None:
             default_rate = self.spawn_rate
             return [

@@ -78,6 +78,12 @@ BACKLOG_SECONDS = 30.0
 """The default backlog bound: this many seconds of arrivals at the peak rate."""
 
 
+def pool_spawn_rate(pool: int, spawn_rate: float | None) -> float:
+    """How fast the open model's pool starts: in a tenth of a second (arrivals come from the
+    start), unless `spawn_rate` says otherwise (e.g. to spread the pool's logins)."""
+    return spawn_rate or float(max(pool, 1) * 10)
+
+
 def default_backlog(peak_rate: float) -> int:
     return max(100, math.ceil(peak_rate * BACKLOG_SECONDS))
 
