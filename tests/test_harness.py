@@ -106,6 +106,15 @@ def test_run_folder_gets_histograms_that_agree_with_locust_and_the_server(
     per_second = run.requests_per_second()
     assert sum(r for r, _ in per_second.values()) == everything.requests
     assert sum(f for _, f in per_second.values()) == broken
+    # Locust's own per-second counts (the harness logs them in batches, each request in the
+    # second it completed in) are ours, second by second.
+    total = json.loads((out / "locust_final.json").read_text())["total"]
+    assert {int(s): n for s, n in total["num_reqs_per_sec"].items()} == {
+        s: r for s, (r, _) in per_second.items()
+    }
+    assert {int(s): n for s, n in total["num_fail_per_sec"].items()} == {
+        s: f for s, (_, f) in per_second.items() if f
+    }
     # Every series names the generated User class that made its requests.
     locustfile = (out / "locustfile.py").read_text()
     for key in run.series:

@@ -71,7 +71,7 @@ from loadkit.harness_protocol import (
     UI_SCENARIO_NAME_ENV,
     WAIT_FOR_COMMAND_ENV,
 )
-from loadkit.histogram import TRANSACTION_TYPE, HistogramRecorder
+from loadkit.histogram import TRANSACTION_TYPE, HistogramRecorder, Noted
 from loadkit.masking import Secrets
 
 _state: dict[str, Any] = {
@@ -93,12 +93,10 @@ _state: dict[str, Any] = {
 
 # This process's histograms (a forked --processes worker starts with its own, empty copy).
 _histograms = HistogramRecorder()
-_record = _histograms.record
 _HISTOGRAMS_REPORT_KEY = "loadkit_histograms"
 # Corrected times (service time + the iteration's start delay), kept when some user class's
 # iterations start on a schedule (`schedule` set by the generated code: arrivals, pacing).
 _corrected = HistogramRecorder()
-_record_corrected = _corrected.record
 _CORRECTED_REPORT_KEY = "loadkit_corrected"
 _ARRIVALS_REPORT_KEY = "loadkit_arrivals"
 _ARRIVAL_COUNTS = ("arrived", "started", "delayed", "dropped", "waiting", "busy")
@@ -128,7 +126,8 @@ def _on_init(environment: Environment, **_: Any) -> None:
         schedule = getattr(user_class, "schedule", None)
         if callable(getattr(schedule, "wait", None)):
             _schedules.append(schedule)
-    _join_locusts_stats_listener(environment)
+    _join_locusts_stats(environment)
+    gevent.spawn(_log_noted_loop)
     if not _is_reporting_process(environment):
         return
     gevent.spawn(_users_loop, environment)
@@ -148,6 +147,49 @@ def _on_init(environment: Environment, **_: Any) -> None:
         _start_metrics(environment, os.environ[METRICS_ENV])
 
 
+# -- each request: noted on Locust's critical path, counted in batches ----------------------
+#
+# Measured (benchmark case 8: this harness against plain Locust, the same file): what runs per
+# request costs several times more between two requests (caches cold after the HTTP client,
+# gevent and the user's code) than in a tight loop, and a second request listener costs ~2 %
+# of a core's load even when it does nothing. So there is one listener, `_on_request`: it
+# notes the request (its time, a tuple) and every `_NOTE_AT` requests `_log_noted` counts
+# them in a tight loop, into loadkit's histograms and, in place of Locust's own listener,
+# into Locust's statistics with Locust's own code (`_join_locusts_stats`). Every reader of
+# either flushes first: the harness's readers, Locust's at the end of a test and at each
+# worker report (listeners below), and a greenlet every `_NOTE_FOR_S` for the rest (the web
+# UI, the CSV writer), so Locust's statistics are never more than that behind.
+
+_NOTE_AT = 256
+_NOTE_FOR_S = 0.1
+_noted: list[tuple[float, str, str, float | None, int, Any, str, float]] = []
+_note = _noted.append
+# Locust's own RequestStats.log_request and log_error, once its listener is replaced.
+_locust_log: list[Any] = []
+
+
+class _StatsClock:
+    """`locust.stats`'s `time` while the harness is joined to Locust's statistics: `time()` is
+    the moment a noted request completed while `_log_noted` logs it (so Locust counts it in
+    the second it completed in, as its own listener would), the real clock otherwise."""
+
+    __slots__ = ("at",)
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+
+    def time(self) -> float:
+        at = self.at
+        return _time() if at is None else at
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+_stats_clock = _StatsClock()
+_time = time.time
+
+
 def _on_request(
     request_type: str,
     name: str,
@@ -160,34 +202,63 @@ def _on_request(
     url: str | None = None,
     **_: Any,
 ) -> None:
-    # On Locust's critical path. Every argument Locust passes is named so that Python does not
-    # build a dict of the rest on each call. Normally replaced by `_on_request_and_stats`
-    # (see `_join_locusts_stats_listener`); this one serves where that cannot be done.
-    _note_request(request_type, name, response_time, exception, context)
-
-
-def _note_request(
-    request_type: str,
-    name: str,
-    response_time: float | None,
-    exception: BaseException | None,
-    context: Any,
-) -> None:
-    """One request into the fine histograms, and into the corrected ones when some starts
-    are scheduled: its time plus how late its iteration started (0 for a user without a
-    schedule, so both sets count the same requests)."""
+    # Every argument Locust passes is named so that Python does not build a dict of the rest
+    # on each call. Scheduled users (`_schedules`) put how late the iteration started on the
+    # request's context: read now, the context may be the user's and change.
     greenlet = getcurrent()
     try:
         user_class: str = greenlet.loadkit_user_class
     except AttributeError:
         user_class = _user_class_of(greenlet)
-    # Locust counts a failure when the event carries an exception (`if exception:`).
-    failed = bool(exception)
-    _record(request_type, name, response_time, failed, user_class)
-    if _schedules:
-        delay = context.get(START_DELAY_KEY, 0.0) if context else 0.0
-        corrected = None if response_time is None else response_time + delay
-        _record_corrected(request_type, name, corrected, failed, user_class)
+    delay = context.get(START_DELAY_KEY, 0.0) if _schedules and context else 0.0
+    at = _time()
+    _note((at, request_type, name, response_time, response_length, exception, user_class, delay))
+    if len(_noted) >= _NOTE_AT:
+        _log_noted()
+
+
+def _log_noted() -> None:
+    """Count the noted requests: into Locust's statistics (when joined), the fine histograms,
+    and the corrected ones when some starts are scheduled: the time plus how late the
+    iteration started (0 for a user without a schedule, so both sets count the same)."""
+    if not _noted:
+        return
+    noted = _noted[:]
+    del _noted[:]
+    ours: list[Noted] = []
+    corrected: list[Noted] = []
+    clock = _stats_clock
+    log_request, log_error = _locust_log or (None, None)  # not joined: Locust logs itself
+    try:
+        for at, request_type, name, response_time, length, exception, user, delay in noted:
+            if log_request is not None:
+                clock.at = at
+                try:
+                    log_request(request_type, name, response_time, length)
+                    if exception:
+                        log_error(request_type, name, exception)  # type: ignore[misc]
+                except Exception:  # as Locust's EventHook: log it, go on with the others
+                    logging.exception("Uncaught exception in Locust's statistics")
+            failed = bool(exception)  # Locust counts a failure when there is an exception
+            ours.append((at, request_type, name, response_time, failed, user))
+            if _schedules:
+                late = None if response_time is None else response_time + delay
+                corrected.append((at, request_type, name, late, failed, user))
+    finally:
+        clock.at = None
+    _histograms.count(ours)
+    if corrected:
+        _corrected.count(corrected)
+
+
+def _log_noted_before(**_: Any) -> None:
+    _log_noted()
+
+
+def _log_noted_loop() -> None:
+    while True:
+        gevent.sleep(_NOTE_FOR_S)
+        _log_noted()
 
 
 def _arrival_counts() -> list[int] | None:
@@ -206,42 +277,28 @@ def _all_arrival_counts() -> list[int] | None:
     return [sum(column) for column in zip(*parts, strict=True)]
 
 
-def _join_locusts_stats_listener(environment: Environment) -> None:
-    """One listener for Locust's statistics and ours instead of two. Measured (benchmark
-    case 7's method, harness against plain Locust): a second request listener costs ~2 % of
-    the load a core generates even when it does nothing, since Locust binds every event
-    argument anew for each listener. So the runner's own listener (its three lines: log the
-    request, and the error if there is one) is replaced by `_on_request_and_stats`, which
-    does them and then ours. Left as it is when Locust's listener is not where it is in
-    Locust 2.47 (`Runner.__init__`'s `on_request`)."""
+def _join_locusts_stats(environment: Environment) -> None:
+    """Log into Locust's statistics from `_log_noted`, in place of the runner's own request
+    listener (its three lines: log the request, and the error if there is one, with
+    `time.time()` read inside `locust.stats`, which `_StatsClock` then answers). Left as it
+    is when Locust's listener or clock is not what it is in Locust 2.47
+    (`Runner.__init__`'s `on_request`, `locust.stats.time`): then Locust logs each request
+    itself, as without the harness."""
+    import locust.stats
+
     handlers = environment.events.request._handlers
-    stats = environment.stats
     qualname = "Runner.__init__.<locals>.on_request"
     locusts = [h for h in handlers if getattr(h, "__qualname__", "") == qualname]
-    if len(locusts) != 1 or _on_request not in handlers or environment.runner is None:
+    if (
+        len(locusts) != 1
+        or _on_request not in handlers
+        or environment.runner is None
+        or getattr(locust.stats, "time", None) not in (time, _stats_clock)
+    ):
         return
-    log_request: Any = stats.log_request  # Locust's own calls, as its listener makes them
-    log_error: Any = stats.log_error
-
-    def _on_request_and_stats(
-        request_type: str,
-        name: str,
-        response_time: float | None,
-        response_length: int,
-        response: Any = None,
-        context: Any = None,
-        exception: BaseException | None = None,
-        start_time: float | None = None,
-        url: str | None = None,
-        **_: Any,
-    ) -> None:
-        log_request(request_type, name, response_time, response_length)
-        if exception:
-            log_error(request_type, name, exception)
-        _note_request(request_type, name, response_time, exception, context)
-
-    handlers[handlers.index(locusts[0])] = _on_request_and_stats
-    handlers.remove(_on_request)
+    setattr(locust.stats, "time", _stats_clock)  # noqa: B010 (not an attribute it exports)
+    _locust_log[:] = [environment.stats.log_request, environment.stats.log_error]
+    handlers.remove(locusts[0])
 
 
 def _user_class_of(greenlet: Any) -> str:
@@ -261,6 +318,7 @@ def _user_class_of(greenlet: Any) -> str:
 
 
 def _on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None:
+    _log_noted()  # before Locust's listener (added after this one) serializes its stats
     data[_HISTOGRAMS_REPORT_KEY] = _histograms.drain()
     if _schedules:
         data[_CORRECTED_REPORT_KEY] = _corrected.drain()
@@ -345,6 +403,7 @@ def _users_loop(environment: Environment) -> None:
 def _seal_loop() -> None:
     while True:
         gevent.sleep(5.0)
+        _log_noted()
         _histograms.seal(int(time.time()) - _SEAL_AFTER_S)
         _corrected.seal(int(time.time()) - _SEAL_AFTER_S)
 
@@ -408,6 +467,7 @@ def _on_test_stopping(environment: Environment, **_: Any) -> None:
 
 
 def _on_test_stop(environment: Environment, **_: Any) -> None:
+    _log_noted()
     _state["stopped_at"] = time.time()
     if _ui["current"] is not None and _is_reporting_process(environment):
         # A master's workers send their last report as they stop: let it arrive.
@@ -449,6 +509,7 @@ def _progress_loop(fd: int, environment: Environment) -> None:
         runner = environment.runner
         if runner is None:
             continue
+        _log_noted()
         total = environment.stats.total
         # Locust's total counts transactions too; loadkit's request counts never do.
         txn = [e for e in environment.stats.entries.values() if e.method == TRANSACTION_TYPE]
@@ -561,6 +622,7 @@ def _judged_now(environment: Environment) -> list[Any]:
         return list(cache[1])
     if _metrics["config"] is None or _state["started_at"] is None:
         return []
+    _log_noted()
     lag = 4 if isinstance(environment.runner, MasterRunner) else 1
     elapsed = (_state["stopping_at"] or time.time()) - _state["started_at"]
 
@@ -591,6 +653,7 @@ def _metrics_loop() -> None:
 def _add_complete_seconds(end: int) -> None:
     """This process's requests of the seconds before `end` not counted yet (the recorder
     writes each request into the second it completed in, so a past second is complete)."""
+    _log_noted()
     start = _metrics["added_until"]
     if end > start:
         _metrics["cumulative"].add_rows(_histograms.payload(start=start, end=end))
@@ -603,6 +666,7 @@ def _metrics_snapshot(environment: Environment) -> Any:
     """One scrape's numbers (threshold states computed at most once a second)."""
     from loadkit import metrics
 
+    _log_noted()
     runner = environment.runner
     cumulative = _metrics["cumulative"]
     lag = 4 if isinstance(runner, MasterRunner) else 1
@@ -697,6 +761,7 @@ def _begin_ui_test(environment: Environment) -> None:
     for name in (RunFolder.SCENARIO, RunFolder.LOCUSTFILE):
         with contextlib.suppress(OSError):
             (folder.path / name).write_bytes((session.path / name).read_bytes())
+    _log_noted()  # the previous test's, before they are dropped
     _histograms.drain()
     _corrected.drain()
     del _cpu_samples[:]
@@ -721,6 +786,7 @@ def _on_reset_stats(**_: Any) -> None:
     """The web UI's Reset: Locust forgets the statistics so far (this event fires just before).
     Nothing measured may be lost, so the test's folder is closed with them, and a new one goes
     on from here."""
+    _log_noted()  # Locust resets its statistics right after this event
     environment: Environment | None = _state["env"]
     if environment is None or _ui["current"] is None or not _is_reporting_process(environment):
         return
@@ -758,6 +824,7 @@ def _finish_ui_test(environment: Environment) -> None:
 def write_final_snapshot(
     environment: Environment, run_dir: str, exit_code: int, *, csv_prefix: str | None = None
 ) -> None:
+    _log_noted()
     stats = environment.stats
     runner = environment.runner
     if isinstance(runner, MasterRunner) and _state["started_at"] is None and runner.clients:
@@ -1040,6 +1107,10 @@ def main() -> None:
     events.reset_stats.add_listener(_on_reset_stats)
     events.test_stop.add_listener(_on_test_stop)
     events.quit.add_listener(_on_quit)
+    # Before Locust's own listeners (added later, with the runner) read its statistics: the
+    # final tables and exit code (quitting), --reset-stats (spawning_complete).
+    events.quitting.add_listener(_log_noted_before)
+    events.spawning_complete.add_listener(_log_noted_before)
     events.request.add_listener(_on_request)
     events.report_to_master.add_listener(_on_report_to_master)
     events.worker_report.add_listener(_on_worker_report)

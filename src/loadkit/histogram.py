@@ -75,6 +75,7 @@ __all__ = [
     "UNTIMED",
     "Histogram",
     "HistogramRecorder",
+    "Noted",
     "RequestHistogram",
     "RunHistograms",
     "SeriesKey",
@@ -427,32 +428,31 @@ _Key = tuple[str, str, str]
 _Counts = dict[int, int]
 _Pair = tuple[_Counts, _Counts]  # (ok, failed)
 _Packed = tuple["array[int]", "array[int]"]  # the same, as flat [index, count, ...] arrays
+Noted = tuple[float, str, str, float | None, bool, str]
+"""One request for `HistogramRecorder.count`: (completed at, type, name, ms, failed, user)."""
 
 
 class HistogramRecorder:
     """Collects response times per (type, name, user) and second, cheaply.
 
-    ``record`` runs once per request on Locust's critical path: a clock read, two dict
-    look-ups, a logarithm and a dict increment; nothing is allocated per request but the key
-    tuple. Memory grows with seconds x series x distinct buckets, never with the number of
-    requests, and ``seal`` packs seconds that will not change any more into arrays (8 bytes
-    per bucket instead of ~70 in dicts: a 10-minute run at 10,000 req/s with ~1,000 distinct
-    buckets a second keeps ~6 MB instead of ~43 MB). A worker ships its data with ``drain``
-    and starts afresh; the master adds it with ``merge_payload``. The payload is a plain list
-    (msgpack-friendly): ``[[second, type, name, user, ok_flat, failed_flat], ...]``.
+    ``count`` adds a batch of requests (the harness notes each request on Locust's critical
+    path and counts a few hundred at a time, see `loadkit.harness`): per request a logarithm
+    and a dict increment, nothing allocated but the key tuple. Memory grows with seconds x
+    series x distinct buckets, never with the number of requests, and ``seal`` packs seconds
+    that will not change any more into arrays (8 bytes per bucket instead of ~70 in dicts: a
+    10-minute run at 10,000 req/s with ~1,000 distinct buckets a second keeps ~6 MB instead
+    of ~43 MB). A worker ships its data with ``drain`` and starts afresh; the master adds it
+    with ``merge_payload``. The payload is a plain list (msgpack-friendly):
+    ``[[second, type, name, user, ok_flat, failed_flat], ...]``.
     """
 
-    __slots__ = ("_current", "_live", "_pending", "_sealed", "_second")
-
-    FLUSH_AT = 256
-    """Requests kept as raw tuples before they are counted (see `record`)."""
+    __slots__ = ("_current", "_live", "_sealed", "_second")
 
     def __init__(self) -> None:
         self._live: dict[int, dict[_Key, _Pair]] = {}
         self._sealed: dict[int, dict[_Key, _Packed]] = {}
         self._second = -1
         self._current: dict[_Key, _Pair] = {}
-        self._pending: list[tuple[float, str, str, float | None, bool, str]] = []
 
     def record(
         self,
@@ -462,19 +462,13 @@ class HistogramRecorder:
         failed: bool,
         user: str = "",
     ) -> None:
-        """Count one request. On Locust's critical path, between two requests, the counting
-        itself ran at several times its speed in a tight loop (caches cold): a request is
-        only noted here (the clock read and a tuple) and counted with the next few hundred
-        in `_flush`, which every reader calls first, so no reader ever misses one."""
-        pending = self._pending
-        pending.append((_time(), request_type, name, response_time, failed, user))
-        if len(pending) >= self.FLUSH_AT:
-            self._flush()
+        """Count one request that completed now."""
+        self.count(((_time(), request_type, name, response_time, failed, user),))
 
-    def _flush(self) -> None:
-        """Count the noted requests: ``bucket_index`` with the arithmetic inlined."""
-        pending, self._pending = self._pending, []
-        for at, request_type, name, response_time, failed, user in pending:
+    def count(self, noted: Iterable[Noted]) -> None:
+        """Count requests noted as ``(completed at, type, name, response time in ms or None,
+        failed, user class)``: ``bucket_index`` with the arithmetic inlined."""
+        for at, request_type, name, response_time, failed, user in noted:
             second = int(at)
             if second != self._second:
                 self._switch(second)
@@ -506,7 +500,6 @@ class HistogramRecorder:
 
     def seal(self, before: int) -> None:
         """Pack the seconds before ``before`` (except the one being recorded) into arrays."""
-        self._flush()
         for second in [s for s in self._live if s < before and s != self._second]:
             per_key = self._live.pop(second)
             for key, pair in self._unseal(second).items():  # a late report reopened it
@@ -520,7 +513,6 @@ class HistogramRecorder:
         """Requests and failures that completed in ``second``, and their p95 (ms, successful
         requests only; None without any): the live status line's "now". Transactions
         (`TRANSACTION_TYPE`) are not requests and are left out."""
-        self._flush()
         ok, failed = Histogram(), Histogram()
         for key, (ok_counts, failed_counts) in self._live.get(second, {}).items():
             if key[0] != TRANSACTION_TYPE:
@@ -535,7 +527,6 @@ class HistogramRecorder:
 
     def merge_payload(self, payload: Iterable[Sequence[Any]]) -> None:
         """Add a worker's ``drain()`` payload (the master's side)."""
-        self._flush()
         for second, request_type, name, user, ok, failed in payload:
             per_key = self._live.get(int(second))
             if per_key is None:
@@ -549,7 +540,6 @@ class HistogramRecorder:
     def payload(self, start: int | None = None, end: int | None = None) -> list[list[Any]]:
         """Everything recorded so far (or in the seconds ``start <= s < end``):
         ``[[second, type, name, user, ok, failed], ...]``."""
-        self._flush()
         rows: list[list[Any]] = []
         seconds = sorted(set(self._live) | set(self._sealed))
         for second in seconds:
