@@ -224,7 +224,7 @@ def _log_noted() -> None:
     if not _noted:
         return
     noted = _noted[:]
-    del _noted[:]
+    del _noted[: len(noted)]
     ours: list[Noted] = []
     corrected: list[Noted] = []
     clock = _stats_clock
