@@ -8,10 +8,11 @@ runners, stats, CSV writers, master/worker and the web UI stay Locust's:
   format and as `locust_final.json` with the raw response-time histograms;
 - fine response-time histograms (`loadkit.histogram`: 0.5 %-wide log buckets) per request
   type, name and user class and per wall-clock second, recorded by a `request` listener in
-  every process that makes requests; workers ship theirs with each report to the master
-  (`report_to_master`, then forget them) and the master merges them (`worker_report`), just as
-  Locust ships its own stats; the master (or the local process) writes `histograms.json`
-  with the final snapshot;
+  every process that makes requests (the only one: it also logs into Locust's statistics, in
+  place of Locust's own listener, in batches; see "each request" below); workers ship theirs
+  with each report to the master (`report_to_master`, then forget them) and the master merges
+  them (`worker_report`), just as Locust ships its own stats; the master (or the local
+  process) writes `histograms.json` with the final snapshot;
 - what the verdict needs to know about the load actually delivered: the user count and the
   CPU use of every load-generating process, sampled each second from the start of the run
   (workers ship theirs to the master with their reports), and the notes the generated code
