@@ -311,6 +311,10 @@ def test_secrets_come_from_secret_refs_in_master_and_workers_and_never_as_values
             {"secretRef": {"name": "more"}},
         ]
     assert "envFrom" not in container(documents(reference())["Job/master"])
+    # Workers are told the secrets' names (never values), to mask them in their pod logs.
+    args = container(docs["Job/worker"])["args"]
+    assert args[args.index("--secret-env") :] == ["--secret-env", "API_TOKEN"]
+    assert "--secret-env" not in container(documents(reference())["Job/worker"])["args"]
 
 
 def test_a_scenario_reading_secrets_needs_a_secret(project: Path, secret_env: None) -> None:

@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -72,6 +73,13 @@ users:
 def recorder() -> Iterator[TargetProcess]:
     with TargetProcess(record=True) as target:
         yield target
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def new_secret() -> str:
@@ -355,3 +363,57 @@ def test_secrets_are_masked_as_json_and_html_write_them() -> None:
     assert masks.mask(f"<td>{html.escape(secret)}</td>") == "<td>***</td>"
     assert masks.mask("x sEcReT-long-one y") == "x *** y"
     assert not Secrets(["", ""])
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_a_remote_worker_masks_what_it_prints_when_told_the_secrets_names(
+    recorder: TargetProcess, tmp_path: Path, named: bool
+) -> None:
+    """`loadkit worker --secret-env API_KEY`: the worker's own output (its terminal, a pod's
+    log) has the secret masked; without the flag the same leaks reach it (the control)."""
+    secret = new_secret()
+    scenario = prepare(tmp_path, recorder.url, "3s")
+    port = str(free_port())
+    out = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOADKIT_")}
+    env.update(PYTHONPATH=os.pathsep.join([_SRC, str(tmp_path)]), API_KEY=secret)
+    master = subprocess.Popen(
+        [sys.executable, "-m", "loadkit", "run", str(scenario), "--master", "--master-port",
+         port, "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "loadkit", "worker", "--master-host", "127.0.0.1",
+         "--master-port", port, *(["--secret-env", "API_KEY"] if named else [])],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    stdout, stderr = master.communicate(timeout=90)
+    worker_out, worker_err = worker.communicate(timeout=30)
+    assert master.returncode == ExitStatus.THRESHOLDS_FAILED, (stdout, stderr)
+    assert_nowhere(secret, out, stdout, stderr)  # the master masks what workers report
+    printed = worker_out + worker_err
+    assert "printed" in printed and "raised with" in printed, printed
+    if named:
+        assert secret not in printed, printed
+        assert "printed ***" in printed and "raised with ***" in printed
+    else:
+        assert f"printed {secret}" in printed
+
+
+def test_a_worker_refuses_a_secret_it_cannot_mask() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOADKIT_")}
+    env.update(PYTHONPATH=_SRC, SHORT_KEY="1234567")
+    env.pop("NO_SUCH_KEY", None)
+    for name, expected in (
+        ("NO_SUCH_KEY", "--secret-env NO_SUCH_KEY: no such environment variable here"),
+        ("SHORT_KEY", "--secret-env SHORT_KEY: shorter than 8 characters"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "loadkit", "worker", "--master-host", "127.0.0.1",
+             "--secret-env", name],
+            capture_output=True, text=True, env=env, timeout=30,
+        )  # fmt: skip
+        assert proc.returncode == ExitStatus.INVALID_INPUT, proc
+        (line,) = proc.stderr.strip().splitlines()
+        assert line.startswith(f"loadkit: error: {expected}"), line
+        assert "1234567" not in proc.stderr

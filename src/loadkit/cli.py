@@ -793,16 +793,27 @@ class ProcessesParam(click.ParamType[int | None]):
     show_default=True,
     help="Worker processes on this machine, or auto (one per core).",
 )
-def worker(master_host: str, master_port: int, processes: int | None) -> ExitStatus:
+@click.option(
+    "--secret-env",
+    "secret_envs",
+    multiple=True,
+    metavar="NAME",
+    help="An environment variable holding one of the scenario's secrets: masked in all this "
+    "worker prints and logs. Repeatable.",
+)
+def worker(
+    master_host: str, master_port: int, processes: int | None, secret_envs: tuple[str, ...]
+) -> ExitStatus:
     """Generate load for a `loadkit run --master` on another machine, until it ends.
 
     Needs no scenario file: the generated locustfile (test data included) comes from the
     master, so what runs is what the master reviewed. Secrets are read from this machine's
-    own environment, never sent over the wire.
+    own environment, never sent over the wire; name them with --secret-env so that this
+    worker masks them in its own output too (the master masks what workers report).
     """
     from loadkit.runner import run_worker
 
-    code = run_worker(master_host, master_port, processes)
+    code = run_worker(master_host, master_port, processes, secret_envs)
     return ExitStatus.PASS if code == 0 else ExitStatus.INTERNAL_ERROR
 
 

@@ -172,6 +172,8 @@ def manifests(
         str(MASTER_PORT),
         "--processes",
         str(processes),
+        # The secrets' names (values only from the pod's Secrets): masked in the pod's log.
+        *[arg for secret in needed for arg in ("--secret-env", secret)],
     ]
     documents = [
         _configmap(pod, files),

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +44,7 @@ from loadkit.harness_protocol import (
 from loadkit.histogram import RunHistograms, load_histograms
 from loadkit.launcher import LocustProcess
 from loadkit.live import LiveConfig
-from loadkit.masking import mask_folder
+from loadkit.masking import MIN_SECRET_LENGTH, mask_folder
 from loadkit.periodic_stats import read_periodic_stats
 from loadkit.report.markdown import render_markdown
 from loadkit.run_cache import Launch
@@ -249,14 +249,40 @@ def worker_command(master_host: str, master_port: int, processes: int | None) ->
     return command
 
 
-def run_worker(master_host: str, master_port: int, processes: int | None) -> int:
-    """Run a worker until its master ends the test (or a signal arrives); its exit code."""
+def run_worker(
+    master_host: str, master_port: int, processes: int | None, secret_names: tuple[str, ...] = ()
+) -> int:
+    """Run a worker until its master ends the test (or a signal arrives); its exit code.
+    `secret_names`: environment variables holding the scenario's secrets, which the worker's
+    harness masks in everything its Locust prints and logs (the master masks what workers
+    report in any case, but a worker's own output goes to its own terminal or pod log)."""
+    env = {**os.environ, SECRET_NAMES_ENV: worker_secret_names(secret_names, os.environ)}
     command = worker_command(master_host, master_port, processes)
     # Own session: a terminal's Ctrl-C reaches only us, and Locust is stopped once.
-    with subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True) as process:
+    with subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, start_new_session=True, env=env
+    ) as process:
         aborted = threading.Event()
         with _forward_signals(process, aborted):
             return process.wait()
+
+
+def worker_secret_names(names: tuple[str, ...], environ: Mapping[str, str]) -> str:
+    """LOADKIT_SECRET_NAMES for a worker's harness; UsageError for a name this machine's
+    environment does not hold, or whose value is too short to be masked safely (the same
+    rule as `loadkit run`'s, which never shows the value nor its length)."""
+    for name in names:
+        if not environ.get(name):
+            raise UsageError(
+                f"--secret-env {name}: no such environment variable here; export it (the "
+                "value the scenario reads as a secret) before starting the worker"
+            )
+        if len(environ[name]) < MIN_SECRET_LENGTH:
+            raise UsageError(
+                f"--secret-env {name}: shorter than {MIN_SECRET_LENGTH} characters, too short "
+                "to be masked safely in logs; use a longer value"
+            )
+    return ",".join(names)
 
 
 @dataclass(frozen=True)
