@@ -35,9 +35,13 @@ class Clock:  # the harness's clock, set here: which second each request complet
 clock = Clock()
 harness._time = clock
 events.request.add_listener(harness._on_request)  # as harness.main() does, before the runner
+seen_at_quitting = []
+# A locustfile's own quitting listener (added before Locust's init, as a locustfile's are).
+events.quitting.add_listener(lambda environment, **kw: seen_at_quitting.append(
+    environment.stats.total.num_requests))
 env = Environment(user_classes=[Citizen], events=events)
 env.create_local_runner()
-harness._join_locusts_stats(env)
+harness._on_init(env)
 out = {
     "handlers": [h.__name__ for h in events.request._handlers],
     "clock_replaced": locust.stats.time is harness._stats_clock,
@@ -80,6 +84,30 @@ fire("/c", None)  # a request without a time, counted as Locust counts it
 harness._log_noted_before()  # as Locust's `quitting` event calls it, before its tables
 out["after_quitting"] = env.stats.entries[("/c", "GET")].num_requests
 out["untimed"] = env.stats.entries[("/c", "GET")].num_none_requests
+
+# Locust fires `quitting` in reverse order: the harness's flush still comes first.
+fire("/c", 6.0)
+env.events.quitting.fire(environment=env, reverse=True)
+out["seen_at_quitting"] = seen_at_quitting
+out["total_at_quitting"] = env.stats.total.num_requests
+
+# What was noted before Locust clears its statistics (a new test) is cleared with them.
+fire("/d", 7.0)
+env.stats.clear_all()
+harness._log_noted()
+out["after_clear"] = env.stats.total.num_requests
+
+# A request Locust's statistics cannot log: logged as Locust's EventHook logs it, exit code 2
+# (Locust's flag), and the rest of the batch is counted.
+import locust.log
+fire("/e", 8.0)
+events.request.fire(request_type="GET", name="/e", response_time=9.0, response_length=None,
+                    response=None, context={}, exception=None, start_time=None, url="/e")
+fire("/e", 10.0)
+harness._log_noted()
+out["unhandled"] = locust.log.unhandled_greenlet_exception
+out["e_max"] = env.stats.entries[("/e", "GET")].max_response_time
+out["e_ours"] = sum(sum(row[4][1::2]) for row in harness._histograms.payload() if row[2] == "/e")
 print(json.dumps(out))
 """
 
@@ -116,3 +144,14 @@ def test_locusts_statistics_are_never_more_than_a_moment_behind(seen: dict[str, 
     assert seen["before_loop"] == 0  # noted, not counted yet
     assert seen["after_loop"] == 1
     assert seen["after_quitting"] == 2 and seen["untimed"] == 1
+    # A locustfile's quitting listener already sees the request noted just before.
+    assert seen["seen_at_quitting"] == [seen["total_at_quitting"]] == [303]
+
+
+def test_what_locust_clears_or_cannot_log_is_treated_as_locust_would(
+    seen: dict[str, Any],
+) -> None:
+    assert seen["after_clear"] == 0
+    assert seen["unhandled"] is True
+    assert seen["e_max"] == 10.0  # the request after the bad one still logged
+    assert seen["e_ours"] == 3

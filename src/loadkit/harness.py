@@ -129,6 +129,10 @@ def _on_init(environment: Environment, **_: Any) -> None:
             _schedules.append(schedule)
     _join_locusts_stats(environment)
     gevent.spawn(_log_noted_loop)
+    # Locust fires `quitting` in reverse: added last (the locustfile's and the runner's are
+    # in by now), this runs first, before any quitting listener, the final tables and the
+    # exit code read the statistics.
+    environment.events.quitting.add_listener(_log_noted_before)
     if not _is_reporting_process(environment):
         return
     gevent.spawn(_users_loop, environment)
@@ -238,8 +242,8 @@ def _log_noted() -> None:
                     log_request(request_type, name, response_time, length)
                     if exception:
                         log_error(request_type, name, exception)  # type: ignore[misc]
-                except Exception:  # as Locust's EventHook: log it, go on with the others
-                    logging.exception("Uncaught exception in Locust's statistics")
+                except Exception:  # as Locust's EventHook: log it, exit code 2, go on
+                    _unhandled("Uncaught exception in event handler (Locust's statistics)")
             failed = bool(exception)  # Locust counts a failure when there is an exception
             ours.append((at, request_type, name, response_time, failed, user))
             if _schedules:
@@ -247,9 +251,19 @@ def _log_noted() -> None:
                 corrected.append((at, request_type, name, late, failed, user))
     finally:
         clock.at = None
-    _histograms.count(ours)
-    if corrected:
-        _corrected.count(corrected)
+    try:
+        _histograms.count(ours)
+        if corrected:
+            _corrected.count(corrected)
+    except Exception:  # a request Locust could not have counted either (an unhashable name)
+        _unhandled("Uncaught exception in event handler (loadkit's histograms)")
+
+
+def _unhandled(message: str) -> None:
+    import locust.log
+
+    logging.exception(message)
+    locust.log.unhandled_greenlet_exception = True  # Locust's exit code 2, as for a listener
 
 
 def _log_noted_before(**_: Any) -> None:
@@ -259,7 +273,8 @@ def _log_noted_before(**_: Any) -> None:
 def _log_noted_loop() -> None:
     while True:
         gevent.sleep(_NOTE_FOR_S)
-        _log_noted()
+        with contextlib.suppress(Exception):  # reported by `_unhandled`; the loop goes on
+            _log_noted()
 
 
 def _arrival_counts() -> list[int] | None:
@@ -298,8 +313,21 @@ def _join_locusts_stats(environment: Environment) -> None:
     ):
         return
     setattr(locust.stats, "time", _stats_clock)  # noqa: B010 (not an attribute it exports)
-    _locust_log[:] = [environment.stats.log_request, environment.stats.log_error]
+    stats = environment.stats
+    _locust_log[:] = [stats.log_request, stats.log_error]
     handlers.remove(locusts[0])
+    # What was noted before Locust clears (a new test) or resets (--reset-stats, the web UI's
+    # Reset) its statistics belongs to what is cleared, as it would without the batches.
+    for method in ("clear_all", "reset_all"):
+        setattr(stats, method, _noted_first(getattr(stats, method)))
+
+
+def _noted_first(method: Any) -> Any:
+    def counted_then(*args: Any, **kwargs: Any) -> Any:
+        _log_noted()
+        return method(*args, **kwargs)
+
+    return counted_then
 
 
 def _user_class_of(greenlet: Any) -> str:
@@ -762,7 +790,7 @@ def _begin_ui_test(environment: Environment) -> None:
     for name in (RunFolder.SCENARIO, RunFolder.LOCUSTFILE):
         with contextlib.suppress(OSError):
             (folder.path / name).write_bytes((session.path / name).read_bytes())
-    _log_noted()  # the previous test's, before they are dropped
+    _log_noted()  # the previous test's (into Locust's cleared statistics), then dropped
     _histograms.drain()
     _corrected.drain()
     del _cpu_samples[:]
@@ -1108,10 +1136,6 @@ def main() -> None:
     events.reset_stats.add_listener(_on_reset_stats)
     events.test_stop.add_listener(_on_test_stop)
     events.quit.add_listener(_on_quit)
-    # Before Locust's own listeners (added later, with the runner) read its statistics: the
-    # final tables and exit code (quitting), --reset-stats (spawning_complete).
-    events.quitting.add_listener(_log_noted_before)
-    events.spawning_complete.add_listener(_log_noted_before)
     events.request.add_listener(_on_request)
     events.report_to_master.add_listener(_on_report_to_master)
     events.worker_report.add_listener(_on_worker_report)

@@ -60,6 +60,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -485,6 +486,8 @@ class HistogramRecorder:
                 index = UNTIMED
             except ValueError:  # 0 (or negative)
                 index = 0
+            except OverflowError:  # infinite: counted, in the last bucket there is
+                index = _LAST_INDEX
             counts[index] = counts.get(index, 0) + 1
 
     def _switch(self, second: int) -> None:
@@ -591,6 +594,7 @@ class HistogramRecorder:
 
 
 _time = time.time
+_LAST_INDEX = bucket_index(sys.float_info.max)
 
 
 def _flat(counts: _Counts) -> list[int]:
