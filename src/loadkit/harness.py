@@ -40,6 +40,7 @@ import os
 import signal
 import sys
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -167,31 +168,17 @@ def _on_init(environment: Environment, **_: Any) -> None:
 
 _NOTE_AT = 256
 _NOTE_FOR_S = 0.1
-_noted: list[tuple[float, str, str, float | None, int, Any, str, float]] = []
+_noted: list[Noted] = []
 _note = _noted.append
 # Locust's own RequestStats.log_request and log_error, once its listener is replaced.
 _locust_log: list[Any] = []
-
-
-class _StatsClock:
-    """`locust.stats`'s `time` while the harness is joined to Locust's statistics: `time()` is
-    the moment a noted request completed while `_log_noted` logs it (so Locust counts it in
-    the second it completed in, as its own listener would), the real clock otherwise."""
-
-    __slots__ = ("at",)
-
-    def __init__(self) -> None:
-        self.at: float | None = None
-
-    def time(self) -> float:
-        at = self.at
-        return _time() if at is None else at
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(time, name)
-
-
-_stats_clock = _StatsClock()
+# `locust.stats`'s `time` once joined: the time module's functions, but while `_log_noted`
+# logs a request into Locust's statistics `time()` is the moment that request completed (the
+# float's own `__float__`), so Locust counts it in the second it completed in, as its own
+# listener would; the real `time.time` at any other moment.
+_stats_clock = types.SimpleNamespace(
+    **{name: getattr(time, name) for name in dir(time) if not name.startswith("__")}
+)
 _time = time.time
 
 
@@ -217,7 +204,7 @@ def _on_request(
         user_class = _user_class_of(greenlet)
     delay = context.get(START_DELAY_KEY, 0.0) if _schedules and context else 0.0
     at = _time()
-    _note((at, request_type, name, response_time, response_length, exception, user_class, delay))
+    _note((at, request_type, name, response_time, exception, user_class, response_length, delay))
     if len(_noted) >= _NOTE_AT:
         _log_noted()
 
@@ -230,31 +217,24 @@ def _log_noted() -> None:
         return
     noted = _noted[:]
     del _noted[: len(noted)]
-    ours: list[Noted] = []
-    corrected: list[Noted] = []
-    clock = _stats_clock
-    log_request, log_error = _locust_log or (None, None)  # not joined: Locust logs itself
-    try:
-        for at, request_type, name, response_time, length, exception, user, delay in noted:
-            if log_request is not None:
-                clock.at = at
+    if _locust_log:  # else not joined: Locust logs each request itself
+        log_request, log_error = _locust_log
+        clock = _stats_clock
+        try:
+            for at, request_type, name, response_time, exception, _, length, _ in noted:
+                clock.time = at.__float__
                 try:
                     log_request(request_type, name, response_time, length)
                     if exception:
-                        log_error(request_type, name, exception)  # type: ignore[misc]
+                        log_error(request_type, name, exception)
                 except Exception:  # as Locust's EventHook: log it, exit code 2, go on
                     _unhandled("Uncaught exception in event handler (Locust's statistics)")
-            failed = bool(exception)  # Locust counts a failure when there is an exception
-            ours.append((at, request_type, name, response_time, failed, user))
-            if _schedules:
-                late = None if response_time is None else response_time + delay
-                corrected.append((at, request_type, name, late, failed, user))
-    finally:
-        clock.at = None
+        finally:
+            clock.time = time.time
     try:
-        _histograms.count(ours)
-        if corrected:
-            _corrected.count(corrected)
+        _histograms.count(noted)
+        if _schedules:
+            _corrected.count(noted, delayed=True)
     except Exception:  # a request Locust could not have counted either (an unhashable name)
         _unhandled("Uncaught exception in event handler (loadkit's histograms)")
 
@@ -296,7 +276,7 @@ def _all_arrival_counts() -> list[int] | None:
 def _join_locusts_stats(environment: Environment) -> None:
     """Log into Locust's statistics from `_log_noted`, in place of the runner's own request
     listener (its three lines: log the request, and the error if there is one, with
-    `time.time()` read inside `locust.stats`, which `_StatsClock` then answers). Left as it
+    `time.time()` read inside `locust.stats`, which `_stats_clock` then answers). Left as it
     is when Locust's listener or clock is not what it is in Locust 2.47
     (`Runner.__init__`'s `on_request`, `locust.stats.time`): then Locust logs each request
     itself, as without the harness."""

@@ -429,8 +429,10 @@ _Key = tuple[str, str, str]
 _Counts = dict[int, int]
 _Pair = tuple[_Counts, _Counts]  # (ok, failed)
 _Packed = tuple["array[int]", "array[int]"]  # the same, as flat [index, count, ...] arrays
-Noted = tuple[float, str, str, float | None, bool, str]
-"""One request for `HistogramRecorder.count`: (completed at, type, name, ms, failed, user)."""
+Noted = tuple[float, str, str, float | None, Any, str, int, float]
+"""One request as the harness notes it for `HistogramRecorder.count`: (completed at, type,
+name, response time in ms or None, failure (Locust's exception; a failure when truthy, as
+Locust counts one), user class, response length, start delay in ms (0 unless scheduled))."""
 
 
 class HistogramRecorder:
@@ -464,12 +466,13 @@ class HistogramRecorder:
         user: str = "",
     ) -> None:
         """Count one request that completed now."""
-        self.count(((_time(), request_type, name, response_time, failed, user),))
+        self.count(((_time(), request_type, name, response_time, failed, user, 0, 0.0),))
 
-    def count(self, noted: Iterable[Noted]) -> None:
-        """Count requests noted as ``(completed at, type, name, response time in ms or None,
-        failed, user class)``: ``bucket_index`` with the arithmetic inlined."""
-        for at, request_type, name, response_time, failed, user in noted:
+    def count(self, noted: Iterable[Noted], *, delayed: bool = False) -> None:
+        """Count requests as the harness notes them (`Noted`): ``bucket_index`` with the
+        arithmetic inlined. `delayed`: count each one's time plus its start delay (the
+        corrected times; a request without a time stays without one)."""
+        for at, request_type, name, response_time, failure, user, _, delay in noted:
             second = int(at)
             if second != self._second:
                 self._switch(second)
@@ -477,7 +480,9 @@ class HistogramRecorder:
             pair = self._current.get(key)
             if pair is None:
                 pair = self._current[key] = ({}, {})
-            counts = pair[failed]
+            counts = pair[1] if failure else pair[0]
+            if delayed and response_time is not None:
+                response_time += delay
             try:
                 index = int(_log(response_time) * _K + _C)  # type: ignore[arg-type]
                 if index < 0:
