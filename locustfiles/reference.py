@@ -232,10 +232,7 @@ class LeanClient:
         except GreenletExit:
             raise
         except BaseException as error:
-            request = agent._make_request(
-                prepared.url, method=prepared.method, headers=dict(prepared.session_headers),
-                payload=payload, params=prepared.params,
-            )  # fmt: skip
+            request = prepared.failed_request(payload)
             error.request = request
             try:
                 agent._handle_error(error, url=prepared.url)  # raises all but a timeout
@@ -267,7 +264,6 @@ class LeanClient:
     def follow(self, response, prepared, payload, location):
         """A redirect: the rest of the chain as UserAgent.urlopen goes through it (cookies,
         max_redirects, the same errors), and FastHttpSession's handling of its errors."""
-        agent = self.agent
         request = response.request or prepared.compat_request(payload)
         try:
             return adopt(self.redirects(prepared.url, request, response, location))
@@ -275,11 +271,7 @@ class LeanClient:
             if hasattr(error, "response"):
                 error.response.error = error
                 return adopt(error.response)
-            request = agent._make_request(
-                prepared.url, method=prepared.method, headers=dict(prepared.session_headers),
-                payload=payload, params=prepared.params,
-            )  # fmt: skip
-            return LeanErrorResponse(request, error)
+            return LeanErrorResponse(prepared.failed_request(payload), error)
 
     def redirects(self, url, request, response, location):
         """UserAgent.urlopen's loop from its first response on (that response is a redirect),
@@ -431,6 +423,14 @@ class Prepared:
         return HTTPSocketPoolResponse(
             sock, self.pool, block_size=client.block_size, method=self.upper,
             headers_type=client.headers_type,
+        )  # fmt: skip
+
+    def failed_request(self, payload):
+        """The request as geventhttpclient's UserAgent makes it for a request that got no
+        response (what Locust's ErrorResponse and the exception carry)."""
+        return self.agent._make_request(
+            self.url, method=self.method, headers=dict(self.session_headers), payload=payload,
+            params=self.params,
         )  # fmt: skip
 
     def compat_request(self, payload):

@@ -82,7 +82,7 @@ out["before_loop"] = env.stats.entries[("/c", "GET")].num_requests
 gevent.sleep(harness._NOTE_FOR_S * 2)
 out["after_loop"] = env.stats.entries[("/c", "GET")].num_requests
 fire("/c", None)  # a request without a time, counted as Locust counts it
-harness._log_noted_before()  # as Locust's `quitting` event calls it, before its tables
+harness._log_noted()  # as Locust's `quitting` event calls it, before its tables
 out["after_quitting"] = env.stats.entries[("/c", "GET")].num_requests
 out["untimed"] = env.stats.entries[("/c", "GET")].num_none_requests
 

@@ -133,7 +133,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
     # Locust fires `quitting` in reverse: added last (the locustfile's and the runner's are
     # in by now), this runs first, before any quitting listener, the final tables and the
     # exit code read the statistics.
-    environment.events.quitting.add_listener(_log_noted_before)
+    environment.events.quitting.add_listener(_log_noted)
     if not _is_reporting_process(environment):
         return
     gevent.spawn(_users_loop, environment)
@@ -209,10 +209,11 @@ def _on_request(
         _log_noted()
 
 
-def _log_noted() -> None:
+def _log_noted(**_event: Any) -> None:
     """Count the noted requests: into Locust's statistics (when joined), the fine histograms,
     and the corrected ones when some starts are scheduled: the time plus how late the
-    iteration started (0 for a user without a schedule, so both sets count the same)."""
+    iteration started (0 for a user without a schedule, so both sets count the same). Also a
+    listener (Locust's `quitting`)."""
     if not _noted:
         return
     noted = _noted[:]
@@ -244,10 +245,6 @@ def _unhandled(message: str) -> None:
 
     logging.exception(message)
     locust.log.unhandled_greenlet_exception = True  # Locust's exit code 2, as for a listener
-
-
-def _log_noted_before(**_: Any) -> None:
-    _log_noted()
 
 
 def _log_noted_loop() -> None:
@@ -476,7 +473,7 @@ def _on_test_stopping(environment: Environment, **_: Any) -> None:
 
 
 def _on_test_stop(environment: Environment, **_: Any) -> None:
-    _log_noted()
+    _log_noted()  # Locust writes its HTML report next, before `quitting`
     _state["stopped_at"] = time.time()
     if _ui["current"] is not None and _is_reporting_process(environment):
         # A master's workers send their last report as they stop: let it arrive.
@@ -770,7 +767,6 @@ def _begin_ui_test(environment: Environment) -> None:
     for name in (RunFolder.SCENARIO, RunFolder.LOCUSTFILE):
         with contextlib.suppress(OSError):
             (folder.path / name).write_bytes((session.path / name).read_bytes())
-    _log_noted()  # the previous test's (into Locust's cleared statistics), then dropped
     _histograms.drain()
     _corrected.drain()
     del _cpu_samples[:]
@@ -795,7 +791,6 @@ def _on_reset_stats(**_: Any) -> None:
     """The web UI's Reset: Locust forgets the statistics so far (this event fires just before).
     Nothing measured may be lost, so the test's folder is closed with them, and a new one goes
     on from here."""
-    _log_noted()  # Locust resets its statistics right after this event
     environment: Environment | None = _state["env"]
     if environment is None or _ui["current"] is None or not _is_reporting_process(environment):
         return

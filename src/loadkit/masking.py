@@ -26,6 +26,11 @@ MASK = "***"
 MIN_SECRET_LENGTH = 8
 """Shorter secret values are refused: see the module's docstring. Eight characters, the usual
 minimum for a password (NIST SP 800-63B), rarely occur by chance in a report."""
+TOO_SHORT = (
+    f"shorter than {MIN_SECRET_LENGTH} characters, too short to be masked safely in logs and "
+    "reports; use a longer value"
+)
+"""Why a secret is refused (never with its value, nor its length): one wording everywhere."""
 
 _BINARY_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".pdf", ".gz", ".zip"})
 _NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")

@@ -44,7 +44,7 @@ from loadkit.harness_protocol import (
 from loadkit.histogram import RunHistograms, load_histograms
 from loadkit.launcher import LocustProcess
 from loadkit.live import LiveConfig
-from loadkit.masking import MIN_SECRET_LENGTH, mask_folder
+from loadkit.masking import MIN_SECRET_LENGTH, TOO_SHORT, mask_folder
 from loadkit.periodic_stats import read_periodic_stats
 from loadkit.report.markdown import render_markdown
 from loadkit.run_cache import Launch
@@ -278,10 +278,7 @@ def worker_secret_names(names: tuple[str, ...], environ: Mapping[str, str]) -> s
                 "value the scenario reads as a secret) before starting the worker"
             )
         if len(environ[name]) < MIN_SECRET_LENGTH:
-            raise UsageError(
-                f"--secret-env {name}: shorter than {MIN_SECRET_LENGTH} characters, too short "
-                "to be masked safely in logs; use a longer value"
-            )
+            raise UsageError(f"--secret-env {name}: {TOO_SHORT}")
     return ",".join(names)
 
 

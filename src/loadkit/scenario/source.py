@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from loadkit.errors import Location, Problem, ScenarioError
-from loadkit.masking import MIN_SECRET_LENGTH
+from loadkit.masking import MIN_SECRET_LENGTH, TOO_SHORT
 from loadkit.scenario import limits
 from loadkit.scenario.files import read_bounded
 from loadkit.scenario.yaml_errors import yaml_problem
@@ -128,11 +128,7 @@ def interpolate_env(
                 )
             if len(environ[name]) < MIN_SECRET_LENGTH:
                 # Never the value, nor its length: only that it is too short to mask safely.
-                raise ValueError(
-                    f"secret environment variable {name} is shorter than {MIN_SECRET_LENGTH} "
-                    "characters, too short to be masked safely in logs and reports; use a "
-                    "longer value"
-                )
+                raise ValueError(f"secret environment variable {name} is {TOO_SHORT}")
             if secrets_used is not None:
                 secrets_used[name] = environ[name]
             return f"{{{{ env.{name} }}}}"
