@@ -6,6 +6,7 @@ and one-line `loadkit: error: ...` messages; commands return an ExitStatus.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import signal
@@ -149,14 +150,41 @@ class FolderParam(click.ParamType[Path]):
 
 
 def _load(
-    path: str, environ: Mapping[str, str] | None = None, *, text: str | None = None
+    path: str,
+    environ: Mapping[str, str] | None = None,
+    *,
+    text: str | None = None,
+    allow_unset: bool = False,
 ) -> tuple[Scenario, str]:
-    """The scenario at `path`; `text`: its text, already read."""
+    """The scenario at `path`; `text`: its text, already read. `allow_unset`: variables and
+    secrets that are not set are the caller's business (`Scenario.unset`), not problems."""
     from loadkit.scenario import validate_source
     from loadkit.scenario.source import load_yaml, parse_yaml
 
-    source = load_yaml(path, environ) if text is None else parse_yaml(text, path, environ)
+    source = (
+        load_yaml(path, environ, allow_unset=allow_unset)
+        if text is None
+        else parse_yaml(text, path, environ, allow_unset=allow_unset)
+    )
     return validate_source(source, environ), source.text
+
+
+def _load_to_run(
+    path: str,
+    host: str | None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    text: str | None = None,
+) -> tuple[Scenario, str]:
+    """The scenario for a run, which needs every value it reads from the environment (one
+    line per variable), except a host's variable when --host replaces the host."""
+    from loadkit.scenario import unset
+
+    scenario, read = _load(path, environ, text=text, allow_unset=True)
+    problems = unset.problems(scenario.unset, skip=[("host",)] if host is not None else [])
+    if problems:
+        raise ScenarioError(problems)
+    return scenario, read
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -172,22 +200,42 @@ def cli(traceback: bool) -> None:
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-def validate(files: Sequence[str]) -> ExitStatus:
-    """Check scenario files without sending any load."""
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Treat warnings as errors (a variable or secret that is not set, data warnings).",
+)
+def validate(files: Sequence[str], strict: bool) -> ExitStatus:
+    """Check scenario files without sending any load.
+
+    Needs no secret and no variable's value: one that is not set is a warning (the file is
+    checked without it; a field that needs it, such as a host, is not), an error at `run`.
+    """
+    from loadkit.scenario import unset
+
     problems = []
+    warned = False
     for file in files:
         try:
-            scenario, _ = _load(file)
+            scenario, _ = _load(file, allow_unset=True)
         except ScenarioError as exc:
             problems.extend(exc.problems)
+            continue
+        warnings = unset.warnings(scenario.unset)
+        if strict and warnings:
+            problems.extend(warnings)
             continue
         click.echo(
             f"{file}: ok ({scenario.name}: {len(scenario.users)} user type(s), "
             f"{sum(len(u.tasks) for u in scenario.users)} task(s))"
         )
-        _warn_about_data(file, scenario)
+        for warning in warnings:
+            click.echo(f"loadkit: warning: {warning}", err=True)
+        warned = _warn_about_data(file, scenario) or warned or bool(warnings)
     if problems:
         raise ScenarioError(problems)
+    if strict and warned:
+        raise UsageError("--strict: the warnings above count as errors")
     return ExitStatus.PASS
 
 
@@ -200,19 +248,45 @@ def validate(files: Sequence[str]) -> ExitStatus:
     help="Write the locustfile here instead of standard output.",
 )
 def compile_command(file: str, output: Path | None) -> ExitStatus:
-    """Compile a scenario into a readable, self-contained Locust locustfile."""
-    from loadkit.compiler import compile_scenario
+    """Compile a scenario into a readable, self-contained Locust locustfile.
 
-    scenario, _ = _load(file)
+    Needs no secret: the locustfile reads secrets from the environment when it runs, as it
+    does a variable that is not set here and that a request uses. A value it would write into
+    the locustfile (a host, a number) must be set.
+    """
+    from loadkit.compiler import compile_scenario
+    from loadkit.scenario import unset
+
+    scenario, _ = _load(file, allow_unset=True)
+    written = [u for u in scenario.unset if u.unchecked]
+    if written:
+        raise ScenarioError(
+            [
+                dataclasses.replace(p, message=f"{p.message}; compile writes this value into "
+                "the locustfile")
+                for p in unset.problems(written)
+            ]
+        )  # fmt: skip
     _emit(compile_scenario(scenario, file), output)
+    for kind, secret in (("secret(s)", True), ("variable(s)", False)):
+        names = unset.names(scenario.unset, secret=secret)
+        if names:
+            click.echo(
+                f"loadkit: note: {file}: the locustfile reads the {kind} {', '.join(names)} "
+                "from the environment when it runs (not set here)",
+                err=True,
+            )
     return ExitStatus.PASS
 
 
-def _warn_about_data(file: str, scenario: Scenario) -> None:
+def _warn_about_data(file: str, scenario: Scenario) -> bool:
+    """Print the data warnings; True when there was one."""
     from loadkit.delivery import data_warnings
 
-    for warning in data_warnings(scenario):
+    warnings = data_warnings(scenario)
+    for warning in warnings:
         click.echo(f"loadkit: warning: {file}: {warning}", err=True)
+    return bool(warnings)
 
 
 def _emit(text: str, output: Path | None) -> None:
@@ -496,12 +570,13 @@ def run(
             )
         if early is not None:
             run_cache.wait_until_running(locust, timeout_s=_VALIDATE_AFTER_S)
-            scenario, text = _load(file, text=early.text)  # the text Locust runs, even if edited
+            # The text Locust runs, even if edited.
+            scenario, text = _load_to_run(file, overrides["host"], text=early.text)
             store = None
         else:
             found = cache.key_for(file, options) if cache is not None else None
             with run_cache.recording() as recorded:
-                scenario, text = _load(file, recorded.environ)
+                scenario, text = _load_to_run(file, overrides["host"], recorded.environ)
             store = _Store(cache, found[0], recorded) if cache and found and (
                 found[1] == text.encode("utf-8")  # read again unchanged
             ) else None  # fmt: skip
@@ -730,7 +805,7 @@ def ui(
     web = WebUI(web_host, web_port, web_login)
     locust = LocustProcess.start()  # imports Locust while we read the scenario
     try:
-        scenario, text = _load(file)
+        scenario, text = _load_to_run(file, host)
         session = Path(tempfile.mkdtemp(prefix="loadkit-ui-"))
         planned = plan_run(
             scenario, text, file, overrides, out=session, reports_dir=reports_dir
@@ -841,6 +916,15 @@ from loadkit import k8s as kubernetes  # noqa: E402  (light: no pydantic, no YAM
     help="A Secret whose keys become environment variables of master and workers "
     "(the scenario's ${secret:NAME}s); repeatable.",
 )
+@click.option(
+    "--data-secret",
+    "data_secrets",
+    multiple=True,
+    metavar="NAME",
+    help="A data source (its name under data:) whose file goes into a Kubernetes Secret, "
+    f"not the ConfigMap; repeatable; '{kubernetes.ALL_DATA}': every data file. "
+    "(`secret: true` on a data source does the same.)",
+)
 @click.option("--host", type=HostParam(), help="Target URL for the run (overrides the scenario).")
 @click.option("--run-id", help="Appended to every name, to keep runs apart, e.g. nightly-0412.")
 @click.option("--worker-cpu", default=kubernetes.DEFAULT_WORKER_CPU, show_default=True)
@@ -880,10 +964,13 @@ def k8s(
     the verdict, a Service and a NetworkPolicy for its port, the workers as a Job.
     See README, Scaling out.
     """
-    scenario, _ = _load(file)
+    # Values the pods read from their environment (the --secret Secrets) are not needed here.
+    scenario, _ = _load(file, allow_unset=True)
     warning = kubernetes.host_warning(scenario, options["host"])
     if warning is not None:
         click.echo(f"loadkit: warning: {file}: {warning}", err=True)
+    for note in kubernetes.pod_variables_notes(scenario, options["host"], options["secrets"]):
+        click.echo(f"loadkit: note: {file}: {note}", err=True)
     text = kubernetes.manifests(
         file,
         scenario,

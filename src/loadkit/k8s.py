@@ -5,7 +5,12 @@ gives the same YAML, byte for byte. What it makes, all labelled with the run's n
 
 - a ConfigMap holding the scenario file and every file it names (data, CA bundle, included
   locustfiles, python task modules), mounted at /scenario in master and workers alike, so
-  paths the compiler resolves on the master hold on the workers too;
+  paths the compiler resolves on the master hold on the workers too; data files that hold
+  secrets (`secret: true` in the scenario, or `--data-secret`) go into a Secret instead,
+  projected into the same folder (one volume, both sources), so the paths stay the same;
+- nothing the pods fill themselves: the master runs `loadkit run` on the scenario as written,
+  so its `${VAR}`s and secrets are read from the pod's environment (the `--secret` Secrets),
+  not from the machine that made the manifests;
 - the master as a Job (`backoffLimit: 0`, never restarted: a load test is not re-run behind
   anyone's back) whose container exits with the verdict's code, so `kubectl wait
   --for=condition=complete` passes exactly when the run passed;
@@ -87,8 +92,13 @@ class ShippedFile:
     """A file the scenario needs, as it goes into the ConfigMap."""
 
     path: str  # relative to the scenario's folder, with /
-    key: str  # the ConfigMap key (no / allowed there)
+    key: str  # the ConfigMap's (or Secret's) key (no / allowed there)
     text: str  # exactly the file's bytes, as UTF-8
+    secret: bool = False  # a data file holding secrets: shipped in a Secret
+
+
+ALL_DATA = "*"
+"""`--data-secret '*'`: every data file goes into the Secret."""
 
 
 def manifests(
@@ -108,11 +118,14 @@ def manifests(
     workers_max_wait_s: int = DEFAULT_WORKERS_MAX_WAIT_S,
     keep_results_s: int = 0,
     results_pvc: str | None = None,
+    data_secrets: Sequence[str] = (),
 ) -> str:
     """The multi-document YAML for one distributed run of the scenario at `scenario_path`.
 
     Raises UsageError for options Kubernetes would refuse and for what cannot be shipped
     (a client key, a file outside the scenario's folder, a ConfigMap over 1 MiB).
+    `data_secrets`: names of data sources shipped in a Secret besides those the scenario
+    marks `secret: true` (`ALL_DATA`: every one).
     """
     if workers < 1:
         raise UsageError(f"--workers must be at least 1 (got {workers})")
@@ -133,19 +146,28 @@ def manifests(
             "--secret NAME of a Kubernetes Secret holding them, e.g. `kubectl create secret "
             f"generic loadtest-secrets --from-literal={needed[0]}=...`"
         )
+    filled = pod_variables(scenario, host)
+    if filled and not secrets:
+        raise UsageError(
+            f"the scenario reads {', '.join(filled)} from the environment, not set here: the "
+            "pods fill it from a Secret: give --secret NAME of a Secret holding "
+            f"{'them' if len(filled) > 1 else 'it'}"
+            + (", or --host URL" if filled == _host_variables(scenario) else "")
+        )
     load_s = scenario.load.total_duration
     if load_s <= 0:
         raise UsageError("the scenario's load has no duration; a Kubernetes run needs an end")
 
     name = run_name(scenario.name, run_id)
     scenario_file = Path(scenario_path)
-    files = shipped_files(scenario_file, scenario)
+    files = shipped_files(scenario_file, scenario, data_secrets)
     processes = worker_processes(worker_cpu)
     run_s = workers_max_wait_s + math.ceil(load_s + scenario.load.stop_timeout)
     worker_deadline = _START_MARGIN_S + run_s + _END_MARGIN_S
     python_tasks = any(task.python for user in scenario.users for task in user.tasks)
-    items = tuple((f.key, f.path) for f in files)
-    pod = _PodParts(name, namespace, image, tuple(secrets), python_tasks, items)
+    items = tuple((f.key, f.path) for f in files if not f.secret)
+    secret_items = tuple((f.key, f.path) for f in files if f.secret)
+    pod = _PodParts(name, namespace, image, tuple(secrets), python_tasks, items, secret_items)
 
     master_args = [
         "run",
@@ -177,6 +199,7 @@ def manifests(
     ]
     documents = [
         _configmap(pod, files),
+        *([_data_secret(pod, files)] if secret_items else []),
         _service(pod),
         _network_policy(pod),
         _master_job(
@@ -206,6 +229,9 @@ def manifests(
         image,
         keep_results_s,
         results_pvc,
+        filled,
+        tuple(secrets),
+        [f.path for f in files if f.secret],
     )
     return header + _dump(documents)
 
@@ -223,6 +249,8 @@ def run_name(scenario_name: str, run_id: str | None = None) -> str:
 
 def host_warning(scenario: Scenario, host: str | None) -> str | None:
     """A scenario aimed at this machine would, in the cluster, load each worker pod itself."""
+    if host is None and _host_variables(scenario):
+        return None  # the pod fills the host: it is not known here
     hostname = (urlsplit(host or scenario.host).hostname or "").lower()
     if hostname in ("localhost", "127.0.0.1", "::1") or hostname.startswith("127."):
         return (
@@ -230,6 +258,40 @@ def host_warning(scenario: Scenario, host: str | None) -> str | None:
             "itself; give --host URL (or set the scenario's ${...} variable in the --secret)"
         )
     return None
+
+
+def _host_variables(scenario: Scenario) -> list[str]:
+    return sorted({u.name for u in scenario.unset if u.path == ("host",) and not u.secret})
+
+
+def pod_variables(scenario: Scenario, host: str | None) -> list[str]:
+    """The scenario's `${VAR}`s not set here, which the pods fill from their environment
+    (a host's, when --host replaces it, is not needed at all)."""
+    return sorted(
+        {
+            u.name
+            for u in scenario.unset
+            if not u.secret and not (host is not None and u.path == ("host",))
+        }
+    )
+
+
+def pod_variables_notes(scenario: Scenario, host: str | None, secrets: Sequence[str]) -> list[str]:
+    """What the person should know of the values the pods fill (stderr of `loadkit k8s`)."""
+    filled = pod_variables(scenario, host)
+    notes = []
+    if filled and secrets:
+        notes.append(
+            f"{', '.join(filled)} not set here: the pods read them from the Secret(s) "
+            f"{', '.join(secrets)}; make sure they hold them"
+        )
+    unset_secrets = sorted({u.name for u in scenario.unset if u.secret})
+    if unset_secrets and secrets:
+        notes.append(
+            f"the secret(s) {', '.join(unset_secrets)} are not set here (not needed to make "
+            f"the manifests): the pods read them from {', '.join(secrets)}"
+        )
+    return notes
 
 
 def secret_names(scenario: Scenario) -> list[str]:
@@ -244,10 +306,14 @@ def worker_processes(cpu: str) -> int:
     return max(1, math.floor(cores))
 
 
-def shipped_files(scenario_file: Path, scenario: Scenario) -> list[ShippedFile]:
-    """The scenario file and every file it names, read as bytes, in a stable order."""
+def shipped_files(
+    scenario_file: Path, scenario: Scenario, data_secrets: Sequence[str] = ()
+) -> list[ShippedFile]:
+    """The scenario file and every file it names, read as bytes, in a stable order; data
+    files marked `secret: true`, or named in `data_secrets`, are to go into a Secret."""
     base = scenario.base_dir
     named: dict[str, str] = {scenario_file.name: "the scenario"}
+    secret = _secret_data_files(scenario, data_secrets)
     for data_name, source in sorted(scenario.data.items()):
         named.setdefault(source.file, f"data.{data_name}.file")
     if scenario.tls.ca_bundle is not None:
@@ -282,14 +348,36 @@ def shipped_files(scenario_file: Path, scenario: Scenario) -> list[ShippedFile]:
             text = path.read_bytes().decode("utf-8")
         except UnicodeDecodeError:
             raise UsageError(f"{what}: {relative} is not UTF-8 text") from None
-        files.append(ShippedFile(posix, key, text))
-    size = sum(len(f.text.encode("utf-8")) for f in files)
-    if size > CONFIGMAP_LIMIT_BYTES:
-        raise UsageError(
-            f"the scenario and its files take {size:,} bytes; a ConfigMap holds at most "
-            f"{CONFIGMAP_LIMIT_BYTES:,} (1 MiB): use smaller test data"
-        )
+        files.append(ShippedFile(posix, key, text, relative in secret))
+    for in_secret, kind in ((False, "ConfigMap"), (True, "Secret")):
+        size = sum(len(f.text.encode("utf-8")) for f in files if f.secret == in_secret)
+        if size > CONFIGMAP_LIMIT_BYTES:
+            what = "the secret data files" if in_secret else "the scenario and its files"
+            raise UsageError(
+                f"{what} take {size:,} bytes; a {kind} holds at most "
+                f"{CONFIGMAP_LIMIT_BYTES:,} (1 MiB): use smaller test data"
+            )
     return files
+
+
+def _secret_data_files(scenario: Scenario, data_secrets: Sequence[str]) -> set[str]:
+    """The files (as the scenario names them) of the data sources that go into a Secret."""
+    from loadkit.errors import did_you_mean
+
+    for name in data_secrets:
+        if name != ALL_DATA and name not in scenario.data:
+            known = sorted(scenario.data)
+            listing = ", ".join(known) if known else "none"
+            raise UsageError(
+                f"--data-secret {name!r}: no data source has that name"
+                f"{did_you_mean(name, known)} (data sources: {listing}; '{ALL_DATA}': all)"
+            )
+    chosen = set(data_secrets)
+    return {
+        source.file
+        for name, source in scenario.data.items()
+        if source.secret or name in chosen or ALL_DATA in chosen
+    }
 
 
 def _module_files(base: Path, module: str) -> Iterable[str]:
@@ -335,6 +423,7 @@ class _PodParts:
     secrets: tuple[str, ...]
     python_tasks: bool
     scenario_items: tuple[tuple[str, str], ...]  # ConfigMap key, path under SCENARIO_DIR
+    secret_items: tuple[tuple[str, str], ...] = ()  # the same, of the data Secret
 
     def labels(self, component: str) -> dict[str, str]:
         return {
@@ -407,25 +496,46 @@ class _PodParts:
                 "seccompProfile": {"type": "RuntimeDefault"},
             },
             "volumes": [
-                {
-                    "configMap": {
-                        "items": [{"key": k, "path": p} for k, p in self.scenario_items],
-                        "name": f"{self.name}-scenario",
-                    },
-                    "name": "scenario",
-                },
+                {**self._scenario_volume(), "name": "scenario"},
                 {"emptyDir": {}, "name": "tmp"},
                 *volumes,
             ],
         }
 
 
+    def _scenario_volume(self) -> dict[str, Any]:
+        """The scenario's folder: the ConfigMap, and the data Secret projected beside it."""
+        configmap = {
+            "items": [{"key": k, "path": p} for k, p in self.scenario_items],
+            "name": f"{self.name}-scenario",
+        }
+        if not self.secret_items:
+            return {"configMap": configmap}
+        secret = {
+            "items": [{"key": k, "path": p} for k, p in self.secret_items],
+            "name": f"{self.name}-data",
+        }
+        return {"projected": {"sources": [{"configMap": configmap}, {"secret": secret}]}}
+
+
 def _configmap(pod: _PodParts, files: list[ShippedFile]) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
-        "data": {f.key: f.text for f in files},
+        "data": {f.key: f.text for f in files if not f.secret},
         "kind": "ConfigMap",
         "metadata": pod.metadata(f"{pod.name}-scenario", "scenario"),
+    }
+
+
+def _data_secret(pod: _PodParts, files: list[ShippedFile]) -> dict[str, Any]:
+    """Data files that hold secrets: a Secret (readable only by whom RBAC lets read Secrets,
+    encrypted at rest where the cluster does that), not the ConfigMap."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": pod.metadata(f"{pod.name}-data", "scenario"),
+        "stringData": {f.key: f.text for f in files if f.secret},
+        "type": "Opaque",
     }
 
 
@@ -533,6 +643,9 @@ def _header(
     image: str,
     keep_results_s: int,
     results_pvc: str | None,
+    filled: Sequence[str] = (),
+    secrets: Sequence[str] = (),
+    secret_files: Sequence[str] = (),
 ) -> str:
     ns = f" -n {namespace}" if namespace else ""
     master = f"app.kubernetes.io/instance={name},app.kubernetes.io/component=master"
@@ -567,6 +680,16 @@ def _header(
         lines.append(
             "# The run folder goes when the pod does: add --keep-results-for 15m "
             "(or --results-pvc) to copy it out."
+        )
+    if filled:  # the master reads the scenario as written, in the pod
+        lines.append(
+            f"# The pods fill {', '.join('${' + v + '}' for v in filled)} from the Secret(s) "
+            f"{', '.join(secrets)}."
+        )
+    if secret_files:
+        lines.append(
+            f"# {', '.join(secret_files)}: in the Secret {name}-data, not the ConfigMap "
+            f"(mounted at the same path in {SCENARIO_DIR})."
         )
     lines.append(f"#   kubectl{ns} delete -f THIS_FILE    # before applying it again")
     return "\n".join(lines) + "\n"

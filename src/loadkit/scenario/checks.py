@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from loadkit.errors import Problem, did_you_mean
-from loadkit.scenario import certificates, files, templates
+from loadkit.scenario import certificates, files, templates, unset
 from loadkit.scenario.datasets import read_table
 from loadkit.scenario.model import Auth, Scenario, Step, UserSpec
 from loadkit.scenario.source import KeyPath, SourceDocument, format_key_path
+from loadkit.scenario.unset import UnsetValue
 
 
 def problem(source: SourceDocument, path: KeyPath, message: str) -> Problem:
@@ -221,6 +222,9 @@ def _check_templates(
 ) -> list[Problem]:
     problems: list[Problem] = []
     constants = [*scenario.variables, *templates.BUILTIN_VARIABLES]
+    # A `${NAME}` or secret not set reads as `{{ env.NAME }}`: already noted where it was met.
+    read_unset = {u.name for u in source.unset}
+    missing: list[UnsetValue] = []
     for path, text, extra in _template_fields(scenario):
         try:
             used = templates.template_vars(text)
@@ -237,19 +241,25 @@ def _check_templates(
             known += _user_variables(scenario, user)
         for var in used:
             if var.env:
-                if environ.get(var.name) is None and var.name not in scenario._secret_values:
-                    problems.append(
-                        problem(
-                            source,
-                            path,
-                            f"environment variable {var.name} is not set "
-                            f"(used as {var}); export it before the run",
+                if (
+                    environ.get(var.name) is None
+                    and var.name not in read_unset
+                    and var.name not in scenario._secret_values
+                ):
+                    missing.append(
+                        UnsetValue(
+                            var.name, False, source.locate(path), format_key_path(path), path,
+                            template=True,
                         )
-                    )
+                    )  # fmt: skip
             elif var.name not in known:
                 problems.append(
                     problem(source, path, _unknown("variable", var.name, sorted(set(known))))
                 )
+    if source.allow_unset:  # read at run time: the command decides
+        source.unset += missing
+    else:  # one line per variable, not per use
+        problems += unset.problems(missing)
     return problems
 
 

@@ -40,6 +40,11 @@ def problems_from(exc: ValidationError, source: SourceDocument) -> list[Problem]
     return _drop_explained_missing(problems)
 
 
+def refused_paths(exc: ValidationError, data: Any) -> set[KeyPath]:
+    """Where in `data` the values pydantic refused are (the keys found of each error's place)."""
+    return {_data_path(data, error["loc"])[0] for error in exc.errors(include_url=False)}
+
+
 def _drop_explained_missing(problems: list[Problem]) -> list[Problem]:
     """A misspelt key shows up twice (unknown 'spwan_rate', missing 'spawn_rate'): keep the
     line that says 'did you mean', which explains both."""

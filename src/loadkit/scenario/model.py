@@ -27,10 +27,11 @@ from pydantic import (
 
 from loadkit.apdex import DEFAULT_APDEX_T_MS
 from loadkit.errors import did_you_mean
-from loadkit.scenario import limits, regressions, shapes, templates
+from loadkit.scenario import limits, regressions, shapes, templates, unset
 from loadkit.scenario.datasets import DataTable
 from loadkit.scenario.durations import format_duration, parse_duration
 from loadkit.scenario.thresholds import Threshold, parse_threshold
+from loadkit.scenario.unset import UnsetValue
 
 
 def _duration(value: object) -> float:
@@ -854,6 +855,11 @@ class DataSource(Model):
         default=None,
         description="When no row is left: default cycle (sequential) or stop_user (unique).",
     )
+    secret: bool = Field(
+        default=False,
+        description="The file holds secrets (e.g. passwords): `loadkit k8s` ships it in a "
+        "Kubernetes Secret, not the ConfigMap.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> DataSource:
@@ -962,6 +968,7 @@ class Scenario(Model):
     _tables: dict[str, DataTable] = PrivateAttr(default_factory=dict)
     _base_dir: Path = PrivateAttr(default=Path("."))
     _secret_values: dict[str, str] = PrivateAttr(default_factory=dict)
+    _unset: list[UnsetValue] = PrivateAttr(default_factory=list)
     _ca_certificates: str | None = PrivateAttr(default=None)
     _outside_folders: list[Path] = PrivateAttr(default_factory=list)
 
@@ -1028,8 +1035,15 @@ class Scenario(Model):
 
     @property
     def secret_names(self) -> list[str]:
-        """Names of the secret environment variables the scenario reads (never their values)."""
-        return sorted(self._secret_values)
+        """Names of the secret environment variables the scenario reads (never their values),
+        set or not (`unset`)."""
+        return sorted({*self._secret_values, *unset.names(self._unset, secret=True)})
+
+    @property
+    def unset(self) -> list[UnsetValue]:
+        """Each use of a variable or secret that was not set when the file was read (only
+        when it was read with `allow_unset`): the command decides what that means."""
+        return list(self._unset)
 
     def transaction_names(self) -> list[str]:
         """Every transaction the generated users time, in scenario order, without repeats."""

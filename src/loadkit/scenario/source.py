@@ -21,6 +21,8 @@ from loadkit.errors import Location, Problem, ScenarioError
 from loadkit.masking import MIN_SECRET_LENGTH, TOO_SHORT
 from loadkit.scenario import limits
 from loadkit.scenario.files import read_bounded
+from loadkit.scenario.unset import UnsetValue, missing_message
+from loadkit.scenario.unset import problems as unset_problems
 from loadkit.scenario.yaml_errors import yaml_problem
 
 KeyPath = tuple[str | int, ...]
@@ -48,6 +50,10 @@ class SourceDocument:
     """Secret variables (`${secret:NAME}`, or named in `secrets:`), name -> value. Their
     references become `{{ env.NAME }}` templates, read at run time and never written out."""
     """Environment variables read by `${...}`, name -> value (for masking secrets)."""
+    allow_unset: bool = False
+    unset: list[UnsetValue] = field(default_factory=list)
+    """With `allow_unset`, each use of a variable or secret that is not set: it reads as the
+    run-time template `{{ env.NAME }}`, and the command decides what its absence means."""
 
     @property
     def key_positions(self) -> dict[KeyPath, Location]:
@@ -106,12 +112,14 @@ def interpolate_env(
     used: dict[str, str],
     secret_names: Collection[str] = (),
     secrets_used: dict[str, str] | None = None,
+    missing: list[tuple[str, bool]] | None = None,
 ) -> str:
     """Fill `${VAR}`, `${VAR:-default}` (unset or empty), `${VAR-default}` (unset); `$${` is `${`.
     A secret (`${secret:NAME}`, or NAME in `secret_names`) is not filled in: it becomes the
     run-time template `{{ env.NAME }}`, so its value never enters a generated file.
 
-    Raises ValueError naming the variable and how to fix it.
+    A variable or secret that is not set: with `missing`, noted there as (name, secret) and
+    read as `{{ env.NAME }}`; without, a ValueError naming the variable and how to fix it.
     """
 
     def replace(match: re.Match[str]) -> str:
@@ -123,9 +131,10 @@ def interpolate_env(
             if not _ENV_NAME.fullmatch(name):
                 raise ValueError(f"invalid secret reference '${{{inner}}}'; write ${{secret:NAME}}")
             if not environ.get(name):
-                raise ValueError(
-                    f"secret environment variable {name} is not set; export it before the run"
-                )
+                if missing is None:
+                    raise ValueError(missing_message(name, True))
+                missing.append((name, True))
+                return f"{{{{ env.{name} }}}}"
             if len(environ[name]) < MIN_SECRET_LENGTH:
                 # Never the value, nor its length: only that it is too short to mask safely.
                 raise ValueError(f"secret environment variable {name} is {TOO_SHORT}")
@@ -151,10 +160,10 @@ def interpolate_env(
         if value is None or (op == ":-" and value == ""):
             if op:
                 return default
-            raise ValueError(
-                f"environment variable {name} is not set; export it or give a default: "
-                f"${{{name}:-value}}"
-            )
+            if missing is None:
+                raise ValueError(missing_message(name, False))
+            missing.append((name, False))
+            return f"{{{{ env.{name} }}}}"
         return value
 
     return _ENV_REF.sub(replace, text)
@@ -173,8 +182,11 @@ class _TooBig(Exception):
 
 
 class _Builder:
-    def __init__(self, file: str, text: str, environ: Mapping[str, str]) -> None:
-        self.doc = SourceDocument(file=file, data=None, text=text)
+    def __init__(
+        self, file: str, text: str, environ: Mapping[str, str], allow_unset: bool = False
+    ) -> None:
+        self.doc = SourceDocument(file=file, data=None, text=text, allow_unset=allow_unset)
+        self.unset: list[UnsetValue] = []
         self.constructor = yaml.constructor.SafeConstructor()
         self.environ = environ
         self.problems: list[Problem] = []
@@ -360,6 +372,7 @@ class _Builder:
         if alias_at is not None and isinstance(value, str):
             self._count_repeat(node, alias_at, len(value))
         if isinstance(value, str) and "$" in value:
+            missing: list[tuple[str, bool]] = []
             try:
                 value = interpolate_env(
                     value,
@@ -367,9 +380,12 @@ class _Builder:
                     self.doc.env_used,
                     self.secret_names,
                     self.doc.secrets_used,
+                    missing,
                 )
             except ValueError as exc:
                 self.problem(self.loc(node), path, str(exc))
+            where, key_path = self.loc(node), format_key_path(path)
+            self.unset += [UnsetValue(n, s, where, key_path, path) for n, s in missing]
         return value
 
     def _count_repeat(self, node: yaml.Node, alias_at: KeyPath, characters: int = 0) -> None:
@@ -419,8 +435,11 @@ def _describe(node: yaml.Node) -> str:
     return f"the value {node.value!r}"
 
 
-def load_yaml(path: str | Path, environ: Mapping[str, str] | None = None) -> SourceDocument:
-    """Parse one YAML document with positions. Raises ScenarioError on any problem."""
+def load_yaml(
+    path: str | Path, environ: Mapping[str, str] | None = None, *, allow_unset: bool = False
+) -> SourceDocument:
+    """Parse one YAML document with positions. Raises ScenarioError on any problem.
+    `allow_unset`: a variable or secret that is not set is noted in `unset`, not a problem."""
     file = str(path)
     try:
         data = read_bounded(
@@ -440,7 +459,7 @@ def load_yaml(path: str | Path, environ: Mapping[str, str] | None = None) -> Sou
         ) from None
     except ValueError as exc:
         raise ScenarioError([Problem(Location(file, 1, 1), "", str(exc))]) from None
-    return parse_yaml(text, file, environ)
+    return parse_yaml(text, file, environ, allow_unset=allow_unset)
 
 
 def _declared_secrets(root: yaml.Node) -> set[str]:
@@ -470,22 +489,31 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def parse_yaml(text: str, file: str, environ: Mapping[str, str] | None = None) -> SourceDocument:
-    """Parse one YAML document with positions. Raises ScenarioError on any problem."""
+def parse_yaml(
+    text: str,
+    file: str,
+    environ: Mapping[str, str] | None = None,
+    *,
+    allow_unset: bool = False,
+) -> SourceDocument:
+    """Parse one YAML document with positions. Raises ScenarioError on any problem.
+    `allow_unset`: a variable or secret that is not set is noted in `unset`, not a problem."""
     try:
         with paused_gc():
-            return _parse_yaml(text, file, environ)
+            return _parse_yaml(text, file, environ, allow_unset)
     except ScenarioError as exc:
         raise ScenarioError(one_line_problems(exc.problems)) from None
 
 
-def _parse_yaml(text: str, file: str, environ: Mapping[str, str] | None) -> SourceDocument:
+def _parse_yaml(
+    text: str, file: str, environ: Mapping[str, str] | None, allow_unset: bool
+) -> SourceDocument:
     node = _compose(text, file)
     if node is None:
         raise ScenarioError(
             [Problem(Location(file, 1, 1), "", "the file is empty; see scenarios/ for examples")]
         )
-    builder = _Builder(file, text, os.environ if environ is None else environ)
+    builder = _Builder(file, text, os.environ if environ is None else environ, allow_unset)
     builder.secret_names = _declared_secrets(node)
     try:
         builder.doc.data = builder.build(node, ())
@@ -493,6 +521,11 @@ def _parse_yaml(text: str, file: str, environ: Mapping[str, str] | None) -> Sour
         raise ScenarioError([yaml_problem(file, exc, text)]) from None
     except _TooBig as exc:
         raise ScenarioError([exc.problem]) from None
+    unset = builder.unset
+    if allow_unset:
+        builder.doc.unset = unset
+    else:  # one line per variable, not per use
+        builder.problems += unset_problems(unset)
     if builder.problems:
         raise ScenarioError(_in_file_order(builder.problems))
     return builder.doc
