@@ -433,7 +433,8 @@ INVALID: list[tuple[str, str, str, str]] = [
         "status-text",
         "status: [200, 201]",
         "status: ok",
-        "s.yaml:18:26: users[0].tasks[1].expect.status: expected a list, got 'ok'",
+        "s.yaml:18:26: users[0].tasks[1].expect.status: expected a status code or a list of them, "
+        "e.g. 201 or [200, 204] (got 'ok')",
     ),
     # -- out of range
     (

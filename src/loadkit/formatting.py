@@ -87,3 +87,12 @@ def printable(text: object) -> str:
     """Text from a scenario or a response (a request name, an error) as one line: control
     characters shown as escapes, so a newline in a name cannot break a table or a terminal."""
     return str(text).translate(_CONTROL)
+
+
+def request_label(method: object, name: object) -> str:
+    """A request as the reports name it, "GET /api/cases": its method and name, the method
+    once when the name already starts with it (a user's `name: DELETE records/{id}`)."""
+    verb, text = str(method or ""), str(name or "")
+    if not verb or text.split(" ", 1)[0].upper() == verb.upper():
+        return text.strip()
+    return f"{verb} {text}".strip()

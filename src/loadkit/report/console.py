@@ -79,7 +79,7 @@ def request_table(summary: Summary) -> list[str]:
     rows = []
     total: RequestRow = {**summary["totals"], "method": "", "name": "Total"}
     for row in [*summary["requests"], total]:
-        label = formatting.printable(f"{row['method']} {row['name']}".strip())
+        label = formatting.printable(formatting.request_label(row["method"], row["name"]))
         rows.append(_row_cells(label, row["requests"], row["rps"], row))
     return table(headers, rows)
 
@@ -217,7 +217,7 @@ def timing_table(summary: Summary) -> list[str]:
     headers = ["Request", "p50", "p50 corr", "p95", "p95 corr", "p99", "p99 corr", "Max",
                "Max corr (ms)", "Apdex corr"]  # fmt: skip
     cells = []
-    labelled = [(f"{r['method']} {r['name']}".strip(), r) for r in rows]
+    labelled = [(formatting.request_label(r["method"], r["name"]), r) for r in rows]
     for label, row in [*labelled, *txns]:
         fixed = row["corrected"]
         assert fixed is not None
@@ -276,7 +276,8 @@ def final_report(summary: Summary, run_folder: str) -> str:
     if summary["failures"]:
         lines += ["", "Failures:"]
         for f in summary["failures"][:10]:
-            what = formatting.printable(f"{f['method']} {f['name']}: {f['error']}")
+            label = formatting.request_label(f["method"], f["name"])
+            what = formatting.printable(f"{label}: {f['error']}")
             lines.append(f"  {f['occurrences']:>6}  {what}")
     capacity = summary.get("capacity")
     if capacity and capacity.get("headline"):

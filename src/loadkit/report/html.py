@@ -472,7 +472,7 @@ def _requests(summary: Summary) -> str:
     if totals and requests:
         entries.append(({**totals, "method": "", "name": "Total"}, "total"))
     for row, cls in entries:
-        label = f"{row.get('method') or ''} {row.get('name') or ''}".strip()
+        label = formatting.request_label(row.get("method"), row.get("name"))
         rows.append(
             _row(
                 [
@@ -502,7 +502,7 @@ def _timing(summary: Summary) -> str:
         fixed = row.get("corrected")
         if not fixed:
             continue
-        label = f"{row.get('method') or ''} {row.get('name') or ''}".strip()
+        label = formatting.request_label(row.get("method"), row.get("name"))
         cells = [(f"<code>{esc(label)}</code>" if not cls else esc(label), "name")]
         for key in ("p50_ms", "p95_ms", "p99_ms", "max_ms"):
             cells += [(_ms(row.get(key)), "num"), (f"<b>{_ms(fixed.get(key))}</b>", "num")]
@@ -581,7 +581,7 @@ def _transactions(summary: Summary, charts: Mapping[str, bytes]) -> str:
 def _failures(summary: Summary) -> str:
     rows = []
     for f in summary.get("failures") or []:
-        label = f"{f.get('method') or ''} {f.get('name') or ''}".strip()
+        label = formatting.request_label(f.get("method"), f.get("name"))
         rows.append(
             _row(
                 [

@@ -77,7 +77,7 @@ def render_markdown(summary: Summary) -> str:
     f = formatting
     total: RequestRow = {**summary["totals"], "method": "", "name": "**Total**"}
     for row in [*summary["requests"], total]:
-        label = f"{row['method']} {_cell(row['name'])}".strip()
+        label = formatting.request_label(row["method"], _cell(row["name"]))
         lines.append(
             f"| {label} | {f.count(row['requests'])} | {f.count(row['failures'])} | "
             f"{f.rps(row['rps'])} | {f.ms(row['avg_ms'])} | {f.ms(row['p50_ms'])} | "
@@ -112,7 +112,8 @@ def render_markdown(summary: Summary) -> str:
         lines += ["", "### Failures", "", "| Occurrences | Request | Error |", "|--:|---|---|"]
         for failure in summary["failures"]:
             lines.append(
-                f"| {failure['occurrences']} | {failure['method']} {_cell(failure['name'])} | "
+                f"| {failure['occurrences']} | "
+                f"{formatting.request_label(failure['method'], _cell(failure['name']))} | "
                 f"{_cell(failure['error'])} |"
             )
     return "\n".join(lines) + "\n"
@@ -138,7 +139,7 @@ def _timing(summary: Summary) -> list[str]:
     for row in rows:
         fixed = row["corrected"]
         assert fixed is not None
-        label = f"{row['method']} {_cell(row['name'])}".strip()
+        label = formatting.request_label(row["method"], _cell(row["name"]))
         lines.append(
             f"| {label} | {f.ms(row['p50_ms'])} | {f.ms(fixed['p50_ms'])} | "
             f"{f.ms(row['p95_ms'])} | {f.ms(fixed['p95_ms'])} | {f.ms(row['p99_ms'])} | "

@@ -594,8 +594,22 @@ class Request(Model):
         return self.name or self.url
 
 
+_STATUS_CODES = re.compile(r"\s*\d+\s*(,\s*\d+\s*)*")
+
+
 def _status_list(value: object) -> object:
-    return [value] if isinstance(value, int) and not isinstance(value, bool) else value
+    """One code (201, or "201" as text), codes in one text ("201, 204") or a list of them."""
+    if value is None:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [value]
+    if isinstance(value, str) and _STATUS_CODES.fullmatch(value):
+        return [int(code) for code in value.split(",")]
+    if isinstance(value, list):
+        return [int(v) if isinstance(v, str) and v.strip().isdigit() else v for v in value]
+    raise ValueError(
+        f"expected a status code or a list of them, e.g. 201 or [200, 204] (got {value!r})"
+    )
 
 
 def _path_list(value: object) -> object:
@@ -607,8 +621,12 @@ class Expect(Model):
 
     status: Annotated[
         list[Annotated[int, Field(ge=100, le=599)]] | None,
-        BeforeValidator(_status_list, json_schema_input_type=int | list[int] | None),
-    ] = Field(default=None, min_length=1, description="Accepted status code(s).")
+        BeforeValidator(_status_list, json_schema_input_type=int | str | list[int] | None),
+    ] = Field(
+        default=None,
+        min_length=1,
+        description='Accepted status code(s): 201, [200, 204], or as text: "201, 204".',
+    )
     json_equals: dict[str, Any] | None = Field(
         default=None, alias="json", description="JSON path -> expected value."
     )
