@@ -279,19 +279,13 @@ def pod_variables(scenario: Scenario, host: str | None) -> list[str]:
 def pod_variables_notes(scenario: Scenario, host: str | None, secrets: Sequence[str]) -> list[str]:
     """What the person should know of the values the pods fill (stderr of `loadkit k8s`)."""
     filled = pod_variables(scenario, host)
-    notes = []
-    if filled and secrets:
-        notes.append(
-            f"{', '.join(filled)} not set here: the pods read them from the Secret(s) "
-            f"{', '.join(secrets)}; make sure they hold them"
-        )
-    unset_secrets = sorted({u.name for u in scenario.unset if u.secret})
-    if unset_secrets and secrets:
-        notes.append(
-            f"the secret(s) {', '.join(unset_secrets)} are not set here (not needed to make "
-            f"the manifests): the pods read them from {', '.join(secrets)}"
-        )
-    return notes
+    if not filled or not secrets:
+        return []  # none, or `manifests` refuses them
+    return [
+        f"{', '.join(filled)}: not set here; the master pod reads "
+        f"{'them' if len(filled) > 1 else 'it'} from the Secret(s) {', '.join(secrets)}: "
+        "make sure they hold it"
+    ]
 
 
 def secret_names(scenario: Scenario) -> list[str]:
