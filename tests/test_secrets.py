@@ -417,3 +417,162 @@ def test_a_worker_refuses_a_secret_it_cannot_mask() -> None:
         (line,) = proc.stderr.strip().splitlines()
         assert line.startswith(f"loadkit: error: {expected}"), line
         assert "1234567" not in proc.stderr
+
+
+# --- checking a file needs no secret and no run-stage variable -------------------------------
+
+UNSET = "LK_UNSET_"  # prefix of the variables these tests leave unset (run_loadkit drops none)
+PASSWORD = "pw-" + "x" * 12
+
+
+def login_scenario(tmp_path: Path, host: str = f"${{{UNSET}HOST}}") -> Path:
+    """An imported scenario's shape: the password in four places, a host set in the run stage
+    only, a token read from the environment."""
+    scenario = tmp_path / "imported.yaml"
+    scenario.write_text(
+        "name: imported\n"
+        f"host: {host}\n"
+        "load: {users: 2, spawn_rate: 2, duration: 2s}\n"
+        f"secrets: [{UNSET}PASSWORD]\n"
+        "users:\n"
+        "  - name: u\n"
+        "    on_start:\n"
+        "      - request: {method: POST, url: /api/login,\n"
+        f'          json: {{username: alice, password: "${{{UNSET}PASSWORD}}"}}}}\n'
+        "    tasks:\n"
+        f'      - request: {{url: /api/cases, name: first, headers: {{X-P: "${{{UNSET}PASSWORD}}"}}}}\n'
+        f'      - request: {{url: /api/cases, headers: {{X-P: "${{{UNSET}PASSWORD}}"}}}}\n'
+        "      - request: {url: /api/stats,\n"
+        f'          headers: {{X-P: "${{{UNSET}PASSWORD}}", X-T: "${{{UNSET}TOKEN}}"}}}}\n'
+    )
+    return scenario
+
+
+def no_unset_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(UNSET)}
+
+
+def test_validate_needs_no_secret_and_no_run_stage_variable(tmp_path: Path) -> None:
+    scenario = login_scenario(tmp_path)
+    result = run_loadkit("validate", str(scenario))
+    assert result.returncode == ExitStatus.PASS, result
+    assert result.stdout == f"{scenario}: ok (imported: 1 user type(s), 3 task(s))\n"
+    # One warning per variable, not per use; the host is not checked without its value.
+    assert result.stderr.splitlines() == [
+        f"loadkit: warning: {scenario}:2:7: host: environment variable {UNSET}HOST is not set: "
+        f"host not checked; a run needs it: export it before the run, or give a default: "
+        f"${{{UNSET}HOST:-value}}",
+        f"loadkit: warning: {scenario}:9:45: users[0].on_start[0].request.json.password: secret "
+        f"environment variable {UNSET}PASSWORD is not set (4 uses): checked without it; a run "
+        "needs it: export it before the run",
+        f"loadkit: warning: {scenario}:14:55: users[0].tasks[2].request.headers.X-T: environment "
+        f"variable {UNSET}TOKEN is not set: checked without it; a run needs it: export it before "
+        f"the run, or give a default: ${{{UNSET}TOKEN:-value}}",
+    ]
+    strict = run_loadkit("validate", "--strict", str(scenario))
+    assert strict.returncode == ExitStatus.INVALID_INPUT
+    assert strict.stdout == ""
+    assert strict.stderr == result.stderr.replace("loadkit: warning: ", "loadkit: error: ")
+
+
+def test_validate_without_values_still_checks_the_rest_and_a_host_that_is_set(
+    tmp_path: Path,
+) -> None:
+    scenario = login_scenario(tmp_path)
+    text = scenario.read_text().replace("users: 2,", "users: 2, spwan_rate: 1,")
+    scenario.write_text(text)
+    result = run_loadkit("validate", str(scenario))
+    assert result.returncode == ExitStatus.INVALID_INPUT
+    # The file's own problem, alone: what is not set is no error here.
+    (error,) = result.stderr.splitlines()
+    assert error.startswith(
+        f"loadkit: error: {scenario}:3:18: load.spwan_rate: unknown key 'spwan_rate'; did you "
+        "mean 'spawn_rate'?"
+    )
+    result = run_loadkit(
+        "validate", str(login_scenario(tmp_path)), env={f"{UNSET}HOST": "ftp://127.0.0.1"}
+    )
+    assert result.returncode == ExitStatus.INVALID_INPUT
+    assert result.stderr.splitlines() == [
+        f"loadkit: error: {scenario}:2:7: host: expected a URL like http://127.0.0.1:8080, got "
+        "'ftp://127.0.0.1'"
+    ]
+
+
+def test_compile_needs_no_secret_and_writes_none(tmp_path: Path) -> None:
+    scenario = login_scenario(tmp_path)
+    # The host is written into the locustfile: compile needs it (one line says so).
+    result = run_loadkit("compile", str(scenario))
+    assert result.returncode == ExitStatus.INVALID_INPUT
+    assert result.stderr.splitlines() == [
+        f"loadkit: error: {scenario}:2:7: host: environment variable {UNSET}HOST is not set; "
+        f"export it or give a default: ${{{UNSET}HOST:-value}}; compile writes this value into "
+        "the locustfile"
+    ]
+    host = {f"{UNSET}HOST": "http://127.0.0.1:9"}
+    without = run_loadkit("compile", str(scenario), env=host)
+    assert without.returncode == ExitStatus.PASS, without
+    assert without.stderr.splitlines() == [
+        f"loadkit: note: {scenario}: the locustfile reads the secret(s) {UNSET}PASSWORD from the "
+        "environment when it runs (not set here)",
+        f"loadkit: note: {scenario}: the locustfile reads the variable(s) {UNSET}TOKEN from the "
+        "environment when it runs (not set here)",
+    ]
+    # What the secret's value changes: nothing (it is read when the locustfile runs).
+    with_secret = run_loadkit(
+        "compile", str(scenario), env={**host, f"{UNSET}PASSWORD": PASSWORD}
+    )
+    assert with_secret.returncode == ExitStatus.PASS
+    assert with_secret.stdout == without.stdout
+    assert f"os.environ['{UNSET}PASSWORD']" in without.stdout and PASSWORD not in without.stdout
+
+
+@pytest.mark.e2e
+def test_a_run_without_the_secret_fails_in_one_line_and_the_compiled_file_runs(
+    recorder: TargetProcess, tmp_path: Path
+) -> None:
+    scenario = login_scenario(tmp_path, host=recorder.url)
+    token = {f"{UNSET}TOKEN": "token-1"}
+    out = tmp_path / "run"
+    result = run_loadkit("run", str(scenario), "--out", str(out), env=token)
+    assert result.returncode == ExitStatus.INVALID_INPUT
+    assert result.stderr.splitlines() == [
+        f"loadkit: error: {scenario}:9:45: users[0].on_start[0].request.json.password: secret "
+        f"environment variable {UNSET}PASSWORD is not set (4 uses); export it before the run"
+    ]
+    assert not out.exists() and recorder.requests_seen()["total"] == 0
+    # compile, without the secret; the locustfile, run by plain Locust with it, sends it.
+    compiled = run_loadkit("compile", str(scenario), "-o", str(tmp_path / "lf.py"), env=token)
+    assert compiled.returncode == ExitStatus.PASS, compiled
+    proc = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(tmp_path / "lf.py"), "--headless",
+         "-u", "2", "-r", "2", "-t", "2s"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        env={**no_unset_env(), **token, f"{UNSET}PASSWORD": PASSWORD},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    log = recorder.requests_seen()["log"]
+    logins = [e for e in log if e["path"] == "/api/login"]
+    assert len(logins) == 2 and all(json.loads(e["body"])["password"] == PASSWORD for e in logins)
+    stats = [e for e in log if e["path"] == "/api/stats"]
+    assert stats and all(
+        e["headers"].get("x-p") == PASSWORD and e["headers"].get("x-t") == "token-1" for e in stats
+    )
+
+
+@pytest.mark.e2e
+def test_a_run_with_host_needs_no_host_variable(recorder: TargetProcess, tmp_path: Path) -> None:
+    scenario = login_scenario(tmp_path)
+    env = {f"{UNSET}TOKEN": "token-1", f"{UNSET}PASSWORD": PASSWORD}
+    out = tmp_path / "run"
+    result = run_loadkit("run", str(scenario), "--host", recorder.url, "--out", str(out), env=env)
+    assert result.returncode == ExitStatus.PASS, result
+    assert recorder.requests_seen()["by_route"]["POST /api/login"] == 2
+    # Without --host the run needs the host's variable: one line.
+    result = run_loadkit("run", str(scenario), "--out", str(tmp_path / "run2"), env=env)
+    assert result.returncode == ExitStatus.INVALID_INPUT
+    assert result.stderr.splitlines() == [
+        f"loadkit: error: {scenario}:2:7: host: environment variable {UNSET}HOST is not set; "
+        f"export it or give a default: ${{{UNSET}HOST:-value}}"
+    ]
