@@ -440,7 +440,8 @@ def login_scenario(tmp_path: Path, host: str = f"${{{UNSET}HOST}}") -> Path:
         "      - request: {method: POST, url: /api/login,\n"
         f'          json: {{username: alice, password: "${{{UNSET}PASSWORD}}"}}}}\n'
         "    tasks:\n"
-        f'      - request: {{url: /api/cases, name: first, headers: {{X-P: "${{{UNSET}PASSWORD}}"}}}}\n'
+        "      - request: {url: /api/cases, name: first,\n"
+        f'          headers: {{X-P: "${{{UNSET}PASSWORD}}"}}}}\n'
         f'      - request: {{url: /api/cases, headers: {{X-P: "${{{UNSET}PASSWORD}}"}}}}\n'
         "      - request: {url: /api/stats,\n"
         f'          headers: {{X-P: "${{{UNSET}PASSWORD}}", X-T: "${{{UNSET}TOKEN}}"}}}}\n'
@@ -465,7 +466,7 @@ def test_validate_needs_no_secret_and_no_run_stage_variable(tmp_path: Path) -> N
         f"loadkit: warning: {scenario}:9:45: users[0].on_start[0].request.json.password: secret "
         f"environment variable {UNSET}PASSWORD is not set (4 uses): checked without it; a run "
         "needs it: export it before the run",
-        f"loadkit: warning: {scenario}:14:55: users[0].tasks[2].request.headers.X-T: environment "
+        f"loadkit: warning: {scenario}:15:55: users[0].tasks[2].request.headers.X-T: environment "
         f"variable {UNSET}TOKEN is not set: checked without it; a run needs it: export it before "
         f"the run, or give a default: ${{{UNSET}TOKEN:-value}}",
     ]
