@@ -23,6 +23,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from conftest import run_loadkit
 
 from loadkit import k8s
 from loadkit.cli import cli, run_cli
@@ -599,3 +600,162 @@ def test_sigterm_reaches_loadkit_and_its_exit_status_is_kept(
     assert (results / k8s.EXIT_CODE_FILE).read_text() == "3\n"  # aborted
     process.send_signal(signal.SIGTERM)  # and again while the results are kept
     assert process.wait(timeout=10) == 3
+
+
+# --- values the pods fill, and data files that hold secrets ----------------------------------
+
+ACCOUNTS = "username,password\r\nalice,alice-pw-1\r\nbob,bob-pw-22\r\n"
+
+
+SECRET_ACCOUNTS = "{file: data/accounts.csv, secret: true}"
+PLAIN_ACCOUNTS = "{file: data/accounts.csv}"
+BOTH = {"data/accounts.csv", "data/ids.jsonl"}
+
+
+def orders_project(tmp_path: Path, accounts: str = SECRET_ACCOUNTS) -> Path:
+    """A scenario whose host is set in the run stage only, with a secret and a data file of
+    passwords; none of their values is set here."""
+    (tmp_path / "data").mkdir(exist_ok=True)
+    (tmp_path / "data" / "accounts.csv").write_bytes(ACCOUNTS.encode())
+    (tmp_path / "data" / "ids.jsonl").write_bytes(JSONL.encode())
+    scenario = tmp_path / "orders.yaml"
+    scenario.write_text(
+        "name: Orders\n"
+        "host: ${LK_K8S_HOST}\n"
+        "load: {users: 4, spawn_rate: 2, duration: 1m}\n"
+        "defaults: {headers: {Authorization: 'Bearer ${secret:LK_K8S_TOKEN}'}}\n"
+        "data:\n"
+        f"  accounts: {accounts}\n"
+        "  ids: {file: data/ids.jsonl}\n"
+        "users:\n"
+        "  - name: buyer\n"
+        "    data: accounts\n"
+        "    tasks:\n"
+        "      - request: {method: POST, url: /login,\n"
+        "          json: {user: '{{ username }}', password: '{{ password }}'}}\n"
+    )
+    return scenario
+
+
+def valid_documents(text: str) -> dict[str, dict[str, Any]]:
+    for version in KUBERNETES_VERSIONS:
+        for doc in yaml.safe_load_all(text):
+            kubernetes_validate.validate(doc, version, strict=True)
+    return documents(text)
+
+
+def test_host_suffices_the_pods_fill_variables_and_secrets(tmp_path: Path) -> None:
+    scenario = orders_project(tmp_path)
+    result = run_loadkit(
+        "k8s", str(scenario), "--host", "https://orders.internal", "--secret", "orders"
+    )
+    assert result.returncode == ExitStatus.PASS, result
+    assert result.stderr == ""
+    docs = valid_documents(result.stdout)
+    master = container(docs["Job/master"])
+    # The pod runs the scenario as written: --host replaces the host, the token comes from
+    # the Secret (workers mask it by name).
+    assert master["args"][:2] == ["run", "/scenario/orders.yaml"]
+    assert option_value(master["args"], "--host") == "https://orders.internal"
+    assert master["envFrom"] == [{"secretRef": {"name": "orders"}}]
+    worker = container(docs["Job/worker"])
+    assert option_value(worker["args"], "--secret-env") == "LK_K8S_TOKEN"
+    assert "${LK_K8S_HOST}" in docs["ConfigMap"]["data"]["orders.yaml"]
+
+    # Without --host, the master pod fills the host from the Secret: said in the file and on
+    # stderr; the loopback warning does not apply to a host not known here.
+    result = run_loadkit("k8s", str(scenario), "--secret", "orders")
+    assert result.returncode == ExitStatus.PASS, result
+    assert result.stderr.splitlines() == [
+        f"loadkit: note: {scenario}: LK_K8S_HOST: not set here; the master pod reads it from "
+        "the Secret(s) orders: make sure they hold it"
+    ]
+    assert "# The pods fill ${LK_K8S_HOST} from the Secret(s) orders.\n" in result.stdout
+    assert "--host" not in container(valid_documents(result.stdout)["Job/master"])["args"]
+
+    # With no Secret, nothing could fill them: one line.
+    result = run_loadkit("k8s", str(scenario), "--host", "https://orders.internal")
+    assert result.returncode == ExitStatus.INVALID_INPUT
+    assert result.stderr.splitlines() == [
+        "loadkit: error: the scenario reads the secret(s) LK_K8S_TOKEN from the environment; "
+        "give --secret NAME of a Kubernetes Secret holding them, e.g. `kubectl create secret "
+        "generic loadtest-secrets --from-literal=LK_K8S_TOKEN=...`"
+    ]
+
+
+def scenario_volume(docs: dict[str, dict[str, Any]], kind: str) -> dict[str, Any]:
+    spec = docs[kind]["spec"]["template"]["spec"]
+    (mount,) = [m for m in spec["containers"][0]["volumeMounts"] if m["name"] == "scenario"]
+    assert mount == {"mountPath": "/scenario", "name": "scenario", "readOnly": True}
+    (volume,) = [v for v in spec["volumes"] if v["name"] == "scenario"]
+    return volume  # type: ignore[no-any-return]
+
+
+def mounted_files(docs: dict[str, dict[str, Any]], kind: str) -> dict[str, tuple[str, str]]:
+    """Path under /scenario -> (the kind of object it comes from, its text)."""
+    found: dict[str, tuple[str, str]] = {}
+    for source in scenario_volume(docs, kind)["projected"]["sources"]:
+        ((what, ref),) = source.items()
+        obj = docs["ConfigMap" if what == "configMap" else "Secret"]
+        assert ref["name"] == obj["metadata"]["name"]
+        texts = obj["data"] if what == "configMap" else obj["stringData"]
+        for item in ref["items"]:
+            assert item["path"] not in found
+            found[item["path"]] = (obj["kind"], texts[item["key"]])
+    return found
+
+
+@pytest.mark.parametrize(
+    ("accounts", "options", "in_secret"),
+    [
+        (SECRET_ACCOUNTS, [], {"data/accounts.csv"}),
+        (PLAIN_ACCOUNTS, ["--data-secret", "accounts"], {"data/accounts.csv"}),
+        (PLAIN_ACCOUNTS, ["--data-secret", "accounts", "--data-secret", "ids"], BOTH),
+        (PLAIN_ACCOUNTS, ["--data-secret", "*"], BOTH),
+    ],
+    ids=["secret-true", "one", "two", "all"],
+)
+def test_data_files_with_secrets_go_into_a_secret_at_the_same_path(
+    tmp_path: Path, accounts: str, options: list[str], in_secret: set[str]
+) -> None:
+    scenario = orders_project(tmp_path, accounts)
+    result = run_loadkit(
+        "k8s", str(scenario), "--host", "https://orders.internal", "--secret", "s", *options
+    )
+    assert result.returncode == ExitStatus.PASS, result
+    docs = valid_documents(result.stdout)
+    secret = docs["Secret"]
+    assert secret["metadata"]["name"] == "loadkit-orders-data"
+    assert secret["type"] == "Opaque"
+    assert secret["metadata"]["labels"]["app.kubernetes.io/instance"] == "loadkit-orders"
+    configmap_text = json.dumps(docs["ConfigMap"])
+    assert "alice-pw-1" not in configmap_text
+    for kind in ("Job/master", "Job/worker"):
+        files = mounted_files(docs, kind)
+        # The same files at the same paths as before, each byte for byte, from its object.
+        assert set(files) == {"orders.yaml", "data/accounts.csv", "data/ids.jsonl"}
+        for path, (source, text) in files.items():
+            assert source == ("Secret" if path in in_secret else "ConfigMap"), path
+            assert text.encode("utf-8") == (tmp_path / path).read_bytes(), path
+    header = result.stdout.split("---", 1)[0]
+    assert f"# {', '.join(sorted(in_secret))}: in the Secret loadkit-orders-data" in header
+
+
+def test_without_secret_data_the_scenario_volume_is_the_configmap(tmp_path: Path) -> None:
+    result = run_loadkit(
+        "k8s", str(orders_project(tmp_path, PLAIN_ACCOUNTS)), "--secret", "s"
+    )
+    assert result.returncode == ExitStatus.PASS, result
+    docs = valid_documents(result.stdout)
+    assert "Secret" not in docs
+    assert set(scenario_volume(docs, "Job/master")) == {"configMap", "name"}
+
+
+def test_an_unknown_data_secret_is_one_line(tmp_path: Path) -> None:
+    scenario = orders_project(tmp_path)
+    result = run_loadkit("k8s", str(scenario), "--secret", "s", "--data-secret", "acounts")
+    assert result.returncode == ExitStatus.INVALID_INPUT
+    assert result.stderr.splitlines()[-1] == (
+        "loadkit: error: --data-secret 'acounts': no data source has that name; did you mean "
+        "'accounts'? (data sources: accounts, ids; '*': all)"
+    )
