@@ -335,3 +335,46 @@ def test_plain_locust_runs_the_compiled_demo(
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     assert target.requests_seen()["total"] > 0
+
+
+def test_a_name_that_starts_with_its_method_is_shown_once_and_status_as_text(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    scenario = write(
+        tmp_path,
+        f"""\
+name: names
+host: {target.url}
+load: {{users: 2, spawn_rate: 2, duration: 2s}}
+defaults: {{think_time: {{constant: 0.05}}}}
+users:
+  - name: u
+    tasks:
+      - request: {{method: POST, url: /api/reports, json: {{s: [x]}}, name: "POST reports/{{id}}"}}
+        expect: {{status: "201"}}
+      - request: {{url: /api/cases, name: "get cases"}}
+        expect: {{status: "200, 204"}}
+      - request: {{url: /api/stats, name: stats}}
+        expect: {{status: "204"}}
+""",
+    )
+    out = tmp_path / "run"
+    result = run_loadkit("run", str(scenario), "--out", str(out))
+    summary = read_summary(out)
+    assert result.returncode == summary["exit_code"], result
+    rows = {(r["method"], r["name"]): r for r in summary["requests"]}
+    # "201" and "200, 204" as text are the codes: these passed; "204" failed every stats call.
+    created = rows[("POST", "POST reports/{id}")]
+    assert created["failures"] == 0 < created["requests"]
+    assert rows[("GET", "get cases")]["failures"] == 0
+    assert rows[("GET", "stats")]["failures"] == rows[("GET", "stats")]["requests"] > 0
+    shown = {
+        "terminal": result.stdout,
+        "summary.md": (out / "summary.md").read_text(),
+        "report.html": (out / "report.html").read_text(),
+    }
+    for where, text in shown.items():
+        assert "POST reports/{id}" in text, where
+        assert "POST POST" not in text, where
+        assert "GET get cases" not in text and "get cases" in text, where
+        assert "GET stats" in text, where
