@@ -570,6 +570,8 @@ def test_a_run_with_host_needs_no_host_variable(recorder: TargetProcess, tmp_pat
     result = run_loadkit("run", str(scenario), "--host", recorder.url, "--out", str(out), env=env)
     assert result.returncode == ExitStatus.PASS, result
     assert recorder.requests_seen()["by_route"]["POST /api/login"] == 2
+    # The run's locustfile names the host it was given, nothing that stood in for the variable.
+    assert f"host = '{recorder.url}'" in (out / "locustfile.py").read_text()
     # Without --host the run needs the host's variable: one line.
     result = run_loadkit("run", str(scenario), "--out", str(tmp_path / "run2"), env=env)
     assert result.returncode == ExitStatus.INVALID_INPUT

@@ -184,6 +184,8 @@ def _load_to_run(
     problems = unset.problems(scenario.unset, skip=[("host",)] if host is not None else [])
     if problems:
         raise ScenarioError(problems)
+    if scenario.unset:  # the host's variable: --host in place of the reader's stand-in
+        scenario = scenario.model_copy(update={"host": host})
     return scenario, read
 
 
