@@ -342,6 +342,8 @@ def shipped_files(
             text = path.read_bytes().decode("utf-8")
         except UnicodeDecodeError:
             raise UsageError(f"{what}: {relative} is not UTF-8 text") from None
+        except OSError as exc:  # e.g. named by a variable that is not set here
+            raise UsageError(f"{what}: cannot read {relative}: {exc.strerror}") from None
         files.append(ShippedFile(posix, key, text, relative in secret))
     for in_secret, kind in ((False, "ConfigMap"), (True, "Secret")):
         size = sum(len(f.text.encode("utf-8")) for f in files if f.secret == in_secret)

@@ -73,15 +73,18 @@ def _validate(source: SourceDocument, environ: Mapping[str, str] | None) -> Scen
     problems += checks.read_data(scenario, source)
     problems += checks.read_tls(scenario, source)
     problems += checks.cross_checks(scenario, source, os.environ if environ is None else environ)
-    if stood_in:  # what the checks say of a stand-in is not about the file
-        from loadkit.scenario.source import format_key_path
+    # What the checks say of a value read from a variable that is not set (a stand-in, or a
+    # data file named by one) is not about the file: that field is not checked.
+    from loadkit.scenario.source import format_key_path
 
-        unchecked = {format_key_path(path) for path in stood_in}
-        problems = [p for p in problems if p.key_path not in unchecked]
+    unset_keys = {format_key_path(u.path) for u in source.unset}
+    unchecked = {format_key_path(path) for path in stood_in}
+    unchecked |= {p.key_path for p in problems if p.key_path in unset_keys}
+    problems = [p for p in problems if p.key_path not in unchecked]
     if problems:
         raise ScenarioError(problems)
     scenario._unset = [
-        dataclasses.replace(u, unchecked=u.path in stood_in) for u in source.unset
+        dataclasses.replace(u, unchecked=u.key_path in unchecked) for u in source.unset
     ]
     return scenario
 
