@@ -792,3 +792,59 @@ def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError) as info:
         load_scenario(tmp_path / "nope.yaml", environ={})
     assert str(info.value) == f"{tmp_path / 'nope.yaml'}:1:1: file not found; check the path"
+
+
+# --- values not set where the file is read ---------------------------------------------------
+
+UNSET_TEXT = """\
+name: unset
+host: ${U_HOST}
+load: {users: "${U_USERS}", spawn_rate: 1, duration: 1m}
+secrets: [U_KEY]
+data:
+  rows: {file: "${U_DIR}/rows.csv"}
+users:
+  - name: u
+    tasks:
+      - request: {url: /a, headers: {X-Key: "${U_KEY}", X-T: "{{ env.U_T }}"}}
+      - request: {url: /b, headers: {X-Key: "${U_KEY}"}}
+"""
+
+
+def test_what_is_not_set_is_noted_and_its_fields_left_unchecked(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(UNSET_TEXT)
+    scenario = load_scenario(path, environ={}, allow_unset=True)
+    noted = {(u.name, u.key_path, u.secret, u.unchecked, u.template) for u in scenario.unset}
+    assert noted == {
+        ("U_HOST", "host", False, True, False),
+        ("U_USERS", "load.users", False, True, False),
+        ("U_DIR", "data.rows.file", False, True, False),
+        ("U_KEY", "users[0].tasks[0].request.headers.X-Key", True, False, False),
+        ("U_KEY", "users[0].tasks[1].request.headers.X-Key", True, False, False),
+        ("U_T", "users[0].tasks[0].request.headers.X-T", False, False, True),
+    }
+    assert scenario.secret_names == ["U_KEY"]  # known, though not set: k8s asks for a Secret
+    # A value that is set is checked as ever, the others still not.
+    path.write_text(UNSET_TEXT.replace("${U_HOST}", "ftp://x"))
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path, environ={}, allow_unset=True)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:2:7: host: expected a URL like http://127.0.0.1:8080, got 'ftp://x'"
+    ]
+
+
+def test_a_run_needs_every_value_one_line_per_variable(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(UNSET_TEXT.replace("${U_DIR}/", ""))
+    (tmp_path / "rows.csv").write_text("a\n1\n")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path, environ={})
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:2:7: host: environment variable U_HOST is not set; export it or give a "
+        "default: ${U_HOST:-value}",
+        f"{path}:3:15: load.users: environment variable U_USERS is not set; export it or give "
+        "a default: ${U_USERS:-value}",
+        f"{path}:10:45: users[0].tasks[0].request.headers.X-Key: secret environment variable "
+        "U_KEY is not set (2 uses); export it before the run",
+    ]
