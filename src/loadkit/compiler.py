@@ -267,7 +267,8 @@ def compile_scenario(
         if line.startswith("from locust import "):
             locust_names |= set(line.removeprefix("from locust import ").split(", "))
         else:
-            third = line.startswith(("from locust", "from gevent", "import gevent", "import locust"))
+            module = line.split()[1].split(".")[0]
+            third = module in ("locust", "gevent", "geventhttpclient")
             (third_party if third else first_party).add(
                 line
             )

@@ -271,7 +271,7 @@ def lean_path_works(user):
     objects = {"FastHttpSession": session, "UserAgent": agent}
     try:  # the client the user's first request to its host will use (no connection yet)
         objects["HTTPClient"] = agent.clientpool.get_client(URL(session.base_url))
-    except Exception:  # noqa: BLE001 (no host, or not the client pool we know)
+    except Exception:  # no host, or not the client pool we know
         missing.append("UserAgent.clientpool.get_client")
     for kind, names in LEAN_PATH_NEEDS.items():
         if kind in objects:
