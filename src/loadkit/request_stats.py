@@ -45,7 +45,8 @@ class RequestStats:
             min_ms=entry["min_response_time"],
             max_ms=float(entry["max_response_time"]),
             content_bytes=int(entry["total_content_length"]),
-            histogram={int(k): int(v) for k, v in entry["response_times"].items()},
+            # Whole milliseconds; Locust 2.42 writes its rounded buckets as floats ("340.0").
+            histogram={int(float(k)): int(v) for k, v in entry["response_times"].items()},
             csv_percentiles=entry.get("csv_percentiles"),
         )
 

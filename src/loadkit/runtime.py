@@ -22,6 +22,7 @@ import time
 from urllib.parse import urlencode
 
 import gevent
+import locust
 from gevent import GreenletExit, ssl
 from gevent.event import AsyncResult
 from geventhttpclient._parser import HTTPParseError
@@ -235,8 +236,54 @@ def send(user, method, url, name=None, headers=None, data=None, json=None, param
     try:
         lean = user.lean_client
     except AttributeError:
-        lean = user.lean_client = LeanClient(user)
+        lean = user.lean_client = LeanClient(user) if lean_path_works(user) else None
+    if lean is None:  # this Locust lacks an internal the lean path needs: its public API
+        return user.client.request(method, url, name=name, headers=headers, data=data,
+                                   json=json, params=params, catch_response=catch_response)
     return lean.request(method, url, name, headers, data, json, params, catch_response)
+
+
+# What the lean path uses of Locust's FastHttpSession and of geventhttpclient beyond their
+# public API, by object: checked on a process's first user, before its first request. A Locust
+# or geventhttpclient release that renamed or removed one of them must still run the file, so
+# `send` then hands every request to the user's `self.client.request` (Locust's own code, the
+# same statistics, only slower) and says once why, on the `loadkit` logger.
+LEAN_PATH_NEEDS = {
+    "FastHttpSession": ("base_url", "auth_header", "request_event", "_send_request_safe_mode"),
+    "UserAgent": (
+        "cookiejar", "max_retries", "default_headers", "clientpool", "request_type",
+        "max_redirects", "redirect_response_codes", "_handle_error", "_handle_retries_exceeded",
+        "_verify_status", "_conversation_str", "_urlopen", "_may_retry", "_make_request",
+    ),
+    "HTTPClient": ("_build_request", "_connection_pool", "headers_type", "default_headers",
+                   "block_size", "use_proxy", "version", "request"),
+}  # fmt: skip
+LEAN_PATH = {"checked": False, "works": False}
+
+
+def lean_path_works(user):
+    """Whether this process's Locust has every internal the lean path needs (decided once)."""
+    if LEAN_PATH["checked"]:
+        return LEAN_PATH["works"]
+    missing = []
+    session = user.client
+    agent = getattr(session, "client", None)
+    objects = {"FastHttpSession": session, "UserAgent": agent}
+    try:  # the client the user's first request to its host will use (no connection yet)
+        objects["HTTPClient"] = agent.clientpool.get_client(URL(session.base_url))
+    except Exception:  # no host, or not the client pool we know
+        missing.append("UserAgent.clientpool.get_client")
+    for kind, names in LEAN_PATH_NEEDS.items():
+        if kind in objects:
+            missing += [f"{kind}.{name}" for name in names if not hasattr(objects[kind], name)]
+    LEAN_PATH.update(checked=True, works=not missing)
+    if missing:
+        logging.getLogger("loadkit").warning(
+            "the lean request path is off (this Locust %s lacks %s): requests go through "
+            "self.client.request, which costs more CPU per request",
+            getattr(locust, "__version__", "?"), ", ".join(missing),
+        )  # fmt: skip
+    return not missing
 
 
 class LeanClient:
@@ -253,8 +300,8 @@ class LeanClient:
         session, agent = self.session, self.agent
         start_time = time.time()
         context = self.user.context()
-        if session.request_name and not name:
-            name = session.request_name
+        if not name:  # Locust's rename_request (2.44 on)
+            name = getattr(session, "request_name", None)
         built_url = url if absolute_http_url_regexp.match(url) else session.base_url + url
         as_json = not data and json_body is not None
         if as_json:

@@ -34,7 +34,13 @@ HELPERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "capture_json": (("failed", "response_json", "json_at"), ()),
     "capture_regex": (("failed", "shown"), ("import re",)),
     "capture_header": (("failed",), ()),
-    "send": (("LeanClient",), ()),
+    "send": (("LeanClient", "lean_path_works"), ()),
+    "LEAN_PATH_NEEDS": ((), ()),
+    "LEAN_PATH": ((), ()),
+    "lean_path_works": (
+        ("LEAN_PATH_NEEDS", "LEAN_PATH"),
+        ("import logging", "import locust", "from geventhttpclient.url import URL"),
+    ),
     "LeanClient": (
         ("Prepared", "LeanResponse", "LeanErrorResponse", "adopt"),
         (
