@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import pytest
 from conftest import REPO, run_loadkit
 
@@ -122,3 +123,27 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert "loadkit, version" in capsys.readouterr().out
 
 
+
+
+def test_traceback_is_the_flag_click_parsed_not_a_word_in_the_arguments(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An unexpected error: one line and exit 4, or with the group's --traceback the error
+    itself; a file named --traceback after a command is not the flag."""
+    from loadkit.cli import cli
+
+    @cli.command("raise-for-test", hidden=True)
+    @click.argument("word", required=False)
+    def raise_for_test(word: str | None) -> None:
+        raise RuntimeError("boom")
+
+    try:
+        assert run_cli(["raise-for-test"]) == ExitStatus.INTERNAL_ERROR
+        assert capsys.readouterr().err == (
+            "loadkit: internal error: RuntimeError: boom (run with --traceback for details)\n"
+        )
+        assert run_cli(["raise-for-test", "--", "--traceback"]) == ExitStatus.INTERNAL_ERROR
+        with pytest.raises(RuntimeError, match="boom"):
+            run_cli(["--traceback", "raise-for-test"])
+    finally:
+        cli.commands.pop("raise-for-test")

@@ -198,6 +198,9 @@ def cli(traceback: bool) -> None:
     \b
     Exit codes: 0 pass, 1 thresholds failed, 2 invalid input, 3 aborted, 4 internal error.
     """
+    obj = click.get_current_context().obj
+    if isinstance(obj, dict):  # run_cli's: it decides what an unexpected error shows
+        obj["traceback"] = traceback
 
 
 @cli.command()
@@ -1200,8 +1203,9 @@ def _from_environment(exc: click.ClickException) -> str | None:
 
 def run_cli(args: list[str]) -> ExitStatus:
     """Run the CLI and decide the exit status: the one place that does."""
+    options: dict[str, bool] = {"traceback": False}  # set by the group's --traceback
     try:
-        result = cli.main(args=args, prog_name="loadkit", standalone_mode=False)
+        result = cli.main(args=args, prog_name="loadkit", standalone_mode=False, obj=options)
     except ScenarioError as exc:
         for problem in exc.problems:
             click.echo(f"loadkit: error: {problem}", err=True)
@@ -1226,7 +1230,7 @@ def run_cli(args: list[str]) -> ExitStatus:
         click.echo("loadkit: aborted", err=True)
         return ExitStatus.ABORTED
     except Exception as exc:
-        if "--traceback" in args:
+        if options["traceback"]:
             raise
         click.echo(
             f"loadkit: internal error: {type(exc).__name__}: {exc} "
