@@ -109,6 +109,7 @@ def test_hostile_strings_compile_to_inert_data(tmp_path: Path, template: str) ->
     assert headers == {"X-Default-a": on_a_line(evil), "X-User": on_a_line(evil)}
 
 
+@pytest.mark.e2e
 def test_hostile_strings_are_sent_verbatim(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     evil = EVIL.format(marker=marker)
@@ -149,6 +150,7 @@ def test_compiled_examples_are_up_to_date(name: str) -> None:
     )
 
 
+@pytest.mark.e2e
 def test_bridge_runs_a_scenario_under_plain_locust(tmp_path: Path) -> None:
     with TargetProcess() as target:
         env = {

@@ -105,10 +105,6 @@ class ArrivalsDelivered:
         return self.started / self.delivered_s
 
     @property
-    def undelivered(self) -> int:
-        return self.dropped + self.waiting
-
-    @property
     def peak_busy(self) -> int:
         return max((busy for _, _, busy, _ in self.seconds), default=0)
 

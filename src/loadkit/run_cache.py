@@ -44,7 +44,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -150,15 +150,6 @@ class RecordingEnviron(Mapping[str, str]):
     def __len__(self) -> int:
         self.listed = True
         return len(self._environ)
-
-
-@dataclass
-class Dependencies:
-    """What one reading of a scenario depended on besides its text."""
-
-    files: list[dict[str, Any]] = field(default_factory=list)
-    env_names: list[str] = field(default_factory=list)
-    env_digest: str = ""
 
 
 @dataclass

@@ -164,11 +164,6 @@ def transaction_row(
     }
 
 
-def is_transaction(row: Mapping[str, Any]) -> bool:
-    """A Locust statistics entry or failure row of a transaction, not of a request."""
-    return (row.get("method") or row.get("request_type")) == TRANSACTION_TYPE
-
-
 def default_timing(settings: RunSettings) -> str:
     """What a time threshold that names neither judges: an open model's arrivals come whether
     or not the target keeps up, so what a user waits is the corrected time; a closed model's
