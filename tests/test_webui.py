@@ -130,6 +130,10 @@ thresholds: [p95 < 500ms, error_rate < 1%]
                 "userCount": "3", "spawnRate": "3", "host": target.url, "runTime": "20",
             }  # fmt: skip
             page.screenshot(path=shots / "1-form.png")
+            # No run time: this test ends when the person presses Stop (ended as planned; a
+            # Stop before a run time ends is judged as stopped early, tested below).
+            page.get_by_text("Advanced options").click()
+            page.locator("input[name=runTime]").fill("")
             page.get_by_role("button", name="START").click()
 
             # Request counts rise in Locust's own statistics table...
@@ -184,6 +188,7 @@ thresholds: [p95 < 500ms, error_rate < 1%]
 
         summary = json.loads((folder / "summary.json").read_text())
         assert summary["verdict"] == "pass", summary["reasons"]
+        assert summary["run"]["duration_s"] >= 10  # as long as it ran
         assert summary["totals"]["requests"] == target.requests_seen()["total"] > 0
         assert (folder / "report.html").is_file() and (folder / "junit.xml").is_file()
         with urllib.request.urlopen(url + "/loadkit/reports/latest") as response:
