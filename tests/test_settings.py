@@ -122,7 +122,9 @@ def test_a_web_ui_test_ended_early_by_the_person_says_what_it_delivered() -> Non
     assert ended("new swarm", 30, 10) == [
         "ended by a new swarm after 30 s of 120 s planned; 10 of 10 users reached"
     ]
-    assert ended("reset", 30, 10)[0].startswith("ended by a reset of the statistics")
+    assert ended("reset", 30, 10) == [
+        "ended by a reset of the statistics after 30 s of 120 s planned; 10 of 10 users reached"
+    ]
     assert ended("planned", 120, 10) == []  # its run time ended it
     assert ended("stop", 119.5, 10) == []  # within a second of its run time: as planned
     assert ended(None, 2, 4) == []  # `loadkit run`: its own rules (an interrupt aborts)

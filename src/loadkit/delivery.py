@@ -40,7 +40,7 @@ STOP_SLACK_S = 1.0
 _ENDED_BY_THE_USER = {
     UiTestEnd.STOP: "stopped by the user",
     UiTestEnd.NEW_SWARM: "ended by a new swarm",
-    UiTestEnd.RESET: "ended by a reset of the statistics (the rest is in the next run folder)",
+    UiTestEnd.RESET: "ended by a reset of the statistics",  # it goes on in the next folder
 }
 
 
