@@ -378,7 +378,7 @@ def test_a_test_stopped_during_its_ramp_is_judged_on_what_it_delivered(
     assert code == ExitStatus.PASS  # the test had ended when the UI was closed
 
 
-def test_each_swarm_gets_its_folder_and_ctrl_c_aborts_the_running_test(
+def test_each_swarm_and_reset_gets_its_folder_and_ctrl_c_aborts_the_running_test(
     target: TargetProcess, tmp_path: Path
 ) -> None:
     scenario = tmp_path / "scenario.yaml"
@@ -390,19 +390,27 @@ def test_each_swarm_gets_its_folder_and_ctrl_c_aborts_the_running_test(
         ui.swarm(3, 10, target.url, "60s")  # while the first runs: it ends that test
         first = ui.folder()
         time.sleep(2.5)
-        code, output = ui.finish()  # Ctrl-C while the second one runs
-    second = ui.folder(after=(first,), timeout=5)
-    assert sorted(p.name for p in reports.iterdir()) == sorted([first.name, second.name])
-    one, two = summary_of(first), summary_of(second)
+        ui.post("/stats/reset")  # the second test's folder closes, it goes on in a third
+        second = ui.folder(after=(first,))
+        time.sleep(2.5)
+        code, output = ui.finish()  # Ctrl-C while the third one runs
+    third = ui.folder(after=(first, second), timeout=5)
+    assert sorted(p.name for p in reports.iterdir()) == sorted(
+        f.name for f in (first, second, third)
+    )
+    one, two, three = (summary_of(f) for f in (first, second, third))
     assert one["verdict"] == "fail" and one["run"]["users"] == 2, one["reasons"]
-    assert re.fullmatch(r"ended by a new swarm after \d s of 60 s planned; 2 of 2 users "
-                        r"reached", one["reasons"][0]), one["reasons"]  # fmt: skip
-    assert two["verdict"] == "aborted" and two["run"]["aborted"] is True
-    assert two["run"]["users"] == 3 and two["load"]["peak_users"] == 3
-    assert json.loads((second / "locust_final.json").read_text())["ended_by"] == "interrupt"
+    assert re.fullmatch(r"ended by a new swarm after \d s of 60 s planned; 2 of 2 users reached",
+                        one["reasons"][0]), one["reasons"]  # fmt: skip
+    assert two["verdict"] == "fail" and two["run"]["users"] == 3, two["reasons"]
+    assert re.fullmatch(r"ended by a reset of the statistics after \d s of 60 s planned; "
+                        r"3 of 3 users reached", two["reasons"][0]), two["reasons"]  # fmt: skip
+    assert three["verdict"] == "aborted" and three["run"]["aborted"] is True
+    assert three["run"]["users"] == 3 and three["load"]["peak_users"] == 3
+    assert json.loads((third / "locust_final.json").read_text())["ended_by"] == "interrupt"
     # Nothing measured is lost where one test ends and the next begins.
     served = target.requests_seen()["total"]
-    assert one["totals"]["requests"] + two["totals"]["requests"] == served > 0
+    assert sum(s["totals"]["requests"] for s in (one, two, three)) == served > 0
     assert code == ExitStatus.ABORTED, output
     assert "Traceback" not in output
 
