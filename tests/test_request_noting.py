@@ -109,6 +109,20 @@ harness._log_noted()
 out["unhandled"] = locust.log.unhandled_greenlet_exception
 out["e_max"] = env.stats.entries[("/e", "GET")].max_response_time
 out["e_ours"] = sum(sum(row[4][1::2]) for row in harness._histograms.payload() if row[2] == "/e")
+
+# A transaction (TXN) gets its own row and error, never a place in Locust's total.
+env.stats.clear_all()
+fire("/f", 11.0)
+for exception in (None, RuntimeError("step 2 failed")):
+    events.request.fire(request_type="TXN", name="flow", response_time=30.0, response_length=0,
+                        response=None, context={}, exception=exception, start_time=None, url="")
+harness._log_noted()
+out["txn"] = dict(
+    total=[env.stats.total.num_requests, env.stats.total.num_failures],
+    row=[env.stats.entries[("flow", "TXN")].num_requests,
+         env.stats.entries[("flow", "TXN")].num_failures],
+    errors=sorted((e.method, e.name) for e in env.stats.errors.values()),
+)
 print(json.dumps(out))
 """
 
@@ -156,3 +170,8 @@ def test_what_locust_clears_or_cannot_log_is_treated_as_locust_would(
     assert seen["unhandled"] is True
     assert seen["e_max"] == 10.0  # the request after the bad one still logged
     assert seen["e_ours"] == 3
+
+
+def test_a_transaction_has_its_row_but_no_place_in_locusts_total(seen: dict[str, Any]) -> None:
+    # Locust's total is what its web UI's header and Aggregated row show: requests only.
+    assert seen["txn"] == {"total": [1, 0], "row": [2, 1], "errors": [["TXN", "flow"]]}

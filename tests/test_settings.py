@@ -105,6 +105,37 @@ def test_delivery_judges_each_stage_after_its_ramp() -> None:
     assert delivered.delivered_s == 12
 
 
+def test_a_web_ui_test_ended_early_by_the_person_says_what_it_delivered() -> None:
+    settings = RunSettings.resolve(scenario("{users: 10, spawn_rate: 2, duration: 120s}"))
+    t0 = 1000.0
+
+    def ended(by: str | None, after_s: float, users: int) -> list[str]:
+        final = {
+            "started_at": t0, "stopping_at": t0 + after_s, "peak_users": users, "notes": [],
+            "users": [[t0 + after_s, users]], "ended_by": by,
+        }  # fmt: skip
+        return load_delivered(settings, final).shortfall()
+
+    assert ended("stop", 2.1, 4) == [
+        "stopped by the user after 2 s of 120 s planned; 4 of 10 users reached"
+    ]
+    assert ended("new swarm", 30, 10) == [
+        "ended by a new swarm after 30 s of 120 s planned; 10 of 10 users reached"
+    ]
+    assert ended("reset", 30, 10) == [
+        "ended by a reset of the statistics after 30 s of 120 s planned; 10 of 10 users reached"
+    ]
+    assert ended("planned", 120, 10) == []  # its run time ended it
+    assert ended("stop", 119.5, 10) == []  # within a second of its run time: as planned
+    assert ended(None, 2, 4) == []  # `loadkit run`: its own rules (an interrupt aborts)
+    # No run time in the form (the test lasts as long as it ran): only the users count.
+    as_ran = RunSettings.resolve(scenario("{users: 10, spawn_rate: 2, duration: 3s}"))
+    final = {"started_at": t0, "stopping_at": t0 + 3, "peak_users": 6, "ended_by": "stop"}
+    assert load_delivered(as_ran, final).shortfall() == [
+        "stopped by the user after 3 s; 6 of 10 users reached"
+    ]
+
+
 def test_generator_cpu_is_flagged_only_when_it_stays_high() -> None:
     settings = RunSettings.resolve(scenario("{users: 1, spawn_rate: 1, duration: 20s}"))
     t0 = 1000.0

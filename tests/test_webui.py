@@ -1,8 +1,12 @@
-"""`loadkit ui` in a real browser (Playwright driving Debian's chromium): the form pre-filled
-from the scenario, live Thresholds and Apdex tabs, a judged run folder per swarm."""
+"""`loadkit ui`: in a real browser (Playwright driving Debian's chromium), the form pre-filled
+from the scenario, live Thresholds and Apdex tabs, a judged run folder per swarm; over HTTP
+(Locust's own form API, POST only in 2.47), the numbers Locust's UI shows, and how each way of
+ending a test is judged."""
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import json
 import os
 import re
@@ -14,14 +18,18 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import _SRC, REPO, run_loadkit
 
 from loadkit.exit_codes import ExitStatus
+from loadkit.histogram import TRANSACTION_TYPE
+from loadkit.masking import TOO_SHORT
 from loadkit.target import TargetProcess
 
 pytestmark = pytest.mark.e2e
@@ -122,6 +130,10 @@ thresholds: [p95 < 500ms, error_rate < 1%]
                 "userCount": "3", "spawnRate": "3", "host": target.url, "runTime": "20",
             }  # fmt: skip
             page.screenshot(path=shots / "1-form.png")
+            # No run time: this test ends when the person presses Stop (ended as planned; a
+            # Stop before a run time ends is judged as stopped early, tested below).
+            page.get_by_text("Advanced options").click()
+            page.locator("input[name=runTime]").fill("")
             page.get_by_role("button", name="START").click()
 
             # Request counts rise in Locust's own statistics table...
@@ -176,6 +188,7 @@ thresholds: [p95 < 500ms, error_rate < 1%]
 
         summary = json.loads((folder / "summary.json").read_text())
         assert summary["verdict"] == "pass", summary["reasons"]
+        assert summary["run"]["duration_s"] >= 10  # as long as it ran
         assert summary["totals"]["requests"] == target.requests_seen()["total"] > 0
         assert (folder / "report.html").is_file() and (folder / "junit.xml").is_file()
         with urllib.request.urlopen(url + "/loadkit/reports/latest") as response:
@@ -210,3 +223,205 @@ def test_the_ui_listens_beyond_loopback_only_behind_a_login(tmp_path: Path) -> N
     assert result.returncode == ExitStatus.INVALID_INPUT
     assert result.stderr.strip().startswith("loadkit: error: --web-host 0.0.0.0 exposes the web UI")
     assert "--web-login" in result.stderr
+
+
+# -- over HTTP: Locust's form API, what its UI shows, how each end of a test is judged --------
+
+
+class UiSession:
+    """A real `loadkit ui` process on a free port, driven as Locust's frontend drives it."""
+
+    def __init__(self, proc: subprocess.Popen[str], url: str) -> None:
+        self.proc = proc
+        self.url = url
+        self.output = Output(proc)
+
+    def post(self, path: str, form: dict[str, Any] | None = None) -> dict[str, Any]:
+        data = urllib.parse.urlencode(form or {}).encode()
+        with urllib.request.urlopen(urllib.request.Request(self.url + path, data=data)) as r:
+            body = r.read().decode()
+        return json.loads(body) if body.startswith("{") else {}
+
+    def get(self, path: str) -> dict[str, Any]:
+        with urllib.request.urlopen(self.url + path) as response:
+            result: dict[str, Any] = json.loads(response.read())
+            return result
+
+    def swarm(self, users: int, rate: float, host: str, run_time: str = "") -> None:
+        form = {"user_count": users, "spawn_rate": rate, "host": host, "run_time": run_time}
+        assert self.post("/swarm", form)["success"]
+
+    def folder(self, after: tuple[Path, ...] = (), timeout: float = 60) -> Path:
+        """The run folder of the next test that ends (printed with its verdict)."""
+        known = "".join(rf"(?!{re.escape(str(f))}(?:\s|$))" for f in after)
+        return Path(self.output.wait_for(rf"run folder: {known}(\S+)", timeout))
+
+    def finish(self) -> tuple[int, str]:
+        """Ctrl-C, as a person closes the UI: its exit code and everything it printed."""
+        self.proc.send_signal(signal.SIGINT)
+        code = self.proc.wait(timeout=60)
+        stderr = self.proc.stderr.read() if self.proc.stderr else ""
+        return code, "".join(self.output.lines) + stderr
+
+
+@contextlib.contextmanager
+def ui_session(scenario: Path, reports: Path) -> Iterator[UiSession]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loadkit", "ui", str(scenario), "--web-port", str(port),
+         "--reports-dir", str(reports)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": _SRC},
+    )  # fmt: skip
+    session = UiSession(proc, f"http://127.0.0.1:{port}")
+    try:
+        wait_for(session.url + "/")
+        yield session
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+def summary_of(folder: Path) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads((folder / "summary.json").read_text())
+    return result
+
+
+FLOW_SCENARIO = """\
+name: web-numbers
+host: {host}
+load: {{users: 2, spawn_rate: 2, duration: 4s}}
+defaults: {{think_time: {{constant: 0.05}}}}
+users:
+  - name: citizen
+    tasks:
+      - name: browse
+        flow:
+          - request: {{url: /api/cases}}
+          - request: {{url: /api/cases/7}}
+"""
+
+
+def test_locusts_header_and_aggregated_row_count_requests_not_transactions(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(FLOW_SCENARIO.format(host=target.url), encoding="utf-8")
+    with ui_session(scenario, tmp_path / "reports") as ui:
+        ui.swarm(2, 2, target.url, "4s")
+        folder = ui.folder()
+        stats = ui.get("/stats/requests")  # the test has ended: Locust keeps its numbers
+        code, output = ui.finish()
+    served = target.requests_seen()["total"]
+    aggregated = stats["stats"][-1]  # Locust's total, last
+    assert aggregated["name"] == "Aggregated"
+    rows = {(row["method"], row["name"]): row for row in stats["stats"][:-1]}
+    transactions = rows[(TRANSACTION_TYPE, "browse")]["num_requests"]
+    assert transactions > 10  # the flows ran, each a Locust row of its own...
+    # ...and the Aggregated row and the header count the requests the target served.
+    assert aggregated["num_requests"] == served == sum(
+        row["num_requests"] for (method, _), row in rows.items() if method != TRANSACTION_TYPE
+    )
+    # Every row's rate is its count over the same span: the header's is the requests' alone.
+    request_rps = sum(r["total_rps"] for (m, _), r in rows.items() if m != TRANSACTION_TYPE)
+    assert stats["total_rps"] == aggregated["total_rps"] == pytest.approx(request_rps, rel=1e-9)
+    assert stats["total_rps"] > 0
+    # The run folder's Locust CSV says the same.
+    with open(folder / "locust_stats.csv", newline="", encoding="utf-8") as handle:
+        csv_rows = {row["Name"]: row for row in csv.DictReader(handle)}
+    assert int(csv_rows["Aggregated"]["Request Count"]) == served
+    summary = summary_of(folder)
+    assert summary["verdict"] == "pass", summary["reasons"]
+    assert summary["totals"]["requests"] == served
+    # The generator's CPU, sampled each second of the test as `loadkit run` does.
+    cpu = summary["load"]["generator_cpu"]
+    assert [p["process"] for p in cpu] == ["local"] and cpu[0]["samples"] >= 3, cpu
+    assert code == ExitStatus.PASS and "Traceback" not in output
+
+
+SLOW_RAMP = """\
+name: web-ends
+host: {host}
+load: {{users: 10, spawn_rate: 2, duration: 120s}}
+defaults: {{think_time: {{constant: 0.2}}}}
+users:
+  - name: citizen
+    tasks:
+      - request: {{url: /api/cases}}
+"""
+
+
+def test_a_test_stopped_during_its_ramp_is_judged_on_what_it_delivered(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(SLOW_RAMP.format(host=target.url), encoding="utf-8")
+    with ui_session(scenario, tmp_path / "reports") as ui:
+        ui.swarm(10, 2, target.url, "120s")
+        time.sleep(2.2)
+        ui.post("/stop")
+        folder = ui.folder()
+        code, output = ui.finish()
+    summary = summary_of(folder)
+    assert summary["verdict"] == "fail"
+    assert summary["load"]["delivered"] is False
+    reason = summary["reasons"][0]
+    match = re.fullmatch(
+        r"stopped by the user after (\d+) s of 120 s planned; (\d+) of 10 users reached", reason
+    )
+    assert match, summary["reasons"]
+    assert 2 <= int(match.group(1)) <= 4 and 3 <= int(match.group(2)) <= 8
+    assert summary["load"]["peak_users"] == int(match.group(2))
+    assert "loadkit: test ended: FAIL" in output and reason in output
+    assert summary["totals"]["requests"] == target.requests_seen()["total"] > 0
+    assert code == ExitStatus.PASS  # the test had ended when the UI was closed
+
+
+def test_each_swarm_and_reset_gets_its_folder_and_ctrl_c_aborts_the_running_test(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(SLOW_RAMP.format(host=target.url), encoding="utf-8")
+    reports = tmp_path / "reports"
+    with ui_session(scenario, reports) as ui:
+        ui.swarm(2, 10, target.url, "60s")
+        time.sleep(2.5)
+        ui.swarm(3, 10, target.url, "60s")  # while the first runs: it ends that test
+        first = ui.folder()
+        time.sleep(2.5)
+        ui.post("/stats/reset")  # the second test's folder closes, it goes on in a third
+        second = ui.folder(after=(first,))
+        time.sleep(2.5)
+        code, output = ui.finish()  # Ctrl-C while the third one runs
+    third = ui.folder(after=(first, second), timeout=5)
+    assert sorted(p.name for p in reports.iterdir()) == sorted(
+        f.name for f in (first, second, third)
+    )
+    one, two, three = (summary_of(f) for f in (first, second, third))
+    assert one["verdict"] == "fail" and one["run"]["users"] == 2, one["reasons"]
+    assert re.fullmatch(r"ended by a new swarm after \d s of 60 s planned; 2 of 2 users reached",
+                        one["reasons"][0]), one["reasons"]  # fmt: skip
+    assert two["verdict"] == "fail" and two["run"]["users"] == 3, two["reasons"]
+    assert re.fullmatch(r"ended by a reset of the statistics after \d s of 60 s planned; "
+                        r"3 of 3 users reached", two["reasons"][0]), two["reasons"]  # fmt: skip
+    assert three["verdict"] == "aborted" and three["run"]["aborted"] is True
+    assert three["run"]["users"] == 3 and three["load"]["peak_users"] == 3
+    assert json.loads((third / "locust_final.json").read_text())["ended_by"] == "interrupt"
+    # Nothing measured is lost where one test ends and the next begins.
+    served = target.requests_seen()["total"]
+    assert sum(s["totals"]["requests"] for s in (one, two, three)) == served > 0
+    assert code == ExitStatus.ABORTED, output
+    assert "Traceback" not in output
+
+
+def test_the_login_password_needs_the_secrets_length(tmp_path: Path) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        "name: s\nhost: http://127.0.0.1:9\nload: {users: 1, spawn_rate: 1, duration: 5s}\n"
+        "users:\n  - name: u\n    tasks:\n      - request: {url: /}\n"
+    )
+    env = {"LOADKIT_WEB_USER": "admin", "LOADKIT_WEB_PASSWORD": "x"}
+    result = run_loadkit("ui", str(scenario), "--web-login", env=env, timeout=60)
+    assert result.returncode == ExitStatus.INVALID_INPUT
+    assert result.stderr == f"loadkit: error: --web-login: LOADKIT_WEB_PASSWORD is {TOO_SHORT}\n"

@@ -20,7 +20,7 @@ from click.core import ParameterSource
 
 from loadkit import __version__
 from loadkit.errors import ScenarioError, UsageError
-from loadkit.exit_codes import ExitStatus
+from loadkit.exit_codes import ExitStatus, Verdict
 from loadkit.launcher import LocustProcess
 from loadkit.masking import mask_text
 from loadkit.report.console import ProgressLine, final_report
@@ -795,7 +795,8 @@ def ui(
 
     The form opens with the scenario's load; a Thresholds and an Apdex tab follow the test
     live. Every test started and ended in the UI gets its own run folder under --reports-dir,
-    judged and reported like `loadkit run`'s; the terminal prints each verdict.
+    judged and reported like `loadkit run`'s; the terminal prints each verdict. Exit code 3
+    when Ctrl-C interrupted a running test (its folder says aborted), else 0.
     """
     import tempfile
 
@@ -808,6 +809,7 @@ def ui(
         arrival_rate, max_concurrency,
     )
     web = WebUI(web_host, web_port, web_login)
+    verdicts: list[Verdict] = []
     locust = LocustProcess.start()  # imports Locust while we read the scenario
     try:
         scenario, text = _load_to_run(file, host)
@@ -824,6 +826,7 @@ def ui(
 
         def test_ended(outcome: RunOutcome) -> None:
             summary = outcome.summary
+            verdicts.append(summary["verdict"])
             click.echo(
                 mask_text(
                     f"loadkit: test ended: {summary['verdict'].upper()} "
@@ -845,7 +848,8 @@ def ui(
         )
     finally:
         locust.discard()
-    return ExitStatus.PASS
+    # Ctrl-C while a test ran ends as `loadkit run`'s would; between tests it closes the UI.
+    return ExitStatus.ABORTED if Verdict.ABORTED in verdicts else ExitStatus.PASS
 
 
 class ProcessesParam(click.ParamType[int | None]):

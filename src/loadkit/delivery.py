@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from loadkit.harness_protocol import UiTestEnd
 from loadkit.scenario import Scenario
 from loadkit.settings import RunSettings
 from loadkit.summary_types import ArrivalsInfo, LoadInfo
@@ -34,6 +35,13 @@ BUSY_CPU_PERCENT = 90.0
 BUSY_SHARE = 0.10
 """...for at least this share of its samples (and at least MIN_BUSY_SECONDS) flags the run."""
 MIN_BUSY_SECONDS = 3
+STOP_SLACK_S = 1.0
+"""A web UI test the person stopped within this of its planned run time ran as planned."""
+_ENDED_BY_THE_USER = {
+    UiTestEnd.STOP: "stopped by the user",
+    UiTestEnd.NEW_SWARM: "ended by a new swarm",
+    UiTestEnd.RESET: "ended by a reset of the statistics",  # it goes on in the next folder
+}
 
 
 @dataclass(frozen=True)
@@ -209,6 +217,26 @@ class LoadDelivered:
     """The test never started (e.g. the master gave up waiting for its workers)."""
     arrivals: ArrivalsDelivered | None = None
     """The open model's arrivals; None for a closed model."""
+    ended_by: str | None = None
+    """How a test started in the web UI ended (`UiTestEnd`); None for `loadkit run`."""
+
+    def stopped_early(self) -> str | None:
+        """A web UI test the person ended before its plan was delivered (its run time, or
+        all its users): what it delivered, on which it is judged."""
+        who = _ENDED_BY_THE_USER.get(UiTestEnd(self.ended_by)) if self.ended_by else None
+        if who is None or self.delivered_s is None:
+            return None
+        short_time = self.delivered_s < self.planned_s - STOP_SLACK_S
+        closed = self.arrivals is None and self.peak_users is not None
+        short_users = closed and (self.peak_users or 0) < self.planned_users
+        if not (short_time or short_users):
+            return None
+        text = f"{who} after {self.delivered_s:.0f} s"
+        if short_time:
+            text += f" of {self.planned_s:.0f} s planned"
+        if closed:
+            text += f"; {self.peak_users} of {self.planned_users} users reached"
+        return text
 
     def missing_workers(self, max_wait_s: float) -> str | None:
         """Why no load was sent, when the master gave up waiting for its workers."""
@@ -230,7 +258,8 @@ class LoadDelivered:
 
     def shortfall(self) -> list[str]:
         """Why the run did not deliver its planned load (empty when it did)."""
-        reasons = []
+        early = self.stopped_early()
+        reasons = [] if early is None else [early]
         cause = "; ".join(self.notes) or (
             "users stopped by themselves or were never started; see locust.log"
         )
@@ -355,7 +384,13 @@ def load_delivered(
         workers_lost=lost,
         never_started=final is not None and started is None,
         arrivals=arrivals_delivered(settings, final, ended_s),
+        ended_by=_ended_by(data.get("ended_by")),
     )
+
+
+def _ended_by(value: Any) -> str | None:
+    known = {str(end) for end in UiTestEnd}
+    return str(value) if value in known else None
 
 
 def _cpu(cpu: Mapping[str, Sequence[Sequence[float]]]) -> list[ProcessCpu]:

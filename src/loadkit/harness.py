@@ -72,6 +72,7 @@ from loadkit.harness_protocol import (
     UI_REPORTS_DIR_ENV,
     UI_SCENARIO_NAME_ENV,
     WAIT_FOR_COMMAND_ENV,
+    UiTestEnd,
 )
 from loadkit.histogram import TRANSACTION_TYPE, HistogramRecorder, Noted
 from loadkit.masking import Secrets
@@ -219,15 +220,20 @@ def _log_noted(**_event: Any) -> None:
     noted = _noted[:]
     del _noted[: len(noted)]
     if _locust_log:  # else not joined: Locust logs each request itself
-        log_request, log_error = _locust_log
+        log_request, log_error, log_transaction, log_transaction_error = _locust_log
         clock = _stats_clock
         try:
             for at, request_type, name, response_time, exception, _, length, _ in noted:
                 clock.time = at.__float__
                 try:
-                    log_request(request_type, name, response_time, length)
-                    if exception:
-                        log_error(request_type, name, exception)
+                    if request_type != TRANSACTION_TYPE:
+                        log_request(request_type, name, response_time, length)
+                        if exception:
+                            log_error(request_type, name, exception)
+                    else:
+                        log_transaction(request_type, name, response_time, length)
+                        if exception:
+                            log_transaction_error(request_type, name, exception)
                 except Exception:  # as Locust's EventHook: log it, exit code 2, go on
                     _unhandled("Uncaught exception in event handler (Locust's statistics)")
         finally:
@@ -291,7 +297,24 @@ def _join_locusts_stats(environment: Environment) -> None:
         return
     setattr(locust.stats, "time", _stats_clock)  # noqa: B010 (not an attribute it exports)
     stats = environment.stats
-    _locust_log[:] = [stats.log_request, stats.log_error]
+
+    # A transaction (`TXN`) gets its own row but stays out of Locust's total, the "Aggregated"
+    # row: that total is what the web UI's header (RPS, failures), its Aggregated row and
+    # charts, the CSVs and the terminal tables show, and loadkit counts requests apart from
+    # transactions everywhere (a flow's requests are already in it, one by one).
+    def log_transaction(method: str, name: str, response_time: Any, length: int) -> None:
+        stats.entries[(name, method)].log(response_time, length)
+
+    def log_transaction_error(method: str, name: str, error: Any) -> None:
+        # RequestStats.log_error without its first line (the total's failure count).
+        stats.entries[(name, method)].log_error(error)
+        key = StatsError.create_key(method, name, error)
+        entry = stats.errors.get(key)
+        if entry is None:
+            entry = stats.errors[key] = StatsError(method, name, error)
+        entry.occurred()
+
+    _locust_log[:] = [stats.log_request, stats.log_error, log_transaction, log_transaction_error]
     handlers.remove(locusts[0])
     # What was noted before Locust clears (a new test) or resets (--reset-stats, the web UI's
     # Reset) its statistics belongs to what is cleared, as it would without the batches.
@@ -377,17 +400,16 @@ def _cpu_loop(environment: Environment) -> None:
     after ~20 s of saturation and only in its log, too late and too quiet for a verdict."""
     process = psutil.Process()
     process.cpu_percent(None)
-    if _is_reporting_process(environment):
-        label = "master" if isinstance(environment.runner, MasterRunner) else "local"
-        samples = _state["cpu"].setdefault(label, [])
-    else:
-        samples = _cpu_samples
+    reporting = _is_reporting_process(environment)
+    label = "master" if isinstance(environment.runner, MasterRunner) else "local"
     while True:
         gevent.sleep(1.0)
         runner = environment.runner
         if runner is None or runner.state in ("ready", "stopped"):
             process.cpu_percent(None)  # idle before and after the test: not a sample
             continue
+        # Looked up each time: each test started in the web UI begins a new `cpu`.
+        samples = _state["cpu"].setdefault(label, []) if reporting else _cpu_samples
         samples.append([round(time.time(), 3), round(process.cpu_percent(None), 1)])
 
 
@@ -470,6 +492,8 @@ def _on_test_stopping(environment: Environment, **_: Any) -> None:
     # The load ends here; what follows is users finishing their tasks (stop_timeout).
     if _state["stopping_at"] is None:
         _state["stopping_at"] = time.time()
+        if _ui["current"] is not None and _is_reporting_process(environment):
+            _note_users_at_end(environment)
 
 
 def _on_test_stop(environment: Environment, **_: Any) -> None:
@@ -516,9 +540,11 @@ def _progress_loop(fd: int, environment: Environment) -> None:
         if runner is None:
             continue
         _log_noted()
-        total = environment.stats.total
-        # Locust's total counts transactions too; loadkit's request counts never do.
-        txn = [e for e in environment.stats.entries.values() if e.method == TRANSACTION_TYPE]
+        # The requests' rows, never the transactions' (Locust's total leaves them out only
+        # when the harness logs into Locust's statistics: `_join_locusts_stats`).
+        requests_rows = [
+            e for e in environment.stats.entries.values() if e.method != TRANSACTION_TYPE
+        ]
         started = _state["started_at"]
         second = int(time.time()) - lag
         requests, failures, p95 = _histograms.second_summary(second)
@@ -526,8 +552,8 @@ def _progress_loop(fd: int, environment: Environment) -> None:
             "elapsed": (time.time() - started) if started else 0.0,
             "state": runner.state,
             "users": runner.user_count,
-            "requests": total.num_requests - sum(e.num_requests for e in txn),
-            "failures": total.num_failures - sum(e.num_failures for e in txn),
+            "requests": sum(e.num_requests for e in requests_rows),
+            "failures": sum(e.num_failures for e in requests_rows),
             "second": second,
             "rps": requests,
             "second_failures": failures,
@@ -727,7 +753,13 @@ _ui: dict[str, Any] = {
     "writer": None,  # Locust's CSV writer for the running test, and its greenlet
     "writer_greenlet": None,
     "finished": [],  # [{"folder", "started_at"}] of every test that ended, oldest first
+    # The running test's load as its swarm's form said (Locust keeps a run time the form
+    # left empty in its options), and the next swarm's until its test starts.
+    "plan": None,
+    "next_plan": None,
+    "ended_by": None,  # a UiTestEnd once known; PLANNED when nothing else ended it
 }
+_RUNNING = ("spawning", "running")  # Locust's runner states while a test sends load
 
 
 def _install_ui(environment: Environment, config_path: str) -> None:
@@ -735,7 +767,81 @@ def _install_ui(environment: Environment, config_path: str) -> None:
     from loadkit.live import LiveConfig
 
     _ui["config"] = LiveConfig.read(config_path)
-    webui.install(environment, live=_live_tables, finished=lambda: list(_ui["finished"]))
+    webui.install(
+        environment,
+        live=_live_tables,
+        finished=lambda: list(_ui["finished"]),
+        before_swarm=_before_swarm,
+        before_stop=lambda: _ended_by(UiTestEnd.STOP),
+    )
+
+
+def _ended_by(end: UiTestEnd) -> None:
+    """Note what ends the running test (the first cause counts: Ctrl-C after Stop is a Stop)."""
+    environment: Environment | None = _state["env"]
+    runner = environment.runner if environment is not None else None
+    if _ui["current"] is None or _ui["ended_by"] is not None or runner is None:
+        return
+    if runner.state in _RUNNING:
+        _ui["ended_by"] = end
+
+
+def _on_quitting_ui(environment: Environment, **_: Any) -> None:
+    # Locust fires `quitting` before it stops the runner: a test still running now is ended
+    # by `loadkit ui`'s interrupt (or an `abort: true` threshold, which says so itself).
+    if _ui["config"] is not None and _state.get("aborted_by") is None:
+        _ended_by(UiTestEnd.INTERRUPT)
+
+
+def _before_swarm(form: Any) -> None:
+    """POST /swarm, before Locust's own view (authenticated): remember the form's load for
+    the test it starts; while a test runs (Locust would only change its user count), end that
+    one into its folder and begin the next, as Reset does."""
+    environment: Environment | None = _state["env"]
+    plan = _form_plan(form)
+    if plan is None or environment is None or environment.runner is None:
+        return  # Locust refuses such a form itself, and starts nothing
+    _ui["next_plan"] = plan
+    running = environment.runner.state in _RUNNING and _ui["current"] is not None
+    if running and environment.shape_class is None:  # a running shape ignores a new swarm
+        _ended_by(UiTestEnd.NEW_SWARM)
+        _split_ui_test(environment, next_plan=plan)
+        environment.runner.stats.reset_all()  # what Locust's Reset does
+        environment.runner.exceptions = {}
+
+
+def _form_plan(form: Any) -> dict[str, Any] | None:
+    """users, spawn_rate, run_time (seconds or None) and host of a swarm's form, as Locust
+    reads them; None when Locust would refuse the form."""
+    import math
+
+    from locust.util.timespan import parse_timespan
+
+    try:
+        users = int(form.get("user_count", ""))
+        spawn_rate = float(form.get("spawn_rate", ""))
+        run_time = parse_timespan(form["run_time"]) if form.get("run_time") else None
+    except (ValueError, TypeError, KeyError):
+        return None
+    if users < 0 or not (math.isfinite(spawn_rate) and spawn_rate > 0):
+        return None
+    return {
+        "host": form.get("host") or None,
+        "users": users,
+        "spawn_rate": spawn_rate,
+        "run_time": run_time,
+    }
+
+
+def _note_users_at_end(environment: Environment) -> None:
+    """The users running as the test ends (stopped mid-ramp, the last sample may be a second
+    old): the summary says how many of the planned users it reached."""
+    runner = environment.runner
+    if runner is None:
+        return
+    users = runner.user_count
+    _state["peak_users"] = max(_state["peak_users"], users)
+    _state["users"].append([round(time.time(), 3), users])
 
 
 def _live_tables() -> dict[str, list[Any]]:
@@ -767,6 +873,7 @@ def _begin_ui_test(environment: Environment) -> None:
     for name in (RunFolder.SCENARIO, RunFolder.LOCUSTFILE):
         with contextlib.suppress(OSError):
             (folder.path / name).write_bytes((session.path / name).read_bytes())
+    _ui.update(plan=_ui["next_plan"], next_plan=None, ended_by=None)
     _histograms.drain()
     _corrected.drain()
     del _cpu_samples[:]
@@ -794,7 +901,18 @@ def _on_reset_stats(**_: Any) -> None:
     environment: Environment | None = _state["env"]
     if environment is None or _ui["current"] is None or not _is_reporting_process(environment):
         return
+    _ended_by(UiTestEnd.RESET)
+    _split_ui_test(environment, next_plan=_ui["plan"])  # the same test goes on
+
+
+def _split_ui_test(environment: Environment, *, next_plan: dict[str, Any] | None) -> None:
+    """End the running test into its folder now and go on in a new one (its load starts
+    from the users running)."""
+    if _state["stopping_at"] is None:
+        _state["stopping_at"] = time.time()
+        _note_users_at_end(environment)
     _finish_ui_test(environment)
+    _ui["next_plan"] = next_plan
     _begin_ui_test(environment)
     _state["started_at"] = time.time()
 
@@ -812,21 +930,31 @@ def _finish_ui_test(environment: Environment) -> None:
         with contextlib.suppress(Exception):
             _ui["writer"].close_files()
     options = environment.parsed_options
-    plan = {
-        "host": environment.host or "",
+    plan = _ui["plan"] or {
         "users": getattr(options, "num_users", None),
         "spawn_rate": getattr(options, "spawn_rate", None),
         "run_time": getattr(options, "run_time", None),
     }
+    plan = {**plan, "host": plan.get("host") or environment.host or ""}
+    ended_by = _ui["ended_by"] or UiTestEnd.PLANNED
     if _state["stopping_at"] is None and _state["started_at"] is not None:
         _state["stopping_at"] = time.time()
-    write_final_snapshot(environment, str(folder.path), 0, csv_prefix=str(folder.csv_prefix))
+    write_final_snapshot(
+        environment, str(folder.path), 0, csv_prefix=str(folder.csv_prefix), ended_by=ended_by
+    )
     _ui["finished"].append({"folder": str(folder.path), "started_at": _state["started_at"]})
-    _send_progress({"event": "test_end", "folder": str(folder.path), "plan": plan})
+    _send_progress(
+        {"event": "test_end", "folder": str(folder.path), "plan": plan, "ended_by": ended_by}
+    )
 
 
 def write_final_snapshot(
-    environment: Environment, run_dir: str, exit_code: int, *, csv_prefix: str | None = None
+    environment: Environment,
+    run_dir: str,
+    exit_code: int,
+    *,
+    csv_prefix: str | None = None,
+    ended_by: UiTestEnd | None = None,
 ) -> None:
     _log_noted()
     stats = environment.stats
@@ -870,6 +998,7 @@ def write_final_snapshot(
         "notes": _state["notes"],
         "workers": _state["workers"],
         "aborted_by": _state.get("aborted_by"),
+        "ended_by": None if ended_by is None else str(ended_by),  # a web UI test's
         "arrivals": _arrivals_snapshot(),
         "entries": [entry.serialize() for entry in stats.entries.values()],
         "total": stats.total.serialize(),
@@ -1111,6 +1240,7 @@ def main() -> None:
     events.reset_stats.add_listener(_on_reset_stats)
     events.test_stop.add_listener(_on_test_stop)
     events.quit.add_listener(_on_quit)
+    events.quitting.add_listener(_on_quitting_ui)
     events.request.add_listener(_on_request)
     events.report_to_master.add_listener(_on_report_to_master)
     events.worker_report.add_listener(_on_worker_report)

@@ -4,6 +4,8 @@ A module of its own so that the harness, which must import Locust first, and the
 which must never import Locust, agree on them without importing each other.
 """
 
+from enum import StrEnum
+
 RUN_DIR_ENV = "LOADKIT_RUN_DIR"
 PROGRESS_FD_ENV = "LOADKIT_PROGRESS_FD"
 FINAL_STATS_FILE = "locust_final.json"
@@ -28,6 +30,29 @@ UI_CONFIG_ENV = "LOADKIT_UI_CONFIG"
 """`loadkit ui`: a JSON file with the scenario's thresholds and Apdex targets (`live.LiveConfig`);
 its presence makes the harness write a run folder per test started in the web UI."""
 UI_REPORTS_DIR_ENV = "LOADKIT_UI_REPORTS_DIR"
+WEB_USER_ENV = "LOADKIT_WEB_USER"
+WEB_PASSWORD_ENV = "LOADKIT_WEB_PASSWORD"
+"""`loadkit ui --web-login`: the user name and password its login page checks."""
+
+
+class UiTestEnd(StrEnum):
+    """How a test started in the web UI ended: `ended_by` in its locust_final.json and in the
+    harness's `test_end` progress line."""
+
+    PLANNED = "planned"
+    """Its run time, its shape, or Locust itself (no run time: only Stop ends it)."""
+    STOP = "stop"
+    """The person pressed Stop."""
+    NEW_SWARM = "new swarm"
+    """The person started a new swarm while it ran."""
+    RESET = "reset"
+    """The person reset the statistics (the test goes on in a new folder)."""
+    INTERRUPT = "interrupt"
+    """`loadkit ui` was interrupted (Ctrl-C, SIGTERM) while the test ran."""
+
+
+BY_THE_USER = (UiTestEnd.STOP, UiTestEnd.NEW_SWARM, UiTestEnd.RESET)
+"""Ends a person chose in the UI: before the planned end, the test did not run as planned."""
 UI_SCENARIO_NAME_ENV = "LOADKIT_UI_SCENARIO_NAME"
 LIVE_CONFIG_ENV = "LOADKIT_LIVE_CONFIG"
 """A JSON file with the scenario's thresholds and Apdex targets (`live.LiveConfig`), for what

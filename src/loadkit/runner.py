@@ -40,6 +40,9 @@ from loadkit.harness_protocol import (
     UI_CONFIG_ENV,
     UI_REPORTS_DIR_ENV,
     UI_SCENARIO_NAME_ENV,
+    WEB_PASSWORD_ENV,
+    WEB_USER_ENV,
+    UiTestEnd,
 )
 from loadkit.histogram import RunHistograms, load_histograms
 from loadkit.launcher import LocustProcess
@@ -300,13 +303,16 @@ class WebUI:
         if not loopback and not self.login:
             raise UsageError(
                 f"--web-host {self.host} exposes the web UI, which can start load against the "
-                "target, beyond this machine: add --web-login (and set LOADKIT_WEB_USER and "
-                "LOADKIT_WEB_PASSWORD)"
+                f"target, beyond this machine: add --web-login (and set {WEB_USER_ENV} and "
+                f"{WEB_PASSWORD_ENV})"
             )
-        if self.login and not (os.environ.get("LOADKIT_WEB_USER") and os.environ.get(
-            "LOADKIT_WEB_PASSWORD"
-        )):
-            raise UsageError("--web-login needs LOADKIT_WEB_USER and LOADKIT_WEB_PASSWORD set")
+        if not self.login:
+            return
+        if not (os.environ.get(WEB_USER_ENV) and os.environ.get(WEB_PASSWORD_ENV)):
+            raise UsageError(f"--web-login needs {WEB_USER_ENV} and {WEB_PASSWORD_ENV} set")
+        # The password guards who may start load: the secrets' rule (and wording) applies.
+        if len(os.environ[WEB_PASSWORD_ENV]) < MIN_SECRET_LENGTH:
+            raise UsageError(f"--web-login: {WEB_PASSWORD_ENV} is {TOO_SHORT}")
 
 
 def ui_arguments(planned: PlannedRun, web: WebUI) -> list[str]:
@@ -391,9 +397,11 @@ def run_ui(
                 return
             folder = RunFolder(Path(line["folder"]))
             test_settings = _ui_test_settings(settings, line.get("plan") or {}, folder)
+            interrupted = line.get("ended_by") == UiTestEnd.INTERRUPT  # as `loadkit run`'s
             outcome = judge_folder(
-                folder, scenario, test_settings, planned.source_file, aborted=False, exit_code=0
-            )
+                folder, scenario, test_settings, planned.source_file,
+                aborted=interrupted, exit_code=0,
+            )  # fmt: skip
             on_test_end(outcome)
 
     with _forward_signals(process, aborted):

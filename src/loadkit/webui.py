@@ -10,8 +10,10 @@ LOADKIT_WEB_PASSWORD.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
+import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -20,8 +22,8 @@ from typing import Any
 from flask import Response, make_response, redirect, request, send_file, session
 from locust.env import Environment
 
-WEB_USER_ENV = "LOADKIT_WEB_USER"
-WEB_PASSWORD_ENV = "LOADKIT_WEB_PASSWORD"
+from loadkit.harness_protocol import WEB_PASSWORD_ENV, WEB_USER_ENV
+
 THRESHOLDS_TAB = "loadkit-thresholds"
 APDEX_TAB = "loadkit-apdex"
 LATEST_REPORT = "/loadkit/reports/latest"
@@ -29,12 +31,25 @@ RUNS = "/loadkit/runs"
 
 LiveTables = Callable[[], Mapping[str, Sequence[Any]]]
 Finished = Callable[[], list[dict[str, Any]]]
+BeforeSwarm = Callable[[Mapping[str, str]], None]
+"""Called with a POST /swarm's form before Locust's view starts (or changes) the test."""
 
 
-def install(environment: Environment, *, live: LiveTables, finished: Finished) -> None:
+def install(
+    environment: Environment,
+    *,
+    live: LiveTables,
+    finished: Finished,
+    before_swarm: BeforeSwarm,
+    before_stop: Callable[[], None],
+) -> None:
     web_ui = environment.web_ui
     assert web_ui is not None and web_ui.app is not None
     app = web_ui.app
+    # Locust's own views, with loadkit's step first: after the login check (a refused
+    # request ends no test), before Locust starts or stops anything.
+    _run_first(environment, "locust.swarm", lambda: before_swarm(request.form))
+    _run_first(environment, "locust.stop", before_stop)
     web_ui.template_args["extended_tabs"] = [
         {"title": "Thresholds", "key": THRESHOLDS_TAB},
         {"title": "Apdex", "key": APDEX_TAB},
@@ -97,6 +112,24 @@ def install(environment: Environment, *, live: LiveTables, finished: Finished) -
 
     if getattr(environment.parsed_options, "web_login", False):
         _install_login(environment)
+
+
+def _run_first(environment: Environment, endpoint: str, step: Callable[[], None]) -> None:
+    web_ui = environment.web_ui
+    assert web_ui is not None and web_ui.app is not None
+    view = web_ui.app.view_functions.get(endpoint)
+    if view is None:  # a Locust whose views are named otherwise: its own behaviour, as is
+        return
+
+    @functools.wraps(view)
+    def step_then_view(*args: Any, **kwargs: Any) -> Any:
+        try:
+            step()
+        except Exception:  # loadkit's bookkeeping never keeps Locust from starting or stopping
+            logging.getLogger("loadkit").exception("loadkit could not note %s", request.path)
+        return view(*args, **kwargs)
+
+    web_ui.app.view_functions[endpoint] = web_ui.auth_required_if_enabled(step_then_view)
 
 
 def _install_login(environment: Environment) -> None:
