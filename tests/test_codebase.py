@@ -23,9 +23,8 @@ def _tool(name: str) -> list[str]:
 
 
 def test_ruff_is_clean() -> None:
-    proc = subprocess.run(
-        [*_tool("ruff"), "check", "src", "tests", "benchmarks"], cwd=REPO, capture_output=True, text=True
-    )
+    command = [*_tool("ruff"), "check", "src", "tests", "benchmarks"]
+    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
