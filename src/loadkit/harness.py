@@ -294,6 +294,12 @@ def _join_locusts_stats(environment: Environment) -> None:
         or environment.runner is None
         or getattr(locust.stats, "time", None) not in (time, _stats_clock)
     ):
+        if environment.runner is not None:  # said once per process, where it decides
+            logging.getLogger("loadkit").info(
+                "Locust %s's request listener is not the one loadkit knows: Locust logs each "
+                "request itself (its totals may include transactions)",
+                locust.__version__,
+            )
         return
     setattr(locust.stats, "time", _stats_clock)  # noqa: B010 (not an attribute it exports)
     stats = environment.stats
