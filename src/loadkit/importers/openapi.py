@@ -479,7 +479,7 @@ def _tree(value: Any) -> Any:
     if isinstance(value, dict):
         tree = Map()
         for key, item in value.items():
-            tree.add(literal_text(str(key)), _tree(item))
+            tree.add(str(key), _tree(item))  # keys are sent as written: not escaped
         return tree
     if isinstance(value, list):
         seq = Seq()
