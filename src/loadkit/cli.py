@@ -954,7 +954,7 @@ def _read_url_input(url: str, what: str) -> Any:
         parsed = None
     if not isinstance(parsed, dict):
         raise UsageError(
-            f"{url}: the answer ({answer.content_type or 'no type'}) is not a {what}; "
+            f"{url}: the answer ({answer.content_type or 'no type'}) is no {what}; "
             "give the address of the description itself"
         )
     return parsed
@@ -1079,6 +1079,7 @@ def import_openapi_command(
         include_writes=include_writes,
         include_destructive=include_destructive,
         values=_parameter_values(values),
+        served_from=spec if download.is_url(spec) else None,
         schema_ref=_schema_ref(output),
     )
     return _write_imported(imported, output)

@@ -34,9 +34,10 @@ def is_url(text: str) -> bool:
     return text.lower().startswith(_SCHEMES)
 
 
-def download(url: str, *, max_bytes: int, timeout_s: float = TIMEOUT_S) -> Downloaded:
+def download(url: str, *, max_bytes: int, timeout_s: float | None = None) -> Downloaded:
     """The body of a 2xx answer to GET `url` (redirects followed), as text. Raises
-    UsageError naming `url` when it cannot be had."""
+    UsageError naming `url` when it cannot be had. `timeout_s`: TIMEOUT_S unless given."""
+    timeout_s = TIMEOUT_S if timeout_s is None else timeout_s
     parts = urlsplit(url)
     if not parts.hostname:
         raise UsageError(f"{url}: not a URL with a host; write it like http://127.0.0.1:8888/api")
@@ -57,6 +58,8 @@ def download(url: str, *, max_bytes: int, timeout_s: float = TIMEOUT_S) -> Downl
             f"{url}: the server answered {exc.code} {exc.reason}; check the address"
         ) from None
     except urllib.error.URLError as exc:
+        if isinstance(exc.reason, TimeoutError):
+            raise UsageError(f"{url}: no complete answer within {timeout_s:g} s") from None
         raise UsageError(f"{url}: {_reason(exc.reason)}") from None
     except TimeoutError:
         raise UsageError(f"{url}: no complete answer within {timeout_s:g} s") from None
@@ -90,8 +93,6 @@ def _read(response: object, url: str, max_bytes: int, deadline: float, timeout_s
 def _reason(reason: object) -> str:
     if isinstance(reason, ssl.SSLCertVerificationError):
         return f"TLS certificate not trusted ({reason.verify_message}); use a trusted address"
-    if isinstance(reason, TimeoutError):
-        return "no answer in time"
     if isinstance(reason, ConnectionRefusedError):
         return "connection refused; is the service running at that address?"
     if isinstance(reason, socket.gaierror):

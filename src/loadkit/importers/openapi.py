@@ -26,7 +26,7 @@ import re
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from loadkit.errors import UsageError, did_you_mean
 from loadkit.importers import names
@@ -99,10 +99,12 @@ def import_openapi(
     include_writes: bool = False,
     include_destructive: bool = False,
     values: dict[str, str] | None = None,
+    served_from: str | None = None,
     schema_ref: str = DEFAULT_SCHEMA_REF,
 ) -> ImportedScenario:
     """The scenario for a parsed OpenAPI 3.x or Swagger 2.0 document. `values`: parameter
-    name -> the value to send (path, query or header parameters)."""
+    name -> the value to send (path, query or header parameters). `served_from`: the URL the
+    description was read from, which relative server URLs are relative to."""
     if not isinstance(spec, dict) or not isinstance(spec.get("paths"), dict):
         raise OpenApiError(f"{source_file}: not an OpenAPI description (no paths)")
     version = str(spec.get("openapi") or spec.get("swagger") or "")
@@ -110,7 +112,7 @@ def import_openapi(
         raise OpenApiError(
             f"{source_file}: neither OpenAPI 3 (openapi: 3.x) nor Swagger 2.0 (swagger: '2.0')"
         )
-    importer = _Importer(spec, version, source_file, include_writes, schema_ref)
+    importer = _Importer(spec, version, source_file, include_writes, schema_ref, served_from)
     importer.include_destructive = include_destructive
     importer.values = dict(values or {})
     return importer.scenario()
@@ -124,8 +126,10 @@ class _Importer:
         source_file: str,
         include_writes: bool,
         schema_ref: str,
+        served_from: str | None = None,
     ) -> None:
         self.spec = spec
+        self.served_from = served_from
         self.v2 = version.startswith("2.")
         self.version = version
         self.source_file = source_file
@@ -162,12 +166,16 @@ class _Importer:
         return node
 
     def _server(self) -> tuple[str, str, str]:
+        served = urlsplit(self.served_from or "")
+        served_origin = f"{served.scheme}://{served.netloc}" if served.netloc else None
         if self.v2:
             host = self.spec.get("host")
             schemes = self.spec.get("schemes") or ["https"]
             base = str(self.spec.get("basePath") or "")
             if isinstance(host, str) and host:
                 return f"{schemes[0]}://{host}", base.rstrip("/"), "the spec's host"
+            if served_origin is not None:  # Swagger 2.0: the host that serves the description
+                return served_origin, base.rstrip("/"), "the host that served the spec"
             return _PLACEHOLDER_HOST, base.rstrip("/"), "decide: the spec names no host"
         servers = self.spec.get("servers") or []
         server = servers[0] if servers and isinstance(servers[0], dict) else {}
@@ -175,6 +183,11 @@ class _Importer:
         for variable, spec in (server.get("variables") or {}).items():
             if isinstance(spec, dict):
                 url = url.replace(f"{{{variable}}}", str(spec.get("default", "")))
+        if served_origin is not None and not urlsplit(url).netloc:
+            # OpenAPI 3: a relative server URL is relative to where the description is served.
+            url = urljoin(self.served_from or "", url or "/")
+            parts = urlsplit(url)
+            return served_origin, parts.path.rstrip("/"), "the host that served the spec"
         parts = urlsplit(url)
         if parts.scheme in ("http", "https") and parts.netloc:
             return f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/"), "the spec's server"
@@ -616,7 +629,7 @@ class _Importer:
         for name in self.values:
             if name not in self.parameter_names:
                 raise OpenApiError(
-                    f"--value {name}: no parameter of {self.source_file} is named so"
+                    f"{self.source_file}: --value {name}: no parameter is named so"
                     f"{did_you_mean(name, self.parameter_names)}"
                 )
 
