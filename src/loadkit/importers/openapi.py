@@ -558,9 +558,14 @@ class _Importer:
                     reason += " (--value NAME=VALUE gives one)"
             elif destructive and not (self.include_writes and self.include_destructive):
                 counts["destructive"] += 1
+                flags = (
+                    "--include-destructive"
+                    if self.include_writes
+                    else ("--include-writes --include-destructive")
+                )
                 reason = (
                     f"destructive: deletes what the scenario did not create ({_what(path)}), "
-                    "on every run (--include-writes --include-destructive imports it)"
+                    f"on every run ({flags} imports it)"
                 )
             elif writes and not self.include_writes:
                 counts["writes"] += 1
