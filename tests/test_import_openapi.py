@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -628,3 +629,36 @@ def test_url_errors_are_one_line_naming_the_url_as_given(
     assert "no complete answer within 0.5 s" in error(base + "/drip")
     assert "no complete answer within 0.5 s" in error(base + "/silent")
     assert time.monotonic() - started < 4  # each bounded, not 3 s of silence and 3 s of drip
+
+
+def test_an_https_description_is_read_only_from_a_trusted_certificate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    made = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    server = RecordsService(("127.0.0.1", 0), RecordsHandler)
+    server.records, server.seen = {}, []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"https://127.0.0.1:{server.server_address[1]}{API_PATH}"
+    try:
+        code, _, err = import_from(url, capsys=capsys)
+        assert code == ExitStatus.INVALID_INPUT
+        assert err.startswith(f"loadkit: error: {url}: TLS certificate not trusted (")
+        assert server.seen == []  # nothing was asked of an unverified server
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the person trusts it
+        code, text, err = import_from(url, capsys=capsys)
+        assert code == ExitStatus.PASS, err
+        assert yaml.safe_load(text)["host"] == "${TARGET_HOST:-https://" + url.split("/")[2] + "}"
+    finally:
+        server.shutdown()
+        server.server_close()
