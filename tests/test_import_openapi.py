@@ -610,6 +610,13 @@ def test_url_errors_are_one_line_naming_the_url_as_given(
         assert err.startswith(f"loadkit: error: {url}: ") and len(err.strip().splitlines()) == 1
         return err
 
+    code, _, err = import_from(base + API_PATH, "--value", "bucket_id", capsys=capsys)
+    assert code == ExitStatus.INVALID_INPUT
+    assert (
+        err
+        == "loadkit: error: --value 'bucket_id': write NAME=VALUE, e.g. --value bucket_id=default\n"
+    )
+    assert records_service.seen == []  # refused before anything was downloaded
     assert "the server answered 404 Not Found" in error(base + "/v1/nothing-here")
     assert "the answer (text/html) is no OpenAPI description" in error(base + "/page")
     unknown = error(base + API_PATH, "--value", "bucket=default")

@@ -1068,6 +1068,7 @@ def import_openapi_command(
     """
     from loadkit.importers import download, import_openapi
 
+    given = _parameter_values(values)  # before anything is read or downloaded
     what = "OpenAPI description (JSON or YAML)"
     if download.is_url(spec):
         document, source = _read_url_input(spec, what), spec
@@ -1078,7 +1079,7 @@ def import_openapi_command(
         source_file=source,
         include_writes=include_writes,
         include_destructive=include_destructive,
-        values=_parameter_values(values),
+        values=given,
         served_from=spec if download.is_url(spec) else None,
         schema_ref=_schema_ref(output),
     )
