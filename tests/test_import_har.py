@@ -9,16 +9,19 @@ import re
 import shutil
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, quote
 
 import pytest
 import yaml
 from conftest import REPO, run_loadkit
 
 from loadkit.cli import run_cli
+from loadkit.compiler import compile_scenario
 from loadkit.errors import ScenarioError
 from loadkit.exit_codes import ExitStatus
 from loadkit.importers import import_har
 from loadkit.scenario import load_scenario
+from loadkit.scenario.templates import Var, parse_template
 from loadkit.target import TargetProcess
 
 HOST = "http://127.0.0.1:8080"
@@ -407,6 +410,110 @@ def test_recorded_text_that_looks_like_a_template_or_variable_stays_literal(
     assert body == {"text": "${HOME} and $x"}
 
 
+PROBE = "{{ env.PROBE_SECRET }}"
+
+
+def probe_recording(host: str = HOST) -> dict[str, Any]:
+    """A recording whose text looks like templates in every place a recorded value lands."""
+    return har(
+        entry(
+            0,
+            "POST",
+            f"{host}/api/work?q={quote('{{ user_id }}')}&p={quote(PROBE)}",
+            headers={"X-T": PROBE, "Authorization": "Bearer {{ token }}"},
+            body={
+                PROBE: 1,
+                "v": PROBE,
+                "s": "{{ secret }}",
+                "n": ["{{ user_id }}"],
+                "d": "${HOME} $$ end$",
+            },
+            response={"status": "done"},
+        ),
+        entry(
+            0.05,
+            "POST",
+            f"{host}/api/work",
+            headers={"Cookie": "pref={{ a }}"},
+            body="f=" + quote(PROBE),
+            body_type="application/x-www-form-urlencoded",
+            response={"status": "done"},
+        ),
+        entry(0.1, "POST", f"{host}/api/work", body=PROBE, body_type="text/plain", response={}),
+        entry(0.15, "GET", f"{host}/api/{{{{env.PROBE_SECRET}}}}", 404, response={}),
+    )
+
+
+def sent_text(template: str) -> str:
+    """What a loaded templated value sends: it must be text only, no variable."""
+    parts = parse_template(template)
+    assert all(isinstance(p, str) for p in parts), (template, parts)
+    return "".join(str(p) for p in parts)
+
+
+def test_recorded_text_that_looks_like_a_template_stays_text_everywhere(tmp_path: Path) -> None:
+    text, _ = imported(probe_recording())  # a JSON body with `{{ secret }}` crashed it
+    validates(text, tmp_path, {"BEARER_TOKEN": "b" * 8})  # PROBE_SECRET is not needed
+    scenario = load_scenario(tmp_path / "imported.yaml", environ={"BEARER_TOKEN": "b" * 8})
+    json_step, form_step, text_step, path_step = scenario.users[0].tasks[0].steps()
+    request = json_step.request
+    assert {k: sent_text(v) for k, v in request.params.items()} == {
+        "q": "{{ user_id }}",
+        "p": PROBE,
+    }
+    assert sent_text(request.headers["X-T"]) == PROBE
+    body = request.json_body
+    assert body[PROBE] == 1  # keys are sent as written
+    assert {k: sent_text(body[k]) for k in ("v", "s", "d")} == {
+        "v": PROBE,
+        "s": "{{ secret }}",
+        "d": "${HOME} $$ end$",
+    }
+    assert [sent_text(v) for v in body["n"]] == ["{{ user_id }}"]
+    assert request.auth is not None and request.auth.bearer == "{{ env.BEARER_TOKEN }}"
+    assert sent_text(form_step.request.headers["Cookie"]) == "pref={{ a }}"
+    assert form_step.request.form is not None
+    assert sent_text(form_step.request.form["f"]) == PROBE
+    assert text_step.request.body is not None and sent_text(text_step.request.body) == PROBE
+    assert sent_text(path_step.request.url) == "/api/{{env.PROBE_SECRET}}"
+    assert path_step.request.name == "/api/{{env.PROBE_SECRET}}"
+    code = compile_scenario(scenario)
+    assert "PROBE_SECRET'" not in code.replace("PROBE_SECRET }}'", "")  # never os.environ[...]
+    assert "os.environ['BEARER_TOKEN']" in code  # the recorded bearer: a secret, as before
+    assert not re.search(r"v\['(secret|user_id|a)'\]", code)
+
+
+def test_text_joined_to_a_correlated_value_keeps_its_braces_and_dollars(tmp_path: Path) -> None:
+    _, data = imported(
+        har(
+            login(),
+            entry(1, "GET", f"{HOST}/api/me", headers={"X-W": f"${{{TOKEN}}} ${TOKEN}$"}),
+        )
+    )
+    header = steps(data)[1]["request"]["headers"]["X-W"]
+    assert header == "$${{{ token }}} $${{ token }}$$"
+    text = yaml.safe_dump(data)
+    validates(text, tmp_path)
+    scenario = load_scenario(tmp_path / "imported.yaml", environ=SECRETS)
+    loaded = scenario.users[0].tasks[0].steps()[1].request.headers["X-W"]
+    assert parse_template(loaded) == ["${", Var("token"), "} $", Var("token"), "$"]
+
+
+def test_a_templated_url_is_named_readably_in_the_statistics(tmp_path: Path) -> None:
+    text, data = imported(
+        har(
+            entry(0, "POST", f"{HOST}/api/data", 201, body={}, response={"id": "d-8f3a9b2c7d"}),
+            entry(1, "GET", f"{HOST}/api/data/d-8f3a9b2c7d/records", response={}),
+            entry(2, "GET", f"{HOST}/api/data", response={}),
+        )
+    )
+    _, read, listing = steps(data)
+    assert read["request"]["url"] == "/api/data/{{ data_id }}/records"
+    assert read["request"]["name"] == "/api/data/{data_id}/records"  # as OpenAPI writes paths
+    assert "name" not in listing["request"]  # a plain url names itself
+    validates(text, tmp_path)
+
+
 def test_the_output_starts_with_the_schema_line_and_says_what_to_decide() -> None:
     text, _ = imported(har(login()))
     assert text.startswith("# yaml-language-server: $schema=")
@@ -550,6 +657,7 @@ def test_a_browser_recording_replays_against_a_fresh_target(tmp_path: Path) -> N
         "/api/cases/{{ case_id }}",
         "/api/reports",
     ]
+    assert flow[3]["request"]["name"] == "/api/cases/{case_id}"
     assert flow[0]["capture"]["token"] == "$.token"
     assert all(s["request"]["auth"] == {"bearer": "{{ token }}"} for s in flow[1:])
     assert flow[0]["request"]["json"]["password"] == "${secret:PASSWORD}"
@@ -581,6 +689,44 @@ def test_a_browser_recording_replays_against_a_fresh_target(tmp_path: Path) -> N
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     rows = {r["name"]: r for r in summary["requests"]}
     assert rows["/api/me"]["requests"] > 0
+    assert rows["/api/cases/{case_id}"]["requests"] > 0  # one readable row for every case
     assert sum(r["failures"] for r in summary["requests"]) == 0
     assert seen["by_route"].get("GET /api/me", 0) > 0
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.e2e
+def test_recorded_template_text_arrives_as_text_and_reads_no_environment(tmp_path: Path) -> None:
+    """The probe's finding: a recorded `{{ env.PROBE_SECRET }}` was sent as the load
+    generator's environment variable. Replayed now, the target receives the recorded text."""
+    recording = tmp_path / "probe.har"
+    recording.write_text(json.dumps(probe_recording()), encoding="utf-8")
+    scenario = tmp_path / "probe.yaml"
+    result = run_loadkit("import", "har", str(recording), "-o", str(scenario))
+    assert result.returncode == 0, result.stderr
+    leaked = "leaked-probe-value-4711"
+    env = {"PROBE_SECRET": leaked, "BEARER_TOKEN": "a-recorded-bearer"}
+    with TargetProcess(record=True) as target:
+        run = run_loadkit(
+            "run", str(scenario), "--host", target.url, "-u", "1", "-r", "1", "-t", "2s",
+            "--out", str(tmp_path / "run"), env=env, timeout=120,
+        )  # fmt: skip
+        log = target.requests_seen()["log"]
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert leaked not in json.dumps(log)
+    json_post, form_post, text_post, path_get = log[:4]
+    assert parse_qs(json_post["query"]) == {"q": ["{{ user_id }}"], "p": [PROBE]}
+    assert json_post["headers"]["x-t"] == PROBE
+    assert json.loads(json_post["body"]) == {
+        PROBE: 1,
+        "v": PROBE,
+        "s": "{{ secret }}",
+        "n": ["{{ user_id }}"],
+        "d": "${HOME} $$ end$",
+    }
+    assert form_post["headers"]["cookie"] == "pref={{ a }}"
+    assert parse_qs(form_post["body"]) == {"f": [PROBE]}
+    assert text_post["body"] == PROBE
+    assert path_get["path"] == "/api/{{env.PROBE_SECRET}}"
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert "/api/{{env.PROBE_SECRET}}" in {r["name"] for r in summary["requests"]}

@@ -7,11 +7,15 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +23,10 @@ import pytest
 import yaml
 from conftest import run_loadkit
 
+from loadkit import importers
 from loadkit.cli import run_cli
 from loadkit.exit_codes import ExitStatus
-from loadkit.importers import import_openapi
+from loadkit.importers import download, import_openapi
 from loadkit.scenario import load_scenario
 
 SPEC: dict[str, Any] = {
@@ -353,3 +358,314 @@ def test_httpbins_own_description_imports_and_its_read_operations_pass(
     names = {t["request"].get("name", t["request"]["url"]) for t in imported_tasks.values()}
     assert names <= set(rows), names - set(rows)  # every imported operation ran...
     assert all(rows[name]["failures"] == 0 for name in names)  # ...and passed
+
+
+# ------------------------------------------------ a description served at a URL, with values
+
+RECORDS_SPEC: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {"title": "Records", "version": "1"},
+    "servers": [{"url": "/v1"}],  # relative: to where the description is served
+    "components": {
+        "parameters": {
+            "Bucket": {"name": "bucket_id", "in": "path", "required": True,
+                       "schema": {"type": "string"}},
+            "Since": {"$ref": "https://schemas.example.com/common.yaml#/Since"},
+        },
+        "schemas": {
+            "Created": {"type": "object", "properties": {
+                "data": {"type": "object", "properties": {"id": {"type": "string"},
+                                                          "title": {"type": "string"}}}}},
+        },
+    },
+    "paths": {
+        "/buckets": {
+            "get": {"responses": {"200": {"description": "ok"}}},
+            "delete": {"responses": {"200": {"description": "every bucket deleted"}}},
+        },
+        "/buckets/{bucket_id}": {
+            "parameters": [{"$ref": "#/components/parameters/Bucket"}],
+            "get": {"responses": {"200": {"description": "ok"}}},
+        },
+        "/buckets/{bucket_id}/records": {
+            "parameters": [{"$ref": "#/components/parameters/Bucket"}],
+            "get": {
+                "parameters": [{"$ref": "#/components/parameters/Since"}],
+                "responses": {"200": {"description": "ok"}},
+            },
+            "post": {
+                "requestBody": {"content": {"application/json": {"schema": {
+                    "type": "object", "required": ["data"], "properties": {"data": {
+                        "type": "object", "required": ["title"],
+                        "properties": {"title": {"type": "string", "example": "hello"}}}}}}}},
+                "responses": {"201": {"description": "made", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Created"}}}}},
+            },
+        },
+        "/buckets/{bucket_id}/records/{id}": {
+            "parameters": [
+                {"$ref": "#/components/parameters/Bucket"},
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "get": {"responses": {"200": {"description": "ok"}, "404": {"description": "no"}}},
+            "delete": {"responses": {"200": {"description": "deleted"}}},
+        },
+    },
+}  # fmt: skip
+API_PATH = "/v1/__api__"
+
+
+class RecordsService(ThreadingHTTPServer):
+    """A small REST service on 127.0.0.1 that serves its own description (as Kinto serves
+    /v1/__api__), creates records with new ids and reads them back; plus answers that an
+    importer must refuse (too big, too slow, not a description)."""
+
+    daemon_threads = True
+    records: dict[str, dict[str, Any]]
+    seen: list[tuple[str, str, int]]
+    big: bytes = b""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that gave up (the time bounds' tests) is expected here
+
+
+class RecordsHandler(BaseHTTPRequestHandler):
+    server: RecordsService
+
+    def log_message(self, *args: Any) -> None:  # quiet
+        pass
+
+    def answer(self, code: int, payload: Any = None, kind: str = "application/json") -> None:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.server.seen.append((self.command, self.path, code))
+        self.send_response(code)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        parts = path.strip("/").split("/")
+        if path == API_PATH:
+            self.answer(200, RECORDS_SPEC)
+        elif path == "/big":
+            self.answer(200, self.server.big)
+        elif path == "/big-undeclared":  # no length: read until the connection closes
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(self.server.big)
+        elif path == "/page":
+            self.answer(200, b"<html><body>Welcome</body></html>", "text/html")
+        elif path == "/silent":
+            time.sleep(3)  # longer than the patched time bound
+            self.answer(200, RECORDS_SPEC)
+        elif path == "/drip":  # each byte in time, the whole too late
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            for _ in range(30):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.1)
+        elif path == "/v1/buckets":
+            self.answer(200, {"data": [{"id": "default"}]})
+        elif parts[:2] == ["v1", "buckets"] and len(parts) == 3:
+            self.answer(200 if parts[2] == "default" else 404, {})
+        elif parts[:2] == ["v1", "buckets"] and len(parts) == 4 and parts[3] == "records":
+            self.answer(200, {"data": list(self.server.records.values())})
+        elif parts[:2] == ["v1", "buckets"] and len(parts) == 5:
+            record = self.server.records.get(parts[4])
+            self.answer(404 if record is None else 200, {"data": record})
+        else:
+            self.answer(404, {"error": "not found"})
+
+    def do_POST(self) -> None:
+        parts = self.path.strip("/").split("/")
+        length = int(self.headers.get("Content-Length") or 0)
+        sent = json.loads(self.rfile.read(length) or b"{}")
+        if parts[:2] == ["v1", "buckets"] and len(parts) == 4 and parts[3] == "records":
+            record = {"id": uuid.uuid4().hex, "title": sent.get("data", {}).get("title")}
+            self.server.records[record["id"]] = record
+            self.answer(201, {"data": record})
+        else:
+            self.answer(404, {})
+
+    def do_DELETE(self) -> None:
+        parts = self.path.strip("/").split("/")
+        if parts[:2] == ["v1", "buckets"] and len(parts) == 5:
+            found = self.server.records.pop(parts[4], None)
+            self.answer(404 if found is None else 200, {})
+        else:
+            self.answer(200, {})  # DELETE /v1/buckets: everything gone
+
+
+@pytest.fixture
+def records_service() -> Iterator[RecordsService]:
+    server = RecordsService(("127.0.0.1", 0), RecordsHandler)
+    server.records, server.seen = {}, []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def import_from(url: str, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = run_cli(["import", "openapi", url, *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_description_at_a_url_imports_with_values_and_chains_create_then_read(
+    records_service: RecordsService, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    url = records_service.url + API_PATH
+    code, text, err = import_from(url, capsys=capsys)
+    assert code == ExitStatus.PASS, err
+    assert "--value NAME=VALUE gives one" in text  # {bucket_id}: no value yet
+    code, text, err = import_from(
+        url, "--value", "bucket_id=default", "--include-writes", capsys=capsys
+    )
+    assert code == ExitStatus.PASS, err
+    data = yaml.safe_load(text)
+    assert data["host"] == "${TARGET_HOST:-" + records_service.url + "}"
+    found = tasks(data)
+    assert found["GET /v1/buckets/{bucket_id}"]["request"]["url"] == "/v1/buckets/default"
+    read = found["GET /v1/buckets/{bucket_id}/records/{id}"]
+    create, get = read["flow"]
+    assert create["request"]["method"] == "POST"
+    assert create["request"]["url"] == "/v1/buckets/default/records"
+    assert create["capture"] == {"record_id": "$.data.id"}
+    assert get["request"]["url"] == "/v1/buckets/default/records/{{ record_id }}"
+    assert get["request"]["name"] == "/v1/buckets/{bucket_id}/records/{id}"
+    delete = found["DELETE /v1/buckets/{bucket_id}/records/{id}"]  # deletes what it created
+    assert delete["flow"][1]["request"]["url"].endswith("/records/{{ record_id }}")
+    # DELETE /v1/buckets destroys every bucket: --include-writes is not enough, and it says so.
+    assert "DELETE /v1/buckets" not in found
+    assert "# Left out: destructive: deletes what the scenario did not create" in text
+    # The parameter behind an outside $ref is named, in the file and on stderr.
+    ref = "https://schemas.example.com/common.yaml#/Since"
+    assert f"#   $ref {ref} not followed (outside this document)" in text
+    assert f"loadkit: note: $ref {ref} not followed (outside this document)" in err
+    validates(text, tmp_path)
+
+    code, text, err = import_from(
+        url, "--value", "bucket_id=default", "--include-writes", "--include-destructive",
+        capsys=capsys,
+    )  # fmt: skip
+    assert code == ExitStatus.PASS, err
+    assert "DELETE /v1/buckets" in tasks(yaml.safe_load(text))
+    assert "# DESTRUCTIVE: deletes what the scenario did not create (a whole collection)" in text
+
+
+@pytest.mark.e2e
+def test_the_chained_scenario_reads_what_it_created_against_the_service(
+    records_service: RecordsService, tmp_path: Path
+) -> None:
+    scenario = tmp_path / "records.yaml"
+    result = run_loadkit(
+        "import", "openapi", records_service.url + API_PATH, "--value", "bucket_id=default",
+        "--include-writes", "-o", str(scenario),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    fast = scenario.read_text().replace("between: [1s, 3s]", "constant: 0.05")
+    scenario.write_text(fast)
+    records_service.seen.clear()
+    run = run_loadkit(
+        "run", str(scenario), "-u", "2", "-r", "2", "-t", "3s", "--out", str(tmp_path / "run"),
+        timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    reads = [(m, p, c) for m, p, c in records_service.seen if m == "GET" and p.count("/") == 5]
+    assert reads and all(code == 200 for _, _, code in reads)  # each id was one just created
+    assert ("DELETE", "/v1/buckets", 200) not in records_service.seen
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    rows = {(r["method"], r["name"]): r for r in summary["requests"]}
+    item = "/v1/buckets/{bucket_id}/records/{id}"  # one readable row for every id
+    assert rows[("GET", item)]["requests"] == len(reads)
+    deletes = [c for m, p, c in records_service.seen if m == "DELETE" and p.count("/") == 5]
+    assert deletes and set(deletes) == {200}  # each deleted what its flow created
+    assert rows[("DELETE", item)]["requests"] == len(deletes)
+    assert sum(r["failures"] for r in summary["requests"]) == 0
+
+
+def test_url_errors_are_one_line_naming_the_url_as_given(
+    records_service: RecordsService,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base = records_service.url
+
+    def error(url: str, *args: str) -> str:
+        code, _, err = import_from(url, *args, capsys=capsys)
+        assert code == ExitStatus.INVALID_INPUT, err
+        assert err.startswith(f"loadkit: error: {url}: ") and len(err.strip().splitlines()) == 1
+        return err
+
+    code, _, err = import_from(base + API_PATH, "--value", "bucket_id", capsys=capsys)
+    assert code == ExitStatus.INVALID_INPUT
+    assert (
+        err
+        == "loadkit: error: --value 'bucket_id': write NAME=VALUE, e.g. --value bucket_id=default\n"
+    )
+    assert records_service.seen == []  # refused before anything was downloaded
+    assert "the server answered 404 Not Found" in error(base + "/v1/nothing-here")
+    assert "the answer (text/html) is no OpenAPI description" in error(base + "/page")
+    unknown = error(base + API_PATH, "--value", "bucket=default")
+    assert "--value bucket: no parameter is named so; did you mean 'bucket_id'?" in unknown
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{closed.getsockname()[1]}/api"
+    assert "connection refused" in error(refused)
+    # Size: the declared length, and a body longer than declared limits (read in chunks).
+    monkeypatch.setattr(importers, "MAX_INPUT_BYTES", 1000)
+    records_service.big = json.dumps({"openapi": "3.0.0", "x": "y" * 2000}).encode()
+    assert "the answer is larger than 1,000 bytes" in error(base + "/big")
+    assert "the answer is larger than 1,000 bytes" in error(base + "/big-undeclared")
+    # Time: an answer that never comes, and one that comes too slowly.
+    monkeypatch.setattr(download, "TIMEOUT_S", 0.5)
+    started = time.monotonic()
+    assert "no complete answer within 0.5 s" in error(base + "/drip")
+    assert "no complete answer within 0.5 s" in error(base + "/silent")
+    assert time.monotonic() - started < 4  # each bounded, not 3 s of silence and 3 s of drip
+
+
+def test_an_https_description_is_read_only_from_a_trusted_certificate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    made = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    server = RecordsService(("127.0.0.1", 0), RecordsHandler)
+    server.records, server.seen = {}, []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"https://127.0.0.1:{server.server_address[1]}{API_PATH}"
+    try:
+        code, _, err = import_from(url, capsys=capsys)
+        assert code == ExitStatus.INVALID_INPUT
+        assert err.startswith(f"loadkit: error: {url}: TLS certificate not trusted (")
+        assert server.seen == []  # nothing was asked of an unverified server
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the person trusts it
+        code, text, err = import_from(url, capsys=capsys)
+        assert code == ExitStatus.PASS, err
+        assert yaml.safe_load(text)["host"] == "${TARGET_HOST:-https://" + url.split("/")[2] + "}"
+    finally:
+        server.shutdown()
+        server.server_close()

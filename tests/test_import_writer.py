@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import yaml
 
-from loadkit.importers.yaml_writer import Map, Seq, render, to_data
+from loadkit.importers.yaml_writer import Map, Seq, literal_text, literal_value, render, to_data
+from loadkit.scenario.source import interpolate_env
+from loadkit.scenario.templates import Var, parse_template
 
 AWKWARD = [
     "plain", "two words", "yes", "no", "null", "~", "1", "0x10", "1e3", "2024-01-31", "",
@@ -42,3 +46,29 @@ def test_commented_out_items_are_comments_at_their_place() -> None:
         "  # Not imported: TRACE /x\n"
     )
     assert yaml.safe_load(text) == {"tasks": [{"name": "kept", "request": {"url": "/a"}}]}
+
+
+def sent(scenario_text: str) -> list[object]:
+    """What a templated value written in a scenario sends: YAML read back, `${...}` filled by
+    the loader, `{{ }}` parsed; text parts joined."""
+    loaded = yaml.safe_load(render(Map().add("v", scenario_text)))["v"]
+    return parse_template(interpolate_env(loaded, {}, {}))
+
+
+def test_recorded_text_reads_back_as_itself_even_next_to_a_variable() -> None:
+    """Every string of braces, dollars and text up to 5 characters, alone and on both sides of
+    a `{{ var }}` (as the HAR importer joins recorded text to a correlated value)."""
+    alphabet = ["{", "}", "$", "x", " ", "'"]
+    texts = ["".join(t) for n in range(1, 6) for t in itertools.product(alphabet, repeat=n)]
+    texts += ["{{ env.SECRET }}", "{{ '{{' }}", "${HOME}", "$${x}", "{{{{ x }}}}"]
+    for text in texts:
+        assert sent(literal_text(text)) == [text], text
+        around = sent(literal_text(text) + "{{ id }}" + literal_text(text))
+        assert around == [text, Var("id"), text], text
+
+
+def test_a_name_is_spelled_for_the_loader_only() -> None:
+    # Names are not templates: `{{` stays as it is, `${` is escaped for the loader.
+    for text in ["GET /a/{id}", "{{ x }}", "${HOME}", "a$", "$$"]:
+        loaded = yaml.safe_load(render(Map().add("v", literal_value(text))))["v"]
+        assert interpolate_env(loaded, {}, {}) == text

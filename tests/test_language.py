@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 from conftest import run_loadkit
@@ -342,6 +343,38 @@ users:
     }
     code = (out / "locustfile.py").read_text()
     assert "os.environ['RUN_ID']" in code and "r42" not in code
+
+
+def test_a_literal_open_brace_is_sent_as_text(recorder: TargetProcess, tmp_path: Path) -> None:
+    """`{{ '{{' }}` writes a literal `{{`: what follows is text, never a variable or the
+    environment, wherever a template is filled."""
+    text = f"""\
+name: literal
+host: {recorder.url}
+load: {{users: 1, spawn_rate: 1, duration: 1s}}
+users:
+  - name: u
+    tasks:
+      - request:
+          method: POST
+          url: "/api/work/{{{{ '{{{{' }}}}env.PROBE}}}}"
+          params: {{q: "{{{{ '{{{{' }}}} user_id }}}}"}}
+          headers: {{X-T: "a{{{{ '{{{{' }}}} env.PROBE }}}}b{{{{{{ '{{{{' }}}}{{{{ user_id }}}}"}}
+          json: {{v: "{{{{ '{{{{' }}}} env.PROBE }}}}"}}
+        expect: {{status: 404}}
+"""
+    result, _, out = run(tmp_path, text, env={"PROBE": "leaked-probe-value"})
+    assert result.returncode == 0, result
+    log = recorder.requests_seen()["log"]
+    assert log
+    seen = log[0]
+    assert seen["path"] == "/api/work/{{env.PROBE}}"
+    assert parse_qs(seen["query"]) == {"q": ["{{ user_id }}"]}
+    assert seen["headers"]["x-t"] == "a{{ env.PROBE }}b{{{1"  # `{`, `{{`, then user_id
+    assert json.loads(seen["body"]) == {"v": "{{ env.PROBE }}"}
+    assert "leaked-probe-value" not in json.dumps(log)
+    code = (out / "locustfile.py").read_text()
+    assert "os.environ" not in code
 
 
 def test_schema_accepts_every_shipped_scenario_and_is_up_to_date() -> None:

@@ -67,13 +67,13 @@ CASES = [
         "bad-template",
         '"/api/cases/{{ region }}"',
         '"/api/cases/{{ region-id }}"',
-        "s.yaml:16:28: users[0].tasks[0].flow[0].request.url: invalid template '{{ region-id }}'; write {{ name }} with a variable name (letters, digits, _) or {{ env.NAME }}",
+        "s.yaml:16:28: users[0].tasks[0].flow[0].request.url: invalid template '{{ region-id }}'; write {{ name }} with a variable name (letters, digits, _) or {{ env.NAME }} (a literal {{ is written {{ '{{' }})",
     ),
     (
         "unclosed-template",
         '"/api/cases/{{ region }}"',
         '"/api/cases/{{ region"',
-        "s.yaml:16:28: users[0].tasks[0].flow[0].request.url: unclosed '{{' in template; close it with '}}'",
+        "s.yaml:16:28: users[0].tasks[0].flow[0].request.url: unclosed '{{' in template; close it with '}}' (a literal {{ is written {{ '{{' }})",
     ),
     (
         "unknown-data-source",

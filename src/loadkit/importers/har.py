@@ -43,8 +43,9 @@ from loadkit.importers.skeleton import (
     starting_load,
     thresholds,
 )
-from loadkit.importers.yaml_writer import Map, Seq, literal_text
+from loadkit.importers.yaml_writer import Map, Seq, literal_text, literal_value
 from loadkit.scenario.durations import format_duration
+from loadkit.scenario.templates import parse_json_path, parse_template
 
 STATIC_RESOURCE_TYPES = frozenset(
     {"stylesheet", "script", "image", "font", "media", "manifest", "texttrack", "ping"}
@@ -642,7 +643,7 @@ class _Importer:
         credentials = credentials.strip()
         if scheme.lower() == "bearer" and credentials:
             filled = self._substitute(credentials, entry.index, where, exact_only=True)
-            if filled.startswith("{{"):
+            if filled != literal_text(credentials):  # a token a response returned
                 return Map().add("bearer", filled), None
             secret = self._secret(credentials, "bearer_token", f"the bearer token of {entry.path}")
             return Map().add("bearer", secret), "secret bearer token: see the top of the file"
@@ -670,15 +671,14 @@ class _Importer:
                 value = self._secret(value, f"cookie_{key}", f"cookie {key} sent to {entry.path}")
             else:
                 value = literal_text(value)
-            kept.append(f"{key}={value}")
+            kept.append(f"{literal_text(key)}={value}")
         return "; ".join(kept) or None
 
     def _json_body(self, value: Any, entry: _Recorded, key: str = "") -> Any:
         where = f"the body of {entry.method} {entry.path}"
         if isinstance(value, dict):
-            return {
-                literal_text(str(k)): self._json_body(v, entry, str(k)) for k, v in value.items()
-            }
+            # Keys are sent as written (never filled in), so they are not escaped.
+            return {str(k): self._json_body(v, entry, str(k)) for k, v in value.items()}
         if isinstance(value, list):
             return [self._json_body(v, entry, key) for v in value]
         if isinstance(value, bool) or value is None or isinstance(value, float):
@@ -697,7 +697,7 @@ class _Importer:
         )
         if filled == literal_text(text) and names.is_sensitive(key) and text:
             return self._secret(text, key, f"{key} sent in the body of {entry.method} {entry.path}")
-        if filled.strip() == filled and re.fullmatch(r"\{\{ \w+ \}\}", filled):
+        if text in self.correlations and re.fullmatch(r"\{\{ \w+ \}\}", filled):
             source = self.correlations[text].source
             if self._returned_as_number(source):
                 return literal_text(text)  # a string in the request, a number in the response
@@ -707,8 +707,6 @@ class _Importer:
         if source.kind != "json":
             return False
         entry = self.kept[source.entry]
-        from loadkit.scenario.templates import parse_json_path
-
         node: Any = entry.response_json
         for key in parse_json_path(source.locator):
             node = node[key]
@@ -732,7 +730,11 @@ class _Importer:
         request = Map()
         if entry.method != "GET":
             request.add("method", entry.method)
-        request.add("url", self._url(entry))
+        url = self._url(entry)
+        request.add("url", url)
+        name = _stats_name(url)
+        if name is not None:
+            request.add("name", name)
         params = self._params(entry)
         if params is not None:
             request.add("params", params)
@@ -880,6 +882,17 @@ class _Importer:
         )
         lines.append("stores what Set-Cookie responses set and sends it back, as the browser did.")
         return lines
+
+
+def _stats_name(url: str) -> str | None:
+    """The statistics name of a templated url, readable as OpenAPI writes a path:
+    `/api/cases/{{ case_id }}` -> `/api/cases/{case_id}`; None when the url reads as it is."""
+    loaded = url.replace("$$", "$")  # what the loader reads: the importer writes no `${VAR}`
+    parts = parse_template(loaded)
+    readable = "".join(
+        p if isinstance(p, str) else f"{{{'env.' if p.env else ''}{p.name}}}" for p in parts
+    )
+    return None if readable == loaded else literal_value(readable)
 
 
 def _to_tree(value: Any) -> Any:

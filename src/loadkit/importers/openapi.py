@@ -6,21 +6,31 @@ built from its schema. What the spec does not say is not invented, except a numb
 path's `{n}` becomes 1, with a comment): an operation that needs a string only a person
 knows (an id, a name) is written commented out, with the reason, for that person to fill in.
 
+Values given on the command line (`values`: parameter name -> value) come first. An
+operation on `/things/{id}` whose id no one gave is chained after the `POST /things` that
+creates it, when that POST's documented answer holds the id (`$.id`, `$.data.id`): a flow that
+creates, captures the id and then reads (or updates, or deletes) what it created.
+
 Write operations (POST, PUT, PATCH, DELETE) change data: they are written commented out
 unless `include_writes`, so nobody points a first scenario at production and deletes
-something. `expect.status` is the documented 2xx responses. Credentials the spec's security
-schemes ask for become `${secret:NAME}` references.
+something. A DELETE of what the scenario did not create (a collection such as
+`DELETE /buckets`, or a fixed id) destroys data every run: it also needs
+`include_destructive`, and says so. `expect.status` is the documented 2xx responses.
+Credentials the spec's security schemes ask for become `${secret:NAME}` references. A `$ref`
+to another document (or to nothing in this one) is not followed: the output says which.
 """
 
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
-from loadkit.errors import UsageError
+from loadkit.errors import UsageError, did_you_mean
 from loadkit.importers import names
+from loadkit.importers.har import json_path
 from loadkit.importers.skeleton import (
     DEFAULT_SCHEMA_REF,
     ImportedScenario,
@@ -29,7 +39,8 @@ from loadkit.importers.skeleton import (
     starting_load,
     thresholds,
 )
-from loadkit.importers.yaml_writer import Map, Seq, literal_text
+from loadkit.importers.yaml_writer import Entry, Map, Seq, literal_text, literal_value
+from loadkit.scenario.templates import BUILTIN_VARIABLES
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _SENT_METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
@@ -60,6 +71,25 @@ class _Operation:
     """Why it cannot run as written: it is written commented out."""
     guesses: list[str] = field(default_factory=list)
     accept: str | None = None
+    open_path: set[str] = field(default_factory=set)
+    """Path parameters whose value neither the spec nor the command line gave."""
+    create: _Create | None = None
+    """The POST this operation is chained after, when it is."""
+
+
+@dataclass(frozen=True)
+class _Create:
+    """A `POST /things` whose answer gives the id a later `/things/{id}` needs."""
+
+    operation: _Operation
+    variable: str
+    locator: str
+    """The JSON path of the id in the POST's answer."""
+
+
+def _trailing_parameter(path: str) -> str | None:
+    found = re.search(r"/\{([^{}/]+)\}/?$", path)
+    return found.group(1) if found else None
 
 
 def import_openapi(
@@ -67,9 +97,14 @@ def import_openapi(
     *,
     source_file: str,
     include_writes: bool = False,
+    include_destructive: bool = False,
+    values: dict[str, str] | None = None,
+    served_from: str | None = None,
     schema_ref: str = DEFAULT_SCHEMA_REF,
 ) -> ImportedScenario:
-    """The scenario for a parsed OpenAPI 3.x or Swagger 2.0 document."""
+    """The scenario for a parsed OpenAPI 3.x or Swagger 2.0 document. `values`: parameter
+    name -> the value to send (path, query or header parameters). `served_from`: the URL the
+    description was read from, which relative server URLs are relative to."""
     if not isinstance(spec, dict) or not isinstance(spec.get("paths"), dict):
         raise OpenApiError(f"{source_file}: not an OpenAPI description (no paths)")
     version = str(spec.get("openapi") or spec.get("swagger") or "")
@@ -77,7 +112,10 @@ def import_openapi(
         raise OpenApiError(
             f"{source_file}: neither OpenAPI 3 (openapi: 3.x) nor Swagger 2.0 (swagger: '2.0')"
         )
-    return _Importer(spec, version, source_file, include_writes, schema_ref).scenario()
+    importer = _Importer(spec, version, source_file, include_writes, schema_ref, served_from)
+    importer.include_destructive = include_destructive
+    importer.values = dict(values or {})
+    return importer.scenario()
 
 
 class _Importer:
@@ -88,8 +126,10 @@ class _Importer:
         source_file: str,
         include_writes: bool,
         schema_ref: str,
+        served_from: str | None = None,
     ) -> None:
         self.spec = spec
+        self.served_from = served_from
         self.v2 = version.startswith("2.")
         self.version = version
         self.source_file = source_file
@@ -97,6 +137,11 @@ class _Importer:
         self.schema_ref = schema_ref
         self.secret_names = names.Names(upper=True)
         self.secrets: dict[str, str] = {}
+        self.include_destructive = False
+        self.values: dict[str, str] = {}
+        self.parameter_names: set[str] = set()
+        self.unfollowed: dict[str, str] = {}
+        """`$ref`s not followed -> why (outside this document, or pointing nowhere)."""
         self.host, self.base_path, self.host_comment = self._server()
 
     # -- the document ----------------------------------------------------------------------
@@ -105,23 +150,32 @@ class _Importer:
         """`{$ref: '#/components/schemas/X'}` -> X (local references only)."""
         while isinstance(node, dict) and isinstance(node.get("$ref"), str):
             ref = node["$ref"]
-            if not ref.startswith("#/") or ref in seen:
+            if not ref.startswith("#/"):
+                self.unfollowed.setdefault(ref, "outside this document")
+                return {}
+            if ref in seen:
                 return {}
             seen = seen | {ref}
             target: Any = self.spec
             for part in ref[2:].split("/"):
                 part = part.replace("~1", "/").replace("~0", "~")
                 target = target.get(part) if isinstance(target, dict) else None
+            if target is None:
+                self.unfollowed.setdefault(ref, "nothing in this document is there")
             node = target if target is not None else {}
         return node
 
     def _server(self) -> tuple[str, str, str]:
+        served = urlsplit(self.served_from or "")
+        served_origin = f"{served.scheme}://{served.netloc}" if served.netloc else None
         if self.v2:
             host = self.spec.get("host")
             schemes = self.spec.get("schemes") or ["https"]
             base = str(self.spec.get("basePath") or "")
             if isinstance(host, str) and host:
                 return f"{schemes[0]}://{host}", base.rstrip("/"), "the spec's host"
+            if served_origin is not None:  # Swagger 2.0: the host that serves the description
+                return served_origin, base.rstrip("/"), "the host that served the spec"
             return _PLACEHOLDER_HOST, base.rstrip("/"), "decide: the spec names no host"
         servers = self.spec.get("servers") or []
         server = servers[0] if servers and isinstance(servers[0], dict) else {}
@@ -129,6 +183,11 @@ class _Importer:
         for variable, spec in (server.get("variables") or {}).items():
             if isinstance(spec, dict):
                 url = url.replace(f"{{{variable}}}", str(spec.get("default", "")))
+        if served_origin is not None and not urlsplit(url).netloc:
+            # OpenAPI 3: a relative server URL is relative to where the description is served.
+            url = urljoin(self.served_from or "", url or "/")
+            parts = urlsplit(url)
+            return served_origin, parts.path.rstrip("/"), "the host that served the spec"
         parts = urlsplit(url)
         if parts.scheme in ("http", "https") and parts.netloc:
             return f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/"), "the spec's server"
@@ -204,8 +263,15 @@ class _Importer:
     # -- one operation ---------------------------------------------------------------------
 
     def _operation(
-        self, path: str, method: str, item: dict[str, Any], operation: dict[str, Any]
+        self,
+        path: str,
+        method: str,
+        item: dict[str, Any],
+        operation: dict[str, Any],
+        chained: dict[str, str] | None = None,
     ) -> _Operation:
+        """`chained`: path parameter -> the variable a capture fills (`{{ var }}` in the url)."""
+        chained = chained or {}
         request = Map()
         if method != "GET":
             request.add("method", method)
@@ -215,8 +281,16 @@ class _Importer:
         body: Any = None
         for param in self._parameters(item, operation):
             name, where = param["name"], param.get("in")
+            self.parameter_names.add(name)
             required = bool(param.get("required")) or where == "path"
+            if where == "path" and name in chained:
+                url = url.replace(f"{{{name}}}", f"{{{{ {chained[name]} }}}}")
+                continue
             value, guessed = self._value(param)
+            if name in self.values and where in ("path", "query", "header"):
+                value, guessed = self.values[name], False  # the person's value comes first
+            elif where == "path" and guessed:
+                op.open_path.add(name)
             kind = str(self._resolve(param.get("schema") or param).get("type") or "")
             if where == "header" and names.is_sensitive_header(name):
                 # Documented, so probably needed: sent, from the environment.
@@ -254,11 +328,16 @@ class _Importer:
                 op.problems.append(f"cookie {name}")
         if not self.v2:
             body = self._request_body(operation, op) or body
-        op.problems += [
-            f"{{{p}}} (not described)"
-            for p in re.findall(r"\{(\w+)\}", url)
-            if f"{{{p}}}" not in op.problems
-        ]
+        for undescribed in re.findall(r"(?<!\{)\{(\w+)\}", url):
+            self.parameter_names.add(undescribed)
+            if undescribed in self.values:
+                value = literal_text(self.values[undescribed])
+                url = url.replace(f"{{{undescribed}}}", value)
+            elif undescribed in chained:
+                url = url.replace(f"{{{undescribed}}}", f"{{{{ {chained[undescribed]} }}}}")
+            elif f"{{{undescribed}}}" not in op.problems:
+                op.open_path.add(undescribed)
+                op.problems.append(f"{{{undescribed}}} (not described)")
         request.add("url", self.base_path + url)
         if params.entries:
             request.add("params", params)
@@ -275,8 +354,8 @@ class _Importer:
             kind, value, guessed = body
             request.add(kind, _tree(value), "decide: built from the schema" if guessed else None)
         if url != path:
-            request.add("name", self.base_path + path)
-        task = Map().add("name", f"{method} {self.base_path}{path}")
+            request.add("name", literal_value(self.base_path + path))
+        task = Map().add("name", literal_value(f"{method} {self.base_path}{path}"))
         task.add("request", request)
         expect = self._expect(operation)
         if expect is not None:
@@ -361,61 +440,156 @@ class _Importer:
 
     # -- the scenario ----------------------------------------------------------------------
 
-    def scenario(self) -> ImportedScenario:
-        tasks = Seq(inline=False)
-        left_out: list[str] = []
-        counts = {"imported": 0, "writes": 0, "undecided": 0}
+    def _operations(self) -> dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]]:
+        """(METHOD, path) -> (path item, operation), in the document's order."""
+        found: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
         for path, item in self.spec["paths"].items():
             item = self._resolve(item)
             if not isinstance(item, dict) or not isinstance(path, str):
                 continue
             for lower in _ALL_METHODS:
                 operation = self._resolve(item.get(lower))
-                if not isinstance(operation, dict):
-                    continue
-                method = lower.upper()
-                if method not in _SENT_METHODS:
-                    left_out.append(f"{method} {path}: not a method scenarios send")
-                    continue
-                op = self._operation(path, method, item, operation)
-                above = _summary_lines(operation)
-                comment = None
-                if op.guesses:
-                    comment = f"decide: guessed {', '.join(op.guesses)} (no example in the spec)"
-                if op.problems:
-                    counts["undecided"] += 1
-                    tasks.add(
-                        op.task,
-                        comment,
-                        [
-                            *above,
-                            "Left out: needs a value the spec does "
-                            f"not give: {', '.join(op.problems)}",
-                        ],
-                        commented_out=True,
-                    )
-                elif method in WRITE_METHODS and not self.include_writes:
-                    counts["writes"] += 1
-                    tasks.add(
-                        op.task,
-                        comment,
-                        [
-                            *above,
-                            "Left out: a write operation changes "
-                            "data (--include-writes imports them)",
-                        ],
-                        commented_out=True,
-                    )
-                else:
-                    counts["imported"] += 1
-                    if method in WRITE_METHODS:
-                        above = [*above, "decide: a write operation; it changes data"]
-                    tasks.add(op.task, comment, above)
+                if isinstance(operation, dict):
+                    found[(lower.upper(), path)] = (item, operation)
+        return found
+
+    def _chained(
+        self,
+        op: _Operation,
+        item: dict[str, Any],
+        operation: dict[str, Any],
+        operations: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]],
+    ) -> _Operation:
+        """`op` again, chained after the POST that creates what its last path parameter
+        names, when the spec says where that POST's answer holds the id; else `op`."""
+        parameter = _trailing_parameter(op.path)
+        if parameter is None or parameter not in op.open_path or op.method == "POST":
+            return op
+        parent = op.path[: op.path.rindex("/{")]
+        if ("POST", parent) not in operations:
+            return op
+        create_item, create_operation = operations[("POST", parent)]
+        locator = self._id_locator(create_operation, parameter)
+        if locator is None:
+            return op
+        wish = parameter if parameter.lower() != "id" else f"{_singular(parent)}_id"
+        variable = names.Names(taken=set(BUILTIN_VARIABLES)).name(wish, wish)
+        chained = self._operation(op.path, op.method, item, operation, {parameter: variable})
+        create = self._operation(parent, "POST", create_item, create_operation)
+        chained.problems += [f"{p} (for POST {self.base_path}{parent})" for p in create.problems]
+        chained.create = _Create(create, variable, locator)
+        return chained
+
+    def _id_locator(self, operation: dict[str, Any], parameter: str) -> str | None:
+        """Where the documented 2xx answer holds the id: `$.id`, `$.<parameter>`, or one
+        object down (`$.data.id`, as APIs that wrap what they return)."""
+        responses = operation.get("responses") or {}
+        for code in sorted(str(c) for c in responses if re.fullmatch(r"2\d\d", str(c))):
+            response = self._resolve(responses.get(code, responses.get(int(code), {})))
+            if not isinstance(response, dict):
+                continue
+            schema: Any = response.get("schema")
+            for mime, media in (response.get("content") or {}).items():
+                if "json" in str(mime) and isinstance(media, dict):
+                    schema = media.get("schema")
+                    break
+            found = self._id_in(self._resolve(schema), (parameter, "id"), ())
+            if found is not None:
+                return found
+        return None
+
+    def _id_in(self, schema: Any, wanted: tuple[str, ...], at: tuple[str, ...]) -> str | None:
+        properties = schema.get("properties") if isinstance(schema, dict) else None
+        if not isinstance(properties, dict):
+            return None
+        for name in wanted:
+            if name in properties:
+                return json_path((*at, name))
+        if at:
+            return None
+        for name, sub in properties.items():
+            found = self._id_in(self._resolve(sub), wanted, (*at, str(name)))
+            if found is not None:
+                return found
+        return None
+
+    def _task(self, op: _Operation) -> Map:
+        """The operation's task: itself, or a flow that first creates what it works on."""
+        if op.create is None:
+            return op.task
+        create = op.create
+        first = Map().add("request", create.operation.task.get("request"))
+        with suppress(KeyError):
+            first.add("expect", create.operation.task.get("expect"))
+        uses = f"the id {op.method} {self.base_path}{op.path} works on"
+        first.add("capture", Map().add(create.variable, create.locator, uses))
+        second = Map().add("request", op.task.get("request"))
+        with suppress(KeyError):
+            second.add("expect", op.task.get("expect"))
+        task = Map().add("name", op.task.get("name"))
+        return task.add("flow", Seq().add(first).add(second))
+
+    def scenario(self) -> ImportedScenario:
+        tasks = Seq(inline=False)
+        left_out: list[str] = []
+        counts = {"imported": 0, "writes": 0, "destructive": 0, "undecided": 0}
+        operations = self._operations()
+        for (method, path), (item, operation) in operations.items():
+            if method not in _SENT_METHODS:
+                left_out.append(f"{method} {path}: not a method scenarios send")
+                continue
+            op = self._operation(path, method, item, operation)
+            op = self._chained(op, item, operation, operations)
+            above = _summary_lines(operation)
+            shown = f"{self.base_path}{path}"
+            if op.create is not None:
+                made = f"POST {self.base_path}{op.path[: op.path.rindex('/{')]}"
+                above.append(f"a flow: {made} creates what {method} {shown} works on")
+            comment = None
+            if op.guesses:
+                comment = f"decide: guessed {', '.join(op.guesses)} (no example in the spec)"
+            writes = method in WRITE_METHODS or op.create is not None
+            destructive = method == "DELETE" and op.create is None
+            reason = None
+            if op.problems:
+                counts["undecided"] += 1
+                reason = f"needs a value the spec does not give: {', '.join(op.problems)}"
+                if any(p.startswith("{") for p in op.problems):
+                    reason += " (--value NAME=VALUE gives one)"
+            elif destructive and not (self.include_writes and self.include_destructive):
+                counts["destructive"] += 1
+                flags = (
+                    "--include-destructive"
+                    if self.include_writes
+                    else ("--include-writes --include-destructive")
+                )
+                reason = (
+                    f"destructive: deletes what the scenario did not create ({_what(path)}), "
+                    f"on every run ({flags} imports it)"
+                )
+            elif writes and not self.include_writes:
+                counts["writes"] += 1
+                reason = "a write operation changes data (--include-writes imports them)"
+            task = self._task(op)
+            if reason is not None:
+                tasks.add(task, comment, [*above, f"Left out: {reason}"], commented_out=True)
+                continue
+            counts["imported"] += 1
+            if destructive:
+                above.append(
+                    f"DESTRUCTIVE: deletes what the scenario did not create ({_what(path)}), "
+                    "on every run (--include-destructive)"
+                )
+            elif writes:
+                above.append("decide: a write operation; it changes data")
+            tasks.add(task, comment, above)
+        self._check_values()
         if not counts["imported"]:
             raise OpenApiError(
                 f"{self.source_file}: no operation could be imported as it is "
                 f"({counts['writes']} write operation(s): --include-writes; "
-                f"{counts['undecided']} need values the spec does not give)"
+                f"{counts['destructive']} destructive: --include-destructive; "
+                f"{counts['undecided']} need values the spec does not give: --value NAME=VALUE)"
             )
         tasks.trailer = [f"Not imported: {line}" for line in left_out]
         info: dict[str, Any] = self.spec.get("info") or {}
@@ -424,10 +598,8 @@ class _Importer:
         user = Map().add("name", "api client").add("tasks", tasks)
         root = Map()
         root.add("name", names.scenario_name(title.lower()))
-        root.add(
-            "description",
-            (f"Imported from {self.source_file} ({title} {info.get('version', '')}".rstrip() + ")"),
-        )
+        description = f"Imported from {self.source_file} ({title} {info.get('version', '')}"
+        root.add("description", literal_value(description.rstrip() + ")"))
         root.add("host", host_value(self.host), f"{self.host_comment}; --host or TARGET_HOST")
         root.add("load", starting_load(), "decide: users, spawn rate and duration")
         root.add(
@@ -439,23 +611,45 @@ class _Importer:
         summary = [
             f"Imported by `loadkit import openapi {self.source_file}` ({kind}): "
             f"{counts['imported']} operation(s) as tasks;",
-            f"  {counts['writes']} write operation(s) and {counts['undecided']} that need values "
-            "are written commented out.",
+            f"  {counts['writes']} write operation(s), {counts['destructive']} destructive and "
+            f"{counts['undecided']} that need values are written commented out.",
             "Review it before pointing it at a system: lines marked 'decide' need a person.",
         ]
+        unfollowed = [f"$ref {ref} not followed ({why})" for ref, why in self.unfollowed.items()]
+        if unfollowed:
+            summary.append("Not followed, so what they describe is missing (decide: copy it in):")
+            summary += [f"  {line}" for line in unfollowed]
         return ImportedScenario(
             text=document(root, schema_ref=self.schema_ref, summary=summary, secrets=self.secrets),
             secrets=dict(self.secrets),
             notes=[
-                f"{counts['imported']} operation(s) imported; {counts['writes']} write and "
-                f"{counts['undecided']} undecided left commented out"
+                f"{counts['imported']} operation(s) imported; {counts['writes']} write, "
+                f"{counts['destructive']} destructive and {counts['undecided']} undecided left "
+                "commented out",
+                *(f"{line}: what it describes is missing" for line in unfollowed),
             ],
         )
 
+    def _check_values(self) -> None:
+        for name in self.values:
+            if name not in self.parameter_names:
+                raise OpenApiError(
+                    f"{self.source_file}: --value {name}: no parameter is named so"
+                    f"{did_you_mean(name, self.parameter_names)}"
+                )
+
+
+def _what(path: str) -> str:
+    return "a fixed id" if _trailing_parameter(path) else "a whole collection"
+
+
+def _singular(path: str) -> str:
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    last = re.sub(r"ies$", "y", last) if last.endswith("ies") else last.removesuffix("s")
+    return names.snake(last) or "item"
+
 
 def _header_entry(name: str, value: str) -> Any:
-    from loadkit.importers.yaml_writer import Entry
-
     return Entry(name, literal_text(value))
 
 
@@ -479,7 +673,7 @@ def _tree(value: Any) -> Any:
     if isinstance(value, dict):
         tree = Map()
         for key, item in value.items():
-            tree.add(literal_text(str(key)), _tree(item))
+            tree.add(str(key), _tree(item))  # keys are sent as written: not escaped
         return tree
     if isinstance(value, list):
         seq = Seq()

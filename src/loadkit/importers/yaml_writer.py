@@ -16,6 +16,8 @@ from typing import TypeAlias
 
 import yaml
 
+from loadkit.scenario.templates import escape_template
+
 WIDTH = 100
 INDENT = "  "
 
@@ -79,10 +81,22 @@ class Seq:
         return self
 
 
+def literal_value(text: str) -> str:
+    """Text as a scenario value must spell it to be read back as itself: the loader fills
+    `${...}` and reads `$$` as `$`, so a `$` before `$` or `{` is doubled (`$${` is `${`),
+    and so is a `$` at the end (the text may be joined to a `{{ template }}`). For values
+    that are not templates (names); keys are never filled, and are written as they are."""
+    return _LOADER_DOLLAR.sub("$$", text)
+
+
 def literal_text(text: str) -> str:
-    """Recorded or specified text as the scenario must spell it: the loader fills `${...}`,
-    so a literal `${` is written `$${`."""
-    return text.replace("${", "$${")
+    """Recorded or specified text as a templated value (url, params, headers, bodies) must
+    spell it: `literal_value`, and every `{{` written as the template language's literal
+    `{{`, so data never becomes a variable or reads the environment."""
+    return literal_value(escape_template(text))
+
+
+_LOADER_DOLLAR = re.compile(r"\$(?=[${]|\Z)")
 
 
 def to_data(value: Value) -> object:
