@@ -19,6 +19,7 @@ Reached users of a stage
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,13 @@ BUSY_CPU_PERCENT = 90.0
 BUSY_SHARE = 0.10
 """...for at least this share of its samples (and at least MIN_BUSY_SECONDS) flags the run."""
 MIN_BUSY_SECONDS = 3
+MOVED_WITHIN_S = 5.0
+"""A lost worker's users running again elsewhere (the user count back where it was) within
+this many seconds of the master noticing the loss: Locust re-balanced them, the dip is not a
+shortfall, and the loss is a warning. Locust moves a departed worker's users at once, at the
+spawn rate; 5 s covers that plus the once-a-second sampling and the workers' reports."""
+HEARTBEAT_S = 3
+"""Locust marks a worker missing after this many seconds without a heartbeat."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,51 @@ class StageLoad:
     @property
     def short(self) -> bool:
         return self.reached_users is not None and self.reached_users < self.planned_users
+
+
+@dataclass(frozen=True)
+class WorkerLoss:
+    """A worker gone during the test: it left (its process stopped and said goodbye, with
+    a last report) or went missing (no heartbeat; what it measured since its last report never
+    arrives unless it comes back)."""
+
+    worker: str
+    at_s: float
+    """Seconds into the run when the master noticed."""
+    users: int
+    how: str
+    """"left" or "missing"."""
+    returned_s: float | None = None
+    """A missing worker that answered again (seconds into the run), else None."""
+    moved_s: float | None = None
+    """Seconds until the users were all running again (elsewhere, or back); None: never."""
+
+    @property
+    def covered(self) -> bool:
+        return self.moved_s is not None and self.moved_s <= MOVED_WITHIN_S
+
+    def describe(self) -> str:
+        if self.how == "left":
+            what = f"worker {self.worker} left {self.at_s:.0f} s into the run"
+            what += f" with {self.users} users"
+        elif self.returned_s is None:
+            return (
+                f"worker {self.worker} was lost {self.at_s:.0f} s into the run with {self.users}"
+                f" users (no heartbeat for {HEARTBEAT_S} s): its load from then on and the "
+                f"requests it made since its last report (up to {HEARTBEAT_S} s) are missing"
+            )
+        else:
+            what = (
+                f"worker {self.worker} stopped answering (no heartbeat for {HEARTBEAT_S} s) "
+                f"{self.at_s:.0f} s into the run with {self.users} users and answered again at "
+                f"{self.returned_s:.0f} s (its measurements arrived)"
+            )
+        if self.covered:
+            moved = max(1, math.ceil(self.moved_s or 0.0))
+            return f"{what}; its users moved to the others within {moved} s"
+        if self.moved_s is None:
+            return f"{what}; nobody ran its users from then on"
+        return f"{what}; its users ran again only after {self.moved_s:.0f} s"
 
 
 @dataclass(frozen=True)
@@ -207,8 +260,7 @@ class LoadDelivered:
     cpu: list[ProcessCpu]
     workers_expected: int = 0
     workers_connected: tuple[str, ...] = ()
-    workers_lost: tuple[tuple[str, float, int], ...] = ()
-    """(worker id, seconds into the run, its users)."""
+    workers_lost: tuple[WorkerLoss, ...] = ()
     never_started: bool = False
     """The test never started (e.g. the master gave up waiting for its workers)."""
     arrivals: ArrivalsDelivered | None = None
@@ -224,19 +276,26 @@ class LoadDelivered:
         )
 
     def worker_losses(self) -> list[str]:
-        """A lost worker takes its users' load and its last seconds of measurements with it
-        (workers report every 3 s): such a run did not test what it planned."""
-        return [
-            f"worker {worker} was lost {at:.0f} s into the run with {users} users; its "
-            "load from then on and its last seconds of measurements are missing"
-            for worker, at, users in self.workers_lost
-        ]
+        """Lost workers whose users did not run again soon (or whose last measurements never
+        arrived): such a run did not test what it planned."""
+        return [w.describe() for w in self.workers_lost if not w.covered or self._data_lost(w)]
+
+    def worker_warnings(self) -> list[str]:
+        """Lost workers whose users Locust moved to the others at once: the load went on."""
+        return [w.describe() for w in self.workers_lost if w.covered and not self._data_lost(w)]
+
+    @staticmethod
+    def _data_lost(loss: WorkerLoss) -> bool:
+        return loss.how == "missing" and loss.returned_s is None
 
     def shortfall(self) -> list[str]:
         """Why the run did not deliver its planned load (empty when it did)."""
         reasons = []
+        gone = [w.worker for w in self.workers_lost if not w.covered]
         cause = "; ".join(self.notes) or (
-            "users stopped by themselves or were never started; see locust.log"
+            f"worker {', '.join(gone)} lost (see above)"
+            if gone
+            else "users stopped by themselves or were never started; see locust.log"
         )
         for number, stage in enumerate(self.stages, start=1):
             if not stage.short:
@@ -299,8 +358,15 @@ class LoadDelivered:
                 "expected": self.workers_expected,
                 "connected": list(self.workers_connected),
                 "lost": [
-                    {"worker": w, "at_s": round(at, 3), "users": u}
-                    for w, at, u in self.workers_lost
+                    {
+                        "worker": w.worker,
+                        "at_s": round(w.at_s, 3),
+                        "users": w.users,
+                        "how": w.how,
+                        "returned_s": None if w.returned_s is None else round(w.returned_s, 3),
+                        "moved_s": None if w.moved_s is None else round(w.moved_s, 3),
+                    }
+                    for w in self.workers_lost
                 ],
             },
             "arrivals": None if self.arrivals is None else self.arrivals.to_dict(),
@@ -331,6 +397,13 @@ def load_delivered(
         if started is not None
     ]
     ended_s = (stopping - started) if started is not None and stopping is not None else None
+    workers = data.get("workers") or {}
+    lost = tuple(
+        _worker_loss(w, started or float(w["at"]), samples) for w in workers.get("lost") or []
+    )
+    # The dip while Locust moved a lost worker's users to the others is no shortfall.
+    moving = [(w.at_s - 1.0, w.at_s + (w.moved_s or 0.0)) for w in lost if w.covered]
+    samples = [(t, n) for t, n in samples if not any(a <= t < b for a, b in moving)]
     settle = SETTLE_DISTRIBUTED_S if distributed else SETTLE_S
     stages, previous = [], 0
     for users, rate, start, end in planned_stages(settings):
@@ -341,11 +414,6 @@ def load_delivered(
         stages.append(StageLoad(users, start, end, settled, min(seen) if seen else None))
         previous = users
     peak = data.get("peak_users")
-    workers = data.get("workers") or {}
-    lost = tuple(
-        (str(w["worker"]), float(w["at"]) - (started or float(w["at"])), int(w["users"]))
-        for w in workers.get("lost") or []
-    )
     return LoadDelivered(
         planned_users=settings.users,
         peak_users=int(peak) if isinstance(peak, int) else None,
@@ -359,6 +427,29 @@ def load_delivered(
         workers_lost=lost,
         never_started=final is not None and started is None,
         arrivals=arrivals_delivered(settings, final, ended_s),
+    )
+
+
+def _worker_loss(
+    entry: Mapping[str, Any], started: float, samples: Sequence[tuple[float, int]]
+) -> WorkerLoss:
+    """One of locust_final.json's lost workers, and how soon its users ran again: the first
+    user-count sample from when the master noticed (its count drops then) that is back at the
+    count sampled over a second before (the master polls its workers once a second)."""
+    at_s = float(entry["at"]) - started
+    returned = entry.get("returned_at")
+    before = [n for t, n in samples if t < at_s - 1.0]
+    moved_s = None
+    if before:
+        back = [t for t, n in samples if t >= at_s and n >= before[-1]]
+        moved_s = max(0.0, back[0] - at_s) if back else None
+    return WorkerLoss(
+        worker=str(entry["worker"]),
+        at_s=at_s,
+        users=int(entry["users"]),
+        how=str(entry.get("how") or "missing"),
+        returned_s=None if returned is None else float(returned) - started,
+        moved_s=moved_s,
     )
 
 

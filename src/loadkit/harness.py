@@ -134,6 +134,8 @@ def _on_init(environment: Environment, **_: Any) -> None:
     # in by now), this runs first, before any quitting listener, the final tables and the
     # exit code read the statistics.
     environment.events.quitting.add_listener(_log_noted)
+    if isinstance(environment.runner, WorkerRunner):
+        environment.events.quitting.add_listener(_last_report)  # runs before Locust's "quit"
     if not _is_reporting_process(environment):
         return
     gevent.spawn(_users_loop, environment)
@@ -334,6 +336,23 @@ def _on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None
     data[_NOTES_REPORT_KEY] = list(_state["notes"])
 
 
+def _last_report(environment: Environment, **_: Any) -> None:
+    """A worker that quits while its test runs (a signal, its `loadkit worker` killed):
+    stop its users, then send what they measured since the last report, which Locust sends
+    only when the master ends the test. Its requests stay among the totals, and the master
+    gives its users to the others."""
+    runner = environment.runner
+    if not isinstance(runner, WorkerRunner) or runner.worker_state not in ("spawning", "running"):
+        return
+    from locust.rpc import Message
+
+    with contextlib.suppress(Exception):  # the master may be gone too: nothing to tell
+        runner.stop()
+        data: dict[str, Any] = {}
+        environment.events.report_to_master.fire(client_id=runner.client_id, data=data)
+        runner.client.send(Message("stats", data, runner.client_id))
+
+
 def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
     if _secrets:  # before Locust's own listener merges the report
         _mask_report(data)
@@ -420,13 +439,25 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     if _state["started_at"] is None:
         _state["started_at"] = time.time()
         if isinstance(environment.runner, MasterRunner):
-            _state["workers"]["connected"] = sorted(environment.runner.clients.keys())
+            for worker_id in sorted(environment.runner.clients.keys()):
+                _worker_joined(worker_id)
+
+
+def _worker_joined(client_id: str, **_: Any) -> None:
+    """Every worker that joined the run, in the order they came (also Locust's
+    `worker_connect`): a worker that joins once the test runs gets users and the locustfile
+    like the others, and its requests are among the totals."""
+    connected: list[str] = _state["workers"]["connected"]
+    if client_id not in connected:
+        connected.append(client_id)
 
 
 def _workers_loop(environment: Environment) -> None:
-    """Notice a worker that dies or goes silent during the test (Locust marks it missing
-    after 3 s without a heartbeat, and only moves its users to the others a minute later, if
-    at all); end the run when the last one is gone rather than wait out the run time."""
+    """Notice a worker that leaves (its process stopped: it said goodbye with a last report)
+    or goes silent (Locust marks it missing after ~3 s without a heartbeat, takes its users
+    off the count and gives them to nobody) during the test, and one that comes back; end the
+    run when a loss leaves no worker at all rather than wait out the run time. Workers that
+    quit as the test ends are no loss."""
     runner = environment.runner
     assert isinstance(runner, MasterRunner)
     users: dict[str, int] = {}  # worker id -> its users when last seen alive
@@ -434,8 +465,8 @@ def _workers_loop(environment: Environment) -> None:
     while True:
         gevent.sleep(1.0)
         if _state["started_at"] is None:
-            if runner.clients:  # who came while the master waits (it may give up)
-                _state["workers"]["connected"] = sorted(runner.clients.keys())
+            for worker_id in sorted(runner.clients.keys()):  # who came while the master waits
+                _worker_joined(worker_id)
             continue
         now = time.time()
         stopping = _state["stopping_at"] is not None
@@ -443,27 +474,69 @@ def _workers_loop(environment: Environment) -> None:
         for worker_id, client in present.items():
             if client.state != "missing" and not stopping:
                 users[worker_id] = sum(client.user_classes_count.values())
-        # Missing (no heartbeat) is a loss whenever it happens; Locust itself stops the test
-        # when the last worker goes missing. A worker that leaves while the test stops has
-        # said goodbye (client_stopped) and is no loss.
-        gone = [
-            w
-            for w in users
-            if (w in present and present[w].state == "missing")
-            or (w not in present and not stopping)
-        ]
-        for worker_id in gone:
-            if any(entry["worker"] == worker_id for entry in lost):
+        _note_returns(present, lost, now)
+        new_loss = False
+        for worker_id, how in _losses(users, present, stopping):
+            if any(e["worker"] == worker_id and e["returned_at"] is None for e in lost):
                 continue
-            lost.append({"worker": worker_id, "at": round(now, 3), "users": users[worker_id]})
-            logging.getLogger("loadkit").error(
-                "worker %s was lost %.0f s into the run (it ran %d users)",
-                worker_id, now - _state["started_at"], users[worker_id],
+            lost.append(
+                {"worker": worker_id, "at": round(now, 3), "users": users[worker_id],
+                 "how": how, "returned_at": None}
             )  # fmt: skip
-        if lost and runner.worker_count == 0:
+            new_loss = True
+            logging.getLogger("loadkit").warning(
+                "worker %s %s %.0f s into the run (it ran %d users)", worker_id,
+                "left" if how == "left" else "stopped answering", now - _state["started_at"],
+                users[worker_id],
+            )  # fmt: skip
+        alive = [w for w, c in present.items() if c.state != "missing"]
+        if new_loss and not alive:
             logging.getLogger("loadkit").error("the last worker was lost; ending the run")
             gevent.spawn(runner.quit)
             return
+        if not new_loss and alive and not stopping:
+            _move_lost_users(runner, lost, now)
+
+
+def _move_lost_users(runner: MasterRunner, lost: list[dict[str, Any]], now: float) -> None:
+    """Give a lost worker's users to the others when Locust did not within a second: it
+    does when a worker quits, unless it is busy (a worker that just joined) and never for a
+    missing one (without --enable-rebalancing). The plan is its users, on whatever workers."""
+    pending = [e for e in lost if not e.get("moved") and now - e["at"] >= 1.0]
+    if not pending:
+        return
+    for entry in pending:
+        entry["moved"] = True
+    if runner.state == "running" and runner.user_count < runner.target_user_count:
+        logging.getLogger("loadkit").warning(
+            "moving the users of %s to the other workers",
+            ", ".join(e["worker"] for e in pending),
+        )
+        gevent.spawn(runner.start, runner.target_user_count, runner.spawn_rate)
+
+
+def _losses(
+    users: dict[str, int], present: dict[str, Any], stopping: bool
+) -> list[tuple[str, str]]:
+    """(worker id, "missing" | "left") of the workers lost now. Missing (no heartbeat) is a
+    loss whenever it happens; Locust itself stops the test when the last worker goes
+    missing. A worker that leaves while the test stops has said goodbye (client_stopped)."""
+    out = []
+    for worker_id in users:
+        if worker_id in present and present[worker_id].state == "missing":
+            out.append((worker_id, "missing"))
+        elif worker_id not in present and not stopping:
+            out.append((worker_id, "left"))
+    return out
+
+
+def _note_returns(present: dict[str, Any], lost: list[dict[str, Any]], now: float) -> None:
+    """A missing worker that heartbeats again is back (Locust gives it users again)."""
+    for entry in lost:
+        client = present.get(entry["worker"])
+        back = client is not None and client.state != "missing"
+        if entry["how"] == "missing" and entry["returned_at"] is None and back:
+            entry["returned_at"] = round(now, 3)
 
 
 def _on_test_stopping(environment: Environment, **_: Any) -> None:
@@ -1114,6 +1187,7 @@ def main() -> None:
     events.request.add_listener(_on_request)
     events.report_to_master.add_listener(_on_report_to_master)
     events.worker_report.add_listener(_on_worker_report)
+    events.worker_connect.add_listener(_worker_joined)
     sys.argv[0] = "locust"
     _die_with_parent(signal.SIGTERM)  # a graceful stop: the final snapshot is still written
     if os.environ.get(WAIT_FOR_COMMAND_ENV) == "1" and not _receive_command():

@@ -285,7 +285,11 @@ def build_summary(
         never_sent=never_sent,
         aborted_by=aborted_by,
     )
-    warnings = delivered.generator_warnings() if delivered is not None else []
+    warnings = (
+        [*delivered.worker_warnings(), *delivered.generator_warnings()]
+        if delivered is not None
+        else []
+    )
     failures: list[FailureRow] = [
         {
             "method": f.get("method"),

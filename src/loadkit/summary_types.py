@@ -125,6 +125,13 @@ class LostWorker(TypedDict):
     """Seconds into the run when the master noticed (about 3 s after its last heartbeat)."""
     users: int
     """The users it was running."""
+    how: str
+    """"left" (its process stopped; its last report arrived) or "missing" (no heartbeat)."""
+    returned_s: float | None
+    """A missing worker that answered again: seconds into the run; else None."""
+    moved_s: float | None
+    """Seconds from the loss until as many users ran as before (Locust moves a departed
+    worker's users to the others); None: never."""
 
 
 class WorkersInfo(TypedDict):
@@ -132,7 +139,7 @@ class WorkersInfo(TypedDict):
 
     expected: int
     connected: list[str]
-    """Worker ids connected when the test started (or when the master gave up waiting)."""
+    """Every worker that joined (before the test started or while it ran), in order."""
     lost: list[LostWorker]
 
 
