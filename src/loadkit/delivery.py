@@ -74,7 +74,8 @@ class WorkerLoss:
     returned_s: float | None = None
     """A missing worker that answered again (seconds into the run), else None."""
     moved_s: float | None = None
-    """Seconds until the users were all running again (elsewhere, or back); None: never."""
+    """Seconds until the users were all running again (elsewhere, or back), from the loss (a
+    missing worker's: from its last heartbeat); None: never."""
 
     @property
     def covered(self) -> bool:
@@ -101,7 +102,7 @@ class WorkerLoss:
             return f"{what}; its users moved to the others within {moved} s"
         if self.moved_s is None:
             return f"{what}; nobody ran its users from then on"
-        return f"{what}; its users ran again only after {self.moved_s:.0f} s"
+        return f"{what}; its users ran again only {self.moved_s:.0f} s later"
 
 
 @dataclass(frozen=True)
@@ -443,6 +444,8 @@ def _worker_loss(
     if before:
         back = [t for t, n in samples if t >= at_s and n >= before[-1]]
         moved_s = max(0.0, back[0] - at_s) if back else None
+    if moved_s is not None and entry.get("how", "missing") == "missing":
+        moved_s += HEARTBEAT_S  # its users sent nothing since its last heartbeat either
     return WorkerLoss(
         worker=str(entry["worker"]),
         at_s=at_s,

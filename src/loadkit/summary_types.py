@@ -130,8 +130,8 @@ class LostWorker(TypedDict):
     returned_s: float | None
     """A missing worker that answered again: seconds into the run; else None."""
     moved_s: float | None
-    """Seconds from the loss until as many users ran as before (Locust moves a departed
-    worker's users to the others); None: never."""
+    """Seconds from the loss (a missing worker's: from its last heartbeat) until as many users
+    ran as before (on the other workers, or on it once back); None: never."""
 
 
 class WorkersInfo(TypedDict):
