@@ -35,6 +35,16 @@ BUSY_CPU_PERCENT = 90.0
 BUSY_SHARE = 0.10
 """...for at least this share of its samples (and at least MIN_BUSY_SECONDS) flags the run."""
 MIN_BUSY_SECONDS = 3
+LAG_P99_MS = 10.0
+"""A second whose event-loop lag (a 100 ms timer's lateness, p99 of that second) exceeds this
+is a lagging second: every response that arrived then may have waited up to that long in the
+generator before it was timed. 10 ms is where the generator's delay becomes a large share of a
+fast target's answer (a local service answers in 1-5 ms) and clearly above what a calm loop
+shows on a busy shared VM (under 2 ms, with scheduler hiccups of a few ms)."""
+LAGGING_SHARE = 0.05
+"""...in at least this share of a process's seconds (and MIN_LAGGING_SECONDS) flags the run:
+a single late second (a GC pause, the spawn of a large ramp) does not."""
+MIN_LAGGING_SECONDS = 2
 MOVED_WITHIN_S = 5.0
 """A lost worker's users running again elsewhere (the user count back where it was) within
 this many seconds of the master noticing the loss: Locust re-balanced them, the dip is not a
@@ -117,6 +127,26 @@ class ProcessCpu:
     @property
     def saturated(self) -> bool:
         return self.busy_samples >= max(MIN_BUSY_SECONDS, BUSY_SHARE * self.samples)
+
+
+@dataclass(frozen=True)
+class ProcessLag:
+    """How late one load-generating process's event loop was, per second of the test."""
+
+    label: str
+    """"local", "master", or a worker's id."""
+    seconds: int
+    lagging_seconds: int
+    """Seconds whose p99 lag exceeded LAG_P99_MS."""
+    max_ms: float
+    worst_p99_ms: float
+    requests_in_lagging: int | None = None
+    """Requests (every process's) that completed in those seconds; None: not known."""
+    requests: int | None = None
+
+    @property
+    def lagging(self) -> bool:
+        return self.lagging_seconds >= max(MIN_LAGGING_SECONDS, LAGGING_SHARE * self.seconds)
 
 
 UNDELIVERED_SHARE = 0.001
@@ -259,6 +289,8 @@ class LoadDelivered:
     during stop_timeout not counted)."""
     notes: list[str]
     cpu: list[ProcessCpu]
+    lag: tuple[ProcessLag, ...] = ()
+    """The event loop's lag of every load-generating process."""
     workers_expected: int = 0
     workers_connected: tuple[str, ...] = ()
     workers_lost: tuple[WorkerLoss, ...] = ()
@@ -324,6 +356,7 @@ class LoadDelivered:
                 "response times partly measure the load generator, not the target; "
                 "use --processes N or more machines"
             )
+        warnings += [_lag_warning(lag) for lag in self.lag if lag.lagging]
         return warnings
 
     def to_dict(self) -> LoadInfo:
@@ -354,6 +387,18 @@ class LoadDelivered:
                     "saturated": p.saturated,
                 }
                 for p in self.cpu
+            ],
+            "generator_lag": [
+                {
+                    "process": p.label,
+                    "seconds": p.seconds,
+                    "lagging_seconds": p.lagging_seconds,
+                    "max_ms": p.max_ms,
+                    "worst_p99_ms": p.worst_p99_ms,
+                    "requests_in_lagging": p.requests_in_lagging,
+                    "lagging": p.lagging,
+                }
+                for p in self.lag
             ],
             "workers": {
                 "expected": self.workers_expected,
@@ -386,9 +431,15 @@ def planned_stages(settings: RunSettings) -> list[tuple[int, float, float, float
 
 
 def load_delivered(
-    settings: RunSettings, final: Mapping[str, Any] | None, *, distributed: bool = False
+    settings: RunSettings,
+    final: Mapping[str, Any] | None,
+    *,
+    distributed: bool = False,
+    requests_per_second: Mapping[int, int] | None = None,
 ) -> LoadDelivered:
-    """Judge the samples in ``final`` (locust_final.json) against the planned load."""
+    """Judge the samples in ``final`` (locust_final.json) against the planned load;
+    `requests_per_second` (unix second -> requests completed) says how many requests a lagging
+    event loop may have timed late."""
     data = final or {}
     started = data.get("started_at")
     stopping = data.get("stopping_at") or data.get("stopped_at")
@@ -423,6 +474,7 @@ def load_delivered(
         delivered_s=ended_s,
         notes=[str(n) for n in data.get("notes") or []],
         cpu=_cpu(data.get("cpu") or {}),
+        lag=_lag(data.get("loop_lag") or {}, requests_per_second),
         workers_expected=int(workers.get("expected") or 0),
         workers_connected=tuple(str(w) for w in workers.get("connected") or []),
         workers_lost=lost,
@@ -453,6 +505,48 @@ def _worker_loss(
         how=str(entry.get("how") or "missing"),
         returned_s=None if returned is None else float(returned) - started,
         moved_s=moved_s,
+    )
+
+
+def _lag(
+    lag: Mapping[str, Sequence[Sequence[float]]], per_second: Mapping[int, int] | None
+) -> tuple[ProcessLag, ...]:
+    out = []
+    for label, seconds in sorted(lag.items()):
+        if not seconds:
+            continue
+        lagging = [int(second) for second, _, p99 in seconds if p99 > LAG_P99_MS]
+        out.append(
+            ProcessLag(
+                label=str(label),
+                seconds=len(seconds),
+                lagging_seconds=len(lagging),
+                max_ms=max(float(worst) for _, worst, _ in seconds),
+                worst_p99_ms=max(float(p99) for _, _, p99 in seconds),
+                requests_in_lagging=None
+                if per_second is None
+                else sum(per_second.get(s, 0) for s in lagging),
+                requests=None if per_second is None else sum(per_second.values()),
+            )
+        )
+    return tuple(out)
+
+
+def _lag_warning(process: ProcessLag) -> str:
+    who = "the load generator's" if process.label == "local" else f"process {process.label}'s"
+    held = ""
+    if process.requests_in_lagging is not None and process.requests:
+        share = 100.0 * process.requests_in_lagging / process.requests
+        held = (
+            f"; {process.requests_in_lagging} of {process.requests} requests ({share:.0f}%) "
+            "completed in those seconds"
+        )
+    return (
+        f"{who} event loop lagged over {LAG_P99_MS:g} ms (p99 of a second) in "
+        f"{process.lagging_seconds} of {process.seconds} s (worst {process.max_ms:.0f} ms){held}: "
+        "responses waited in the load generator before they were timed, so response times "
+        "include its own delay; use fewer users per process (--processes N, more machines) "
+        "or move blocking work out of python: code"
     )
 
 

@@ -85,6 +85,7 @@ _state: dict[str, Any] = {
     "users": [],  # [[unix time, running users], ...] once a second, from the test's start
     "cpu": {},  # process label -> [[unix time, CPU % of one core], ...]
     "notes": [],  # distinct warnings the generated code logged on the `loadkit` logger
+    "loop_lag": {},  # process label -> [[unix second, max ms, p99 ms], ...] (event loop lag)
     # A master's workers: expected, connected when the test started, lost during it.
     "workers": {"expected": 0, "connected": [], "lost": []},
     # The open model: [[unix time, arrived, started, delayed, dropped, waiting, busy], ...]
@@ -106,6 +107,9 @@ _schedules: list[Any] = []
 _CPU_REPORT_KEY = "loadkit_cpu"
 _NOTES_REPORT_KEY = "loadkit_notes"
 _cpu_samples: list[list[float]] = []  # this process's, not yet reported (workers)
+_LAG_REPORT_KEY = "loadkit_loop_lag"
+_lag_samples: list[list[float]] = []  # this process's, not yet reported (workers)
+_LAG_EVERY_S = 0.1
 # The master merges worker reports up to ~3 s late (plus the 3 s they span): seconds older
 # than this are final and get packed.
 _SEAL_AFTER_S = 15
@@ -124,6 +128,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
     _state["env"] = environment
     logging.getLogger("loadkit").addHandler(_NoteHandler())
     gevent.spawn(_cpu_loop, environment)
+    gevent.spawn(_lag_loop, environment)
     for user_class in environment.user_classes:
         schedule = getattr(user_class, "schedule", None)
         if callable(getattr(schedule, "wait", None)):
@@ -333,6 +338,8 @@ def _on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None
         data[_ARRIVALS_REPORT_KEY] = _arrival_counts()
     data[_CPU_REPORT_KEY] = _cpu_samples[:]
     del _cpu_samples[:]
+    data[_LAG_REPORT_KEY] = _lag_samples[:]
+    del _lag_samples[:]
     data[_NOTES_REPORT_KEY] = list(_state["notes"])
 
 
@@ -369,6 +376,9 @@ def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
     if data.get(_ARRIVALS_REPORT_KEY):
         _state["worker_arrivals"][client_id] = list(data[_ARRIVALS_REPORT_KEY])
     _state["cpu"].setdefault(client_id, []).extend(data.get(_CPU_REPORT_KEY) or [])
+    lags = data.get(_LAG_REPORT_KEY)
+    if lags:
+        _state["loop_lag"].setdefault(client_id, []).extend(lags)
     for note in data.get(_NOTES_REPORT_KEY) or []:
         _add_note(str(note))
 
@@ -408,6 +418,48 @@ def _cpu_loop(environment: Environment) -> None:
             process.cpu_percent(None)  # idle before and after the test: not a sample
             continue
         samples.append([round(time.time(), 3), round(process.cpu_percent(None), 1)])
+
+
+def _lag_loop(environment: Environment) -> None:
+    """How late this process's event loop wakes a timer due every 100 ms, kept per second
+    (the worst and the 99th percentile, in ms). Every request, response and timer of this
+    process waits in the same loop: a request whose response arrived while the loop was busy
+    elsewhere (a wave of users all sending at once, `python:` code that computes without
+    yielding) is timed late by as much. The CPU sample misses it: a loop can be late while
+    the process averages well below a full core."""
+    label = None  # a worker's go to its master with its reports
+    if _is_reporting_process(environment):
+        label = "master" if isinstance(environment.runner, MasterRunner) else "local"
+    second: int | None = None
+    late: list[float] = []
+    clock = time.perf_counter
+    loop = gevent.get_hub().loop
+    while True:
+        # The loop's cached "now" is stale by whatever ran since it last polled: a timer set
+        # from it would fall due early and hide exactly that delay.
+        loop.update_now()
+        before = clock()
+        gevent.sleep(_LAG_EVERY_S)
+        lag_ms = max(0.0, (clock() - before - _LAG_EVERY_S) * 1000.0)
+        runner = environment.runner
+        if runner is None or runner.state in ("ready", "stopped"):
+            second, late = None, []  # idle before and after the test: not a sample
+            continue
+        now = int(time.time())
+        if second is not None and now != second and late:
+            # Looked up each time: a web UI test starts with fresh measurements.
+            samples = _lag_samples if label is None else _state["loop_lag"].setdefault(label, [])
+            samples.append(_lag_second(second, late))
+            late = []
+        second = now
+        late.append(lag_ms)
+
+
+def _lag_second(second: int, late: list[float]) -> list[float]:
+    """[unix second, max ms, p99 ms (nearest rank: with 10 samples a second, the max)]."""
+    ordered = sorted(late)
+    p99 = ordered[max(0, -(-len(ordered) * 99 // 100) - 1)]
+    return [second, round(ordered[-1], 2), round(p99, 2)]
 
 
 def _users_loop(environment: Environment) -> None:
@@ -843,9 +895,11 @@ def _begin_ui_test(environment: Environment) -> None:
     _histograms.drain()
     _corrected.drain()
     del _cpu_samples[:]
+    del _lag_samples[:]
     _state.update(
         arrivals=[], worker_arrivals={},
         started_at=None, stopping_at=None, stopped_at=None, peak_users=0, users=[], cpu={},
+        loop_lag={},
         notes=[], snapshot_written=False, aborted_by=None, failing=[],
         workers={"expected": _state["workers"]["expected"], "connected": [], "lost": []},
     )  # fmt: skip
@@ -940,6 +994,7 @@ def write_final_snapshot(
         "peak_users": _state["peak_users"],
         "users": _state["users"],
         "cpu": _state["cpu"],
+        "loop_lag": _state["loop_lag"],
         "notes": _state["notes"],
         "workers": _state["workers"],
         "aborted_by": _state.get("aborted_by"),

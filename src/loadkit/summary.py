@@ -256,7 +256,14 @@ def build_summary(
         return None if txn_corrected is None else txn_corrected.select(name=name)
 
     delivered = (
-        load_delivered(settings, final, distributed=settings.distribution.distributed)
+        load_delivered(
+            settings,
+            final,
+            distributed=settings.distribution.distributed,
+            requests_per_second=None
+            if requests_fine is None
+            else {s: n for s, (n, _) in requests_fine.requests_per_second().items()},
+        )
         if final is not None and partial is None
         else None
     )
@@ -278,7 +285,11 @@ def build_summary(
         results=results,
         exceptions=exceptions,
         shortfall=(
-            [*delivered.worker_losses(), *delivered.shortfall()]
+            [
+                *delivered.worker_losses(),
+                *delivered.shortfall(),
+                *(delivered.generator_warnings() if settings.strict_generator else []),
+            ]
             if delivered is not None and not aborted
             else []
         ),
@@ -286,7 +297,10 @@ def build_summary(
         aborted_by=aborted_by,
     )
     warnings = (
-        [*delivered.worker_warnings(), *delivered.generator_warnings()]
+        [
+            *delivered.worker_warnings(),
+            *([] if settings.strict_generator else delivered.generator_warnings()),
+        ]
         if delivered is not None
         else []
     )
