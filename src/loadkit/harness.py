@@ -73,7 +73,7 @@ from loadkit.harness_protocol import (
     UI_SCENARIO_NAME_ENV,
     WAIT_FOR_COMMAND_ENV,
 )
-from loadkit.histogram import TRANSACTION_TYPE, HistogramRecorder, Noted
+from loadkit.histogram import MAX_NAMED_SERIES, TRANSACTION_TYPE, HistogramRecorder, Noted
 from loadkit.masking import Secrets
 
 _state: dict[str, Any] = {
@@ -134,6 +134,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
         if callable(getattr(schedule, "wait", None)):
             _schedules.append(schedule)
     _join_locusts_stats(environment)
+    _cap_locusts_history()
     gevent.spawn(_log_noted_loop)
     # Locust fires `quitting` in reverse: added last (the locustfile's and the runner's are
     # in by now), this runs first, before any quitting listener, the final tables and the
@@ -304,6 +305,37 @@ def _join_locusts_stats(environment: Environment) -> None:
     # Reset) its statistics belongs to what is cleared, as it would without the batches.
     for method in ("clear_all", "reset_all"):
         setattr(stats, method, _noted_first(getattr(stats, method)))
+
+
+def _cap_locusts_history() -> None:
+    """Locust's --csv-full-history writes a row per request name every second: with names
+    that hold ids (10,000 URLs in a minute) that is hundreds of thousands of rows for nothing.
+    Past `MAX_NAMED_SERIES` names only the busiest get their rows (the Aggregated row, every
+    second, counts them all). Left as it is when Locust's writer is not what it is in 2.47
+    (`StatsCSVFileWriter._stats_history_data_rows(csv_writer, now)`, reading
+    `environment.stats.entries`)."""
+    from locust.stats import StatsCSVFileWriter
+
+    write_rows = getattr(StatsCSVFileWriter, "_stats_history_data_rows", None)
+    if not callable(write_rows) or getattr(write_rows, "loadkit_capped", False):
+        return
+
+    def capped(self: Any, csv_writer: Any, now: float) -> None:
+        stats = self.environment.stats
+        entries = stats.entries
+        if not self.full_history or len(entries) <= MAX_NAMED_SERIES:
+            write_rows(self, csv_writer, now)
+            return
+        busiest = sorted(entries.items(), key=lambda item: -item[1].num_requests)
+        # Swapped only while Locust writes its rows (no greenlet switch in between).
+        stats.entries = dict(busiest[:MAX_NAMED_SERIES])
+        try:
+            write_rows(self, csv_writer, now)
+        finally:
+            stats.entries = entries
+
+    capped.loadkit_capped = True  # type: ignore[attr-defined]
+    setattr(StatsCSVFileWriter, "_stats_history_data_rows", capped)  # noqa: B010
 
 
 def _noted_first(method: Any) -> Any:
@@ -1014,6 +1046,7 @@ def write_final_snapshot(
             continue
         recorder.write(
             os.path.join(run_dir, name),
+            MAX_NAMED_SERIES,
             locust_version=locust.__version__,
             started_at=data["started_at"],
             stopped_at=data["stopped_at"],
