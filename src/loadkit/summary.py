@@ -20,6 +20,7 @@ from loadkit.delivery import load_delivered
 from loadkit.exit_codes import Verdict
 from loadkit.histogram import (
     MAX_NAMED_SERIES,
+    OTHER_NAMES,
     TRANSACTION_TYPE,
     RequestHistogram,
     RunHistograms,
@@ -537,7 +538,7 @@ def _many_names(
     tail = busiest[MAX_NAMED_SERIES:]
     names = [e.name for e in tail]
     classes = {c: u for u, c in user_class_names(scenario).items()}
-    tail_names = set(names)
+    tail_names = {*names, OTHER_NAMES}  # histograms.json folds the tail into OTHER_NAMES
     makers = sorted(
         {classes.get(k.user, k.user) for k in (fine.keys() if fine else []) if k.name in tail_names}
         - {""}
