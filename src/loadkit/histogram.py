@@ -48,7 +48,9 @@ clock and rounding as Locust's per-second counts and its history CSV), ``ok`` th
 requests' and ``failed`` the failed requests' buckets as a flat ``[index, count, index, count,
 ...]`` list with ascending indices (``[]`` when none). A failure is what Locust counts as one (the
 ``request`` event carried an exception). The totals over all series equal Locust's request and
-failure counts.
+failure counts. Past ``MAX_NAMED_SERIES`` request names the harness keeps the busiest ones and
+counts the others' requests under the name ``OTHER_NAMES``, per type, user class and second
+(``"folded_names"``: how many names were folded), so the totals stay Locust's.
 
 Transactions (a flow timed as one unit, see ``loadkit.runtime.Transaction``) are recorded like
 requests, with the request type ``TRANSACTION_TYPE`` ("TXN"); ``RunHistograms.requests_only``
