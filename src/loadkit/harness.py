@@ -381,8 +381,8 @@ def _last_report(environment: Environment, **_: Any) -> None:
     only when the master ends the test. Its requests stay among the totals, and the master
     gives its users to the others."""
     runner = environment.runner
-    if not isinstance(runner, WorkerRunner) or runner.worker_state not in ("spawning", "running"):
-        return
+    if not isinstance(runner, WorkerRunner) or runner.state not in ("spawning", "running"):
+        return  # stopped by its master, which asks for the last report itself
     from locust.rpc import Message
 
     with contextlib.suppress(Exception):  # the master may be gone too: nothing to tell
