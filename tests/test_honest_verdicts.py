@@ -342,9 +342,9 @@ users:
 
 
 def lagging_scenario(tmp_path: Path, url: str) -> Path:
-    """Two users that each block the event loop for 50 ms per iteration (then think 0.2 s):
-    ~40 % of a core, well below the CPU flag, but every response that arrives meanwhile is
-    timed up to 50 ms late."""
+    """Two users that each block the event loop for 50 ms per iteration (then think about
+    0.2 s): ~40 % of a core, well below the CPU flag, but every response that arrives
+    meanwhile is timed up to 50 ms late."""
     (tmp_path / "burn.py").write_text(BURN)
     return write(
         tmp_path,
@@ -352,7 +352,7 @@ def lagging_scenario(tmp_path: Path, url: str) -> Path:
 name: lagging
 host: {url}
 load: {{users: 2, spawn_rate: 20, duration: 5s}}
-defaults: {{think_time: {{constant: 0.2}}}}
+defaults: {{think_time: {{between: [0.1, 0.3]}}}}
 users:
   - name: u
     tasks:

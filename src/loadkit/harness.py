@@ -37,6 +37,7 @@ import csv
 import json
 import logging
 import os
+import random
 import signal
 import sys
 import time
@@ -466,13 +467,17 @@ def _lag_loop(environment: Environment) -> None:
     late: list[float] = []
     clock = time.perf_counter
     loop = gevent.get_hub().loop
+    jitter = random.Random()
     while True:
         # The loop's cached "now" is stale by whatever ran since it last polled: a timer set
-        # from it would fall due early and hide exactly that delay.
+        # from it would fall due early and hide exactly that delay. Every 100 ms on average,
+        # jittered: a fixed period can fall into step with users' fixed think times and wake
+        # only between the moments the loop is blocked.
         loop.update_now()
+        every = _LAG_EVERY_S * jitter.uniform(0.5, 1.5)
         before = clock()
-        gevent.sleep(_LAG_EVERY_S)
-        lag_ms = max(0.0, (clock() - before - _LAG_EVERY_S) * 1000.0)
+        gevent.sleep(every)
+        lag_ms = max(0.0, (clock() - before - every) * 1000.0)
         runner = environment.runner
         if runner is None or runner.state in ("ready", "stopped"):
             second, late = None, []  # idle before and after the test: not a sample
