@@ -573,7 +573,8 @@ def _workers_loop(environment: Environment) -> None:
                  "how": how, "returned_at": None}
             )  # fmt: skip
             new_loss = True
-            logging.getLogger("loadkit").warning(
+            # Info, not a note (warnings are the generated code's notes): the summary says it.
+            logging.getLogger("loadkit").info(
                 "worker %s %s %.0f s into the run (it ran %d users)", worker_id,
                 "left" if how == "left" else "stopped answering", now - _state["started_at"],
                 users[worker_id],
@@ -597,7 +598,7 @@ def _move_lost_users(runner: MasterRunner, lost: list[dict[str, Any]], now: floa
     for entry in pending:
         entry["moved"] = True
     if runner.state == "running" and runner.user_count < runner.target_user_count:
-        logging.getLogger("loadkit").warning(
+        logging.getLogger("loadkit").info(
             "moving the users of %s to the other workers",
             ", ".join(e["worker"] for e in pending),
         )
