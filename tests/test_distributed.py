@@ -295,3 +295,85 @@ def test_a_worker_without_a_master_gives_a_clear_error() -> None:
     )  # fmt: skip
     assert proc.returncode == ExitStatus.INVALID_INPUT
     assert proc.stderr.startswith("loadkit: error: ") and "Traceback" not in proc.stderr
+
+
+def wait_for_users(out: Path, *, timeout: float = 30) -> None:
+    """Until the master's log says the test runs (its workers connected and got users)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        log = out / "locust.log"
+        if log.is_file() and "Sending spawn jobs" in log.read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    raise AssertionError("the test never started")
+
+
+def test_a_worker_that_leaves_hands_its_users_over_and_a_late_one_is_listed(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    scenario = scenario_file(tmp_path, target.url, users=10, duration="14s")
+    out = tmp_path / "run"
+    port = str(free_port())
+    cli = loadkit(
+        "run", str(scenario), "--master", "--expect-workers", "2", "--master-port", port,
+        "--out", str(out),
+    )  # fmt: skip
+    worker_args = ("worker", "--master-host", "127.0.0.1", "--master-port", port)
+    workers = [loadkit(*worker_args) for _ in range(2)]
+    wait_for_users(out)
+    time.sleep(2.0)
+    workers.append(loadkit(*worker_args))  # joins while the test runs
+    time.sleep(4.0)
+    workers[0].kill()  # its harness gets SIGTERM: it quits mid-test
+    stdout, stderr = cli.communicate(timeout=90)
+    for worker in workers:
+        worker.communicate(timeout=30)
+    seen = target.requests_seen()["total"]
+    assert cli.returncode == ExitStatus.PASS, (stdout, stderr)
+    summary = summary_of(out)
+    load = summary["load"]
+    assert mismatches(load, LoadInfo, "load", set()) == []
+    assert len(load["workers"]["connected"]) == 3
+    (lost,) = load["workers"]["lost"]
+    assert lost["how"] == "left" and lost["moved_s"] is not None and lost["moved_s"] <= 5
+    assert load["delivered"] and load["stages"][0]["reached_users"] == 10
+    assert any("its users moved to the others within" in w for w in summary["warnings"])
+    assert "its users moved to the others within" in stdout
+    # The leaver sent what it measured before going: only requests in flight may be missing.
+    assert seen - 10 <= summary["totals"]["requests"] <= seen
+    everything = stdout + stderr + (out / "locust.log").read_text()
+    assert "the last worker was lost" not in everything
+    assert "Traceback" not in stdout + stderr
+
+
+def test_a_frozen_worker_that_comes_back_loses_no_measurements(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    scenario = scenario_file(tmp_path, target.url, users=4, duration="16s")
+    out = tmp_path / "run"
+    port = str(free_port())
+    cli = loadkit(
+        "run", str(scenario), "--master", "--expect-workers", "2", "--master-port", port,
+        "--out", str(out),
+    )  # fmt: skip
+    worker_args = ("worker", "--master-host", "127.0.0.1", "--master-port", port)
+    workers = [loadkit(*worker_args) for _ in range(2)]
+    wait_for_users(out)
+    time.sleep(2.0)
+    (frozen,) = harness_children(workers[1].pid)
+    frozen.send_signal(signal.SIGSTOP)
+    time.sleep(7.0)  # missing after ~3 s without a heartbeat
+    frozen.send_signal(signal.SIGCONT)
+    stdout, stderr = cli.communicate(timeout=90)
+    for worker in workers:
+        worker.communicate(timeout=30)
+    seen = target.requests_seen()["total"]
+    summary = summary_of(out)
+    (lost,) = summary["load"]["workers"]["lost"]
+    assert lost["how"] == "missing" and lost["returned_s"] is not None
+    assert summary["totals"]["requests"] == seen  # nothing it measured went missing
+    text = " ".join(summary["reasons"] + summary["warnings"])
+    assert "answered again" in text and "are missing" not in text, text
+    everything = stdout + stderr + (out / "locust.log").read_text()
+    assert "the last worker was lost" not in everything
+    assert "Traceback" not in stdout + stderr

@@ -3,6 +3,7 @@ every request counted once, in the right place, from every worker."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import socket
@@ -194,3 +195,58 @@ def test_workers_histograms_reach_the_master(target: TargetProcess, tmp_path: Pa
     assert len(run.seconds()) >= 3
     entries = locust_entries(run_dir)
     assert run.select(name="delay").requests == entries["delay"]["num_requests"]
+
+
+MANY_NAMES = """\
+import itertools
+
+_ids = itertools.count()
+
+
+def fetch(user):
+    user.client.get(f"/health?item={next(_ids)}")  # a new name each time: no name=
+"""
+
+
+def test_many_request_names_are_grouped_and_their_history_capped(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    (tmp_path / "items.py").write_text(MANY_NAMES)
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        f"""\
+name: many-names
+host: {target.url}
+load: {{users: 4, spawn_rate: 50, duration: 4s}}
+users:
+  - name: browser
+    tasks:
+      - python: items:fetch
+"""
+    )
+    out = tmp_path / "run"
+    result = run_loadkit("run", str(scenario), "--out", str(out))
+    assert result.returncode == 0, result
+    summary = json.loads((out / "summary.json").read_text())
+    seen = target.requests_seen()["total"]
+    assert summary["totals"]["requests"] == seen and len(summary["requests"]) >= 1000
+    # (18,000 new names in 3 s also keep the generator's event loop busy: a warning of its own.)
+    (warning,) = [w for w in summary["warnings"] if "distinct request names" in w]
+    assert warning.startswith(f"{len(summary['requests'])} distinct request names"), warning
+    assert "user type 'browser'" in warning and 'name="/health?item={id}"' in warning
+    # The terminal: the 30 busiest names, one line for the rest, the total.
+    more = len(summary["requests"]) - 30
+    assert f"… and {more:,} more names (" in result.stdout
+    assert len(result.stdout.splitlines()) < 100
+    assert f"… and {more - 70:,} more names (" in (out / "summary.md").read_text()
+    assert f"{more - 70:,} more names (" in (out / "report.html").read_text()
+    # Per-second history: the 300 busiest names, the rest folded; every request still counted.
+    document = json.loads((out / HISTOGRAMS_FILE).read_text())
+    names = {series["name"] for series in document["series"]}
+    assert len(names) == 301 and "(other names)" in names
+    assert document["folded_names"] == len(summary["requests"]) - 300
+    assert load_histograms(out / HISTOGRAMS_FILE).select().requests == seen
+    (history,) = out.glob("*_stats_history.csv")
+    with history.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len({row["Name"] for row in rows}) <= 301  # the names and Aggregated

@@ -341,6 +341,57 @@ users:
     assert "the load generator used 90% of a CPU core" in md
 
 
+def lagging_scenario(tmp_path: Path, url: str) -> Path:
+    """Two users that each block the event loop for 50 ms per iteration (then think about
+    0.2 s): ~40 % of a core, well below the CPU flag, but every response that arrives
+    meanwhile is timed up to 50 ms late."""
+    (tmp_path / "burn.py").write_text(BURN)
+    return write(
+        tmp_path,
+        f"""\
+name: lagging
+host: {url}
+load: {{users: 2, spawn_rate: 20, duration: 5s}}
+defaults: {{think_time: {{between: [0.1, 0.3]}}}}
+users:
+  - name: u
+    tasks:
+      - python: burn:burn
+""",
+    )
+
+
+def test_a_lagging_event_loop_is_flagged(target: TargetProcess, tmp_path: Path) -> None:
+    scenario = lagging_scenario(tmp_path, target.url)
+    out = tmp_path / "run"
+    result = run_loadkit("run", str(scenario), "--out", str(out))
+    assert result.returncode == ExitStatus.PASS, result  # a warning, not a failure
+    summary = summary_of(out)
+    (lag,) = summary["load"]["generator_lag"]
+    assert lag["process"] == "local" and lag["lagging"] is True, lag
+    assert lag["max_ms"] >= 40 and lag["lagging_seconds"] >= 3, lag
+    assert lag["requests_in_lagging"] > 0
+    assert summary["load"]["generator_cpu"][0]["saturated"] is False  # the CPU sample missed it
+    (warning,) = summary["warnings"]
+    assert "event loop lagged over 10 ms" in warning, warning
+    assert f"Warning: {warning}" in result.stdout
+    assert warning in (out / "summary.md").read_text()
+    assert "event loop lagged over 10 ms" in (out / "report.html").read_text()
+    # Every second kept in the run folder: [unix second, max ms, p99 ms].
+    seconds = json.loads((out / "locust_final.json").read_text())["loop_lag"]["local"]
+    assert len(seconds) >= 4 and all(len(row) == 3 and row[1] >= row[2] for row in seconds)
+
+
+def test_strict_generator_fails_a_lagging_run(target: TargetProcess, tmp_path: Path) -> None:
+    scenario = lagging_scenario(tmp_path, target.url)
+    out = tmp_path / "run"
+    result = run_loadkit("run", str(scenario), "--out", str(out), "--strict-generator")
+    assert result.returncode == ExitStatus.THRESHOLDS_FAILED, result
+    summary = summary_of(out)
+    assert summary["verdict"] == "fail" and summary["warnings"] == []
+    assert any("event loop lagged over 10 ms" in r for r in summary["reasons"])
+
+
 def test_an_idle_load_generator_is_not_flagged(target: TargetProcess, tmp_path: Path) -> None:
     scenario = write(
         tmp_path,
@@ -362,6 +413,8 @@ users:
     assert summary["warnings"] == []
     cpu = summary["load"]["generator_cpu"][0]
     assert cpu["samples"] >= 3 and cpu["saturated"] is False
+    (lag,) = summary["load"]["generator_lag"]
+    assert lag["seconds"] >= 3 and lag["lagging"] is False, lag
     assert summary["load"]["stages"][0]["reached_users"] == 2
 
 

@@ -552,8 +552,19 @@ def _metrics(port: int | None, host: str, linger: float) -> MetricsEndpoint | No
 @click.argument("file", type=click.Path(dir_okay=False))
 @_run_options
 @_metrics_options
+@click.option(
+    "--strict-generator",
+    is_flag=True,
+    help="Fail the run (exit 1) when the load generator was saturated or its event loop "
+    "lagged, instead of a warning.",
+)
 def run(
-    file: str, metrics_port: int | None, metrics_host: str, metrics_linger: float, **overrides: Any
+    file: str,
+    metrics_port: int | None,
+    metrics_host: str,
+    metrics_linger: float,
+    strict_generator: bool,
+    **overrides: Any,
 ) -> ExitStatus:
     """Run a scenario headless and judge it by its thresholds.
 
@@ -588,7 +599,7 @@ def run(
         metrics = _metrics(metrics_port, metrics_host, metrics_linger)
         return _run(
             scenario, text, file, locust=locust, metrics=metrics, early=early, store=store,
-            **overrides,
+            strict_generator=strict_generator, **overrides,
         )  # fmt: skip
     except BaseException as exc:
         if early is not None and not early.handed_over:
@@ -689,6 +700,7 @@ def _run(
     metrics: MetricsEndpoint | None = None,
     early: EarlyStart | None = None,
     store: Callable[[PlannedRun, Launch], None] | None = None,
+    strict_generator: bool = False,
 ) -> ExitStatus:
     from loadkit.runner import LoadOverrides, locust_launch, plan_run, run_locust
 
@@ -696,8 +708,9 @@ def _run(
         processes, master, expect_workers, master_bind_host, master_port, expect_workers_max_wait
     )
     overrides = LoadOverrides(
-        host, users, spawn_rate, duration, distribution, arrival_rate, max_concurrency
-    )
+        host, users, spawn_rate, duration, distribution, arrival_rate, max_concurrency,
+        strict_generator,
+    )  # fmt: skip
     planned = plan_run(
         scenario, text, source_file, overrides, out=out, reports_dir=reports_dir,
         folder=early.folder if early is not None else None,

@@ -19,6 +19,7 @@ Reached users of a stage
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,24 @@ _ENDED_BY_THE_USER = {
     UiTestEnd.NEW_SWARM: "ended by a new swarm",
     UiTestEnd.RESET: "ended by a reset of the statistics",  # it goes on in the next folder
 }
+LAG_P99_MS = 10.0
+"""A second whose event-loop lag (a 100 ms timer's lateness, p99 of that second) exceeds this
+is a lagging second: every response that arrived then may have waited up to that long in the
+generator before it was timed. 10 ms is where the generator's delay becomes a large share of a
+fast target's answer (a local service answers in 1-5 ms) and clearly above what a calm loop
+shows on a busy shared VM (under 2 ms, with scheduler hiccups of a few ms)."""
+LAGGING_SHARE = 0.10
+"""...in at least this share of a process's seconds (and MIN_LAGGING_SECONDS) flags the run,
+as for a busy CPU: a late second or two (a GC pause, a re-balance, a neighbour on a shared
+machine) does not."""
+MIN_LAGGING_SECONDS = 3
+MOVED_WITHIN_S = 5.0
+"""A lost worker's users running again elsewhere (the user count back where it was) within
+this many seconds of the master noticing the loss: Locust re-balanced them, the dip is not a
+shortfall, and the loss is a warning. Locust moves a departed worker's users at once, at the
+spawn rate; 5 s covers that plus the once-a-second sampling and the workers' reports."""
+HEARTBEAT_S = 3
+"""Locust marks a worker missing after this many seconds without a heartbeat."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +79,52 @@ class StageLoad:
 
 
 @dataclass(frozen=True)
+class WorkerLoss:
+    """A worker gone during the test: it left (its process stopped and said goodbye, with
+    a last report) or went missing (no heartbeat; what it measured since its last report never
+    arrives unless it comes back)."""
+
+    worker: str
+    at_s: float
+    """Seconds into the run when the master noticed."""
+    users: int
+    how: str
+    """"left" or "missing"."""
+    returned_s: float | None = None
+    """A missing worker that answered again (seconds into the run), else None."""
+    moved_s: float | None = None
+    """Seconds until the users were all running again (elsewhere, or back), from the loss (a
+    missing worker's: from its last heartbeat); None: never."""
+
+    @property
+    def covered(self) -> bool:
+        return self.moved_s is not None and self.moved_s <= MOVED_WITHIN_S
+
+    def describe(self) -> str:
+        if self.how == "left":
+            what = f"worker {self.worker} left {self.at_s:.0f} s into the run"
+            what += f" with {self.users} users"
+        elif self.returned_s is None:
+            return (
+                f"worker {self.worker} was lost {self.at_s:.0f} s into the run with {self.users}"
+                f" users (no heartbeat for {HEARTBEAT_S} s): its load from then on and the "
+                f"requests it made since its last report (up to {HEARTBEAT_S} s) are missing"
+            )
+        else:
+            what = (
+                f"worker {self.worker} stopped answering (no heartbeat for {HEARTBEAT_S} s) "
+                f"{self.at_s:.0f} s into the run with {self.users} users and answered again at "
+                f"{self.returned_s:.0f} s (its measurements arrived)"
+            )
+        if self.covered:
+            moved = max(1, math.ceil(self.moved_s or 0.0))
+            return f"{what}; its users moved to the others within {moved} s"
+        if self.moved_s is None:
+            return f"{what}; nobody ran its users from then on"
+        return f"{what}; its users ran again only {self.moved_s:.0f} s later"
+
+
+@dataclass(frozen=True)
 class ProcessCpu:
     label: str
     """"local", "master", or a worker's id."""
@@ -71,6 +136,26 @@ class ProcessCpu:
     @property
     def saturated(self) -> bool:
         return self.busy_samples >= max(MIN_BUSY_SECONDS, BUSY_SHARE * self.samples)
+
+
+@dataclass(frozen=True)
+class ProcessLag:
+    """How late one load-generating process's event loop was, per second of the test."""
+
+    label: str
+    """"local", "master", or a worker's id."""
+    seconds: int
+    lagging_seconds: int
+    """Seconds whose p99 lag exceeded LAG_P99_MS."""
+    max_ms: float
+    worst_p99_ms: float
+    requests_in_lagging: int | None = None
+    """Requests (every process's) that completed in those seconds; None: not known."""
+    requests: int | None = None
+
+    @property
+    def lagging(self) -> bool:
+        return self.lagging_seconds >= max(MIN_LAGGING_SECONDS, LAGGING_SHARE * self.seconds)
 
 
 UNDELIVERED_SHARE = 0.001
@@ -209,10 +294,11 @@ class LoadDelivered:
     during stop_timeout not counted)."""
     notes: list[str]
     cpu: list[ProcessCpu]
+    lag: tuple[ProcessLag, ...] = ()
+    """The event loop's lag of every load-generating process."""
     workers_expected: int = 0
     workers_connected: tuple[str, ...] = ()
-    workers_lost: tuple[tuple[str, float, int], ...] = ()
-    """(worker id, seconds into the run, its users)."""
+    workers_lost: tuple[WorkerLoss, ...] = ()
     never_started: bool = False
     """The test never started (e.g. the master gave up waiting for its workers)."""
     arrivals: ArrivalsDelivered | None = None
@@ -248,20 +334,27 @@ class LoadDelivered:
         )
 
     def worker_losses(self) -> list[str]:
-        """A lost worker takes its users' load and its last seconds of measurements with it
-        (workers report every 3 s): such a run did not test what it planned."""
-        return [
-            f"worker {worker} was lost {at:.0f} s into the run with {users} users; its "
-            "load from then on and its last seconds of measurements are missing"
-            for worker, at, users in self.workers_lost
-        ]
+        """Lost workers whose users did not run again soon (or whose last measurements never
+        arrived): such a run did not test what it planned."""
+        return [w.describe() for w in self.workers_lost if not w.covered or self._data_lost(w)]
+
+    def worker_warnings(self) -> list[str]:
+        """Lost workers whose users Locust moved to the others at once: the load went on."""
+        return [w.describe() for w in self.workers_lost if w.covered and not self._data_lost(w)]
+
+    @staticmethod
+    def _data_lost(loss: WorkerLoss) -> bool:
+        return loss.how == "missing" and loss.returned_s is None
 
     def shortfall(self) -> list[str]:
         """Why the run did not deliver its planned load (empty when it did)."""
         early = self.stopped_early()
         reasons = [] if early is None else [early]
+        gone = [w.worker for w in self.workers_lost if not w.covered]
         cause = "; ".join(self.notes) or (
-            "users stopped by themselves or were never started; see locust.log"
+            f"worker {', '.join(gone)} lost (see above)"
+            if gone
+            else "users stopped by themselves or were never started; see locust.log"
         )
         for number, stage in enumerate(self.stages, start=1):
             if not stage.short:
@@ -289,6 +382,7 @@ class LoadDelivered:
                 "response times partly measure the load generator, not the target; "
                 "use --processes N or more machines"
             )
+        warnings += [_lag_warning(lag) for lag in self.lag if lag.lagging]
         return warnings
 
     def to_dict(self) -> LoadInfo:
@@ -320,12 +414,31 @@ class LoadDelivered:
                 }
                 for p in self.cpu
             ],
+            "generator_lag": [
+                {
+                    "process": p.label,
+                    "seconds": p.seconds,
+                    "lagging_seconds": p.lagging_seconds,
+                    "max_ms": p.max_ms,
+                    "worst_p99_ms": p.worst_p99_ms,
+                    "requests_in_lagging": p.requests_in_lagging,
+                    "lagging": p.lagging,
+                }
+                for p in self.lag
+            ],
             "workers": {
                 "expected": self.workers_expected,
                 "connected": list(self.workers_connected),
                 "lost": [
-                    {"worker": w, "at_s": round(at, 3), "users": u}
-                    for w, at, u in self.workers_lost
+                    {
+                        "worker": w.worker,
+                        "at_s": round(w.at_s, 3),
+                        "users": w.users,
+                        "how": w.how,
+                        "returned_s": None if w.returned_s is None else round(w.returned_s, 3),
+                        "moved_s": None if w.moved_s is None else round(w.moved_s, 3),
+                    }
+                    for w in self.workers_lost
                 ],
             },
             "arrivals": None if self.arrivals is None else self.arrivals.to_dict(),
@@ -344,9 +457,15 @@ def planned_stages(settings: RunSettings) -> list[tuple[int, float, float, float
 
 
 def load_delivered(
-    settings: RunSettings, final: Mapping[str, Any] | None, *, distributed: bool = False
+    settings: RunSettings,
+    final: Mapping[str, Any] | None,
+    *,
+    distributed: bool = False,
+    requests_per_second: Mapping[int, int] | None = None,
 ) -> LoadDelivered:
-    """Judge the samples in ``final`` (locust_final.json) against the planned load."""
+    """Judge the samples in ``final`` (locust_final.json) against the planned load;
+    `requests_per_second` (unix second -> requests completed) says how many requests a lagging
+    event loop may have timed late."""
     data = final or {}
     started = data.get("started_at")
     stopping = data.get("stopping_at") or data.get("stopped_at")
@@ -356,6 +475,13 @@ def load_delivered(
         if started is not None
     ]
     ended_s = (stopping - started) if started is not None and stopping is not None else None
+    workers = data.get("workers") or {}
+    lost = tuple(
+        _worker_loss(w, started or float(w["at"]), samples) for w in workers.get("lost") or []
+    )
+    # The dip while Locust moved a lost worker's users to the others is no shortfall.
+    moving = [(w.at_s - 1.0, w.at_s + (w.moved_s or 0.0)) for w in lost if w.covered]
+    samples = [(t, n) for t, n in samples if not any(a <= t < b for a, b in moving)]
     settle = SETTLE_DISTRIBUTED_S if distributed else SETTLE_S
     stages, previous = [], 0
     for users, rate, start, end in planned_stages(settings):
@@ -366,11 +492,6 @@ def load_delivered(
         stages.append(StageLoad(users, start, end, settled, min(seen) if seen else None))
         previous = users
     peak = data.get("peak_users")
-    workers = data.get("workers") or {}
-    lost = tuple(
-        (str(w["worker"]), float(w["at"]) - (started or float(w["at"])), int(w["users"]))
-        for w in workers.get("lost") or []
-    )
     return LoadDelivered(
         planned_users=settings.users,
         peak_users=int(peak) if isinstance(peak, int) else None,
@@ -379,6 +500,7 @@ def load_delivered(
         delivered_s=ended_s,
         notes=[str(n) for n in data.get("notes") or []],
         cpu=_cpu(data.get("cpu") or {}),
+        lag=_lag(data.get("loop_lag") or {}, requests_per_second),
         workers_expected=int(workers.get("expected") or 0),
         workers_connected=tuple(str(w) for w in workers.get("connected") or []),
         workers_lost=lost,
@@ -391,6 +513,73 @@ def load_delivered(
 def _ended_by(value: Any) -> str | None:
     known = {str(end) for end in UiTestEnd}
     return str(value) if value in known else None
+
+
+def _worker_loss(
+    entry: Mapping[str, Any], started: float, samples: Sequence[tuple[float, int]]
+) -> WorkerLoss:
+    """One of locust_final.json's lost workers, and how soon its users ran again: the first
+    user-count sample from when the master noticed (its count drops then) that is back at the
+    count sampled over a second before (the master polls its workers once a second)."""
+    at_s = float(entry["at"]) - started
+    returned = entry.get("returned_at")
+    before = [n for t, n in samples if t < at_s - 1.0]
+    moved_s = None
+    if before:
+        back = [t for t, n in samples if t >= at_s and n >= before[-1]]
+        moved_s = max(0.0, back[0] - at_s) if back else None
+    if moved_s is not None and entry.get("how", "missing") == "missing":
+        moved_s += HEARTBEAT_S  # its users sent nothing since its last heartbeat either
+    return WorkerLoss(
+        worker=str(entry["worker"]),
+        at_s=at_s,
+        users=int(entry["users"]),
+        how=str(entry.get("how") or "missing"),
+        returned_s=None if returned is None else float(returned) - started,
+        moved_s=moved_s,
+    )
+
+
+def _lag(
+    lag: Mapping[str, Sequence[Sequence[float]]], per_second: Mapping[int, int] | None
+) -> tuple[ProcessLag, ...]:
+    out = []
+    for label, seconds in sorted(lag.items()):
+        if not seconds:
+            continue
+        lagging = [int(second) for second, _, p99 in seconds if p99 > LAG_P99_MS]
+        out.append(
+            ProcessLag(
+                label=str(label),
+                seconds=len(seconds),
+                lagging_seconds=len(lagging),
+                max_ms=max(float(worst) for _, worst, _ in seconds),
+                worst_p99_ms=max(float(p99) for _, _, p99 in seconds),
+                requests_in_lagging=None
+                if per_second is None
+                else sum(per_second.get(s, 0) for s in lagging),
+                requests=None if per_second is None else sum(per_second.values()),
+            )
+        )
+    return tuple(out)
+
+
+def _lag_warning(process: ProcessLag) -> str:
+    who = "the load generator's" if process.label == "local" else f"process {process.label}'s"
+    held = ""
+    if process.requests_in_lagging is not None and process.requests:
+        share = 100.0 * process.requests_in_lagging / process.requests
+        held = (
+            f"; {process.requests_in_lagging} of {process.requests} requests ({share:.0f}%) "
+            "completed in those seconds"
+        )
+    return (
+        f"{who} event loop lagged over {LAG_P99_MS:g} ms (p99 of a second) in "
+        f"{process.lagging_seconds} of {process.seconds} s (worst {process.max_ms:.0f} ms){held}: "
+        "responses waited in the load generator before they were timed, so response times "
+        "include its own delay; use fewer users per process (--processes N, more machines) "
+        "or move blocking work out of python: code"
+    )
 
 
 def _cpu(cpu: Mapping[str, Sequence[Sequence[float]]]) -> list[ProcessCpu]:

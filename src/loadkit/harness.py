@@ -37,6 +37,7 @@ import csv
 import json
 import logging
 import os
+import random
 import signal
 import sys
 import time
@@ -74,7 +75,7 @@ from loadkit.harness_protocol import (
     WAIT_FOR_COMMAND_ENV,
     UiTestEnd,
 )
-from loadkit.histogram import TRANSACTION_TYPE, HistogramRecorder, Noted
+from loadkit.histogram import MAX_NAMED_SERIES, TRANSACTION_TYPE, HistogramRecorder, Noted
 from loadkit.masking import Secrets
 
 _state: dict[str, Any] = {
@@ -86,6 +87,7 @@ _state: dict[str, Any] = {
     "users": [],  # [[unix time, running users], ...] once a second, from the test's start
     "cpu": {},  # process label -> [[unix time, CPU % of one core], ...]
     "notes": [],  # distinct warnings the generated code logged on the `loadkit` logger
+    "loop_lag": {},  # process label -> [[unix second, max ms, p99 ms], ...] (event loop lag)
     # A master's workers: expected, connected when the test started, lost during it.
     "workers": {"expected": 0, "connected": [], "lost": []},
     # The open model: [[unix time, arrived, started, delayed, dropped, waiting, busy], ...]
@@ -107,6 +109,9 @@ _schedules: list[Any] = []
 _CPU_REPORT_KEY = "loadkit_cpu"
 _NOTES_REPORT_KEY = "loadkit_notes"
 _cpu_samples: list[list[float]] = []  # this process's, not yet reported (workers)
+_LAG_REPORT_KEY = "loadkit_loop_lag"
+_lag_samples: list[list[float]] = []  # this process's, not yet reported (workers)
+_LAG_EVERY_S = 0.1
 # The master merges worker reports up to ~3 s late (plus the 3 s they span): seconds older
 # than this are final and get packed.
 _SEAL_AFTER_S = 15
@@ -125,16 +130,20 @@ def _on_init(environment: Environment, **_: Any) -> None:
     _state["env"] = environment
     logging.getLogger("loadkit").addHandler(_NoteHandler())
     gevent.spawn(_cpu_loop, environment)
+    gevent.spawn(_lag_loop, environment)
     for user_class in environment.user_classes:
         schedule = getattr(user_class, "schedule", None)
         if callable(getattr(schedule, "wait", None)):
             _schedules.append(schedule)
     _join_locusts_stats(environment)
+    _cap_locusts_history()
     gevent.spawn(_log_noted_loop)
     # Locust fires `quitting` in reverse: added last (the locustfile's and the runner's are
     # in by now), this runs first, before any quitting listener, the final tables and the
     # exit code read the statistics.
     environment.events.quitting.add_listener(_log_noted)
+    if isinstance(environment.runner, WorkerRunner):
+        environment.events.quitting.add_listener(_last_report)  # runs before Locust's "quit"
     if not _is_reporting_process(environment):
         return
     gevent.spawn(_users_loop, environment)
@@ -328,6 +337,37 @@ def _join_locusts_stats(environment: Environment) -> None:
         setattr(stats, method, _noted_first(getattr(stats, method)))
 
 
+def _cap_locusts_history() -> None:
+    """Locust's --csv-full-history writes a row per request name every second: with names
+    that hold ids (10,000 URLs in a minute) that is hundreds of thousands of rows for nothing.
+    Past `MAX_NAMED_SERIES` names only the busiest get their rows (the Aggregated row, every
+    second, counts them all). Left as it is when Locust's writer is not what it is in 2.47
+    (`StatsCSVFileWriter._stats_history_data_rows(csv_writer, now)`, reading
+    `environment.stats.entries`)."""
+    from locust.stats import StatsCSVFileWriter
+
+    write_rows = getattr(StatsCSVFileWriter, "_stats_history_data_rows", None)
+    if not callable(write_rows) or getattr(write_rows, "loadkit_capped", False):
+        return
+
+    def capped(self: Any, csv_writer: Any, now: float) -> None:
+        stats = self.environment.stats
+        entries = stats.entries
+        if not self.full_history or len(entries) <= MAX_NAMED_SERIES:
+            write_rows(self, csv_writer, now)
+            return
+        busiest = sorted(entries.items(), key=lambda item: -item[1].num_requests)
+        # Swapped only while Locust writes its rows (no greenlet switch in between).
+        stats.entries = dict(busiest[:MAX_NAMED_SERIES])
+        try:
+            write_rows(self, csv_writer, now)
+        finally:
+            stats.entries = entries
+
+    capped.loadkit_capped = True  # type: ignore[attr-defined]
+    setattr(StatsCSVFileWriter, "_stats_history_data_rows", capped)  # noqa: B010
+
+
 def _noted_first(method: Any) -> Any:
     def counted_then(*args: Any, **kwargs: Any) -> Any:
         _log_noted()
@@ -360,7 +400,26 @@ def _on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None
         data[_ARRIVALS_REPORT_KEY] = _arrival_counts()
     data[_CPU_REPORT_KEY] = _cpu_samples[:]
     del _cpu_samples[:]
+    data[_LAG_REPORT_KEY] = _lag_samples[:]
+    del _lag_samples[:]
     data[_NOTES_REPORT_KEY] = list(_state["notes"])
+
+
+def _last_report(environment: Environment, **_: Any) -> None:
+    """A worker that quits while its test runs (a signal, its `loadkit worker` killed):
+    stop its users, then send what they measured since the last report, which Locust sends
+    only when the master ends the test. Its requests stay among the totals, and the master
+    gives its users to the others."""
+    runner = environment.runner
+    if not isinstance(runner, WorkerRunner) or runner.state not in ("spawning", "running"):
+        return  # stopped by its master, which asks for the last report itself
+    from locust.rpc import Message
+
+    with contextlib.suppress(Exception):  # the master may be gone too: nothing to tell
+        runner.stop()
+        data: dict[str, Any] = {}
+        environment.events.report_to_master.fire(client_id=runner.client_id, data=data)
+        runner.client.send(Message("stats", data, runner.client_id))
 
 
 def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
@@ -379,6 +438,9 @@ def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
     if data.get(_ARRIVALS_REPORT_KEY):
         _state["worker_arrivals"][client_id] = list(data[_ARRIVALS_REPORT_KEY])
     _state["cpu"].setdefault(client_id, []).extend(data.get(_CPU_REPORT_KEY) or [])
+    lags = data.get(_LAG_REPORT_KEY)
+    if lags:
+        _state["loop_lag"].setdefault(client_id, []).extend(lags)
     for note in data.get(_NOTES_REPORT_KEY) or []:
         _add_note(str(note))
 
@@ -419,6 +481,52 @@ def _cpu_loop(environment: Environment) -> None:
         samples.append([round(time.time(), 3), round(process.cpu_percent(None), 1)])
 
 
+def _lag_loop(environment: Environment) -> None:
+    """How late this process's event loop wakes a timer due every 100 ms, kept per second
+    (the worst and the 99th percentile, in ms). Every request, response and timer of this
+    process waits in the same loop: a request whose response arrived while the loop was busy
+    elsewhere (a wave of users all sending at once, `python:` code that computes without
+    yielding) is timed late by as much. The CPU sample misses it: a loop can be late while
+    the process averages well below a full core."""
+    label = None  # a worker's go to its master with its reports
+    if _is_reporting_process(environment):
+        label = "master" if isinstance(environment.runner, MasterRunner) else "local"
+    second: int | None = None
+    late: list[float] = []
+    clock = time.perf_counter
+    loop = gevent.get_hub().loop
+    jitter = random.Random()
+    while True:
+        # The loop's cached "now" is stale by whatever ran since it last polled: a timer set
+        # from it would fall due early and hide exactly that delay. Every 100 ms on average,
+        # jittered: a fixed period can fall into step with users' fixed think times and wake
+        # only between the moments the loop is blocked.
+        loop.update_now()
+        every = _LAG_EVERY_S * jitter.uniform(0.5, 1.5)
+        before = clock()
+        gevent.sleep(every)
+        lag_ms = max(0.0, (clock() - before - every) * 1000.0)
+        runner = environment.runner
+        if runner is None or runner.state in ("ready", "stopped"):
+            second, late = None, []  # idle before and after the test: not a sample
+            continue
+        now = int(time.time())
+        if second is not None and now != second and late:
+            # Looked up each time: a web UI test starts with fresh measurements.
+            samples = _lag_samples if label is None else _state["loop_lag"].setdefault(label, [])
+            samples.append(_lag_second(second, late))
+            late = []
+        second = now
+        late.append(lag_ms)
+
+
+def _lag_second(second: int, late: list[float]) -> list[float]:
+    """[unix second, max ms, p99 ms (nearest rank: with 10 samples a second, the max)]."""
+    ordered = sorted(late)
+    p99 = ordered[max(0, -(-len(ordered) * 99 // 100) - 1)]
+    return [second, round(ordered[-1], 2), round(p99, 2)]
+
+
 def _users_loop(environment: Environment) -> None:
     """Running users once a second (the master's count includes every worker's)."""
     while True:
@@ -448,13 +556,25 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     if _state["started_at"] is None:
         _state["started_at"] = time.time()
         if isinstance(environment.runner, MasterRunner):
-            _state["workers"]["connected"] = sorted(environment.runner.clients.keys())
+            for worker_id in sorted(environment.runner.clients.keys()):
+                _worker_joined(worker_id)
+
+
+def _worker_joined(client_id: str, **_: Any) -> None:
+    """Every worker that joined the run, in the order they came (also Locust's
+    `worker_connect`): a worker that joins once the test runs gets users and the locustfile
+    like the others, and its requests are among the totals."""
+    connected: list[str] = _state["workers"]["connected"]
+    if client_id not in connected:
+        connected.append(client_id)
 
 
 def _workers_loop(environment: Environment) -> None:
-    """Notice a worker that dies or goes silent during the test (Locust marks it missing
-    after 3 s without a heartbeat, and only moves its users to the others a minute later, if
-    at all); end the run when the last one is gone rather than wait out the run time."""
+    """Notice a worker that leaves (its process stopped: it said goodbye with a last report)
+    or goes silent (Locust marks it missing after ~3 s without a heartbeat, takes its users
+    off the count and gives them to nobody) during the test, and one that comes back; end the
+    run when a loss leaves no worker at all rather than wait out the run time. Workers that
+    quit as the test ends are no loss."""
     runner = environment.runner
     assert isinstance(runner, MasterRunner)
     users: dict[str, int] = {}  # worker id -> its users when last seen alive
@@ -462,8 +582,8 @@ def _workers_loop(environment: Environment) -> None:
     while True:
         gevent.sleep(1.0)
         if _state["started_at"] is None:
-            if runner.clients:  # who came while the master waits (it may give up)
-                _state["workers"]["connected"] = sorted(runner.clients.keys())
+            for worker_id in sorted(runner.clients.keys()):  # who came while the master waits
+                _worker_joined(worker_id)
             continue
         now = time.time()
         stopping = _state["stopping_at"] is not None
@@ -471,27 +591,70 @@ def _workers_loop(environment: Environment) -> None:
         for worker_id, client in present.items():
             if client.state != "missing" and not stopping:
                 users[worker_id] = sum(client.user_classes_count.values())
-        # Missing (no heartbeat) is a loss whenever it happens; Locust itself stops the test
-        # when the last worker goes missing. A worker that leaves while the test stops has
-        # said goodbye (client_stopped) and is no loss.
-        gone = [
-            w
-            for w in users
-            if (w in present and present[w].state == "missing")
-            or (w not in present and not stopping)
-        ]
-        for worker_id in gone:
-            if any(entry["worker"] == worker_id for entry in lost):
+        _note_returns(present, lost, now)
+        new_loss = False
+        for worker_id, how in _losses(users, present, stopping):
+            if any(e["worker"] == worker_id and e["returned_at"] is None for e in lost):
                 continue
-            lost.append({"worker": worker_id, "at": round(now, 3), "users": users[worker_id]})
-            logging.getLogger("loadkit").error(
-                "worker %s was lost %.0f s into the run (it ran %d users)",
-                worker_id, now - _state["started_at"], users[worker_id],
+            lost.append(
+                {"worker": worker_id, "at": round(now, 3), "users": users[worker_id],
+                 "how": how, "returned_at": None}
             )  # fmt: skip
-        if lost and runner.worker_count == 0:
+            new_loss = True
+            # Info, not a note (warnings are the generated code's notes): the summary says it.
+            logging.getLogger("loadkit").info(
+                "worker %s %s %.0f s into the run (it ran %d users)", worker_id,
+                "left" if how == "left" else "stopped answering", now - _state["started_at"],
+                users[worker_id],
+            )  # fmt: skip
+        alive = [w for w, c in present.items() if c.state != "missing"]
+        if new_loss and not alive:
             logging.getLogger("loadkit").error("the last worker was lost; ending the run")
             gevent.spawn(runner.quit)
             return
+        if not new_loss and alive and not stopping:
+            _move_lost_users(runner, lost, now)
+
+
+def _move_lost_users(runner: MasterRunner, lost: list[dict[str, Any]], now: float) -> None:
+    """Give a lost worker's users to the others when Locust did not within a second: it
+    does when a worker quits, unless it is busy (a worker that just joined) and never for a
+    missing one (without --enable-rebalancing). The plan is its users, on whatever workers."""
+    pending = [e for e in lost if not e.get("moved") and now - e["at"] >= 1.0]
+    if not pending:
+        return
+    for entry in pending:
+        entry["moved"] = True
+    if runner.state == "running" and runner.user_count < runner.target_user_count:
+        logging.getLogger("loadkit").info(
+            "moving the users of %s to the other workers",
+            ", ".join(e["worker"] for e in pending),
+        )
+        gevent.spawn(runner.start, runner.target_user_count, runner.spawn_rate)
+
+
+def _losses(
+    users: dict[str, int], present: dict[str, Any], stopping: bool
+) -> list[tuple[str, str]]:
+    """(worker id, "missing" | "left") of the workers lost now. Missing (no heartbeat) is a
+    loss whenever it happens; Locust itself stops the test when the last worker goes
+    missing. A worker that leaves while the test stops has said goodbye (client_stopped)."""
+    out = []
+    for worker_id in users:
+        if worker_id in present and present[worker_id].state == "missing":
+            out.append((worker_id, "missing"))
+        elif worker_id not in present and not stopping:
+            out.append((worker_id, "left"))
+    return out
+
+
+def _note_returns(present: dict[str, Any], lost: list[dict[str, Any]], now: float) -> None:
+    """A missing worker that heartbeats again is back (Locust gives it users again)."""
+    for entry in lost:
+        client = present.get(entry["worker"])
+        back = client is not None and client.state != "missing"
+        if entry["how"] == "missing" and entry["returned_at"] is None and back:
+            entry["returned_at"] = round(now, 3)
 
 
 def _on_test_stopping(environment: Environment, **_: Any) -> None:
@@ -883,9 +1046,11 @@ def _begin_ui_test(environment: Environment) -> None:
     _histograms.drain()
     _corrected.drain()
     del _cpu_samples[:]
+    del _lag_samples[:]
     _state.update(
         arrivals=[], worker_arrivals={},
         started_at=None, stopping_at=None, stopped_at=None, peak_users=0, users=[], cpu={},
+        loop_lag={},
         notes=[], snapshot_written=False, aborted_by=None, failing=[],
         workers={"expected": _state["workers"]["expected"], "connected": [], "lost": []},
     )  # fmt: skip
@@ -1001,6 +1166,7 @@ def write_final_snapshot(
         "peak_users": _state["peak_users"],
         "users": _state["users"],
         "cpu": _state["cpu"],
+        "loop_lag": _state["loop_lag"],
         "notes": _state["notes"],
         "workers": _state["workers"],
         "aborted_by": _state.get("aborted_by"),
@@ -1021,6 +1187,7 @@ def write_final_snapshot(
             continue
         recorder.write(
             os.path.join(run_dir, name),
+            MAX_NAMED_SERIES,
             locust_version=locust.__version__,
             started_at=data["started_at"],
             stopped_at=data["stopped_at"],
@@ -1250,6 +1417,7 @@ def main() -> None:
     events.request.add_listener(_on_request)
     events.report_to_master.add_listener(_on_report_to_master)
     events.worker_report.add_listener(_on_worker_report)
+    events.worker_connect.add_listener(_worker_joined)
     sys.argv[0] = "locust"
     _die_with_parent(signal.SIGTERM)  # a graceful stop: the final snapshot is still written
     if os.environ.get(WAIT_FOR_COMMAND_ENV) == "1" and not _receive_command():

@@ -48,7 +48,9 @@ clock and rounding as Locust's per-second counts and its history CSV), ``ok`` th
 requests' and ``failed`` the failed requests' buckets as a flat ``[index, count, index, count,
 ...]`` list with ascending indices (``[]`` when none). A failure is what Locust counts as one (the
 ``request`` event carried an exception). The totals over all series equal Locust's request and
-failure counts.
+failure counts. Past ``MAX_NAMED_SERIES`` request names the harness keeps the busiest ones and
+counts the others' requests under the name ``OTHER_NAMES``, per type, user class and second
+(``"folded_names"``: how many names were folded), so the totals stay Locust's.
 
 Transactions (a flow timed as one unit, see ``loadkit.runtime.Transaction``) are recorded like
 requests, with the request type ``TRANSACTION_TYPE`` ("TXN"); ``RunHistograms.requests_only``
@@ -69,7 +71,9 @@ from typing import Any, NamedTuple
 
 __all__ = [
     "GROWTH",
+    "MAX_NAMED_SERIES",
     "MIN_MS",
+    "OTHER_NAMES",
     "RELATIVE_ERROR",
     "SCHEMA",
     "TRANSACTION_TYPE",
@@ -88,6 +92,13 @@ __all__ = [
 ]
 
 SCHEMA = "loadkit.histograms/1"
+MAX_NAMED_SERIES = 300
+"""Request names kept per second in ``histograms.json`` (and in Locust's history CSV): the
+busiest ones. Past a few hundred, names hold ids (`python:` code that requests a new URL each
+time without Locust's ``name=``): each would add a series, and the run folder would grow
+with every distinct URL while telling nothing per name. The rest are counted, second by
+second, under ``OTHER_NAMES``: totals stay exact."""
+OTHER_NAMES = "(other names)"
 TRANSACTION_TYPE = "TXN"
 """The request type of a transaction's `request` event (the generated code's runtime helper
 `Transaction` fires it with the same literal): counted apart from requests everywhere."""
@@ -573,10 +584,17 @@ class HistogramRecorder:
         """Requests recorded or merged so far."""
         return sum(sum(row[4][1::2]) + sum(row[5][1::2]) for row in self.payload())
 
-    def to_json(self, **meta: Any) -> dict[str, Any]:
-        """The ``histograms.json`` document; ``meta`` adds top-level fields."""
+    def to_json(self, max_names: int | None = None, **meta: Any) -> dict[str, Any]:
+        """The ``histograms.json`` document; ``meta`` adds top-level fields. `max_names`:
+        keep that many request names (the busiest), the others' requests under
+        ``OTHER_NAMES`` (then ``folded_names`` says how many names were folded)."""
+        rows = self.payload()
+        folded = _folded_names(rows, max_names)
+        if folded:
+            rows = _fold(rows, folded)
+            meta = {**meta, "folded_names": len(folded)}
         series: dict[_Key, list[list[Any]]] = {}
-        for second, request_type, name, user, ok, failed in self.payload():
+        for second, request_type, name, user, ok, failed in rows:
             series.setdefault((request_type, name, user), []).append([second, ok, failed])
         return {
             "schema": SCHEMA,
@@ -590,12 +608,45 @@ class HistogramRecorder:
             ],
         }
 
-    def write(self, path: str | os.PathLike[str], **meta: Any) -> None:
+    def write(
+        self, path: str | os.PathLike[str], max_names: int | None = None, **meta: Any
+    ) -> None:
         """Write ``histograms.json`` atomically, as compact JSON."""
         tmp = f"{os.fspath(path)}.tmp"
         with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(self.to_json(**meta), handle, separators=(",", ":"))
+            json.dump(self.to_json(max_names, **meta), handle, separators=(",", ":"))
         os.replace(tmp, path)
+
+
+def _folded_names(rows: list[list[Any]], max_names: int | None) -> set[tuple[str, str]]:
+    """The (type, name)s beyond the `max_names` busiest requests (transactions are kept:
+    their names come from the scenario)."""
+    counts: dict[tuple[str, str], int] = {}
+    for _, request_type, name, _, ok, failed in rows:
+        if request_type != TRANSACTION_TYPE:
+            key = (request_type, name)
+            counts[key] = counts.get(key, 0) + sum(ok[1::2]) + sum(failed[1::2])
+    if max_names is None or len(counts) <= max_names:
+        return set()
+    busiest = sorted(counts, key=lambda key: (-counts[key], key))
+    return set(busiest[max_names:])
+
+
+def _fold(rows: list[list[Any]], folded: set[tuple[str, str]]) -> list[list[Any]]:
+    """`rows` with the `folded` names' counts added up per second, type and user class."""
+    kept: list[list[Any]] = []
+    other: dict[tuple[int, str, str], _Pair] = {}
+    for second, request_type, name, user, ok, failed in rows:
+        if (request_type, name) not in folded:
+            kept.append([second, request_type, name, user, ok, failed])
+            continue
+        pair = other.setdefault((second, request_type, user), ({}, {}))
+        _add_pair(pair, (_unpack(ok), _unpack(failed)))
+    for (second, request_type, user), (ok_counts, failed_counts) in sorted(other.items()):
+        kept.append(
+            [second, request_type, OTHER_NAMES, user, _flat(ok_counts), _flat(failed_counts)]
+        )
+    return kept
 
 
 _time = time.time

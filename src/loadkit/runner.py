@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -107,6 +107,8 @@ class LoadOverrides:
     distribution: Distribution = field(default_factory=Distribution)
     arrival_rate: float | None = None
     max_concurrency: int | None = None
+    strict_generator: bool = False
+    """--strict-generator (`RunSettings.strict_generator`)."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,8 @@ def plan_run(
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if overrides.strict_generator:
+        settings = replace(settings, strict_generator=True)
     if folder is None:
         folder = new_folder(out, scenario.name, reports_dir)
         prepare_folder(folder, scenario, source_text, source_file, settings)

@@ -53,6 +53,8 @@ class RunSettings:
     arrivals: shapes.Arrivals | None = None
     """The open model: arrival stages and the pool (`stages` then holds the pool's users for
     the arrivals' duration)."""
+    strict_generator: bool = False
+    """--strict-generator: a busy or lagging load generator fails the run (else a warning)."""
 
     @property
     def processes(self) -> int:

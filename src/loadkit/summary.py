@@ -18,7 +18,13 @@ from loadkit.apdex import DEFAULT_APDEX_T_MS, apdex
 from loadkit.compiler import user_class_names
 from loadkit.delivery import load_delivered
 from loadkit.exit_codes import Verdict
-from loadkit.histogram import TRANSACTION_TYPE, RequestHistogram, RunHistograms
+from loadkit.histogram import (
+    MAX_NAMED_SERIES,
+    OTHER_NAMES,
+    TRANSACTION_TYPE,
+    RequestHistogram,
+    RunHistograms,
+)
 from loadkit.measurements import ApdexTargets, RunMeasurements
 from loadkit.request_stats import RequestStats
 from loadkit.scenario import Scenario
@@ -251,7 +257,14 @@ def build_summary(
         return None if txn_corrected is None else txn_corrected.select(name=name)
 
     delivered = (
-        load_delivered(settings, final, distributed=settings.distribution.distributed)
+        load_delivered(
+            settings,
+            final,
+            distributed=settings.distribution.distributed,
+            requests_per_second=None
+            if requests_fine is None
+            else {s: n for s, (n, _) in requests_fine.requests_per_second().items()},
+        )
         if final is not None and partial is None
         else None
     )
@@ -273,14 +286,26 @@ def build_summary(
         results=results,
         exceptions=exceptions,
         shortfall=(
-            [*delivered.worker_losses(), *delivered.shortfall()]
+            [
+                *delivered.worker_losses(),
+                *delivered.shortfall(),
+                *(delivered.generator_warnings() if settings.strict_generator else []),
+            ]
             if delivered is not None and not aborted
             else []
         ),
         never_sent=never_sent,
         aborted_by=aborted_by,
     )
-    warnings = delivered.generator_warnings() if delivered is not None else []
+    many = _many_names(entries, requests_fine, scenario)
+    warnings = ([many] if many else []) + (
+        [
+            *delivered.worker_warnings(),
+            *([] if settings.strict_generator else delivered.generator_warnings()),
+        ]
+        if delivered is not None
+        else []
+    )
     failures: list[FailureRow] = [
         {
             "method": f.get("method"),
@@ -494,6 +519,45 @@ def _aborted_by(final: Mapping[str, Any] | None) -> AbortedBy | None:
         "at_s": float(data.get("at_s") or 0.0),
         "actual": str(data.get("actual")),
     }
+
+
+def _many_names(
+    entries: Sequence[RequestStats], fine: RunHistograms | None, scenario: Scenario
+) -> str | None:
+    """Past `MAX_NAMED_SERIES` request names, the names hold ids: say so once, with who made
+    them and how to group them. The scenario's own requests are named by their templates, so
+    only `python:`/`include:` code gets here."""
+    if len(entries) <= MAX_NAMED_SERIES:
+        return None
+    busiest = sorted(entries, key=lambda e: (-e.requests, e.name, e.method))
+    tail = busiest[MAX_NAMED_SERIES:]
+    names = [e.name for e in tail]
+    classes = {c: u for u, c in user_class_names(scenario).items()}
+    tail_names = {*names, OTHER_NAMES}  # histograms.json folds the tail into OTHER_NAMES
+    makers = sorted(
+        {classes.get(k.user, k.user) for k in (fine.keys() if fine else []) if k.name in tail_names}
+        - {""}
+    )
+    who = f"user type {', '.join(repr(m) for m in makers)}" if makers else "test code"
+    # What the names share, up to where the varying part (an id) starts.
+    prefix = re.sub(r"[0-9A-Za-z_-]+$", "", min(names)[: _shared_length(min(names), max(names))])
+    example = f'name="{prefix}{{id}}"' if len(prefix) > 1 else 'name="/items/{id}"'
+    return (
+        f"{len(entries)} distinct request names (more than {MAX_NAMED_SERIES}): "
+        f"{len(tail)} of them with {sum(e.requests for e in tail)} requests in all, e.g. "
+        f"{names[0]!r}, come from {who} ('python:' or 'include:' code requesting a new URL "
+        f"each time); group them with Locust's name=, e.g. self.client.get(url, {example}). "
+        f"Only the {MAX_NAMED_SERIES} busiest names keep per-second history; the totals count "
+        "every request"
+    )
+
+
+def _shared_length(a: str, b: str) -> int:
+    """How many leading characters `a` and `b` share."""
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return i
+    return min(len(a), len(b))
 
 
 def _verdict(

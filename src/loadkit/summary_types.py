@@ -31,6 +31,7 @@ __all__ = [
     "FailedTimes",
     "FailureRow",
     "GeneratorCpu",
+    "GeneratorLag",
     "LoadInfo",
     "LoadLevelDict",
     "LostWorker",
@@ -118,6 +119,24 @@ class GeneratorCpu(TypedDict):
     """Busy long enough for the run to be flagged (a warning)."""
 
 
+class GeneratorLag(TypedDict):
+    """How late the event loop of one load-generating process was (a timer due every 100 ms;
+    per-second values in locust_final.json's ``loop_lag``)."""
+
+    process: str
+    """"local", "master", or a worker's id."""
+    seconds: int
+    """Seconds of the test sampled."""
+    lagging_seconds: int
+    """Seconds whose p99 lag exceeded `delivery.LAG_P99_MS`."""
+    max_ms: float
+    worst_p99_ms: float
+    requests_in_lagging: int | None
+    """Requests (every process's) completed in those seconds; None without histograms."""
+    lagging: bool
+    """Lagging long enough for the run to be flagged (a warning; --strict-generator: fail)."""
+
+
 class LostWorker(TypedDict):
     worker: str
     """Locust's id of the worker (host name and a random part)."""
@@ -125,6 +144,13 @@ class LostWorker(TypedDict):
     """Seconds into the run when the master noticed (about 3 s after its last heartbeat)."""
     users: int
     """The users it was running."""
+    how: str
+    """"left" (its process stopped; its last report arrived) or "missing" (no heartbeat)."""
+    returned_s: float | None
+    """A missing worker that answered again: seconds into the run; else None."""
+    moved_s: float | None
+    """Seconds from the loss (a missing worker's: from its last heartbeat) until as many users
+    ran as before (on the other workers, or on it once back); None: never."""
 
 
 class WorkersInfo(TypedDict):
@@ -132,7 +158,7 @@ class WorkersInfo(TypedDict):
 
     expected: int
     connected: list[str]
-    """Worker ids connected when the test started (or when the master gave up waiting)."""
+    """Every worker that joined (before the test started or while it ran), in order."""
     lost: list[LostWorker]
 
 
@@ -189,6 +215,7 @@ class LoadInfo(TypedDict):
     notes: list[str]
     """What the generated code said about users stopping (e.g. test data exhausted)."""
     generator_cpu: list[GeneratorCpu]
+    generator_lag: list[GeneratorLag]
     workers: WorkersInfo
     arrivals: ArrivalsInfo | None
     """The open model's arrivals; None for a closed model."""

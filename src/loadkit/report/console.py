@@ -73,14 +73,38 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right_from: int
     return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
 
 
+TERMINAL_NAMES = 30
+"""Request rows the terminal shows at most (the busiest); the rest on one line."""
+REPORT_NAMES = 100
+"""...and summary.md and report.html. summary.json keeps every name."""
+
+
+def shown_requests(summary: Summary, limit: int) -> tuple[list[RequestRow], str | None]:
+    """The request rows to show: all of them up to `limit`, else the `limit` busiest (most
+    requests first) and a line for the rest: "… and K more names (M requests)"."""
+    rows = list(summary.get("requests") or [])
+    if len(rows) <= limit:
+        return rows, None
+    order = sorted(range(len(rows)), key=lambda i: -int(rows[i].get("requests") or 0))
+    hidden = [rows[i] for i in order[limit:]]
+    more = sum(int(r.get("requests") or 0) for r in hidden)
+    return [rows[i] for i in order[:limit]], (
+        f"… and {formatting.count(len(hidden))} more names ({formatting.count(more)} requests)"
+    )
+
+
 def request_table(summary: Summary) -> list[str]:
     """Times are the successful requests' (ms); Apdex with its rating."""
     headers = ["Request", "Reqs", "Fails", "Req/s", "Avg", "p50", "p95", "p99", "Max (ms)", "Apdex"]
     rows = []
     total: RequestRow = {**summary["totals"], "method": "", "name": "Total"}
-    for row in [*summary["requests"], total]:
+    shown, more = shown_requests(summary, TERMINAL_NAMES)
+    for row in shown:
         label = formatting.printable(formatting.request_label(row["method"], row["name"]))
         rows.append(_row_cells(label, row["requests"], row["rps"], row))
+    if more:
+        rows.append([more, *([""] * (len(headers) - 1))])
+    rows.append(_row_cells("Total", total["requests"], total["rps"], total))
     return table(headers, rows)
 
 

@@ -34,10 +34,12 @@ from loadkit.report.capacity_view import (
 )
 from loadkit.report.console import (
     CORRECTED_TIMES,
+    REPORT_NAMES,
     arrivals_line,
     arrivals_of,
     format_threshold_actual,
     load_line,
+    shown_requests,
 )
 from loadkit.run_folder import RunFolder
 from loadkit.summary_types import RequestRow, Summary, TransactionRow
@@ -465,7 +467,7 @@ def _requests(summary: Summary) -> str:
         ("p99", True),
         ("Max ms", True),
     ]
-    requests = list(summary.get("requests") or [])
+    requests, more = shown_requests(summary, REPORT_NAMES)
     rows = []
     totals = summary.get("totals")
     entries: list[tuple[RequestRow, str]] = [(r, "") for r in requests]
@@ -486,6 +488,9 @@ def _requests(summary: Summary) -> str:
                 cls,
             )
         )
+    if more:  # before the Total row
+        rest = _row([(esc(more), "name"), *[("", "num")] * (len(headers) - 1)], "more")
+        rows.insert(len(requests), rest)
     table = _table(headers, rows, "No requests were made.")
     return f'<section id="requests"><h2>Requests</h2>{table}</section>'
 

@@ -8,10 +8,12 @@ from loadkit import formatting
 from loadkit.exit_codes import Verdict
 from loadkit.report.console import (
     CORRECTED_TIMES,
+    REPORT_NAMES,
     arrivals_line,
     arrivals_of,
     format_threshold_actual,
     load_line,
+    shown_requests,
     transaction_rows,
 )
 from loadkit.summary_types import CapacityDict, RequestRow, Summary
@@ -76,7 +78,10 @@ def render_markdown(summary: Summary) -> str:
     ]
     f = formatting
     total: RequestRow = {**summary["totals"], "method": "", "name": "**Total**"}
-    for row in [*summary["requests"], total]:
+    shown, more = shown_requests(summary, REPORT_NAMES)
+    for row in [*shown, total]:
+        if row is total and more:
+            lines.append(f"| {_cell(more)} |" + " |" * 10)
         label = formatting.request_label(row["method"], _cell(row["name"]))
         lines.append(
             f"| {label} | {f.count(row['requests'])} | {f.count(row['failures'])} | "
