@@ -77,8 +77,8 @@ def write_report(
     summary = load_summary(folder, notes)
     final_parts = _final_parts(folder, notes, final)
     final = final_parts.final
-    times = _histogram_parts(folder, notes)
     history = load_history(folder, notes)
+    times = _histogram_parts(folder, notes)
     series = charts.time_series(history, final_parts.counts, times.overall, times.corrected)
     per_request = times.per_request(_first_second(history, final_parts.counts, times))
     if len(series) < 2:
@@ -90,6 +90,8 @@ def write_report(
     figures = build_figures(summary, series, histogram, capacity, slo_p95_ms, notes)
     if times.overall is None and "response_times" in figures:  # named for what it shows
         figures[LOCUST_TIMES_CHART] = figures.pop("response_times")
+        if not (folder / HISTOGRAMS_JSON).exists():
+            notes.append(HISTOGRAMS_MISSING)
     if len(series) >= 2 and per_request:
         more = times.request_count - len(per_request)
         drill_down = {
@@ -250,10 +252,10 @@ def _histogram_parts(folder: Path, notes: list[str]) -> _HistogramParts:
     """Per-second percentiles from the fine histograms; without them (an older run folder, a
     run that died before writing them) the charts fall back on Locust's 10-second windows,
     and a note says so."""
-    service = _read_histograms(folder / HISTOGRAMS_JSON, notes, required=True)
+    service = _read_histograms(folder / HISTOGRAMS_JSON, notes)
     if service is None:
         return _HistogramParts()
-    corrected = _read_histograms(folder / CORRECTED_JSON, notes, required=False)
+    corrected = _read_histograms(folder / CORRECTED_JSON, notes)
     overall = charts.request_times(service)
     if overall.empty:
         return _HistogramParts()
@@ -270,15 +272,18 @@ def _first_second(
     return min(firsts) if firsts else None
 
 
-def _read_histograms(path: Path, notes: list[str], *, required: bool) -> RunHistograms | None:
+HISTOGRAMS_MISSING = (
+    f"{HISTOGRAMS_JSON} is missing: response times over time are Locust's, over about the "
+    "last 10 s, and there is no chart per request."
+)
+
+
+def _read_histograms(path: Path, notes: list[str]) -> RunHistograms | None:
+    """None when missing (said where it matters: `HISTOGRAMS_MISSING`) or unreadable (said)."""
     try:
         return load_histograms(path)
     except FileNotFoundError:
-        if required:
-            notes.append(
-                f"{path.name} is missing: response times over time are Locust's, over about "
-                "the last 10 s, and there is no chart per request."
-            )
+        pass
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
         notes.append(f"{path.name} could not be read ({_first_line(error)}).")
     return None
