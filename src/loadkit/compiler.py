@@ -505,8 +505,8 @@ def _schedule_methods() -> list[str]:
         f"{INDENT * 2}return self.schedule.wait(self)  # until this user's next start",
         "",
         f"{INDENT}def context(self):",
-        f"{INDENT * 2}return self.start_delay  # on each request: loadkit adds it for the "
-        "corrected time",
+        f"{INDENT * 2}return self.schedule.begin(self)  # on each request: how late its "
+        "iteration started",
     ]
 
 
