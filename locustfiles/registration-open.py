@@ -41,7 +41,7 @@ class CitizenUser(FastHttpUser):
         return self.schedule.wait(self)  # until this user's next start
 
     def context(self):
-        return self.start_delay  # on each request: loadkit adds it for the corrected time
+        return self.schedule.begin(self)  # on each request: how late its iteration started
 
     def on_start(self):
         self.schedule.wait(self)  # the first task starts on schedule too
@@ -557,6 +557,7 @@ class Arrivals:
     def __init__(self, user_class, stages, users, spacing, max_backlog):
         user_class.schedule = self
         user_class.start_delay = NO_DELAY
+        user_class.iteration_due = False
         self.user_class = user_class.__name__
         self.stages = stages
         self.users = users
@@ -601,9 +602,12 @@ class Arrivals:
         self.next_at = None
 
     def wait(self, user):
-        """Sleep until this user's next arrival (at once for one already due), then start
-        its iteration; returns 0 for Locust's wait_time (the wait is done)."""
+        """Sleep until this user's next arrival (at once for one already due), then let its
+        iteration start; returns 0 for Locust's wait_time (the wait is done)."""
         now = time.perf_counter()
+        if user.iteration_due:  # an iteration that ran through without a request: it started
+            user.iteration_due = False
+            self.started += 1
         if getattr(user, "in_iteration", False):
             self.busy -= 1
             user.in_iteration = False
@@ -627,10 +631,21 @@ class Arrivals:
             sleep_while_waiting(user, 3600.0)  # no arrival left: until the run stops
             return 0
         user.start_delay = start_delay(time.perf_counter() - intended)
-        user.in_iteration = True
-        self.started += 1
-        self.busy += 1
+        # Started once its first request goes out (`begin`), or when it ends without one (the
+        # next `wait`): the user may yet stop first (the run ends, its test data runs out), and
+        # an iteration it never ran did not start.
+        user.iteration_due = True
         return 0
+
+    def begin(self, user):
+        """The user's `context()`, on each request: the first one of an iteration starts it.
+        Returns how late it started, for the request event."""
+        if user.iteration_due:
+            user.iteration_due = False
+            user.in_iteration = True
+            self.started += 1
+            self.busy += 1
+        return user.start_delay
 
     def queue_due(self, now):
         """Every arrival due by `now` that no user claimed waits in the backlog (or, when

@@ -8,6 +8,8 @@ import re
 import struct
 import subprocess
 import sys
+import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,10 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import run_loadkit
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from loadkit.capacity import UslFit
+from loadkit.histogram import HistogramRecorder, RunHistograms, load_histograms
 from loadkit.report import capacity_view, charts
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
@@ -286,6 +290,188 @@ def test_charts_of_no_data_say_so_instead_of_failing() -> None:
 def test_png_is_900_pixels_wide(demo_series: pd.DataFrame) -> None:
     data = charts.to_png(charts.users_throughput_chart(demo_series))
     assert png_size(data) == (900, 430)
+
+
+# --- each second's own percentiles, from loadkit's histograms ------------------------------------
+
+T0 = 1_800_000_000
+
+
+def fixture_recorder(*, delayed: bool = False, t0: int = T0) -> HistogramRecorder:
+    """10 s of two requests: GET /fast answers in 2-4 ms throughout; GET /slow in 10 ms, but
+    the 20 that complete in second 5 waited 900 ms (a stall); with `delayed`, the corrected
+    times of a schedule that fell 300 ms behind in second 6. Also a transaction, which is not
+    a request and must not move the requests' percentiles."""
+    recorder = HistogramRecorder()
+    noted = []
+    for second in range(10):
+        at = t0 + second + 0.5
+        for i in range(100):
+            noted.append((at, "GET", "/fast", 2.0 + (i % 3), None, "U", 0, 0.0))
+        slow_ms = 900.0 if second == 5 else 10.0
+        delay = 300.0 if second == 6 else 0.0
+        for _ in range(20):
+            noted.append((at, "GET", "/slow", slow_ms, None, "U", 0, delay))
+        noted.append((at, "TXN", "flow", 60_000.0, None, "U", 0, 0.0))
+    recorder.count(noted, delayed=delayed)
+    return recorder
+
+
+def fixture_histograms(*, delayed: bool = False) -> RunHistograms:
+    return RunHistograms.from_json(fixture_recorder(delayed=delayed).to_json())
+
+
+def test_each_second_has_its_own_percentiles() -> None:
+    times = charts.request_times(fixture_histograms())
+    assert list(times.columns) == list(charts.TIMES_COLUMNS)
+    assert times["timestamp"].tolist() == [float(T0 + s) for s in range(10)]
+    assert times["requests"].tolist() == [120.0] * 10  # the transaction is not a request
+    p99 = times["p99_ms"].to_numpy()
+    # The stall is in second 5 and nowhere else (Locust's 10 s window smeared it over ten).
+    assert 900 * 0.9975 <= p99[5] <= 900 * 1.0025
+    assert all(value < 11 for i, value in enumerate(p99) if i != 5), p99
+    assert times["p50_ms"].tolist()[5] == pytest.approx(3.0, rel=0.003)
+    slow = charts.request_times(fixture_histograms(), ("GET", "/slow"))
+    assert slow["p50_ms"].tolist()[5] == pytest.approx(900, rel=0.003)
+    assert slow["p50_ms"].tolist()[4] == pytest.approx(10, rel=0.003)
+    fast = charts.request_times(fixture_histograms(), ("GET", "/fast"))
+    assert fast["p99_ms"].max() < 4.1
+    assert charts.request_times(RunHistograms({})).empty
+
+
+def test_the_series_takes_percentiles_from_the_histograms() -> None:
+    times = charts.request_times(fixture_histograms())
+    corrected = charts.request_times(fixture_histograms(delayed=True))
+    history = charts.empty_history()
+    counts = pd.DataFrame(
+        {"timestamp": times["timestamp"], "requests": times["requests"], "failures": 0.0}
+    )
+    series = charts.time_series(history, counts, times, corrected)
+    assert list(series.columns) == [*charts.SERIES_COLUMNS, *charts.CORRECTED_COLUMNS]
+    assert series["elapsed_s"].tolist() == list(range(10))
+    assert series["p99_ms"].idxmax() == 5
+    assert series["p99_corrected_ms"].idxmax() == 5
+    assert series["p99_corrected_ms"].tolist()[6] == pytest.approx(310, rel=0.003)
+    assert series["p99_ms"].tolist()[6] < 11  # the service time did not see the delay
+    # A Locust history still gives the users; its windowed percentiles are not used.
+    history = pd.DataFrame(
+        {
+            "timestamp": [float(T0 + 1)],
+            "users": [7.0],
+            "rps": [1.0],
+            "failures_per_s": [0.0],
+            "p50_ms": [999.0],
+            "p95_ms": [999.0],
+            "p99_ms": [999.0],
+        }
+    )
+    series = charts.time_series(history, counts, times)
+    assert series["p99_ms"].max() < 1000 and series["users"].tolist()[1:3] == [7, 7]
+    assert history["p99_ms"].tolist() == [999.0]  # the caller's frame is left alone
+
+
+def test_the_requests_made_most_often_get_a_panel_each() -> None:
+    histograms = fixture_histograms()
+    assert charts.top_requests(histograms) == [("GET", "/fast"), ("GET", "/slow")]
+    assert charts.top_requests(histograms, 1) == [("GET", "/fast")]
+    panels = charts.per_request_series(
+        histograms, charts.top_requests(histograms), fixture_histograms(delayed=True), origin=T0 - 2
+    )
+    assert list(panels) == ["GET /fast", "GET /slow"]
+    slow = panels["GET /slow"]
+    # On the run's time axis: the run began 2 s before these requests.
+    assert slow["elapsed_s"].tolist() == [float(s + 2) for s in range(10)]
+    assert slow.loc[slow["p99_ms"].idxmax(), "elapsed_s"] == 7.0
+    assert slow.loc[slow["p99_corrected_ms"].idxmax(), "elapsed_s"] == 7.0
+    figure = charts.response_times_by_request_chart(panels, more=3)
+    visible = [ax for ax in figure.axes if ax.get_visible()]
+    assert [ax.get_title(loc="left") for ax in visible] == ["GET /fast", "GET /slow"]
+    assert all(ax.get_ylabel() == "Response time (ms)" for ax in visible[::2])
+    assert all(ax.get_xlabel() == "Time since start (s)" for ax in visible)
+    assert {str(line.get_label()) for line in visible[1].get_lines()} == {
+        "p50", "p95", "p99", "p50 corrected", "p95 corrected", "p99 corrected",
+    }  # fmt: skip
+    (legend,) = figure.legends
+    assert [t.get_text() for t in legend.get_texts()][:3] == ["p99", "p95", "p50"]
+    assert any(t.get_text() == "3 less frequent requests not shown" for t in figure.texts)
+    width, _ = png_size(charts.to_png(figure))
+    assert width == 900
+    empty = charts.response_times_by_request_chart({})
+    assert any(t.get_text().startswith("No ") for ax in empty.axes for t in ax.texts)
+
+
+def test_the_overall_chart_draws_corrected_times_beside_service() -> None:
+    times = charts.request_times(fixture_histograms())
+    corrected = charts.request_times(fixture_histograms(delayed=True))
+    series = charts.time_series(charts.empty_history(), None, times, corrected)
+    figure = charts.response_times_chart(series)
+    assert_legible(figure)
+    assert labels(figure) == [
+        "p99", "p95", "p50", "p50 corrected", "p95 corrected", "p99 corrected",
+    ]  # fmt: skip
+    dashed = [ln for ln in figure.axes[0].get_lines() if ln.get_linestyle() == "--"]
+    assert len(dashed) == 3
+
+
+STALL_MS, STALL_EVERY_S = 1200, 4
+
+
+@pytest.mark.e2e
+def test_a_stall_shows_in_the_second_it_happened(target_factory: Any, tmp_path: Path) -> None:
+    """The bundled target stalls /api/work for 1.2 s every 4 s; 4 users with a 100 ms think
+    time. Each stall's waiting requests all complete as it ends: that second's p99 is about
+    the stall, the next second's is a few ms again, and /health never stalls."""
+    target = target_factory("--stall", str(STALL_MS), str(STALL_EVERY_S))
+    started = time.time()  # the target's stall clock began just before it listened
+    scenario = tmp_path / "stall.yaml"
+    scenario.write_text(
+        textwrap.dedent(
+            f"""\
+            name: stall
+            host: {target.url}
+            load: {{users: 4, spawn_rate: 4, duration: 7s}}
+            defaults: {{think_time: {{constant: 100ms}}, timeout: 30s}}
+            users:
+              - name: clerk
+                tasks:
+                  - name: work
+                    request: {{url: /api/work}}
+                  - name: health
+                    request: {{url: /health}}
+            """
+        ),
+        encoding="utf-8",
+    )
+    out = tmp_path / "run"
+    result = run_loadkit("run", str(scenario), "--out", str(out), timeout=90)
+    assert result.returncode == 0, result
+    histograms = load_histograms(out / "histograms.json")
+    work = charts.request_times(histograms, ("GET", "/api/work"))
+    spikes = work[work["p99_ms"] >= STALL_MS / 2]["timestamp"].astype(int).tolist()
+    assert spikes, work
+    seconds = set(work["timestamp"].astype(int))
+    for spike in spikes:
+        # Within the 0.1 s the stall clock can differ from `started`: the stall's own second.
+        ends = [started + k * STALL_EVERY_S + STALL_MS / 1000 for k in range(4)]
+        assert any(int(end - 0.1) <= spike <= int(end + 0.05) for end in ends), (spike, ends)
+        if spike + 1 in seconds:  # the second after is fast again
+            after = work.loc[work["timestamp"] == spike + 1, "p99_ms"].item()
+            assert after < 100, work
+    # Overall, in the series the report draws, the spike is in the same second.
+    overall = charts.request_times(histograms)
+    series = charts.time_series(charts.empty_history(), None, overall)
+    first = overall["timestamp"].min()
+    assert series.loc[series["p99_ms"] >= STALL_MS / 2, "elapsed_s"].tolist() == [
+        s - first for s in spikes
+    ]
+    health = charts.request_times(histograms, ("GET", "/health"))
+    assert health["p99_ms"].max() < 200, health
+    # The report draws these, per request too.
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert 'id="chart-response_times_by_request"' in html
+    assert 'id="chart-response_times"' in html and "chart-response_times_locust" not in html
+    assert "Each second&#x27;s own p50, p95 and p99" in html
+    assert (out / "charts" / "response_times_by_request.png").is_file()
 
 
 # --- capacity (a stand-in of loadkit.capacity's report, matched structurally) -----------------

@@ -6,17 +6,25 @@ import base64
 import copy
 import json
 import re
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 from test_capacity import INCONSISTENT_CASES, SATURATION_POINT
-from test_charts import case_capacity, labels, sample_capacity, single_level_capacity
+from test_charts import (
+    case_capacity,
+    fixture_recorder,
+    labels,
+    sample_capacity,
+    single_level_capacity,
+)
 
 from loadkit.report import charts
-from loadkit.report.html import CAPACITY_CHARTS, CHART_CAPTIONS, render_html
+from loadkit.report.html import CAPACITY_CHARTS, CHART_CAPTIONS, LOCUST_TIMES_CHART, render_html
 from loadkit.report.markdown import render_markdown
+from loadkit.report.write import write_report
 from loadkit.summary import capacity_dict
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
@@ -310,3 +318,32 @@ def test_notes_and_links() -> None:
     assert "locust_stats_history.csv is missing." in page.visible
     assert [a["href"] for a in page.all("a")] == ["summary.json", "charts/failures.png"]
     assert "charts/failures.png — Failures over time" in page.visible
+
+
+def test_times_over_time_come_from_the_histograms_and_per_request(tmp_path: Path) -> None:
+    """The demo run folder as Locust left it (no histograms.json: an older folder): the
+    chart is Locust's 10 s windows and says so. With loadkit's histograms: each second's own
+    percentiles, and a chart per request."""
+    folder = tmp_path / "run"
+    shutil.copytree(FIXTURES / "demo", folder)
+    files = write_report(folder)
+    page = Page((folder / "report.html").read_text(encoding="utf-8"))
+    ids = [attrs.get("id") for _, attrs in page.tags]
+    assert f"chart-{LOCUST_TIMES_CHART}" in ids and "chart-response_times" not in ids
+    assert "chart-response_times_by_request" not in ids
+    assert "as Locust computes them, over about the last 10 s" in page.visible
+    assert any(n.startswith("histograms.json is missing") for n in files.notes)
+
+    first = int(charts.read_history(folder / "locust_stats_history.csv")["timestamp"].min())
+    fixture_recorder(t0=first).write(folder / "histograms.json")
+    fixture_recorder(t0=first, delayed=True).write(folder / "histograms-corrected.json")
+    files = write_report(folder)
+    page = Page((folder / "report.html").read_text(encoding="utf-8"))
+    ids = [attrs.get("id") for _, attrs in page.tags]
+    assert ids.index("chart-response_times") < ids.index("chart-response_times_by_request")
+    assert f"chart-{LOCUST_TIMES_CHART}" not in ids
+    assert not (folder / "charts" / f"{LOCUST_TIMES_CHART}.png").exists()  # no longer true
+    assert "so a spike shows in the second it happened" in page.visible
+    assert CHART_CAPTIONS["response_times_by_request"][1] in page.visible
+    assert not any("histograms" in n for n in files.notes)
+    assert set(files.charts) >= {"response_times", "response_times_by_request"}

@@ -75,11 +75,12 @@ def new_user(user_class: type, runner: object = None) -> Any:
 def run_one_user(
     clock: Clock, arrivals: Any, user: Any, iteration_s: float, until: float
 ) -> list[float]:
-    """One user taking arrivals one after the other; returns each start delay (ms)."""
+    """One user taking arrivals one after the other, each iteration sending a request (its
+    `context()`, `begin`); returns each start delay (ms)."""
     delays = []
     arrivals.wait(user)
     while clock.now < until:
-        delays.append(user.start_delay["start_delay_ms"])
+        delays.append(arrivals.begin(user)["start_delay_ms"])
         clock.now += iteration_s
         arrivals.wait(user)
     return delays
@@ -100,8 +101,10 @@ def test_constant_arrivals_follow_the_stages_exactly() -> None:
     arrivals.wait(user)
     while arrivals.next_at is not None or arrivals.backlog:
         starts.append(round(clock.now - start, 6))
+        arrivals.begin(user)  # its request
         arrivals.wait(user)
     starts.append(round(clock.now - start, 6))
+    arrivals.begin(user)
     # 20 arrivals 0.1 s apart, a second without any, then 10 arrivals 0.2 s apart.
     expected = [round(i * 0.1, 6) for i in range(20)] + [round(3.0 + i * 0.2, 6) for i in range(10)]
     assert starts == expected
@@ -122,13 +125,39 @@ def test_a_busy_user_starts_arrivals_late_and_a_full_backlog_drops_them() -> Non
     counts = arrivals.counts()
     # 30 arrivals came; one user serves 4 a second: the rest waits (at most 5) or is dropped.
     assert counts["arrived"] == 30
-    assert counts["arrived"] == counts["started"] + counts["dropped"] + counts["waiting"]
+    # (and the last arrival the user took as the simulation ended, before its request)
+    assert counts["arrived"] == counts["started"] + counts["dropped"] + counts["waiting"] + 1
     assert counts["dropped"] > 0 and counts["delayed"] > 0
     assert len(arrivals.backlog) <= 5
     # Each late start carries its lateness: the corrected time grows while the backlog fills.
     assert delays[0] == 0.0
     assert max(delays) > 400.0
     assert delays[1:6] == sorted(delays[1:6])
+
+
+def test_an_iteration_starts_with_its_first_request() -> None:
+    """Started counts iterations that began: on their first request (`begin`, the user's
+    context()), or when one ran through without any (at the next wait); never one whose user
+    stopped before sending anything (the run ended, its test data ran out)."""
+    clock = Clock()
+    ns = schedule_namespace(clock)
+    user_class = type("CitizenUser", (), {})
+    arrivals = ns["Arrivals"](
+        user_class, stages=((10.0, 1.0),), users=2, spacing="constant", max_backlog=100
+    )
+    user, other = new_user(user_class), new_user(user_class)
+    arrivals.wait(user)
+    assert arrivals.counts()["started"] == 0 and arrivals.counts()["busy"] == 0
+    assert arrivals.begin(user) == {"start_delay_ms": 0.0}
+    arrivals.begin(user)  # its second request: the same iteration
+    assert arrivals.counts()["started"] == 1 and arrivals.counts()["busy"] == 1
+    arrivals.wait(user)  # the iteration ended; the next one makes no request at all
+    assert arrivals.counts()["started"] == 1 and arrivals.counts()["busy"] == 0
+    arrivals.wait(user)
+    assert arrivals.counts()["started"] == 2
+    arrivals.wait(other)  # took an arrival, then stopped before its request: never started
+    counts = arrivals.counts()
+    assert counts["started"] == 2 and counts["arrived"] == 4 and counts["busy"] == 0
 
 
 def test_poisson_arrivals_average_the_rate() -> None:
@@ -339,7 +368,7 @@ def test_half_capacity_is_delivered_on_time(target_factory: Any, tmp_path: Path)
     arrivals = summary["load"]["arrivals"]
     served = target.requests_seen()["by_route"]["GET /api/work"]
     assert summary["totals"]["requests"] == served
-    assert 0 <= arrivals["started"] - served <= 1  # one may be begun as the run stops
+    assert arrivals["started"] == served  # one taken as the run stops never began
     assert abs(arrivals["achieved_rate"] - rate) <= 0.02 * rate, arrivals
     assert abs(arrivals["started"] - rate * 8) <= 0.02 * rate * 8
     assert arrivals["dropped"] == arrivals["waiting"] == 0
@@ -388,9 +417,7 @@ def test_coordinated_omission_is_corrected(target_factory: Any, tmp_path: Path) 
     the stall blocks both, so the arrivals of that second wait. Analytically about 18 % of
     them see more than 100 ms ((1 s - 0.1 s) / 5 s), a little more since the backlog takes
     a while to drain, and p99 is near 1 s; a closed-model measurement sees ~0.4 %."""
-    target = target_factory(
-        "--service-ms", "1.5", "--stall", str(STALL_MS), str(STALL_EVERY_S)
-    )
+    target = target_factory("--service-ms", "1.5", "--stall", str(STALL_MS), str(STALL_EVERY_S))
     result, summary, out = open_run(
         tmp_path,
         target.url,
@@ -420,6 +447,46 @@ def test_coordinated_omission_is_corrected(target_factory: Any, tmp_path: Path) 
     assert "coordinated omission" in html and "Corrected" in html
 
 
+def test_started_counts_only_iterations_that_sent_their_request(
+    target_factory: Any, tmp_path: Path
+) -> None:
+    """A big pool (60 users) whose task takes a unique row each iteration from a file of 90:
+    after the 90th, each arrival is taken by a user whose data has run out, which stops before
+    its request. 150 arrivals came; 90 iterations began, and `started` says 90, as many as the
+    target counted (it said 150: every arrival a user took, sent or not)."""
+    target = target_factory()
+    rows = tmp_path / "ids.csv"
+    rows.write_text("id\n" + "".join(f"{i}\n" for i in range(90)), encoding="utf-8")
+    path = tmp_path / "open.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""\
+            name: open-data
+            host: {target.url}
+            load: {{arrival_rate: 50/s, duration: 3s, max_concurrency: 60}}
+            data:
+              ids: {{file: ids.csv, order: unique, on_exhausted: stop_user}}
+            users:
+              - name: citizen
+                tasks:
+                  - name: work
+                    data: ids
+                    request: {{url: "/api/work?id={{{{ id }}}}"}}
+            """
+        ),
+        encoding="utf-8",
+    )
+    out = tmp_path / "run"
+    run_loadkit("run", str(path), "--out", str(out), timeout=60)
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    arrivals = summary["load"]["arrivals"]
+    served = target.requests_seen()["total"]
+    assert served == summary["totals"]["requests"] == 90
+    assert arrivals["arrived"] == 150, arrivals
+    assert arrivals["started"] == served, arrivals
+    assert arrivals["dropped"] == arrivals["waiting"] == 0
+
+
 def test_processes_split_the_rate(target_factory: Any, tmp_path: Path) -> None:
     target = target_factory()
     result, summary, _ = open_run(
@@ -433,9 +500,11 @@ def test_processes_split_the_rate(target_factory: Any, tmp_path: Path) -> None:
     arrivals = summary["load"]["arrivals"]
     served = target.requests_seen()["total"]
     assert summary["totals"]["requests"] == served
-    # An iteration begun in the run's last instant may be stopped with the run before its
-    # request (Locust stops a user between its wait and its task): at most one per user.
-    assert 0 <= arrivals["started"] - served <= 6, (arrivals, served)
+    # An arrival taken in the run's last instant, whose user was stopped with the run before
+    # its request (Locust stops a user between its wait and its task), never started; with
+    # two processes one request begun as the run stops may still not reach the target
+    # (seen: 1 in 3 of 4 runs, never more).
+    assert 0 <= arrivals["started"] - served <= 1, (arrivals, served)
     assert abs(arrivals["started"] - 240) <= 0.03 * 240, arrivals
 
 

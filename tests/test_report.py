@@ -25,6 +25,10 @@ from loadkit.target import TargetProcess
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 EVIL = "<script>alert(1)</script>"
 TIME_CHARTS = ["users_throughput", "response_times", "failures", "distribution"]
+REPORT_CHARTS = [*TIME_CHARTS[:2], "response_times_by_request", *TIME_CHARTS[2:]]
+"""Those and the per-request small multiples (as tall as their rows)."""
+OLDER_CHARTS = [TIME_CHARTS[0], "response_times_locust", *TIME_CHARTS[2:]]
+"""Of a run folder without histograms.json (the demo fixture): Locust's 10 s windows."""
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 APT_HINT = "chromium is not installed; install it with: apt-get install -y chromium"
 
@@ -82,10 +86,13 @@ def real_report(real_run: Path) -> report.ReportFiles:
 def test_report_of_a_real_run(real_run: Path, real_report: report.ReportFiles) -> None:
     summary = json.loads((real_run / "summary.json").read_text())
     assert real_report.html == real_run / "report.html" and real_report.junit.is_file()
-    assert list(real_report.charts) == TIME_CHARTS and real_report.notes == ()
+    assert list(real_report.charts) == REPORT_CHARTS and real_report.notes == ()
     for name, path in real_report.charts.items():
         assert path == real_run / "charts" / f"{name}.png"
-        assert png_size(path.read_bytes()) == (900, 430)
+        if name in TIME_CHARTS:
+            assert png_size(path.read_bytes()) == (900, 430)
+    # Three requests: two rows of panels.
+    assert png_size(real_report.charts["response_times_by_request"].read_bytes()) == (900, 610)
 
     text = real_report.html.read_text(encoding="utf-8")
     page = Page(text)
@@ -95,7 +102,7 @@ def test_report_of_a_real_run(real_run: Path, real_report: report.ReportFiles) -
     assert f"GET {EVIL}" in words and not page.all("script")
     assert "expected status 200, got 503" in words
     assert f"{summary['totals']['requests']:,} (" in words
-    assert len(page.all("img")) == len(TIME_CHARTS)
+    assert len(page.all("img")) == len(REPORT_CHARTS)
     hrefs = [unquote(a["href"] or "") for a in page.all("a")]
     assert {"summary.json", "junit.xml", "locust_stats_history.csv", "locust.log"} <= set(hrefs)
     assert "charts/failures.png" in hrefs
@@ -179,7 +186,7 @@ def test_report_renders_in_headless_chromium(
 
     dom = chromium(tmp_path, "--dump-dom", url)
     assert dom.returncode == 0 and console_messages(dom.stderr) == []
-    assert 'id="verdict"' in dom.stdout and dom.stdout.count("<img ") == len(TIME_CHARTS)
+    assert 'id="verdict"' in dom.stdout and dom.stdout.count("<img ") == len(REPORT_CHARTS)
     assert "<script" not in dom.stdout.replace("&lt;script", "")
 
 
@@ -246,14 +253,14 @@ def test_half_written_history_still_charts(tmp_path: Path) -> None:
     text = history.read_text()
     history.write_text(text[: len(text) - 40])  # killed in the middle of a line
     files = report.write_report(folder)
-    assert list(files.charts) == TIME_CHARTS and files.notes == ()
+    assert list(files.charts) == OLDER_CHARTS and files.notes == (report.HISTOGRAMS_MISSING,)
 
 
 def test_capacity_charts_and_default_slo(tmp_path: Path) -> None:
     folder = fixture_folder(tmp_path, "demo")
     stale = folder / "charts" / "capacity_latency.png"
     files = report.write_report(folder, capacity=sample_capacity())
-    assert list(files.charts) == [*TIME_CHARTS, "capacity_throughput", "capacity_latency"]
+    assert list(files.charts) == [*OLDER_CHARTS, "capacity_throughput", "capacity_latency"]
     assert stale.is_file()
     page = Page(files.html.read_text())
     assert "Capacity" in page.visible and len(page.all("img")) == 6
@@ -272,7 +279,7 @@ def test_capacity_charts_and_default_slo(tmp_path: Path) -> None:
     assert "SLO: p95 < 200 ms" in slo_labels  # from the scenario's `p95 < 200ms`
 
     again = report.write_report(folder, slo_p95_ms=300)
-    assert list(again.charts) == TIME_CHARTS
+    assert list(again.charts) == OLDER_CHARTS
     assert not stale.exists()  # an earlier report's chart is not left behind
     assert "capacity" not in [a.get("id") for _, a in Page(again.html.read_text()).tags]
 

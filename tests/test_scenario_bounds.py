@@ -165,8 +165,8 @@ def test_a_data_file_over_the_limit_is_refused_unread(tmp_path: Path) -> None:
         file.truncate(limits.MAX_DATA_BYTES + 1)  # sparse: nothing is written
     text = BASE + "data:\n  rows: {file: rows.csv}\n"
     assert error(tmp_path, text) == (
-        "TMP/s.yaml:9:16: data.rows.file: data file 'TMP/rows.csv' is larger than 100 MB "
-        "(100 MB); its rows are embedded in the locustfile every worker receives: use fewer rows"
+        "TMP/s.yaml:9:16: data.rows.file: data file 'TMP/rows.csv' is larger than 50 MB "
+        "(50 MB); its rows are embedded in the locustfile every worker receives: use fewer rows"
     )
 
 

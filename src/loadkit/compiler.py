@@ -321,12 +321,29 @@ def _data_tables(scenario: Scenario, ctx: _Context) -> list[str]:
             f"{INDENT}order={literal(spec.order)},",
             f"{INDENT}on_exhausted={literal(spec.exhausted_action)},",
             f"{INDENT}columns={literal(table.columns)},",
-            f"{INDENT}rows=(",
-            *(f"{INDENT * 2}{literal(row)}," for row in table.rows),
-            f"{INDENT}),",
+            *_data_rows(table.rows),
             ")",
         ]
     return lines
+
+
+TEXT_ROWS = 1000
+"""Tables with more rows are embedded as one JSON text, parsed at import: as tuple literals,
+200,000 rows (an 8 MB CSV) took Python 700 MB and 5 s to import; as JSON text, see
+`_data_rows`."""
+
+
+def _data_rows(rows: Sequence[Sequence[object]]) -> list[str]:
+    """A table's rows: one tuple literal per line to read, or for a large table one JSON text
+    (a single string constant, which Python compiles at no cost)."""
+    if len(rows) <= TEXT_ROWS:
+        return [
+            f"{INDENT}rows=(",
+            *(f"{INDENT * 2}{literal(row)}," for row in rows),
+            f"{INDENT}),",
+        ]
+    text = json.dumps([list(row) for row in rows], ensure_ascii=False, separators=(",", ":"))
+    return [f"{INDENT}rows={literal(text)},  # {len(rows):,} rows as one JSON text"]
 
 
 def _run_hint(scenario: Scenario) -> str:
@@ -509,8 +526,8 @@ def _schedule_methods() -> list[str]:
         f"{INDENT * 2}return self.schedule.wait(self)  # until this user's next start",
         "",
         f"{INDENT}def context(self):",
-        f"{INDENT * 2}return self.start_delay  # on each request: loadkit adds it for the "
-        "corrected time",
+        f"{INDENT * 2}return self.schedule.begin(self)  # on each request: how late its "
+        "iteration started",
     ]
 
 

@@ -737,7 +737,9 @@ class DataSource:
         self.order = order
         self.on_exhausted = on_exhausted
         self.columns = columns
-        self.rows = rows
+        # A large table comes as one JSON text (see the compiler): parsed here, it costs a
+        # fraction of the memory and time Python takes to compile as many tuple literals.
+        self.rows = json.loads(rows) if isinstance(rows, str) else rows
         self.next_row = 0
         self.exhaustion_said = False
         DATA_SOURCES[name] = self
@@ -897,6 +899,7 @@ class Arrivals:
     def __init__(self, user_class, stages, users, spacing, max_backlog):
         user_class.schedule = self
         user_class.start_delay = NO_DELAY
+        user_class.iteration_due = False
         self.user_class = user_class.__name__
         self.stages = stages
         self.users = users
@@ -941,9 +944,12 @@ class Arrivals:
         self.next_at = None
 
     def wait(self, user):
-        """Sleep until this user's next arrival (at once for one already due), then start
-        its iteration; returns 0 for Locust's wait_time (the wait is done)."""
+        """Sleep until this user's next arrival (at once for one already due), then let its
+        iteration start; returns 0 for Locust's wait_time (the wait is done)."""
         now = time.perf_counter()
+        if user.iteration_due:  # an iteration that ran through without a request: it started
+            user.iteration_due = False
+            self.started += 1
         if getattr(user, "in_iteration", False):
             self.busy -= 1
             user.in_iteration = False
@@ -967,10 +973,21 @@ class Arrivals:
             sleep_while_waiting(user, 3600.0)  # no arrival left: until the run stops
             return 0
         user.start_delay = start_delay(time.perf_counter() - intended)
-        user.in_iteration = True
-        self.started += 1
-        self.busy += 1
+        # Started once its first request goes out (`begin`), or when it ends without one (the
+        # next `wait`): the user may yet stop first (the run ends, its test data runs out), and
+        # an iteration it never ran did not start.
+        user.iteration_due = True
         return 0
+
+    def begin(self, user):
+        """The user's `context()`, on each request: the first one of an iteration starts it.
+        Returns how late it started, for the request event."""
+        if user.iteration_due:
+            user.iteration_due = False
+            user.in_iteration = True
+            self.started += 1
+            self.busy += 1
+        return user.start_delay
 
     def queue_due(self, now):
         """Every arrival due by `now` that no user claimed waits in the backlog (or, when
@@ -1009,6 +1026,10 @@ class Pacing:
         user_class.schedule = self
         user_class.start_delay = NO_DELAY
         self.seconds = seconds
+
+    def begin(self, user):
+        """The user's `context()`, on each request: how late its iteration started."""
+        return user.start_delay
 
     def wait(self, user):
         now = time.perf_counter()

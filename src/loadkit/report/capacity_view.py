@@ -89,7 +89,7 @@ class CapacityReportLike(Protocol):
 
 
 def load_axis(capacity: CapacityReportLike) -> str:
-    """"users", or "arrivals/s" for an open model's report."""
+    """ "users", or "arrivals/s" for an open model's report."""
     return str(getattr(capacity, "load_axis", "users"))
 
 

@@ -1,8 +1,12 @@
 """Charts of a run: pure functions from data to matplotlib Figures and PNG bytes.
 
 Data comes from the run folder (read here with pandas, only the columns needed):
+- `histograms.json` (and `histograms-corrected.json` when starts are scheduled): loadkit's own
+  per-second histograms give each second's true p50/p95/p99 (of the requests completed in that
+  second, within 0.25 %), overall and per request, so a spike shows in the second it happened;
 - `locust_stats_history.csv` (written with `--csv-full-history`): its Aggregated rows, one per
-  second, give the running users and the p50/p95/p99 of roughly the last 10 s;
+  second, give the running users (and, only when the histograms are missing, Locust's p50/p95/
+  p99 of roughly the last 10 s, which smear a one-second spike over ten);
 - `locust_final.json`: the exact number of requests and failures completed in every second
   (the history only has a 10-second moving average of those, which reads 0 for the first
   seconds of a run) and the final response-time histogram of all requests, transactions (request
@@ -33,7 +37,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
-from loadkit.histogram import TRANSACTION_TYPE
+from loadkit.histogram import TRANSACTION_TYPE, RequestHistogram, RunHistograms
 from loadkit.report.capacity_view import (
     ARRIVALS_AXIS,
     CapacityReportLike,
@@ -88,6 +92,14 @@ _RENAME = {
 HISTORY_COLUMNS = ("timestamp", "users", "rps", "failures_per_s", "p50_ms", "p95_ms", "p99_ms")
 SERIES_COLUMNS = ("elapsed_s", "users", "rps", "failures_per_s", "p50_ms", "p95_ms", "p99_ms")
 _PERCENTILES = ["p50_ms", "p95_ms", "p99_ms"]
+_QUANTILES = (0.50, 0.95, 0.99)
+"""The quantiles of `_PERCENTILES`, in the same order."""
+CORRECTED_SUFFIX = "_corrected"
+CORRECTED_COLUMNS = tuple(c.replace("_ms", f"{CORRECTED_SUFFIX}_ms") for c in _PERCENTILES)
+"""A series' corrected percentiles (scheduled starts only): beside the service times."""
+TIMES_COLUMNS = ("timestamp", "requests", *_PERCENTILES)
+PER_REQUEST_CHARTS = 6
+"""The per-request drill-down shows the requests made most often, at most this many."""
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -164,27 +176,120 @@ def per_second_counts(final: Mapping[str, Any], *, transactions: bool = False) -
     return frame.reset_index()
 
 
-def time_series(history: pd.DataFrame, counts: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The run second by second as columns `SERIES_COLUMNS`, `elapsed_s` counted from its
-    first second. Users and percentiles come from the history; req/s and failures/s are the
-    exact `counts` when given (seconds without any request count 0), else the history's
-    moving averages."""
-    if counts is None or counts.empty:
-        series = history.copy()
-    else:
-        merged = history.drop(columns=["rps", "failures_per_s"]).merge(
+def time_series(
+    history: pd.DataFrame,
+    counts: pd.DataFrame | None = None,
+    times: pd.DataFrame | None = None,
+    corrected: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The run second by second as columns `SERIES_COLUMNS` (and `CORRECTED_COLUMNS` when
+    `corrected` is given), `elapsed_s` counted from its first second. Users come from the
+    history; req/s and failures/s are the exact `counts` when given (seconds without any
+    request count 0), else the history's moving averages; the percentiles are each second's
+    own from `times` (see `request_times`; a second without a response is a gap) when given,
+    else Locust's 10-second windows from the history."""
+    merged = history.copy()
+    if times is not None:
+        merged = merged.drop(columns=_PERCENTILES).merge(
+            times[["timestamp", *_PERCENTILES]], on="timestamp", how="outer"
+        )
+    if corrected is not None:
+        renamed = corrected[["timestamp", *_PERCENTILES]].rename(
+            columns=dict(zip(_PERCENTILES, CORRECTED_COLUMNS, strict=True))
+        )
+        merged = merged.merge(renamed, on="timestamp", how="outer")
+    exact = counts is not None and not counts.empty
+    if exact:
+        assert counts is not None
+        merged = merged.drop(columns=["rps", "failures_per_s"]).merge(
             counts, on="timestamp", how="outer"
         )
+    if merged.empty:
+        return empty_series()
+    if exact or times is not None or corrected is not None:
         first, last = merged["timestamp"].min(), merged["timestamp"].max()
         every = pd.DataFrame({"timestamp": np.arange(first, last + 1, dtype="float64")})
-        series = every.merge(merged, on="timestamp", how="left")
-        series["users"] = series["users"].ffill()
+        merged = every.merge(merged, on="timestamp", how="left")
+        merged["users"] = merged["users"].ffill()
+    series = merged
+    if exact:
         series["rps"] = series["requests"].fillna(0)
         series["failures_per_s"] = series["failures"].fillna(0)
-    if series.empty:
-        return empty_series()
     series["elapsed_s"] = series["timestamp"] - series["timestamp"].min()
-    return series[list(SERIES_COLUMNS)].reset_index(drop=True)
+    columns = list(SERIES_COLUMNS) + (list(CORRECTED_COLUMNS) if corrected is not None else [])
+    return series[columns].reset_index(drop=True)
+
+
+def second_percentiles(per_second: Mapping[int, RequestHistogram]) -> pd.DataFrame:
+    """Each second's own p50, p95 and p99 (ms) as columns `TIMES_COLUMNS`: of every request
+    completed in that second, failed ones too (as Locust's percentiles are), from loadkit's
+    fine histograms, so within 0.25 % of the exact values. A second whose requests all came
+    without a time has NaN percentiles."""
+    rows = []
+    for second, hist in sorted(per_second.items()):
+        values = hist.all().percentiles(_QUANTILES)
+        rows.append(
+            (float(second), float(hist.requests), *(np.nan if v is None else v for v in values))
+        )
+    if not rows:
+        return _empty(TIMES_COLUMNS)
+    return pd.DataFrame(rows, columns=list(TIMES_COLUMNS))
+
+
+RequestKey = tuple[str, str]
+"""A request as the statistics name it: (method, name)."""
+
+
+def request_times(histograms: RunHistograms, request: RequestKey | None = None) -> pd.DataFrame:
+    """Each second's p50/p95/p99 (`second_percentiles`) of all requests (transactions left
+    out: they are not requests), or of one `request` (method, name; every user type)."""
+    requests = histograms.requests_only()
+    if request is None:
+        return second_percentiles(requests.per_second())
+    method, name = request
+    return second_percentiles(requests.per_second(name=name, request_type=method))
+
+
+def top_requests(
+    histograms: RunHistograms, limit: int | None = PER_REQUEST_CHARTS
+) -> list[RequestKey]:
+    """The requests made most often (method, name), most first (ties by name), at most
+    `limit` (None: all); transactions left out."""
+    totals: dict[RequestKey, int] = {}
+    for key, per_second in histograms.requests_only().series.items():
+        request = (key.request_type, key.name)
+        totals[request] = totals.get(request, 0) + sum(h.requests for h in per_second.values())
+    ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0][1], item[0][0]))
+    return [request for request, count in ranked if count > 0][:limit]
+
+
+def request_label(request: RequestKey) -> str:
+    method, name = request
+    return f"{method} {name}".strip()
+
+
+def per_request_series(
+    histograms: RunHistograms,
+    requests: Sequence[RequestKey],
+    corrected: RunHistograms | None = None,
+    *,
+    origin: float | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Request label -> its per-second percentiles (service, and corrected beside them when
+    given) as a series with `elapsed_s` from `origin` (the whole run's first second, so every
+    request shares the time axis; default the request's own first second)."""
+    result: dict[str, pd.DataFrame] = {}
+    for request in requests:
+        times = request_times(histograms, request)
+        fixed = request_times(corrected, request) if corrected is not None else None
+        series = time_series(empty_history(), None, times, fixed)
+        if origin is not None and not series.empty:
+            first = float(times["timestamp"].min()) if not times.empty else origin
+            if fixed is not None and not fixed.empty:
+                first = min(first, float(fixed["timestamp"].min()))
+            series["elapsed_s"] += first - origin
+        result[request_label(request)] = series
+    return result
 
 
 def _empty(columns: Sequence[str]) -> pd.DataFrame:
@@ -215,9 +320,7 @@ def downsample(series: pd.DataFrame, max_points: int = MAX_POINTS) -> tuple[pd.D
             "users": grouped["users"].max(),
             "rps": grouped["rps"].mean(),
             "failures_per_s": grouped["failures_per_s"].mean(),
-            "p50_ms": grouped["p50_ms"].max(),
-            "p95_ms": grouped["p95_ms"].max(),
-            "p99_ms": grouped["p99_ms"].max(),
+            **{c: grouped[c].max() for c in (*_PERCENTILES, *CORRECTED_COLUMNS) if c in series},
         }
     )
     return result.reset_index(drop=True), bucket
@@ -356,28 +459,143 @@ def users_throughput_chart(series: pd.DataFrame) -> Figure:
     return figure
 
 
-def response_times_chart(series: pd.DataFrame) -> Figure:
-    """p50, p95 and p99 of all requests over time (Locust's window of about 10 s)."""
-    plotted, bucket = downsample(series)
-    figure, ax = _figure("Response times over time (all requests)", _bucket_note(bucket, "maximum"))
-    x, _ = _time_axis(ax, plotted)
-    ax.set_ylabel("Response time (ms)", fontsize=11)
-    if plotted[["p50_ms", "p95_ms", "p99_ms"]].isna().all().all():
-        _no_data(ax, "No response times were recorded")
+def _percentile_lines(ax: Axes, x: np.ndarray, plotted: pd.DataFrame, *, width: float) -> None:
+    """p99, p95, p50 (solid) and, when the series has them, the corrected ones beside them
+    (dashed, same colours)."""
+    markers = len(x) <= 30
     for column, label in (("p99_ms", "p99"), ("p95_ms", "p95"), ("p50_ms", "p50")):
         ax.plot(
             x,
             plotted[column],
             color=COLORS[label],
-            linewidth=2,
+            linewidth=width,
             label=label,
-            marker="o" if len(x) <= 30 else None,
-            markersize=5,
+            marker="o" if markers else None,
+            markersize=width * 2.5,
         )
-    top = _peak(plotted[["p50_ms", "p95_ms", "p99_ms"]].to_numpy())
-    ax.set_ylim(0, max(1.0, top * 1.15))
-    _legend(ax, loc="above")
+    for column, label in zip(CORRECTED_COLUMNS, ("p50", "p95", "p99"), strict=True):
+        if column in plotted and plotted[column].notna().any():
+            ax.plot(
+                x,
+                plotted[column],
+                color=COLORS[label],
+                linewidth=width * 0.8,
+                linestyle="--",
+                label=f"{label} corrected",
+            )
+
+
+def _time_columns(series: pd.DataFrame) -> list[str]:
+    return [c for c in (*_PERCENTILES, *CORRECTED_COLUMNS) if c in series]
+
+
+def response_times_chart(series: pd.DataFrame) -> Figure:
+    """p50, p95 and p99 of all requests over time: each second's own (from the histograms,
+    see `time_series`), with the corrected times dashed beside them when the series has them."""
+    plotted, bucket = downsample(series)
+    figure, ax = _figure("Response times over time (all requests)", _bucket_note(bucket, "maximum"))
+    x, _ = _time_axis(ax, plotted)
+    ax.set_ylabel("Response time (ms)", fontsize=11)
+    columns = _time_columns(plotted)
+    if plotted[columns].isna().all().all():
+        _no_data(ax, "No response times were recorded")
+    _percentile_lines(ax, x, plotted, width=2)
+    top = _peak(plotted[columns].to_numpy())
+    if len(ax.get_lines()) > 3:  # corrected beside service: six entries, two rows inside
+        ax.set_ylim(0, max(1.0, top * 1.4))
+        handles = [line for line in ax.get_lines() if not str(line.get_label()).startswith("_")]
+        ax.legend(handles=handles, loc="upper left", ncols=3, fontsize=10, framealpha=0.9)
+    else:
+        ax.set_ylim(0, max(1.0, top * 1.15))
+        _legend(ax, loc="above")
     return figure
+
+
+PANEL_HEIGHT_IN = 2.3
+"""Of one row of the per-request small multiples."""
+
+
+def response_times_by_request_chart(panels: Mapping[str, pd.DataFrame], *, more: int = 0) -> Figure:
+    """Small multiples: one panel per request (label -> its `per_request_series`), two to a
+    row, on one time axis; each panel its own time scale, so a fast request's spike is not
+    flattened by a slow one. `more`: how many requests are not shown (said under the chart)."""
+    rows = max(1, math.ceil(len(panels) / 2))
+    height = 1.5 + PANEL_HEIGHT_IN * rows
+    figure = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
+    FigureCanvasAgg(figure)
+    # Title, then the one legend on a line of its own, then the panels.
+    figure.subplots_adjust(
+        left=0.09,
+        right=0.98,
+        top=1 - 1.05 / height,
+        bottom=0.55 / height,
+        hspace=0.6,
+        wspace=0.18,
+    )
+    figure.suptitle(
+        "Response times over time, per request",
+        x=0.01,
+        y=1 - 0.08 / height,
+        ha="left",
+        va="top",
+        fontsize=14,
+        fontweight="bold",
+    )
+    note = f"{more} less frequent request{'s' if more != 1 else ''} not shown" if more else ""
+    longest = max((float(p["elapsed_s"].max()) for p in panels.values() if len(p)), default=0.0)
+    unit, scale = (
+        ("h", 3600.0) if longest > 36_000 else ("min", 60.0) if longest > 600 else ("s", 1.0)
+    )
+    axes = figure.subplots(rows, 2, squeeze=False, sharex=True)
+    bucket = 1
+    for index, ax in enumerate(axes.flat):
+        if index >= len(panels):
+            ax.set_visible(False)
+            continue
+        label, series = list(panels.items())[index]
+        plotted, width = downsample(series)
+        bucket = max(bucket, width)
+        x = plotted["elapsed_s"].to_numpy(dtype=float) / scale
+        ax.set_title(_shorten(label), loc="left", fontsize=11, fontfamily="monospace")
+        ax.grid(True, color="#dddddd", linewidth=0.8)
+        ax.set_axisbelow(True)
+        ax.tick_params(labelsize=9)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        columns = _time_columns(plotted)
+        if plotted.empty or plotted[columns].isna().all().all():
+            _no_data(ax, "No response times were recorded")
+        else:
+            _percentile_lines(ax, x, plotted, width=1.5)
+        ax.set_ylim(0, max(1.0, _peak(plotted[columns].to_numpy()) * 1.15))
+        ax.set_xlim(0, max(longest / scale, 1e-9))
+        if index % 2 == 0:
+            ax.set_ylabel("Response time (ms)", fontsize=10)
+        if index >= len(panels) - 2:
+            ax.set_xlabel(f"Time since start ({unit})", fontsize=10)
+            ax.xaxis.set_tick_params(labelbottom=True)
+    if not panels:
+        _no_data(axes.flat[0], "No requests were recorded")
+        axes.flat[0].set_visible(True)
+    first = axes.flat[0]
+    handles = [line for line in first.get_lines() if not str(line.get_label()).startswith("_")]
+    if handles:
+        figure.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(0.005, 1 - 0.45 / height),
+            ncols=len(handles),
+            fontsize=10,
+            frameon=False,
+        )
+    footer = "; ".join(t for t in (note, _bucket_note(bucket, "maximum")) if t)
+    if footer:
+        figure.text(0.995, 0.005, footer, ha="right", va="bottom", fontsize=9, color="#555555")
+    return figure
+
+
+def _shorten(label: str, limit: int = 48) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
 def failures_chart(series: pd.DataFrame) -> Figure:

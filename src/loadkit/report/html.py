@@ -44,6 +44,8 @@ from loadkit.report.console import (
 from loadkit.run_folder import RunFolder
 from loadkit.summary_types import RequestRow, Summary, TransactionRow
 
+LOCUST_TIMES_CHART = "response_times_locust"
+"""The response times chart drawn from Locust's history when histograms.json is missing."""
 CHART_CAPTIONS: dict[str, tuple[str, str]] = {
     "users_throughput": (
         "Users and throughput over time",
@@ -51,7 +53,19 @@ CHART_CAPTIONS: dict[str, tuple[str, str]] = {
     ),
     "response_times": (
         "Response times over time",
-        "p50, p95 and p99 of all requests, as Locust computes them over about the last 10 s.",
+        "Each second's own p50, p95 and p99 of all requests completed in it (loadkit's "
+        "histograms, within 0.25 %), so a spike shows in the second it happened; when starts "
+        "are scheduled, the corrected times are dashed beside the service times.",
+    ),
+    LOCUST_TIMES_CHART: (
+        "Response times over time",
+        "p50, p95 and p99 of all requests as Locust computes them, over about the last 10 s "
+        "(loadkit's own per-second histograms were missing): a spike shows for ten seconds.",
+    ),
+    "response_times_by_request": (
+        "Response times over time, per request",
+        "The same for each of the requests made most often, each on its own time scale: "
+        "which request a spike came from (the others are in the Requests table).",
     ),
     "failures": ("Failures over time", "Failed requests per second."),
     "arrivals": (

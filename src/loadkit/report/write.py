@@ -2,8 +2,9 @@
 the files they are made from.
 
 `write_report` only reads the run folder (summary.json, locust_stats_history.csv,
-locust_final.json) and never fails because one of them is missing, empty or cut short: an
-aborted run with no requests still gets a report that says so. What could not be drawn is named
+locust_final.json, histograms.json, histograms-corrected.json) and never fails because one of
+them is missing, empty or cut short: an aborted run with no requests still gets a report that
+says so. What could not be drawn is named
 in the report instead.
 """
 
@@ -20,9 +21,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from loadkit.exit_codes import Verdict
+from loadkit.histogram import RunHistograms, load_histograms
 from loadkit.report import charts
 from loadkit.report.capacity_view import CapacityReportLike, has_capacity_charts
-from loadkit.report.html import CHART_CAPTIONS, RUN_FILES, render_html
+from loadkit.report.html import CHART_CAPTIONS, LOCUST_TIMES_CHART, RUN_FILES, render_html
 from loadkit.report.junit import render_junit
 from loadkit.run_folder import RunFolder, write_atomic
 from loadkit.summary_types import Summary
@@ -40,6 +42,8 @@ CHARTS_DIR = RunFolder.CHARTS_DIR
 SUMMARY_JSON = RunFolder.SUMMARY_JSON
 HISTORY_CSV = RunFolder.HISTORY_CSV
 FINAL_JSON = RunFolder.FINAL_STATS
+HISTOGRAMS_JSON = RunFolder.HISTOGRAMS
+CORRECTED_JSON = RunFolder.CORRECTED_HISTOGRAMS
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,10 @@ def write_report(
     summary = load_summary(folder, notes)
     final_parts = _final_parts(folder, notes, final)
     final = final_parts.final
-    series = charts.time_series(load_history(folder, notes), final_parts.counts)
+    history = load_history(folder, notes)
+    times = _histogram_parts(folder, notes)
+    series = charts.time_series(history, final_parts.counts, times.overall, times.corrected)
+    per_request = times.per_request(_first_second(history, final_parts.counts, times))
     if len(series) < 2:
         notes.append("Less than two seconds were recorded: no charts over time.")
     histogram = final_parts.histogram
@@ -81,6 +88,18 @@ def write_report(
         slo_p95_ms = slo_from_thresholds(summary)
 
     figures = build_figures(summary, series, histogram, capacity, slo_p95_ms, notes)
+    if times.overall is None and "response_times" in figures:  # named for what it shows
+        figures[LOCUST_TIMES_CHART] = figures.pop("response_times")
+        if not (folder / HISTOGRAMS_JSON).exists():
+            notes.append(HISTOGRAMS_MISSING)
+    if len(series) >= 2 and per_request:
+        more = times.request_count - len(per_request)
+        drill_down = {
+            "response_times_by_request": lambda: charts.response_times_by_request_chart(
+                per_request, more=more
+            )
+        }
+        figures.update(_draw(drill_down, notes))
     if summary.get("transactions"):
         counts = charts.per_second_counts(final, transactions=True)
         figures.update(_draw({"transactions": lambda: charts.transactions_chart(counts)}, notes))
@@ -202,6 +221,72 @@ def _final_parts(
     except (OSError, UnicodeDecodeError, ValueError, TypeError, AttributeError) as error:
         notes.append(f"{FINAL_JSON} could not be read ({_first_line(error)}).")
     return _FinalParts({}, charts.per_second_counts({}), {})
+
+
+@dataclass(frozen=True)
+class _HistogramParts:
+    """What the charts take from histograms.json (and histograms-corrected.json): each
+    second's percentiles overall, and the histograms for the per-request ones."""
+
+    service: RunHistograms | None = None
+    corrected_histograms: RunHistograms | None = None
+    overall: pd.DataFrame | None = None
+    corrected: pd.DataFrame | None = None
+
+    @property
+    def request_count(self) -> int:
+        """How many different requests (method, name) were made."""
+        return len(charts.top_requests(self.service, None)) if self.service else 0
+
+    def per_request(self, origin: float | None) -> dict[str, pd.DataFrame]:
+        """The requests made most often, each second's percentiles, on the run's time axis."""
+        if self.service is None or self.overall is None:
+            return {}
+        shown = charts.top_requests(self.service)
+        return charts.per_request_series(
+            self.service, shown, self.corrected_histograms, origin=origin
+        )
+
+
+def _histogram_parts(folder: Path, notes: list[str]) -> _HistogramParts:
+    """Per-second percentiles from the fine histograms; without them (an older run folder, a
+    run that died before writing them) the charts fall back on Locust's 10-second windows,
+    and a note says so."""
+    service = _read_histograms(folder / HISTOGRAMS_JSON, notes)
+    if service is None:
+        return _HistogramParts()
+    corrected = _read_histograms(folder / CORRECTED_JSON, notes)
+    overall = charts.request_times(service)
+    if overall.empty:
+        return _HistogramParts()
+    fixed = charts.request_times(corrected) if corrected is not None else None
+    return _HistogramParts(service, corrected, overall, fixed)
+
+
+def _first_second(
+    history: pd.DataFrame, counts: pd.DataFrame, times: _HistogramParts
+) -> float | None:
+    """The first second of the run's time series (`charts.time_series` counts from it)."""
+    frames = [history, counts, times.overall, times.corrected]
+    firsts = [float(f["timestamp"].min()) for f in frames if f is not None and not f.empty]
+    return min(firsts) if firsts else None
+
+
+HISTOGRAMS_MISSING = (
+    f"{HISTOGRAMS_JSON} is missing: response times over time are Locust's, over about the "
+    "last 10 s, and there is no chart per request."
+)
+
+
+def _read_histograms(path: Path, notes: list[str]) -> RunHistograms | None:
+    """None when missing (said where it matters: `HISTOGRAMS_MISSING`) or unreadable (said)."""
+    try:
+        return load_histograms(path)
+    except FileNotFoundError:
+        pass
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+        notes.append(f"{path.name} could not be read ({_first_line(error)}).")
+    return None
 
 
 def slo_from_thresholds(summary: Summary) -> float | None:
