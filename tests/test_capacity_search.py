@@ -1,0 +1,140 @@
+"""The capacity search's decisions on synthetic step results (fast tier)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from loadkit.capacity_search import (
+    Outcome,
+    Phase,
+    Search,
+    SearchPolicy,
+    SearchResult,
+    StepResult,
+    repeatability,
+)
+
+
+def simulate(
+    policy: SearchPolicy,
+    holds: Callable[[float, Phase], bool],
+    cpu: Callable[[float], float] = lambda rate: 20.0,
+    max_steps: int = 60,
+) -> SearchResult:
+    search = Search(policy)
+    for _ in range(max_steps):
+        step = search.next_step()
+        if step is None:
+            return search.result()
+        assert policy.min_rate <= step.rate <= policy.max_rate
+        search.record(
+            StepResult(
+                step.phase,
+                step.rate,
+                holds(step.rate, step.phase),
+                generator_cpu_pct=cpu(step.rate),
+            )
+        )
+    raise AssertionError(f"no end after {max_steps} steps: {search.steps}")
+
+
+@pytest.mark.parametrize("capacity", [7.3, 81.0, 400.0, 381.0, 2900.0])
+def test_the_bracket_holds_the_capacity_within_the_precision(capacity: float) -> None:
+    policy = SearchPolicy(start_rate=10, max_rate=5000, precision=0.05)
+    result = simulate(policy, lambda rate, phase: rate <= capacity)
+    assert result.outcome is Outcome.FOUND and result.confirmed
+    assert result.sustained is not None and result.breaking is not None
+    assert result.sustained.rate <= capacity < result.breaking.rate
+    assert result.breaking.rate / result.sustained.rate - 1 <= 0.05 + 1e-9
+    assert capacity * 0.95 <= result.sustained.rate
+    phases = [s.phase for s in result.steps]
+    assert phases[-2:] == [Phase.CONFIRM, Phase.ABOVE]
+    assert phases[0] is Phase.RAMP and Phase.BISECT in phases
+
+
+def test_ramp_stops_at_the_first_breach_and_clamps_to_max_rate() -> None:
+    result = simulate(SearchPolicy(start_rate=50, max_rate=300), lambda rate, phase: True)
+    assert result.outcome is Outcome.NOT_REACHED
+    assert [s.rate for s in result.steps] == [50, 100, 200, 300]
+    assert result.sustained is not None and result.sustained.rate == 300
+    assert result.breaking is None
+
+
+def test_a_first_step_that_breaks_ramps_down() -> None:
+    result = simulate(SearchPolicy(start_rate=100, precision=0.05), lambda rate, phase: rate <= 20)
+    rates = [s.rate for s in result.steps]
+    assert rates[:4] == [100, 50, 25, 12.5]
+    assert result.outcome is Outcome.FOUND
+    assert result.sustained is not None and 19 <= result.sustained.rate <= 20
+
+
+def test_breaks_at_the_lowest_rate() -> None:
+    result = simulate(SearchPolicy(start_rate=4, min_rate=1), lambda rate, phase: False)
+    assert result.outcome is Outcome.BREAKS_AT_LOWEST
+    assert result.sustained is None and [s.rate for s in result.steps] == [4, 2, 1]
+
+
+def test_a_breach_with_the_generator_saturated_is_generator_limited() -> None:
+    result = simulate(
+        SearchPolicy(start_rate=100),
+        lambda rate, phase: rate < 300,
+        cpu=lambda rate: 95.0 if rate >= 300 else 50.0,
+    )
+    assert result.outcome is Outcome.GENERATOR_LIMITED
+    assert result.breaking is not None and result.breaking.generator_limited
+
+
+def test_a_confirmation_that_breaks_moves_the_bracket_down() -> None:
+    # Short steps hold up to 100/s, but a long hold only up to 90/s (a slowly filling queue).
+    def holds(rate: float, phase: Phase) -> bool:
+        return rate <= (90 if phase is Phase.CONFIRM else 100)
+
+    result = simulate(SearchPolicy(start_rate=10, precision=0.05), holds)
+    assert result.outcome is Outcome.FOUND
+    assert result.sustained is not None and result.sustained.phase is Phase.CONFIRM
+    assert 85.5 <= result.sustained.rate <= 90
+    assert [s.phase for s in result.steps].count(Phase.CONFIRM) >= 2
+
+
+def test_an_upper_step_that_holds_moves_the_bracket_up() -> None:
+    # The first breach at 160/s was noise: later steps hold up to 170.
+    seen: set[float] = set()
+
+    def holds(rate: float, phase: Phase) -> bool:
+        first = rate not in seen
+        seen.add(rate)
+        return rate <= 170 and not (rate == 160 and first)
+
+    result = simulate(SearchPolicy(start_rate=10, precision=0.05), holds)
+    assert result.outcome is Outcome.FOUND
+    assert result.sustained is not None and result.breaking is not None
+    assert result.sustained.rate <= 170 < result.breaking.rate
+
+
+def test_confirmations_that_keep_failing_end_unstable() -> None:
+    def holds(rate: float, phase: Phase) -> bool:
+        return phase is not Phase.CONFIRM and rate <= 100
+
+    result = simulate(SearchPolicy(start_rate=10, max_confirmations=2), holds)
+    assert result.outcome is Outcome.UNSTABLE and not result.confirmed
+
+
+def test_stopping_early_keeps_what_was_found() -> None:
+    search = Search(SearchPolicy(start_rate=10))
+    for holds in (True, True, False):
+        step = search.next_step()
+        assert step is not None
+        search.record(StepResult(step.phase, step.rate, holds))
+    result = search.stop("the time budget ran out")
+    assert result.outcome is Outcome.INCOMPLETE and result.note == "the time budget ran out"
+    assert result.sustained is not None and result.sustained.rate == 20
+    assert result.breaking is not None and result.breaking.rate == 40
+
+
+def test_policy_checks_and_repeatability() -> None:
+    with pytest.raises(ValueError, match="--max-rate"):
+        SearchPolicy(start_rate=100, max_rate=50).check()
+    assert repeatability([100.0]) is None
+    assert repeatability([96.0, 104.0]) == pytest.approx(0.04)
