@@ -308,8 +308,9 @@ def test_a_closed_scenario_runs_as_an_open_model_from_the_command_line() -> None
     assert [(s.rate, s.duration_s) for s in settings.arrivals.stages] == [(20.0, 10.0)]
     assert settings.users == settings.arrivals.max_concurrency == 6  # its users: the pool
     assert settings.spawn_rate >= 60  # the pool starts at once, not at the scenario's 1/s
-    source = compile_scenario(scenario, arrivals=settings.arrivals)
+    source = compile_scenario(scenario, stages=settings.stages, arrivals=settings.arrivals)
     assert "Arrivals(" in source and "constant(2" not in source  # arrivals replace think time
+    assert "LoadTestShape" in source  # the pool and the run's length: Locust's -u/-t are unset
     pooled = RunSettings.resolve(scenario, arrival_rate=20.0, max_concurrency=40)
     assert pooled.users == 40 and pooled.duration_s == 30
 

@@ -311,8 +311,7 @@ def _round_rate(rate: float) -> float:
     """A rate as people write it: 3 significant digits (e.g. 412.5 → 413, 0.625 → 0.625)."""
     if rate <= 0:
         return rate
-    digits = 3 - int(math.floor(math.log10(rate))) - 1
-    return round(rate, max(digits, 0)) if digits > 0 else float(round(rate, digits))
+    return float(round(rate, 2 - math.floor(math.log10(rate))))
 
 
 def repeatability(rates: Sequence[float]) -> float | None:
