@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
+from conftest import CliResult, run_loadkit
 
 from loadkit.capacity_search import (
     Outcome,
@@ -15,6 +20,7 @@ from loadkit.capacity_search import (
     StepResult,
     repeatability,
 )
+from loadkit.exit_codes import ExitStatus
 
 
 def simulate(
@@ -138,3 +144,80 @@ def test_policy_checks_and_repeatability() -> None:
         SearchPolicy(start_rate=100, max_rate=50).check()
     assert repeatability([100.0]) is None
     assert repeatability([96.0, 104.0]) == pytest.approx(0.04)
+
+
+# -- end to end: the bundled target with a capacity known by construction --------------------
+
+SLOTS, SERVICE_MS = 8, 20  # 8 requests at a time, 20 ms each: at most 400 req/s
+BY_CONSTRUCTION = SLOTS * 1000 / SERVICE_MS
+
+
+def capacity_search(tmp_path: Path, host: str, *args: str) -> tuple[CliResult, dict[str, Any]]:
+    path = tmp_path / "work.yaml"
+    path.write_text(
+        "name: work\nhost: http://127.0.0.1:1\nload: {users: 1, spawn_rate: 1, duration: 5s}\n"
+        "users:\n  - name: u\n    tasks:\n      - request: {url: /api/work}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "search"
+    result = run_loadkit(
+        "capacity", str(path), "--host", host, "--slo", "p95 < 100ms", "--step", "4s",
+        "--confirm", "8s", "--out", str(out), *args, timeout=240,
+    )  # fmt: skip
+    assert "Traceback" not in result.stderr and "Warning" not in result.stderr, result.stderr
+    return result, json.loads((out / "capacity.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.e2e
+def test_the_search_brackets_a_known_capacity(target_factory: Any, tmp_path: Path) -> None:
+    target = target_factory("--max-concurrency", str(SLOTS), "--service-ms", str(SERVICE_MS))
+    result, found = capacity_search(
+        tmp_path, target.url, "--start-rate", "100/s", "--forecast", "1000/s", "--headroom", "20%"
+    )
+    assert result.returncode == ExitStatus.PASS, result
+    assert found["outcome"] == "found" and found["confirmed"], found
+    sustained, breaking = found["sustained_rate"], found["breaking_rate"]
+    # The true capacity: 400 req/s by construction, less the target's own overhead per
+    # request, which the saturated throughput of the breaking step measures.
+    saturated = found["breaking"]["requests_per_s"]
+    assert saturated <= BY_CONSTRUCTION
+    assert 0.95 * saturated <= sustained <= saturated * 1.01, found
+    assert sustained >= 0.85 * BY_CONSTRUCTION  # the overhead is a few %, plus a busy machine
+    assert breaking > sustained and breaking / sustained - 1 <= 0.05 + 1e-9
+    assert found["sustained"]["phase"] == "confirm" and found["sustained"]["steady_s"] >= 4
+    assert found["plan"]["instances_needed"] == math.ceil(1200 / sustained)
+    steps = found["searches"][0]
+    assert [s["phase"] for s in steps][-2:] == ["confirm", "above"]
+    assert all(s["requests"] >= 100 for s in steps if s["holds"])
+    assert f"Sustains {sustained:g} arrivals/s" in result.stdout
+    assert "instances of what was tested" in result.stdout
+
+
+@pytest.mark.e2e
+def test_the_search_says_not_reached_below_capacity(target_factory: Any, tmp_path: Path) -> None:
+    target = target_factory("--max-concurrency", str(SLOTS), "--service-ms", str(SERVICE_MS))
+    result, found = capacity_search(
+        tmp_path, target.url, "--start-rate", "80/s", "--max-rate", "150/s"
+    )
+    assert result.returncode == ExitStatus.PASS, result
+    assert found["outcome"] == "not reached" and found["breaking_rate"] is None, found
+    assert found["sustained_rate"] == 150
+    assert [s["rate"] for s in found["searches"][0]] == [80, 150]
+    assert (
+        "Not reached: the SLO (p95 < 100ms) held up to --max-rate, 150 arrivals/s" in result.stdout
+    )
+
+
+def test_bad_slo_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\nhost: http://127.0.0.1:1\nload: {users: 1, spawn_rate: 1, duration: 5s}\n"
+        "users:\n  - name: u\n    tasks:\n      - request: {url: /}\n",
+        encoding="utf-8",
+    )
+    result = run_loadkit("capacity", str(path), "--slo", "p95 < fast", "--out", str(tmp_path / "o"))
+    assert result.returncode == ExitStatus.INVALID_INPUT, result
+    assert result.stderr.startswith("loadkit: error: --slo:") and "Traceback" not in result.stderr
+    result = run_loadkit("capacity", str(path), "--out", str(tmp_path / "o2"))
+    assert result.returncode == ExitStatus.INVALID_INPUT, result
+    assert "has no thresholds to hold; give one with --slo" in result.stderr
