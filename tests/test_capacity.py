@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -337,3 +338,20 @@ def test_the_kept_real_run() -> None:
         "Capacity: about 78 req/s (the highest throughput measured); saturates at 4 users"
         " (USL fit R²=0.95)."
     )
+
+
+def test_a_run_saturated_at_its_first_level_says_so(tmp_path: Path) -> None:
+    # Throughput peaks at 1 user and falls while the time per request grows: saturation, even
+    # though no scalability curve fits (the trial that printed "insufficient data").
+    steps = [(n, 6, 80 - 2 * n, 12.0 * n) for n in (1, 4, 7, 10, 13, 16, 19, 22)]
+    report = analyze_capacity(write_run(tmp_path, steps))
+    assert report.insufficient is None and report.saturated_at_lowest
+    assert report.capacity_rps == pytest.approx(78, abs=1)
+    assert report.headline().startswith("Saturated at or below 1 user: 78 req/s")
+
+
+def test_the_usl_curve_at_zero_users_is_zero_without_a_numpy_warning() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning fails the test
+        values = usl_scaling([0.0, 1.0, 2.0], 1.0, 0.0)
+    assert values.tolist() == [0.0, 1.0, 1.0]
