@@ -67,9 +67,11 @@ CHART_CAPTIONS: dict[str, tuple[str, str]] = {
         "How many requests took how long over the whole run; the lines mark the percentiles.",
     ),
     "capacity_throughput": (
-        "Throughput vs users",
-        "Throughput at each load level, the Universal Scalability Law fitted to it (dotted where"
-        " it extrapolates beyond the tested users) and the saturation point.",
+        "Throughput vs load",
+        "Throughput at each load level (req/s, or txn/s when the flow has transactions, as the"
+        " axis says) and the saturation point; for users (a closed model) also the Universal"
+        " Scalability Law fitted to it, dotted where it extrapolates (an open model's levels are"
+        " by offered arrival rate, with no curve: none is fitted).",
     ),
     "capacity_latency": (
         "Response time vs users",
