@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CliResult, run_loadkit
+from conftest import REPO, CliResult, run_loadkit
 
 from loadkit.capacity_search import (
     Outcome,
@@ -221,3 +221,76 @@ def test_bad_slo_is_a_one_line_error(tmp_path: Path) -> None:
     result = run_loadkit("capacity", str(path), "--out", str(tmp_path / "o2"))
     assert result.returncode == ExitStatus.INVALID_INPUT, result
     assert "has no thresholds to hold; give one with --slo" in result.stderr
+
+
+BURN = """\
+import time
+
+
+def burn(user):
+    user.client.get("/health")
+    end = time.perf_counter() + 0.01
+    while time.perf_counter() < end:  # 10 ms of the load generator's own CPU per iteration
+        pass
+"""
+
+
+@pytest.mark.e2e
+def test_a_generator_that_runs_out_of_cpu_gives_no_capacity(target: Any, tmp_path: Path) -> None:
+    (tmp_path / "burn.py").write_text(BURN, encoding="utf-8")
+    path = tmp_path / "burn.yaml"
+    path.write_text(
+        f"name: burn\nhost: {target.url}\nload: {{users: 1, spawn_rate: 1, duration: 5s}}\n"
+        "users:\n  - name: u\n    tasks:\n      - python: burn:burn\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "search"
+    result = run_loadkit(
+        "capacity", str(path), "--slo", "p95 < 100ms", "--start-rate", "40/s", "--step", "4s",
+        "--confirm", "6s", "--out", str(out), timeout=240,
+    )  # fmt: skip
+    assert result.returncode == ExitStatus.THRESHOLDS_FAILED, result
+    found = json.loads((out / "capacity.json").read_text(encoding="utf-8"))
+    assert found["outcome"] == "generator-limited", found
+    assert found["breaking"]["generator_cpu_pct"] > 90
+    assert "Generator-limited: no capacity figure" in result.stdout
+    assert "add --processes (one per core) or workers" in result.stdout
+
+
+@pytest.mark.e2e
+def test_ctrl_c_ends_the_search_with_what_was_found(target: Any, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        f"name: s\nhost: {target.url}\nload: {{users: 1, spawn_rate: 1, duration: 5s}}\n"
+        "users:\n  - name: u\n    tasks:\n      - request: {url: /health}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "search"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOADKIT_")}
+    env["PYTHONPATH"] = str(REPO / "src")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loadkit", "capacity", str(path), "--slo", "p95 < 1s",
+         "--start-rate", "20/s", "--step", "5s", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not list(out.glob("steps/02-*")) and time.monotonic() < deadline:
+            time.sleep(0.2)  # the first step is done, the second has begun
+        time.sleep(1.0)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == ExitStatus.ABORTED, (stdout, stderr)
+    assert "Traceback" not in stderr
+    found = json.loads((out / "capacity.json").read_text(encoding="utf-8"))
+    assert found["outcome"] == "incomplete" and found["note"] == "interrupted (Ctrl-C)"
+    assert found["sustained_rate"] == 20  # the first step held: what was found so far
+    assert "Incomplete: interrupted (Ctrl-C)" in stdout

@@ -28,11 +28,15 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import FrameType
 from typing import Any, TextIO
 
 from loadkit import formatting
@@ -286,6 +290,7 @@ def _spread(corrected: RunHistograms, start: int, end: int) -> float | None:
 
 # -- the search, step by step ---------------------------------------------------------------
 
+INTERRUPTED = "interrupted (Ctrl-C)"
 STEP_OVERHEAD_S = 3.0
 """What a step costs beyond its seconds (Locust's start and stop, the step's report): the
 budget keeps this much in hand per step."""
@@ -321,21 +326,61 @@ def run_search(
 ) -> SearchResult:
     """One search (`capacity_search.Search`), each step a run folder under ``folder/steps``.
     Ends early, with what was found so far, when the budget would be passed or on Ctrl-C."""
-    from loadkit.runner import LoadOverrides, plan_run, run_locust  # the CLI's process only
     from loadkit.summary import apdex_targets
 
     search = Search(policy)
     scenario = setup.scenario
     judge = StepJudge(setup.slo, apdex_targets(scenario), user_class_names(scenario))
+    with _interruptible() as interrupted:
+        return _search(
+            setup, search, judge, folder, interrupted, on_start, on_progress, on_done, clock
+        )
+
+
+@contextmanager
+def _interruptible() -> Iterator[threading.Event]:
+    """Ctrl-C (or SIGTERM) between steps ends the search with what it found so far, as one
+    during a step does (`runner` stops that step's Locust gracefully)."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        interrupted.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield interrupted
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _search(
+    setup: SearchSetup,
+    search: Search,
+    judge: StepJudge,
+    folder: Path,
+    interrupted: threading.Event,
+    on_start: StepStarted | None,
+    on_progress: Callable[[dict[str, Any]], None] | None,
+    on_done: StepDone | None,
+    clock: Callable[[], float],
+) -> SearchResult:
+    from loadkit.runner import LoadOverrides, plan_run, run_locust  # the CLI's process only
+
+    scenario = setup.scenario
     begun = clock()
     number = 0
     while (step := search.next_step()) is not None:
+        if interrupted.is_set():
+            return search.stop(INTERRUPTED)
         seconds = step_seconds(step)
         left = setup.budget_s - (clock() - begun)
         if seconds + STEP_OVERHEAD_S > left:
             return search.stop(
-                "the time budget ran out before the "
-                f"{step.phase} step at {step.rate:g} arrivals/s"
+                f"the time budget ran out before the {step.phase} step at {step.rate:g} arrivals/s"
             )
         number += 1
         if on_start is not None:
@@ -354,7 +399,7 @@ def run_search(
         )
         outcome = run_locust(planned, on_progress=on_progress)
         if outcome.summary["run"]["aborted"]:
-            return search.stop("interrupted (Ctrl-C)")
+            return search.stop(INTERRUPTED)
         result = judge.judge(planned.folder, PlannedStep(step.phase, step.rate, seconds))
         search.record(result)
         if on_done is not None:
@@ -648,7 +693,7 @@ def run_capacity(
     outcome = results[0].outcome
     if outcome in (Outcome.FOUND, Outcome.NOT_REACHED):
         return ExitStatus.PASS
-    if results[0].note.startswith("interrupted"):
+    if results[0].note == INTERRUPTED:
         return ExitStatus.ABORTED
     return ExitStatus.THRESHOLDS_FAILED
 
