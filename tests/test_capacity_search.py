@@ -191,6 +191,7 @@ def test_the_search_brackets_a_known_capacity(target_factory: Any, tmp_path: Pat
     assert all(s["requests"] >= 100 for s in steps if s["holds"])
     assert f"Sustains {sustained:g} arrivals/s" in result.stdout
     assert "instances of what was tested" in result.stdout
+    assert (tmp_path / "search" / "charts" / "capacity-search-latency.png").is_file()
 
 
 @pytest.mark.e2e
@@ -294,3 +295,43 @@ def test_ctrl_c_ends_the_search_with_what_was_found(target: Any, tmp_path: Path)
     assert found["outcome"] == "incomplete" and found["note"] == "interrupted (Ctrl-C)"
     assert found["sustained_rate"] == 20  # the first step held: what was found so far
     assert "Incomplete: interrupted (Ctrl-C)" in stdout
+
+
+def test_the_search_charts_label_what_they_plot(tmp_path: Path) -> None:
+    from loadkit.report.search_charts import (
+        search_latency_chart,
+        search_throughput_chart,
+        write_search_charts,
+    )
+
+    def step(rate: float, holds: bool, p95: float, rps: float) -> dict[str, Any]:
+        return {"rate": rate, "holds": holds, "p95_ms": p95, "requests_per_s": rps,
+                "transactions_per_s": rps / 5}  # fmt: skip
+
+    document = {
+        "sustained_rate": 375.0,
+        "breaking_rate": 388.0,
+        "slo_time_limits_ms": {"p95 < 100ms": 100.0},
+        "searches": [
+            [
+                step(200, True, 23, 200),
+                step(400, False, 301, 368),
+                step(375, True, 24, 375),
+                step(388, False, 161, 376),
+            ]
+        ],
+    }
+    latency = search_latency_chart(document).axes[0]
+    assert latency.get_xlabel() == "Offered load (arrivals/s)"
+    assert latency.get_ylabel() == "Corrected p95 (ms)"
+    labels = [h.get_text() for h in latency.get_legend().get_texts()]
+    assert "SLO p95 < 100ms" in labels and "sustained 375 arrivals/s" in labels
+    assert "breaks at 388 arrivals/s" in labels and "p95, step breaks" in labels
+    throughput = search_throughput_chart(document).axes[0]
+    assert throughput.get_ylabel() == "Throughput (req/s, txn/s)"
+    paths = write_search_charts(document, tmp_path)
+    assert [p.name for p in paths] == [
+        "capacity-search-latency.png",
+        "capacity-search-throughput.png",
+    ]
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in paths)

@@ -467,6 +467,9 @@ def capacity_document(
         "plan": plan,
         "instances": instances,
         "slo": [t.expression for t in setup.slo],
+        "slo_time_limits_ms": {
+            t.expression: t.limit for t in setup.slo if t.metric in TIME_METRICS
+        },
         "max_concurrency": setup.pool,
         "policy": {
             "start_rate": policy.start_rate,
@@ -690,6 +693,12 @@ def run_capacity(
     )
     (folder / CAPACITY_FILE).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     stream.write(final_text(document, results, setup, policy, folder) + "\n")
+    try:
+        from loadkit.report.search_charts import write_search_charts  # matplotlib: at the end
+
+        write_search_charts(document, folder)
+    except Exception as exc:  # the answer is written already; never lose it to a chart
+        stream.write(f"loadkit: warning: the charts could not be drawn: {exc}\n")
     outcome = results[0].outcome
     if outcome in (Outcome.FOUND, Outcome.NOT_REACHED):
         return ExitStatus.PASS
