@@ -8,6 +8,7 @@ import random
 import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -355,3 +356,18 @@ def test_the_usl_curve_at_zero_users_is_zero_without_a_numpy_warning() -> None:
         warnings.simplefilter("error")  # a RuntimeWarning fails the test
         values = usl_scaling([0.0, 1.0, 2.0], 1.0, 0.0)
     assert values.tolist() == [0.0, 1.0, 1.0]
+
+
+def test_a_levels_table_in_txn_per_s_says_its_times_are_the_requests() -> None:
+    from loadkit.report.markdown import _capacity
+
+    level = {"users": 1, "throughput_rps": 16.0, "p50_ms": 10.0, "p95_ms": 20.0,
+             "p99_ms": 30.0, "error_rate": 0.0}  # fmt: skip
+    capacity: Any = {"headline": "h", "levels": [level], "throughput_unit": "txn/s"}
+    header = next(line for line in _capacity(capacity) if line.startswith("| Users"))
+    assert header == (
+        "| Users | Txn/s | request p50 ms | request p95 ms | request p99 ms | request errors | |"
+    )
+    capacity["throughput_unit"] = "req/s"
+    header = next(line for line in _capacity(capacity) if line.startswith("| Users"))
+    assert header == "| Users | Req/s | p50 ms | p95 ms | p99 ms | Errors | |"

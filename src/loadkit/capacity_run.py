@@ -272,7 +272,7 @@ def _cpu_peak(final: Mapping[str, Any], start: int, end: int) -> float | None:
     return max(samples) if samples else None
 
 
-CONFIRM_WINDOW_S = 10
+CONFIRM_WINDOW_S = 5
 
 
 def _spread(corrected: RunHistograms, start: int, end: int) -> float | None:

@@ -396,15 +396,17 @@ def _capacity_levels(capacity: CapacityReportLike) -> str:
     axis = load_axis(capacity)
     arrivals = axis == ARRIVALS_AXIS
     knee = saturation_load(capacity)
+    # With txn/s as the throughput the times and errors are still the requests': say so.
+    of = "request " if _throughput_unit(capacity) == "txn/s" else ""
     headers = [
         ("Arrivals/s" if arrivals else "Users", True),
         ("Requests", True),
         (_throughput_unit(capacity).capitalize(), True),
-        ("p50 ms", True),
-        ("p95 ms", True),
-        ("p99 ms", True),
-        ("Errors", True),
-        ("Apdex", True),
+        (f"{of}p50 ms", True),
+        (f"{of}p95 ms", True),
+        (f"{of}p99 ms", True),
+        (f"{of}errors".capitalize(), True),
+        (f"{of}Apdex", True),
         ("", False),
     ]
     rows = []
