@@ -221,7 +221,12 @@ def test_bad_slo_is_a_one_line_error(tmp_path: Path) -> None:
     assert result.stderr.startswith("loadkit: error: --slo:") and "Traceback" not in result.stderr
     result = run_loadkit("capacity", str(path), "--out", str(tmp_path / "o2"))
     assert result.returncode == ExitStatus.INVALID_INPUT, result
-    assert "has no thresholds to hold; give one with --slo" in result.stderr
+    assert "has no thresholds on times, errors or Apdex to hold; give one with --slo" in (
+        result.stderr
+    )
+    result = run_loadkit("capacity", str(path), "--slo", "rps > 5", "--out", str(tmp_path / "o3"))
+    assert result.returncode == ExitStatus.INVALID_INPUT, result
+    assert "rps is set by the search's load, not a service level" in result.stderr
 
 
 BURN = """\

@@ -60,7 +60,9 @@ from loadkit.run_folder import RunFolder
 from loadkit.scenario import Scenario
 from loadkit.scenario.durations import format_duration
 from loadkit.scenario.thresholds import (
+    COUNT_METRICS,
     OPERATORS,
+    THROUGHPUT_METRICS,
     TIME_METRICS,
     Threshold,
     measure,
@@ -711,21 +713,34 @@ CAPACITY_FILE = "capacity.json"
 
 
 def _slo(texts: Sequence[str], scenario: Scenario, source_file: str) -> tuple[Threshold, ...]:
-    """--slo thresholds (parsed as the scenario's are), else the scenario's own."""
+    """--slo thresholds (parsed as the scenario's are), else the scenario's own that are
+    service levels: a throughput or a count (`rps > 20`, `requests > 100`) is the load the
+    search sets, not something a rate can hold, so the scenario's are left out and --slo's
+    refused."""
     if not texts:
-        if not scenario.thresholds:
+        levels = tuple(t for t in scenario.thresholds if t.metric not in NOT_SERVICE_LEVELS)
+        if not levels:
             raise UsageError(
-                f"{source_file}: the scenario has no thresholds to hold; give one with "
-                "--slo, e.g. --slo 'p95 < 300ms'"
+                f"{source_file}: the scenario has no thresholds on times, errors or Apdex to "
+                "hold; give one with --slo, e.g. --slo 'p95 < 300ms'"
             )
-        return tuple(scenario.thresholds)
+        return levels
     parsed = []
     for text in texts:
         try:
-            parsed.append(parse_threshold(text))
+            threshold = parse_threshold(text)
         except ValueError as exc:
             raise UsageError(f"--slo: {exc}") from None
+        if threshold.metric in NOT_SERVICE_LEVELS:
+            raise UsageError(
+                f"--slo {text!r}: {threshold.metric} is set by the search's load, not a "
+                "service level; give times, error_rate or apdex, e.g. 'p95 < 300ms'"
+            )
+        parsed.append(threshold)
     return tuple(parsed)
+
+
+NOT_SERVICE_LEVELS = THROUGHPUT_METRICS | COUNT_METRICS
 
 
 class _Live:
