@@ -284,7 +284,11 @@ class CapacityReport:
                     f"; the last level meeting the SLO had {rate_text(self.max_rate_within_slo)}"
                     f" / {_rps(self.max_rps_within_slo)} {self.throughput_unit}"
                 )
-        return text + "."
+        # The stages are a grid the user chose: the real limit lies between two of them.
+        return text + f". {BRACKET_HINT}"
+
+
+BRACKET_HINT = "Run `loadkit capacity` for a bracketed figure."
 
 
 def _rps(value: float) -> str:
