@@ -413,9 +413,7 @@ def test_coordinated_omission_is_corrected(target_factory: Any, tmp_path: Path) 
     the stall blocks both, so the arrivals of that second wait. Analytically about 18 % of
     them see more than 100 ms ((1 s - 0.1 s) / 5 s), a little more since the backlog takes
     a while to drain, and p99 is near 1 s; a closed-model measurement sees ~0.4 %."""
-    target = target_factory(
-        "--service-ms", "1.5", "--stall", str(STALL_MS), str(STALL_EVERY_S)
-    )
+    target = target_factory("--service-ms", "1.5", "--stall", str(STALL_MS), str(STALL_EVERY_S))
     result, summary, out = open_run(
         tmp_path,
         target.url,
@@ -656,3 +654,20 @@ def test_live_metrics_of_the_open_model(target_factory: Any, tmp_path: Path) -> 
     requests = summary["totals"]["requests"]
     assert total(last, "loadkit_corrected_response_time_seconds_count") == requests
     assert total(last, "loadkit_response_time_seconds_count") == requests
+
+
+@pytest.mark.e2e
+def test_a_closed_scenario_is_run_at_an_arrival_rate(target: Any, tmp_path: Path) -> None:
+    path = scenario_file(tmp_path, "{users: 3, spawn_rate: 1, duration: 30s}")
+    out = tmp_path / "run"
+    result = run_loadkit(
+        "run", str(path), "--host", target.url, "--arrival-rate", "20/s", "-t", "4s",
+        "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode == ExitStatus.PASS, result
+    assert "20 arrivals/s (constant) on up to 3 users for 4s" in result.stdout
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    arrivals = summary["load"]["arrivals"]
+    assert abs(arrivals["achieved_rate"] - 20) <= 1, arrivals
+    assert arrivals["dropped"] == 0
+    assert (out / "histograms-corrected.json").is_file()  # judged on corrected times
