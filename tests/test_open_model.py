@@ -413,7 +413,9 @@ def test_coordinated_omission_is_corrected(target_factory: Any, tmp_path: Path) 
     the stall blocks both, so the arrivals of that second wait. Analytically about 18 % of
     them see more than 100 ms ((1 s - 0.1 s) / 5 s), a little more since the backlog takes
     a while to drain, and p99 is near 1 s; a closed-model measurement sees ~0.4 %."""
-    target = target_factory("--service-ms", "1.5", "--stall", str(STALL_MS), str(STALL_EVERY_S))
+    target = target_factory(
+        "--service-ms", "1.5", "--stall", str(STALL_MS), str(STALL_EVERY_S)
+    )
     result, summary, out = open_run(
         tmp_path,
         target.url,
