@@ -371,3 +371,24 @@ def test_a_levels_table_in_txn_per_s_says_its_times_are_the_requests() -> None:
     capacity["throughput_unit"] = "req/s"
     header = next(line for line in _capacity(capacity) if line.startswith("| Users"))
     assert header == "| Users | Req/s | p50 ms | p95 ms | p99 ms | Errors | |"
+
+
+@pytest.mark.e2e
+def test_a_ramp_saturated_at_one_user(target_factory: Any, tmp_path: Path) -> None:
+    # One request at a time, 20 ms each: saturated from the first user on (such a run once
+    # printed "insufficient data" and a numpy RuntimeWarning).
+    from conftest import run_loadkit
+
+    target = target_factory("--max-concurrency", "1", "--service-ms", "20")
+    path = tmp_path / "ramp.yaml"
+    path.write_text(
+        f"name: ramp\nhost: {target.url}\n"
+        "load: {step: {start: 1, step: 3, every: 4s, until: 7, spawn_rate: 50}}\n"
+        "users:\n  - name: u\n    tasks:\n      - request: {url: /api/work}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "run"
+    result = run_loadkit("run", str(path), "--out", str(out))
+    assert "RuntimeWarning" not in result.stderr and "Traceback" not in result.stderr, result
+    assert "Insufficient data" not in result.stdout, result.stdout
+    assert re.search(r"[Ss]aturate[sd] at (or below )?1 user", result.stdout), result.stdout
