@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 import random
 import re
+import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -337,3 +339,56 @@ def test_the_kept_real_run() -> None:
         "Capacity: about 78 req/s (the highest throughput measured); saturates at 4 users"
         " (USL fit R²=0.95)."
     )
+
+
+def test_a_run_saturated_at_its_first_level_says_so(tmp_path: Path) -> None:
+    # Throughput peaks at 1 user and falls while the time per request grows: saturation, even
+    # though no scalability curve fits (the trial that printed "insufficient data").
+    steps = [(n, 6, 80 - 2 * n, 12.0 * n) for n in (1, 4, 7, 10, 13, 16, 19, 22)]
+    report = analyze_capacity(write_run(tmp_path, steps))
+    assert report.insufficient is None and report.saturated_at_lowest
+    assert report.capacity_rps == pytest.approx(78, abs=1)
+    assert report.headline().startswith("Saturated at or below 1 user: 78 req/s")
+
+
+def test_the_usl_curve_at_zero_users_is_zero_without_a_numpy_warning() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning fails the test
+        values = usl_scaling([0.0, 1.0, 2.0], 1.0, 0.0)
+    assert values.tolist() == [0.0, 1.0, 1.0]
+
+
+def test_a_levels_table_in_txn_per_s_says_its_times_are_the_requests() -> None:
+    from loadkit.report.markdown import _capacity
+
+    level = {"users": 1, "throughput_rps": 16.0, "p50_ms": 10.0, "p95_ms": 20.0,
+             "p99_ms": 30.0, "error_rate": 0.0}  # fmt: skip
+    capacity: Any = {"headline": "h", "levels": [level], "throughput_unit": "txn/s"}
+    header = next(line for line in _capacity(capacity) if line.startswith("| Users"))
+    assert header == (
+        "| Users | Txn/s | request p50 ms | request p95 ms | request p99 ms | request errors | |"
+    )
+    capacity["throughput_unit"] = "req/s"
+    header = next(line for line in _capacity(capacity) if line.startswith("| Users"))
+    assert header == "| Users | Req/s | p50 ms | p95 ms | p99 ms | Errors | |"
+
+
+@pytest.mark.e2e
+def test_a_ramp_saturated_at_one_user(target_factory: Any, tmp_path: Path) -> None:
+    # One request at a time, 20 ms each: saturated from the first user on (such a run once
+    # printed "insufficient data" and a numpy RuntimeWarning).
+    from conftest import run_loadkit
+
+    target = target_factory("--max-concurrency", "1", "--service-ms", "20")
+    path = tmp_path / "ramp.yaml"
+    path.write_text(
+        f"name: ramp\nhost: {target.url}\n"
+        "load: {step: {start: 1, step: 3, every: 4s, until: 7, spawn_rate: 50}}\n"
+        "users:\n  - name: u\n    tasks:\n      - request: {url: /api/work}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "run"
+    result = run_loadkit("run", str(path), "--out", str(out))
+    assert "RuntimeWarning" not in result.stderr and "Traceback" not in result.stderr, result
+    assert "Insufficient data" not in result.stdout, result.stdout
+    assert re.search(r"[Ss]aturate[sd] at (or below )?1 user", result.stdout), result.stdout

@@ -117,6 +117,7 @@ def test_the_knee_is_an_arrival_rate(tmp_path: Path) -> None:
     assert report.headline() == (
         "Capacity: about 60 req/s (the highest throughput measured); saturates at"
         " 60 arrivals/s; the last level meeting the SLO had 60 arrivals/s / 60 req/s."
+        " Run `loadkit capacity` for a bracketed figure."
     )
     # The one rule, on the load axis: the same levels by users would give the same knee.
     pooled = [lv for lv in report.levels]
@@ -137,7 +138,8 @@ def test_service_times_alone_hide_the_saturation(tmp_path: Path) -> None:
     assert report.insufficient is None and report.knee_rate is None
     assert report.headline() == (
         "Capacity: at least 60 req/s (the highest throughput measured); no saturation up to"
-        " the highest tested level, 100 arrivals/s."
+        " the highest tested level, 100 arrivals/s. Run `loadkit capacity` for a bracketed"
+        " figure."
     )
 
 

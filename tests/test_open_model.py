@@ -19,9 +19,10 @@ import pytest
 from conftest import run_loadkit
 
 from loadkit import runtime_source
+from loadkit.compiler import compile_scenario
 from loadkit.exit_codes import ExitStatus
 from loadkit.histogram import load_histograms
-from loadkit.scenario import ScenarioError, load_scenario
+from loadkit.scenario import Scenario, ScenarioError, load_scenario
 from loadkit.scenario.shapes import parse_rate, pool_sizes
 from loadkit.scenario.thresholds import parse_threshold
 from loadkit.settings import RunSettings
@@ -314,9 +315,33 @@ def test_cli_refuses_closed_overrides_on_an_open_model(tmp_path: Path) -> None:
     assert result.returncode == ExitStatus.INVALID_INPUT, result
     assert "use --arrival-rate, --max-concurrency and --duration" in result.stderr
     closed = scenario_file(tmp_path, "{users: 1, spawn_rate: 1, duration: 2s}")
-    result = run_loadkit("run", str(closed), "--arrival-rate", "5/s", "--out", str(tmp_path / "o2"))
+    result = run_loadkit(
+        "run", str(closed), "--max-concurrency", "5", "--out", str(tmp_path / "o2")
+    )
     assert result.returncode == ExitStatus.INVALID_INPUT, result
-    assert "need a scenario whose load is arrival rates" in result.stderr
+    assert "--max-concurrency sets the open model's pool: give --arrival-rate too" in result.stderr
+
+
+def test_a_closed_scenario_runs_as_an_open_model_from_the_command_line() -> None:
+    scenario = Scenario.model_validate(
+        {
+            "name": "closed",
+            "host": "http://127.0.0.1:1",
+            "load": {"users": 6, "spawn_rate": 1, "duration": "30s"},
+            "defaults": {"think_time": {"constant": 2}},
+            "users": [{"name": "u", "tasks": [{"request": {"url": "/"}}]}],
+        }
+    )
+    settings = RunSettings.resolve(scenario, arrival_rate=20.0, duration_s=10)
+    assert settings.arrivals is not None
+    assert [(s.rate, s.duration_s) for s in settings.arrivals.stages] == [(20.0, 10.0)]
+    assert settings.users == settings.arrivals.max_concurrency == 6  # its users: the pool
+    assert settings.spawn_rate >= 60  # the pool starts at once, not at the scenario's 1/s
+    source = compile_scenario(scenario, stages=settings.stages, arrivals=settings.arrivals)
+    assert "Arrivals(" in source and "constant(2" not in source  # arrivals replace think time
+    assert "LoadTestShape" in source  # the pool and the run's length: Locust's -u/-t are unset
+    pooled = RunSettings.resolve(scenario, arrival_rate=20.0, max_concurrency=40)
+    assert pooled.users == 40 and pooled.duration_s == 30
 
 
 # -- end to end -----------------------------------------------------------------------------
@@ -700,3 +725,20 @@ def test_live_metrics_of_the_open_model(target_factory: Any, tmp_path: Path) -> 
     requests = summary["totals"]["requests"]
     assert total(last, "loadkit_corrected_response_time_seconds_count") == requests
     assert total(last, "loadkit_response_time_seconds_count") == requests
+
+
+@pytest.mark.e2e
+def test_a_closed_scenario_is_run_at_an_arrival_rate(target: Any, tmp_path: Path) -> None:
+    path = scenario_file(tmp_path, "{users: 3, spawn_rate: 1, duration: 30s}")
+    out = tmp_path / "run"
+    result = run_loadkit(
+        "run", str(path), "--host", target.url, "--arrival-rate", "20/s", "-t", "4s",
+        "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode == ExitStatus.PASS, result
+    assert "20 arrivals/s (constant) on up to 3 users for 4s" in result.stdout
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    arrivals = summary["load"]["arrivals"]
+    assert abs(arrivals["achieved_rate"] - 20) <= 1, arrivals
+    assert arrivals["dropped"] == 0
+    assert (out / "histograms-corrected.json").is_file()  # judged on corrected times

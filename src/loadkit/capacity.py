@@ -168,8 +168,11 @@ def usl_scaling(
     n = np.asarray(users, dtype=float)
     s = np.asarray(sigma, dtype=float)
     k = np.asarray(kappa, dtype=float)
-    result: npt.NDArray[np.float64] = n / (1 + s * (n - 1) + k * n * (n - 1))
-    return result
+    # X(0) = 0; with σ = 1 the formula is 0/0 there (a chart's curve starts at 0 users), and
+    # numpy's RuntimeWarning must not reach the terminal.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result: npt.NDArray[np.float64] = n / (1 + s * (n - 1) + k * n * (n - 1))
+    return np.where(n <= 0, 0.0, result)
 
 
 @dataclass(frozen=True)
@@ -217,6 +220,9 @@ class CapacityReport:
     max_rate_within_slo: float | None = None
     """Open model: the arrival rate of the last level meeting the SLO (as
     ``max_users_within_slo`` for users)."""
+    saturated_at_lowest: bool = False
+    """Closed model: the throughput was highest at the lowest tested user count and no level
+    above it gained: saturated at or below that many users (no USL fit is needed to say so)."""
 
     @property
     def saturated(self) -> bool:
@@ -232,6 +238,14 @@ class CapacityReport:
         measured = f"{_rps(self.capacity_rps)} {unit} (the highest throughput measured{what})"
         if self.load_axis == ARRIVALS_AXIS:
             return self._open_headline(measured)
+        if self.saturated_at_lowest:
+            lowest = min(level.users for level in self.levels)
+            users = "user" if lowest == 1 else "users"
+            return (
+                f"Saturated at or below {lowest} {users}: {_rps(self.capacity_rps)} {unit}, the"
+                f" highest throughput{what}, was measured at the lowest tested level; more users"
+                " did not raise it."
+            )
         assert self.usl is not None
         model = f"USL fit R²={self.usl.r_squared:.2f}"
         if self.knee_users is not None:
@@ -270,7 +284,11 @@ class CapacityReport:
                     f"; the last level meeting the SLO had {rate_text(self.max_rate_within_slo)}"
                     f" / {_rps(self.max_rps_within_slo)} {self.throughput_unit}"
                 )
-        return text + "."
+        # The stages are a grid the user chose: the real limit lies between two of them.
+        return text + f". {BRACKET_HINT}"
+
+
+BRACKET_HINT = "Run `loadkit capacity` for a bracketed figure."
 
 
 def _rps(value: float) -> str:
@@ -617,14 +635,32 @@ def capacity_report(
         if last_within is not None and open_model
         else None,
     )
-    reason = (
-        _why_insufficient_open(pooled) if open_model else _why_insufficient(pooled, base.usl)
-    )
+    if not open_model and _peaks_at_lowest(pooled):
+        return replace(
+            base, saturated_at_lowest=True, capacity_rps=pooled[0].throughput_rps, knee_users=None
+        )
+    reason = _why_insufficient_open(pooled) if open_model else _why_insufficient(pooled, base.usl)
     if reason is not None:
         # No estimate, so no saturation point either: a knee between two levels alone is
         # not one to plan with, and the headline must not contradict the details.
         return replace(base, knee_users=None, knee_rate=None, insufficient=reason)
     return replace(base, capacity_rps=max(level.throughput_rps for level in pooled))
+
+
+def _peaks_at_lowest(pooled: Sequence[LoadLevel]) -> bool:
+    """Two or more user counts, the lowest with the highest throughput (none above it gaining
+    more than the 0.5 % a histogram bucket blurs) while the median time rose by the knee's
+    10 % (more users only waited longer): saturated from the start, whatever the USL says."""
+    if len(pooled) < 2 or pooled[0].throughput_rps <= 0:
+        return False
+    first, last = pooled[0], pooled[-1]
+    if (
+        first.p50_ms is None
+        or last.p50_ms is None
+        or last.p50_ms < KNEE_LATENCY_RISE * first.p50_ms
+    ):
+        return False
+    return all(level.throughput_rps < first.throughput_rps * 1.005 for level in pooled[1:])
 
 
 def _why_insufficient_open(pooled: Sequence[LoadLevel]) -> str | None:

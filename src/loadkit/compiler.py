@@ -236,7 +236,9 @@ def compile_scenario(
             body.append(f"{class_name} = {module}.{class_name}")
 
     planned = load.stage_list()
-    shape = list(stages) if stages is not None and planned is not None else planned
+    # A closed scenario given arrivals (--arrival-rate) gets the pool's shape from `stages`.
+    given = stages is not None and (planned is not None or arrivals is not None)
+    shape = list(stages) if stages is not None and given else planned
     if shape is not None:
         ctx.uses("LoadTestShape")
         stage_table = [(s.users, s.spawn_rate, s.duration_s) for s in shape]

@@ -80,6 +80,12 @@ class RunSettings:
         # Locust takes whole seconds here; never cut a user's grace period short.
         stop_timeout_s = math.ceil(load.stop_timeout)
         plan = load.arrivals_plan()
+        spawn_rate_of_pool = load.spawn_rate
+        if plan is None and arrival_rate is not None:
+            # A closed scenario run as an open model: its users become the pool, each arrival
+            # one iteration; the pool starts at once (the scenario's spawn rate paced users).
+            plan = closed_as_open(scenario, arrival_rate, duration_s, max_concurrency)
+            spawn_rate_of_pool = None
         if plan is not None:
             if users is not None or spawn_rate is not None:
                 raise ValueError(
@@ -91,7 +97,7 @@ class RunSettings:
             )
             pool = plan.max_concurrency
             duration = math.ceil(round(plan.duration_s, 6))
-            spawn = shapes.pool_spawn_rate(pool, load.spawn_rate)
+            spawn = shapes.pool_spawn_rate(pool, spawn_rate_of_pool)
             return cls(
                 users=pool,
                 spawn_rate=spawn,
@@ -102,10 +108,10 @@ class RunSettings:
                 distribution=distribution or Distribution(),
                 arrivals=plan,
             )
-        if arrival_rate is not None or max_concurrency is not None:
+        if max_concurrency is not None:
             raise ValueError(
-                "--arrival-rate and --max-concurrency need a scenario whose load is arrival "
-                "rates (load: {arrival_rate: 50/s, duration: 5m, max_concurrency: 400})"
+                "--max-concurrency sets the open model's pool: give --arrival-rate too (or a "
+                "scenario whose load is arrival rates)"
             )
         if stages is not None:
             if spawn_rate is not None:
@@ -192,4 +198,28 @@ def scale_arrivals(
         max_concurrency=max_concurrency or plan.max_concurrency,
         spacing=plan.spacing,
         max_backlog=max(1, round(plan.max_backlog * rate_factor)),
+    )
+
+
+def closed_as_open(
+    scenario: Scenario,
+    rate: float,
+    duration_s: float | None,
+    max_concurrency: int | None,
+) -> shapes.Arrivals:
+    """A closed scenario (users, think time) as an open model at `rate` arrivals/s for
+    `duration_s` (default: the scenario's): the scenario's peak users become the pool unless
+    `max_concurrency` says otherwise, arrivals evenly spaced, the usual backlog bound. Raises
+    ValueError for a rate of 0 or less."""
+    if rate <= 0:
+        raise ValueError("--arrival-rate must be above 0")
+    load = scenario.load
+    stages = load.stage_list()
+    peak_users = max(s.users for s in stages) if stages else load.users or 1
+    seconds = duration_s if duration_s is not None else load.total_duration
+    return shapes.Arrivals(
+        stages=(shapes.ArrivalStage(rate, float(seconds)),),
+        max_concurrency=max_concurrency or max(peak_users, len(scenario.users)),
+        spacing="constant",
+        max_backlog=shapes.default_backlog(rate),
     )

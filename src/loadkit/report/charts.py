@@ -740,7 +740,9 @@ def capacity_throughput_chart(capacity: CapacityReportLike) -> Figure:
     word, xlabel = _load_words(capacity)
     figure, ax = _figure(f"Throughput vs {word}")
     ax.set_xlabel(xlabel, fontsize=11)
-    ax.set_ylabel("Throughput (req/s)", fontsize=11)
+    # What the levels' throughput counts: completed transactions when the flow has them.
+    unit = str(getattr(capacity, "throughput_unit", "req/s"))
+    ax.set_ylabel(f"Throughput ({unit})", fontsize=11)
     levels = sorted(capacity.levels, key=lambda level: level_load(level, axis))
     users = np.array([level_load(lv, axis) for lv in levels], dtype=float)
     rps = np.array([lv.throughput_rps for lv in levels], dtype=float)

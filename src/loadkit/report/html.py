@@ -83,9 +83,11 @@ CHART_CAPTIONS: dict[str, tuple[str, str]] = {
         "How many requests took how long over the whole run; the lines mark the percentiles.",
     ),
     "capacity_throughput": (
-        "Throughput vs users",
-        "Throughput at each load level, the Universal Scalability Law fitted to it (dotted where"
-        " it extrapolates beyond the tested users) and the saturation point.",
+        "Throughput vs load",
+        "Throughput at each load level (req/s, or txn/s when the flow has transactions, as the"
+        " axis says) and the saturation point; for users (a closed model) also the Universal"
+        " Scalability Law fitted to it, dotted where it extrapolates (an open model's levels are"
+        " by offered arrival rate, with no curve: none is fitted).",
     ),
     "capacity_latency": (
         "Response time vs users",
@@ -410,15 +412,17 @@ def _capacity_levels(capacity: CapacityReportLike) -> str:
     axis = load_axis(capacity)
     arrivals = axis == ARRIVALS_AXIS
     knee = saturation_load(capacity)
+    # With txn/s as the throughput the times and errors are still the requests': say so.
+    of = "request " if _throughput_unit(capacity) == "txn/s" else ""
     headers = [
         ("Arrivals/s" if arrivals else "Users", True),
         ("Requests", True),
         (_throughput_unit(capacity).capitalize(), True),
-        ("p50 ms", True),
-        ("p95 ms", True),
-        ("p99 ms", True),
-        ("Errors", True),
-        ("Apdex", True),
+        (f"{of}p50 ms", True),
+        (f"{of}p95 ms", True),
+        (f"{of}p99 ms", True),
+        (f"{of}errors".capitalize(), True),
+        (f"{of}Apdex", True),
         ("", False),
     ]
     rows = []

@@ -163,12 +163,13 @@ def _capacity(capacity: CapacityDict | None) -> list[str]:
     levels = capacity.get("levels") or []
     arrivals = capacity.get("load_axis") == "arrivals/s"
     knee = capacity.get("knee_rate") if arrivals else capacity.get("knee_users")
+    unit = capacity.get("throughput_unit", "req/s")
+    of = "request " if unit == "txn/s" else ""  # the times stay the requests' with txn/s
     if levels:
         lines += [
             "",
-            f"| {'Arrivals/s' if arrivals else 'Users'} | "
-            f"{capacity.get('throughput_unit', 'req/s').capitalize()} | p50 ms "
-            "| p95 ms | p99 ms | Errors | |",
+            f"| {'Arrivals/s' if arrivals else 'Users'} | {unit.capitalize()} | {of}p50 ms "
+            f"| {of}p95 ms | {of}p99 ms | {of}errors |".replace("| errors", "| Errors") + " |",
             "|--:|--:|--:|--:|--:|--:|---|",
         ]
     for level in levels:
