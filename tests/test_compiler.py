@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, run_loadkit
 
-from loadkit import runtime_source
+from loadkit import locustfile_helpers_source
 from loadkit.compiler import compile_scenario, identifier, literal
 from loadkit.scenario import load_scenario
 from loadkit.scenario.limits import MAX_NAME_LENGTH
@@ -67,7 +67,7 @@ users:
 """
 
 
-LEAN_PATH_IMPORTS = runtime_source.helpers_source({"send"}).extra_imports
+LEAN_PATH_IMPORTS = locustfile_helpers_source.helpers_source({"send"}).extra_imports
 
 
 def compile_text(text: str) -> str:
@@ -469,7 +469,7 @@ def test_a_large_table_is_embedded_as_one_json_text(tmp_path: Path) -> None:
     value = ast.literal_eval(line.strip().removeprefix("rows=").split("  # ")[0].rstrip(","))
     assert isinstance(value, str) and json.loads(value) == [list(r) for r in rows]
     # The helper the locustfile carries reads it back into the same rows.
-    source = runtime_source.helpers_source({"DataSource"})
+    source = locustfile_helpers_source.helpers_source({"DataSource"})
     hooks = types.SimpleNamespace(add_listener=lambda listener: listener)
     namespace: dict[str, object] = {"events": types.SimpleNamespace(init=hooks)}
     exec("import itertools, json, random\n" + source.code, namespace)

@@ -1,4 +1,4 @@
-"""The lean request path (`send` in runtime.py) against Locust's own FastHttpSession, on real
+"""The lean request path (`send` in locustfile_helpers.py) against Locust's own FastHttpSession, on real
 servers: the same scenario compiled as loadkit compiles it and, as the reference, with every
 `send(self, ...)` turned back into `self.client.request(...)` (what the compiler wrote before
 the lean path). Both run under plain `locust -f`; a `quitting` listener appended to each file
@@ -413,9 +413,9 @@ WIRE_SCRIPT = """
 import locust, json, sys
 from locust import FastHttpUser
 from locust.env import Environment
-from loadkit import runtime_source
+from loadkit import locustfile_helpers_source
 
-source = runtime_source.helpers_source({"send"})
+source = locustfile_helpers_source.helpers_source({"send"})
 exec("\\n".join([*source.extra_imports, source.code]))
 
 class Plain(FastHttpUser):

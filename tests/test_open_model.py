@@ -1,6 +1,6 @@
 """The open model (arrival rates) and corrected times.
 
-Fast tier: the arrival schedule of the generated code (runtime.Arrivals, runtime.Pacing) on a
+Fast tier: the arrival schedule of the generated code (locustfile_helpers.Arrivals, .Pacing) on a
 simulated clock, the scenario language, the settings and the threshold syntax. End to end:
 real runs against the bundled target with a known capacity (C slots x S ms) and with stalls,
 where coordinated omission shows: the service times stay low, the corrected times do not.
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from conftest import run_loadkit
 
-from loadkit import runtime_source
+from loadkit import locustfile_helpers_source
 from loadkit.compiler import compile_scenario
 from loadkit.exit_codes import ExitStatus
 from loadkit.histogram import load_histograms
@@ -51,7 +51,7 @@ class FakeWorkerRunner:
 def schedule_namespace(clock: Clock) -> dict[str, Any]:
     """Arrivals and Pacing exactly as a generated locustfile carries them, their clock and
     gevent's sleep replaced by `clock` (the real ones run in the end-to-end tests below)."""
-    source = runtime_source.helpers_source({"Arrivals", "Pacing"})
+    source = locustfile_helpers_source.helpers_source({"Arrivals", "Pacing"})
     namespace: dict[str, Any] = {
         "collections": __import__("collections"),
         "random": random.Random(7),

@@ -17,7 +17,7 @@ from conftest import run_loadkit
 from loadkit.compiler import compile_scenario
 from loadkit.exit_codes import ExitStatus
 from loadkit.histogram import TRANSACTION_TYPE, HistogramRecorder, RunHistograms
-from loadkit.runtime_source import helpers_source
+from loadkit.locustfile_helpers_source import helpers_source
 from loadkit.scenario import load_scenario
 from loadkit.scenario.thresholds import parse_threshold
 from loadkit.target import TargetProcess
@@ -347,7 +347,7 @@ def test_the_live_line_and_request_views_leave_transactions_out() -> None:
     assert run.transactions_only().names() == ["flow"]
 
 
-def test_runtime_and_histogram_agree_on_the_transaction_type() -> None:
+def test_locustfile_helpers_and_histogram_agree_on_the_transaction_type() -> None:
     source = helpers_source({"Transaction"}).code
     assert f'TRANSACTION = "{TRANSACTION_TYPE}"' in source
 

@@ -9,7 +9,7 @@ never as spliced text; identifiers are derived from names by keeping only [A-Za-
 parsed per request.
 
 A flow, a loop and the on_start/on_stop flows are timed as transactions: their steps go inside
-`with Transaction(self, 'file a report') as txn:` (runtime's helper), their pauses become
+`with Transaction(self, 'file a report') as txn:` (a helper from locustfile_helpers), their pauses become
 `txn.pause(...)` (think time is not part of a transaction's time), and a step that ends the
 flow (`return`) ends the transaction, failed. Steps outside a transaction are plain requests,
 with no extra work per request.
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from loadkit import __version__, locust_compat, runtime_source
+from loadkit import __version__, locust_compat, locustfile_helpers_source
 from loadkit.scenario import Scenario, shapes
 from loadkit.scenario.durations import format_duration
 from loadkit.scenario.model import Auth, Expect, Request, Step, Task, ThinkTime, UserSpec
@@ -38,8 +38,8 @@ INDENT = "    "
 _RESERVED_NAMES = frozenset(
     {"FastHttpUser", "LoadTestShape", "LoadShape", "MasterRunner", "WorkerRunner", "StopUser",
      "User", "HttpUser", "task", "between", "constant", "constant_pacing", "events",
-     "SCENARIO_NAME", "GreenletExit", runtime_source.JSON_PATHS,
-     *runtime_source.HELPER_NAMES}
+     "SCENARIO_NAME", "GreenletExit", locustfile_helpers_source.JSON_PATHS,
+     *locustfile_helpers_source.HELPER_NAMES}
 )  # fmt: skip
 
 
@@ -86,7 +86,7 @@ class _Context:
 
     def uses(self, *names: str) -> None:
         for name in names:
-            if name in runtime_source.HELPER_NAMES:
+            if name in locustfile_helpers_source.HELPER_NAMES:
                 self.helpers.add(name)
             else:
                 self.imports.add(name)
@@ -95,7 +95,7 @@ class _Context:
         """The source of a helper the module calls while it is imported, written right
         before that call (the other helpers come after the user classes)."""
         self.uses(name)
-        source = runtime_source.helpers_source({name}, without=frozenset(self.written))
+        source = locustfile_helpers_source.helpers_source({name}, without=frozenset(self.written))
         self.written |= source.names
         self.import_lines.update(source.extra_imports)
         return ["", "", source.code] if source.code else []
@@ -255,7 +255,7 @@ def compile_scenario(
         f"{locust_compat.oldest_locust_text()} or newer:",
         _run_hint(scenario),
     ]
-    helpers = runtime_source.helpers_source(ctx.helpers, without=frozenset(ctx.written))
+    helpers = locustfile_helpers_source.helpers_source(ctx.helpers, without=frozenset(ctx.written))
     stdlib_modules = ("importlib", "os", "random", "time")
     wait_functions = {
         name
@@ -286,7 +286,7 @@ def compile_scenario(
     out += ["", f"SCENARIO_NAME = {literal(scenario.name)}"]
     out += body
     if helpers.code:
-        out += ["", "", "# Helpers copied from loadkit's runtime.py: this file needs only Locust."]
+        out += ["", "", "# Helpers copied from loadkit's locustfile_helpers.py: this file needs only Locust."]
         out += ["", "", helpers.code]
     out += tail
     while out and out[-1] == "":
@@ -301,7 +301,7 @@ def _json_paths(ctx: _Context) -> list[str]:
         "",
         "",
         "# The JSON paths of the checks and captures, parsed once: path -> keys and list indexes.",
-        f"{runtime_source.JSON_PATHS} = {{",
+        f"{locustfile_helpers_source.JSON_PATHS} = {{",
         *(f"{INDENT}{literal(path)}: {literal(keys)}," for path, keys in ctx.json_paths.items()),
         "}",
     ]

@@ -52,7 +52,7 @@ failure counts. Past ``MAX_NAMED_SERIES`` request names the harness keeps the bu
 counts the others' requests under the name ``OTHER_NAMES``, per type, user class and second
 (``"folded_names"``: how many names were folded), so the totals stay Locust's.
 
-Transactions (a flow timed as one unit, see ``loadkit.runtime.Transaction``) are recorded like
+Transactions (a flow timed as one unit, see ``loadkit.locustfile_helpers.Transaction``) are recorded like
 requests, with the request type ``TRANSACTION_TYPE`` ("TXN"); ``RunHistograms.requests_only``
 and ``transactions_only`` keep the two apart, so request counts stay the target's own count.
 """
@@ -100,7 +100,7 @@ with every distinct URL while telling nothing per name. The rest are counted, se
 second, under ``OTHER_NAMES``: totals stay exact."""
 OTHER_NAMES = "(other names)"
 TRANSACTION_TYPE = "TXN"
-"""The request type of a transaction's `request` event (the generated code's runtime helper
+"""The request type of a transaction's `request` event (the generated code's helper
 `Transaction` fires it with the same literal): counted apart from requests everywhere."""
 GROWTH = 1.005
 MIN_MS = 0.001

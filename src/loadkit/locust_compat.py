@@ -4,7 +4,7 @@ pyproject.toml declares the range (`locust>=2.42,<3`; a test checks the two agre
 runs the fast tier and an end-to-end set on the oldest as well as on the newest, and every
 generated locustfile refuses, in one line, a Locust older than the oldest. Newer releases are
 allowed: what loadkit uses beyond Locust's public API is checked where it is used (the lean
-request path in `runtime.lean_path_works`, the harness's request listener in
+request path in `locustfile_helpers.lean_path_works`, the harness's request listener in
 `harness._join_locusts_stats`), and each falls back to Locust's own code when it is not
 there.
 """

@@ -1,4 +1,4 @@
-"""Copies helpers from `runtime.py` into generated locustfiles, with what they import.
+"""Copies helpers from `locustfile_helpers.py` into generated locustfiles, with what they import.
 
 The source is read as text and cut with `ast` (never imported here: it imports Locust, and
 the CLI process must not be monkey-patched by gevent).
@@ -129,7 +129,7 @@ class HelpersSource:
 def _segments() -> dict[str, tuple[int, int, str]]:
     """Each top-level definition's (first line, last line, source), with its decorators and
     the comment right above it."""
-    text = (resources.files("loadkit") / "runtime.py").read_text(encoding="utf-8")
+    text = (resources.files("loadkit") / "locustfile_helpers.py").read_text(encoding="utf-8")
     lines = text.splitlines()
     tree = ast.parse(text)
     out: dict[str, tuple[int, int, str]] = {}
@@ -152,7 +152,7 @@ def _segments() -> dict[str, tuple[int, int, str]]:
 
 
 def helpers_source(wanted: set[str], *, without: frozenset[str] = frozenset()) -> HelpersSource:
-    """The helpers `wanted` and everything they use, in runtime.py's order, except those
+    """The helpers `wanted` and everything they use, in locustfile_helpers.py's order, except those
     `without` names (written elsewhere in the same file)."""
     needed = _with_dependencies(wanted) - without
     segments = _segments()

@@ -1,5 +1,5 @@
-"""The helpers generated locustfiles carry (`loadkit/runtime.py`), run from the very source
-`runtime_source` copies into them.
+"""The helpers generated locustfiles carry (`loadkit/locustfile_helpers.py`), run from the very source
+`locustfile_helpers_source` copies into them.
 
 Checks and captures need nothing from Locust, so they run here against a stand-in for
 Locust's response object (success/failure: the last call wins, as in
@@ -21,20 +21,20 @@ from typing import Any
 import pytest
 from conftest import REPO
 
-from loadkit import runtime_source
+from loadkit import locustfile_helpers_source
 from loadkit.scenario.templates import parse_json_path
 from loadkit.target import TargetProcess
 
-CHECKS = {name for name in runtime_source.HELPERS if name.startswith(("expect_", "capture_"))}
+CHECKS = {name for name in locustfile_helpers_source.HELPERS if name.startswith(("expect_", "capture_"))}
 PATHS = ["$.status", "$.user", "$.owner.email", "$.items[1].id", "$.token", "$.nothing.here"]
 
 
 def helpers(*names: str) -> dict[str, Any]:
     """A namespace holding `names` exactly as a generated locustfile does (with JSON_PATHS)."""
-    source = runtime_source.helpers_source(set(names))
+    source = locustfile_helpers_source.helpers_source(set(names))
     assert not [i for i in source.extra_imports if "locust" in i or "gevent" in i]
     namespace: dict[str, Any] = {
-        runtime_source.JSON_PATHS: {path: parse_json_path(path) for path in PATHS}
+        locustfile_helpers_source.JSON_PATHS: {path: parse_json_path(path) for path in PATHS}
     }
     exec("\n".join([*source.extra_imports, source.code]), namespace)
     return namespace
@@ -320,9 +320,9 @@ import json, logging, sys
 from types import SimpleNamespace
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
-from loadkit import runtime_source
+from loadkit import locustfile_helpers_source
 
-source = runtime_source.helpers_source({"DataSource", "next_user_id"})
+source = locustfile_helpers_source.helpers_source({"DataSource", "next_user_id"})
 ns = {}
 exec("\\n".join([*source.extra_imports, source.code]), ns)
 DataSource = ns["DataSource"]
@@ -451,9 +451,9 @@ import locust  # first: gevent monkey-patching
 import json, sys
 from locust.contrib.fasthttp import FastHttpSession
 from locust.event import EventHook
-from loadkit import runtime_source
+from loadkit import locustfile_helpers_source
 
-source = runtime_source.helpers_source({"expect_status", "expect_json", "capture_json"})
+source = locustfile_helpers_source.helpers_source({"expect_status", "expect_json", "capture_json"})
 exec("\\n".join([*source.extra_imports, source.code]))
 JSON_PATHS = {"$.region": ("region",), "$.id": ("id",), "$.status": ("status",)}
 reported = {}
