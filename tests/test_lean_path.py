@@ -1,5 +1,5 @@
-"""The lean request path (`send` in locustfile_helpers.py) against Locust's own FastHttpSession, on real
-servers: the same scenario compiled as loadkit compiles it and, as the reference, with every
+"""The lean request path (`send` in locustfile_helpers.py) against Locust's own FastHttpSession,
+on real servers: the same scenario compiled as loadkit compiles it and, as the reference, with every
 `send(self, ...)` turned back into `self.client.request(...)` (what the compiler wrote before
 the lean path). Both run under plain `locust -f`; a `quitting` listener appended to each file
 dumps Locust's final statistics (the figures its CSVs and web UI show: counts, failures,

@@ -1,5 +1,5 @@
-"""The helpers generated locustfiles carry (`loadkit/locustfile_helpers.py`), run from the very source
-`locustfile_helpers_source` copies into them.
+"""The helpers generated locustfiles carry (`loadkit/locustfile_helpers.py`), run from the very
+source `locustfile_helpers_source` copies into them.
 
 Checks and captures need nothing from Locust, so they run here against a stand-in for
 Locust's response object (success/failure: the last call wins, as in
@@ -25,7 +25,9 @@ from loadkit import locustfile_helpers_source
 from loadkit.scenario.templates import parse_json_path
 from loadkit.target import TargetProcess
 
-CHECKS = {name for name in locustfile_helpers_source.HELPERS if name.startswith(("expect_", "capture_"))}
+CHECKS = {
+    name for name in locustfile_helpers_source.HELPERS if name.startswith(("expect_", "capture_"))
+}
 PATHS = ["$.status", "$.user", "$.owner.email", "$.items[1].id", "$.token", "$.nothing.here"]
 
 

@@ -2,7 +2,8 @@
 
 Design: **one short Locust run per step**, each a run folder of its own under the search's
 folder (``steps/NN-phase-RATE``), made by the same `runner` as `loadkit run`. The arrival
-schedule (`locustfile_helpers.Arrivals`) is compiled into the locustfile, and every step starts with an
+schedule (`locustfile_helpers.Arrivals`) is compiled into the locustfile, and every step starts
+with an
 empty backlog and fresh histograms, so a step that broke (a queue of late arrivals) cannot
 spill its backlog into the next step's judgement, and each step is a complete, inspectable run
 (summary.json, report.html) judged by the code that judges every run. The cost is a Locust

@@ -9,7 +9,7 @@ never as spliced text; identifiers are derived from names by keeping only [A-Za-
 parsed per request.
 
 A flow, a loop and the on_start/on_stop flows are timed as transactions: their steps go inside
-`with Transaction(self, 'file a report') as txn:` (a helper from locustfile_helpers), their pauses become
+`with Transaction(self, 'file a report') as txn:` (from locustfile_helpers), their pauses become
 `txn.pause(...)` (think time is not part of a transaction's time), and a step that ends the
 flow (`return`) ends the transaction, failed. Steps outside a transaction are plain requests,
 with no extra work per request.
@@ -35,6 +35,7 @@ from loadkit.scenario.shapes import Stage
 from loadkit.scenario.templates import Var, parse_json_path, parse_template
 
 INDENT = "    "
+HELPERS_COMMENT = "# Helpers copied from loadkit's locustfile_helpers.py: this file needs only Locust."
 _RESERVED_NAMES = frozenset(
     {"FastHttpUser", "LoadTestShape", "LoadShape", "MasterRunner", "WorkerRunner", "StopUser",
      "User", "HttpUser", "task", "between", "constant", "constant_pacing", "events",
@@ -286,7 +287,7 @@ def compile_scenario(
     out += ["", f"SCENARIO_NAME = {literal(scenario.name)}"]
     out += body
     if helpers.code:
-        out += ["", "", "# Helpers copied from loadkit's locustfile_helpers.py: this file needs only Locust."]
+        out += ["", "", HELPERS_COMMENT]
         out += ["", "", helpers.code]
     out += tail
     while out and out[-1] == "":

@@ -1,8 +1,8 @@
 """Helpers that generated locustfiles carry with them.
 
 A generated locustfile must run with plain Locust and travel to workers on its own, so it
-cannot import loadkit: `locustfile_helpers_source` copies the helpers it needs from this file, verbatim,
-into the generated code. This module is also importable as is (inside a Locust process) so
+cannot import loadkit: `locustfile_helpers_source` copies the helpers it needs from this file,
+verbatim, into the generated code. This module is also importable as is (inside a Locust process) so
 the helpers can be tested directly. Keep each helper self-contained apart from the imports
 listed in `locustfile_helpers_source.HELPERS`, and plain: people read them in their locustfiles.
 """
