@@ -10,6 +10,7 @@ import math
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -658,6 +659,7 @@ def _run(
     finally:
         if progress:
             progress.close()
+    _ignore_signals()
     folder = planned.folder
     not_started = outcome.summary["run"]["not_started"]
     if not_started:  # nothing was measured: the reason is the whole story
@@ -665,7 +667,7 @@ def _run(
         click.echo(f"Run folder: {folder.path}")
         return outcome.summary["verdict"].exit_status
     text = final_report(outcome.summary, str(folder.path))
-    if outcome.report_problem is None:
+    if folder.report_html.is_file():
         text += f"\nReport: {folder.report_html}"
     click.echo(mask_text(text, scenario.secret_values))
     if outcome.report_problem is not None:
@@ -1060,6 +1062,14 @@ def demo(
             )
     finally:
         locust.discard()
+
+
+def _ignore_signals() -> None:
+    """Once a run's verdict is decided and its files written, a Ctrl-C or a CI cancel can no
+    longer change what it was: the exit code stays the one summary.json holds."""
+    if threading.current_thread() is threading.main_thread():
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_IGN)
 
 
 def _wait_for_signal() -> None:

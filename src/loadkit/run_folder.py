@@ -63,6 +63,8 @@ class RunFolder:
     JUNIT_XML = "junit.xml"
     CHARTS_DIR = "charts"
     LIVE_CONFIG = "live.json"
+    VERDICT_FILES = (SUMMARY_JSON, SUMMARY_MD, JUNIT_XML, REPORT_HTML)
+    """What a person or a CI gate reads the verdict from: a run that lacks one is no pass."""
 
     @property
     def scenario(self) -> Path:

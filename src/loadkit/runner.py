@@ -93,6 +93,21 @@ class _Deadline:
         return now > self.test_started + self.load_s + _SHUTDOWN_GRACE_S
 
 
+@dataclass
+class RunTimes:
+    """What this process saw of the run, by wall clock (from the progress lines and the
+    process itself): the span the numbers cover when Locust left no final snapshot (its
+    history CSV is flushed only every ~10 s, so its timestamps are no measure of the run)."""
+
+    test_started: float | None = None
+    load_stopped: float | None = None
+    """The first progress line saying the users are stopping, or None."""
+    process_ended: float | None = None
+    last_users: int = 0
+    """Users running in the last progress line: each one's request in flight, if any, is
+    lost when Locust is killed."""
+
+
 @dataclass(frozen=True)
 class LoadOverrides:
     """What the command line (or LOADKIT_* variables) said about the load; None: the scenario's."""
@@ -558,24 +573,35 @@ def run_locust(
             launch.argv, log=folder.locust_log, env=launch.env, python_path=launch.python_path
         )
     process, read_fd = locust.process, locust.progress_fd
+    times = RunTimes()
     reader = threading.Thread(
         target=_read_progress,
-        args=(read_fd, on_progress, deadline),
+        args=(read_fd, on_progress, deadline, times),
         name="loadkit-progress",
         daemon=True,
     )
     reader.start()
+    # Held until every file is written: a signal after Locust ended is noted, never a
+    # KeyboardInterrupt halfway through summary.json or junit.xml.
     with _forward_signals(process, aborted):
         exit_code = _wait(process, deadline, aborted)
-    reader.join(timeout=2.0)
-    early = locust.early_text()
-    locust.discard()
-    if early.strip():  # e.g. Locust failed before it knew where its log goes
-        with open(folder.locust_log, "a", encoding="utf-8") as log:
-            log.write(early)
-    return judge_folder(
-        folder, scenario, settings, source_file, aborted=aborted.is_set(), exit_code=exit_code
-    )
+        times.process_ended = time.time()
+        reader.join(timeout=2.0)
+        early = locust.early_text()
+        locust.discard()
+        if early.strip():  # e.g. Locust failed before it knew where its log goes
+            log_path = folder.locust_log
+            with contextlib.suppress(OSError), open(log_path, "a", encoding="utf-8") as log:
+                log.write(early)
+        return judge_folder(
+            folder,
+            scenario,
+            settings,
+            source_file,
+            aborted=aborted.is_set(),
+            exit_code=exit_code,
+            times=times,
+        )
 
 
 def judge_folder(
@@ -586,18 +612,24 @@ def judge_folder(
     *,
     aborted: bool,
     exit_code: int | None,
+    times: RunTimes | None = None,
 ) -> RunOutcome:
     """What Locust left in `folder` → summary.json, summary.md, report.html, junit.xml, charts,
-    then the masking pass. Whatever happened: the verdict is always written."""
+    then the masking pass. Whatever happened: the verdict is always written (or, when a file
+    cannot be, `write_problems` names it and why)."""
+    times = times or RunTimes()
     final = _read_json(folder.final_stats)
     partial = None
     if final is None:  # Locust died before its final snapshot: take what it wrote every second
-        final = read_periodic_stats(folder)
+        started, stopped = _periodic_span(folder, times)
+        final = read_periodic_stats(folder, started_at=started, stopped_at=stopped)
         if final is not None:
             partial = (
-                "Locust ended without its final statistics; the numbers are from its last "
-                "periodic CSV and may miss the last second or so of the run"
+                f"{_why_no_final(folder, exit_code)}; the numbers are from Locust's periodic "
+                "CSV (rewritten every second) and may miss the last second or so of the run"
             )
+            if exit_code is not None and exit_code < 0:  # killed from outside
+                partial += _in_flight(times)
     histograms = _read_histograms(folder.histograms) if partial is None else None
     corrected = (
         _read_histograms(folder.corrected_histograms)
@@ -612,7 +644,7 @@ def judge_folder(
             "or never returns keeps a user from stopping)"
             if not aborted
             else "Locust was killed after a second interrupt"
-        )
+        ) + _in_flight(times)
     summary = build_summary(
         final,
         scenario,
@@ -633,21 +665,93 @@ def judge_folder(
         try:
             write_atomic(path, text)
         except OSError as exc:  # a full disk: say what is missing, keep the verdict
-            write_problems.append(f"could not write {path}: {exc.strerror or exc}")
+            write_problems.append(_could_not_write(path, exc))
     # The final snapshot already parsed, unless it is the periodic CSV's stand-in: the report
     # then says that locust_final.json is missing.
     report_final = final if partial is None else None
-    report_problem = (
-        _write_report(folder, capacity, report_final) if not write_problems else None
+    report_problem = None
+    if not write_problems:
+        report_problem = _write_report(folder, capacity, report_final)
+    write_problems += _missing_verdict_files(
+        folder, write_problems, report_problem or f"it is made from {folder.SUMMARY_JSON}"
     )
+    if write_problems:
+        report_problem = None  # said by the problems, file by file
     # Last, so that nothing written above (Locust's log and CSVs included) keeps a secret.
-    mask_folder(folder.path, scenario.secret_values)
+    try:
+        mask_folder(folder.path, scenario.secret_values)
+    except OSError as exc:
+        write_problems.append(f"could not mask the secrets in {exc.filename}: {exc.strerror}")
     return RunOutcome(
         folder=folder,
         summary=summary,
         locust_exit_code=exit_code,
         report_problem=report_problem,
         write_problems=tuple(write_problems),
+    )
+
+
+def _could_not_write(path: Path | str, exc: OSError) -> str:
+    return f"could not write {path}: {exc.strerror or exc}"
+
+
+def _missing_verdict_files(folder: RunFolder, said: list[str], why: str) -> list[str]:
+    """A line for each file the verdict is read from (junit.xml by a CI gate) that is not in
+    the folder and not named yet: without them the run is no pass, whatever summary.json says."""
+    return [
+        f"{folder.path / name} was not written: {why}"
+        for name in folder.VERDICT_FILES
+        if not (folder.path / name).is_file() and not any(name in line for line in said)
+    ]
+
+
+def _periodic_span(folder: RunFolder, times: RunTimes) -> tuple[float | None, float | None]:
+    """The span Locust's periodic stats CSV covers: from the test's start (this process saw
+    it) to when the CSV was last rewritten, or the load stopped, or Locust ended, whichever
+    came first. None where this process saw nothing (the history CSV's span then)."""
+    try:
+        written: float | None = folder.stats_csv.stat().st_mtime
+    except OSError:
+        written = None
+    ends = [t for t in (written, times.load_stopped, times.process_ended) if t is not None]
+    return times.test_started, (min(ends) if ends else None)
+
+
+def _why_no_final(folder: RunFolder, exit_code: int | None) -> str:
+    """The real reason locust_final.json is missing, as far as it can be known here."""
+    probe = folder.path / ".loadkit-write-probe"
+    try:
+        probe.write_bytes(b"x" * 4096)
+        probe.unlink()
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+        return (
+            f"run folder not writable: {exc.strerror or exc}; Locust could not write its "
+            f"final statistics ({folder.FINAL_STATS})"
+        )
+    if exit_code is not None and exit_code < 0:
+        try:
+            name = signal.Signals(-exit_code).name
+        except ValueError:
+            name = f"signal {-exit_code}"
+        return f"the Locust process was killed by {name} before its final statistics"
+    if exit_code is None:
+        return "Locust was killed before its final statistics"
+    return (
+        f"Locust ended (exit code {exit_code}) without its final statistics; see "
+        f"{folder.LOCUST_LOG}"
+    )
+
+
+def _in_flight(times: RunTimes) -> str:
+    """What a kill cut off: each running user's request in flight (if it was not thinking),
+    answered or not, is counted nowhere."""
+    if times.last_users <= 0:
+        return ""
+    return (
+        f"; up to {times.last_users} requests in flight were interrupted and are not counted "
+        f"({times.last_users} users were running)"
     )
 
 
@@ -689,6 +793,8 @@ def _write_report(
 
     try:
         write_report(folder.path, capacity=capacity, final=final)
+    except OSError as exc:  # e.g. a full disk: the file and the cause
+        return _could_not_write(exc.filename or folder.path, exc)
     except Exception as exc:  # the summary is already written; never lose it to a chart
         return f"the report could not be written: {type(exc).__name__}: {exc}"
     return None
@@ -716,13 +822,22 @@ def _wait(
 @contextmanager
 def _forward_signals(process: subprocess.Popen[bytes], aborted: threading.Event) -> Iterator[None]:
     """SIGINT/SIGTERM stop Locust gracefully (it still writes its final stats); a second
-    signal kills it."""
+    signal kills it. Once Locust has ended, a signal is noted and changes nothing: the run is
+    over, and its files are being written (the exit code stays the one summary.json says)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    noted: list[int] = []
 
     def handler(signum: int, frame: FrameType | None) -> None:
         if process.poll() is not None:
+            if not noted:
+                os.write(
+                    sys.stderr.fileno(),
+                    f"loadkit: {signal.Signals(signum).name} received while the run's files "
+                    "are written; finishing them first\n".encode(),
+                )
+            noted.append(signum)
             return
         if aborted.is_set():
             process.kill()
@@ -738,7 +853,13 @@ def _forward_signals(process: subprocess.Popen[bytes], aborted: threading.Event)
             signal.signal(s, h)
 
 
-def _read_progress(fd: int, on_progress: ProgressCallback | None, deadline: _Deadline) -> None:
+def _read_progress(
+    fd: int,
+    on_progress: ProgressCallback | None,
+    deadline: _Deadline,
+    times: RunTimes | None = None,
+) -> None:
+    times = times or RunTimes()
     with os.fdopen(fd, "rb") as stream:
         for raw in stream:
             try:
@@ -750,6 +871,8 @@ def _read_progress(fd: int, on_progress: ProgressCallback | None, deadline: _Dea
             elapsed = line.get("elapsed")
             if deadline.test_started is None and isinstance(elapsed, int | float) and elapsed > 0:
                 deadline.test_started = time.monotonic() - elapsed
+                times.test_started = time.time() - elapsed
+            _note_times(times, line)
             if on_progress is not None:
                 with contextlib.suppress(ValueError, TypeError, KeyError):
                     on_progress(line)
@@ -761,3 +884,15 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _note_times(times: RunTimes, line: dict[str, Any]) -> None:
+    users = line.get("users")
+    if isinstance(users, int):
+        times.last_users = users
+    if times.load_stopped is None and line.get("state") in _STOPPING_STATES:
+        times.load_stopped = time.time()
+
+
+_STOPPING_STATES = ("stopping", "stopped", "cleanup")
+"""Locust's runner states once the users are told to stop (`locust.runners`)."""

@@ -64,8 +64,9 @@ def write_report(
     of the scenario's `p95 < …` threshold on all requests, if it has one. `final` is the
     folder's locust_final.json already parsed (the runner has it: 18 MB after a day's run
     take half a second to parse again); None reads it. Raises FileNotFoundError only when
-    `run_folder` is not a directory; missing, empty or broken files in it are named in the
-    report instead."""
+    `run_folder` is not a directory, and OSError (naming the file) when one of the report's
+    files cannot be written; missing, empty or broken files in it are named in the report
+    instead."""
     folder = Path(run_folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a run folder (no such directory)")
@@ -85,6 +86,9 @@ def write_report(
         counts = charts.per_second_counts(final, transactions=True)
         figures.update(_draw({"transactions": lambda: charts.transactions_chart(counts)}, notes))
     images = {name: charts.to_png(figure) for name, figure in figures.items()}
+    # junit.xml first: what a CI gate reads, and the smallest file (a nearly full disk).
+    junit = folder / JUNIT_XML
+    _write_bytes(junit, render_junit(summary).encode("utf-8"))
     chart_dir = folder / CHARTS_DIR
     chart_files: dict[str, Path] = {}
     if images:
@@ -97,8 +101,6 @@ def write_report(
         elif path.exists():
             path.unlink()  # from an earlier report of this folder; no longer true
 
-    junit = folder / JUNIT_XML
-    _write_bytes(junit, render_junit(summary).encode("utf-8"))
     links = [name for name, _ in RUN_FILES if (folder / name).is_file()]
     links += [f"{CHARTS_DIR}/{path.name}" for path in chart_files.values()]
     html = folder / REPORT_HTML
@@ -278,4 +280,8 @@ def _first_line(error: BaseException) -> str:
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    write_atomic(path, data)
+    """Raises OSError naming `path` (the file the person looks for, not its temporary twin)."""
+    try:
+        write_atomic(path, data)
+    except OSError as error:
+        raise OSError(error.errno, error.strerror or str(error), str(path)) from error
