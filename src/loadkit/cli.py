@@ -29,6 +29,7 @@ from loadkit.scenario.durations import parse_duration
 
 if TYPE_CHECKING:
     from loadkit.run_cache import EarlyStart, Launch, Recording, RunCache
+    from loadkit.run_folder import RunFolder
     from loadkit.runner import MetricsEndpoint, PlannedRun, RunOutcome
     from loadkit.scenario import Scenario
     from loadkit.settings import Distribution
@@ -250,17 +251,57 @@ def schema(output: Path | None) -> ExitStatus:
     help="p95 line on the capacity chart (default: the scenario's p95 threshold).",
 )
 def report(run_folder: Path, slo_p95: float | None) -> ExitStatus:
-    """(Re)build report.html, junit.xml and charts/*.png of a run folder."""
-    from loadkit.report.write import write_report
+    """(Re)build report.html, junit.xml and charts/*.png of a run folder (and summary.json,
+    from what Locust left, when `loadkit run` was killed before it wrote it)."""
+    from loadkit.report.write import BadSummary, write_report
     from loadkit.run_folder import RunFolder
 
-    if not RunFolder(run_folder).summary_json.is_file():
-        raise UsageError(f"{run_folder} is not a run folder (it has no summary.json)")
-    files = write_report(run_folder, slo_p95_ms=None if slo_p95 is None else slo_p95 * 1000)
+    folder = RunFolder(run_folder)
+    if not folder.summary_json.is_file():
+        if not folder.path.is_dir():
+            raise UsageError(f"{run_folder} is not a run folder (no such directory)")
+        _rebuild_summary(folder)
+    try:
+        files = write_report(run_folder, slo_p95_ms=None if slo_p95 is None else slo_p95 * 1000)
+    except BadSummary as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        click.echo(f"loadkit: error: could not write {exc.filename}: {exc.strerror}", err=True)
+        return ExitStatus.INTERNAL_ERROR
+    # A damaged file is a warning; the report is still written and summary.json (the verdict,
+    # decided when the files were whole) is unchanged: the report's exit code stays 0.
+    for damaged in files.damaged:
+        click.echo(f"loadkit: warning: {run_folder}: {damaged}", err=True)
     for note in files.notes:
-        click.echo(f"note: {note}", err=True)
+        if note not in files.damaged:
+            click.echo(f"note: {note}", err=True)
     click.echo(f"Report: {files.html}")
     return ExitStatus.PASS
+
+
+def _rebuild_summary(folder: RunFolder) -> None:
+    """summary.json of a run whose `loadkit run` was killed before writing it."""
+    from loadkit.runner import read_plan, rebuild_summary
+
+    if not folder.scenario.is_file():
+        raise UsageError(f"{folder.path} is not a run folder (it has no summary.json)")
+    try:
+        _, source = read_plan(folder, "source_path")
+    except ValueError as exc:
+        raise UsageError(f"cannot rebuild {folder.SUMMARY_JSON}: {exc}") from None
+    # The text that ran, read where it was (its data files are found there).
+    text = folder.scenario.read_text(encoding="utf-8")
+    scenario, _ = _load(source or str(folder.scenario), text=text)
+    outcome = rebuild_summary(folder, scenario)
+    summary = outcome.summary
+    click.echo(
+        f"loadkit: warning: {folder.path}: {folder.SUMMARY_JSON} was missing; rebuilt from "
+        f"{folder.FINAL_STATS} and {folder.HISTOGRAMS}: {summary['verdict'].upper()} "
+        f"(exit code {summary['exit_code']})",
+        err=True,
+    )
+    for problem in outcome.write_problems:
+        click.echo(f"loadkit: error: {problem}", err=True)
 
 
 @cli.command()

@@ -162,8 +162,18 @@ def plan_run(
     """Resolve the settings, make the run folder, write scenario and locustfile into it
     (`folder`: made and written already, from the run cache). Raises UsageError when an
     override cannot apply or the folder cannot be made."""
+    settings = resolve_settings(scenario, overrides)
+    if folder is None:
+        folder = new_folder(out, scenario.name, reports_dir)
+        prepare_folder(folder, scenario, source_text, source_file, settings)
+    write_plan(folder, overrides, settings.host, source_file)
+    warnings = data_warnings(scenario, settings.users)
+    return PlannedRun(scenario, settings, folder, source_file, warnings)
+
+
+def resolve_settings(scenario: Scenario, overrides: LoadOverrides) -> RunSettings:
     try:
-        settings = RunSettings.resolve(
+        return RunSettings.resolve(
             scenario,
             host=overrides.host,
             users=overrides.users,
@@ -175,11 +185,73 @@ def plan_run(
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if folder is None:
-        folder = new_folder(out, scenario.name, reports_dir)
-        prepare_folder(folder, scenario, source_text, source_file, settings)
-    warnings = data_warnings(scenario, settings.users)
-    return PlannedRun(scenario, settings, folder, source_file, warnings)
+
+
+def write_plan(folder: RunFolder, overrides: LoadOverrides, host: str, source_file: str) -> None:
+    """plan.json: the overrides the run was planned with (the host resolved, as `${VAR}`s may
+    not be set where the folder is read again)."""
+    plan = {
+        "source_file": source_file,
+        # Where its data files are found again, from any working directory.
+        "source_path": str(Path(source_file).resolve()),
+        "overrides": {**dataclasses.asdict(overrides), "host": host},
+    }
+    try:
+        folder.plan.write_text(json.dumps(plan, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {folder.plan}: {exc.strerror or exc}") from None
+
+
+def read_plan(folder: RunFolder, key: str = "source_file") -> tuple[LoadOverrides, str | None]:
+    """plan.json's overrides and source file (as given, or its `source_path`); none (the
+    scenario's own load) without it. ValueError names the field that is wrong."""
+    data = _read_json(folder.plan)
+    if data is None:
+        return LoadOverrides(), None
+    raw = data.get("overrides")
+    if not isinstance(raw, dict):
+        raise ValueError(f"{folder.plan}: 'overrides' is not an object")
+    try:
+        distribution = Distribution(**(raw.pop("distribution", None) or {}))
+        overrides = LoadOverrides(**raw, distribution=distribution)
+    except TypeError as exc:
+        raise ValueError(f"{folder.plan}: {exc}") from None
+    source = data.get(key)
+    return overrides, source if isinstance(source, str) else None
+
+
+def rebuild_summary(folder: RunFolder, scenario: Scenario) -> RunOutcome:
+    """summary.json (and the report) of a folder that `loadkit run` never finished (a SIGKILL
+    of the CLI): judged from what Locust left, with the load plan.json records. Raises
+    UsageError when the folder lacks what it takes."""
+    if not folder.final_stats.is_file() or not folder.histograms.is_file():
+        raise UsageError(
+            f"{folder.path} has no {folder.SUMMARY_JSON}, and no {folder.FINAL_STATS} and "
+            f"{folder.HISTOGRAMS} to rebuild it from: not a run folder, or a run that never "
+            "started"
+        )
+    try:
+        overrides, source_file = read_plan(folder)
+    except ValueError as exc:
+        raise UsageError(f"cannot rebuild {folder.SUMMARY_JSON}: {exc}") from None
+    settings = resolve_settings(scenario, overrides)
+    final = _read_json(folder.final_stats) or {}
+    started, stopping = final.get("started_at"), final.get("stopping_at")
+    ran_s = 0.0
+    if isinstance(started, int | float) and isinstance(stopping, int | float):
+        ran_s = stopping - started
+    # Stopped before its planned end: the CLI was gone and the harness stopped by itself.
+    aborted = ran_s < settings.duration_s - 1.0
+    exit_code = final.get("locust_exit_code")
+    return judge_folder(
+        folder,
+        scenario,
+        settings,
+        source_file or str(folder.scenario),
+        aborted=aborted,
+        exit_code=exit_code if isinstance(exit_code, int) else 0,
+        rebuilt=True,
+    )
 
 
 def new_folder(out: Path | None, scenario_name: str, reports_dir: Path) -> RunFolder:
@@ -613,6 +685,7 @@ def judge_folder(
     aborted: bool,
     exit_code: int | None,
     times: RunTimes | None = None,
+    rebuilt: bool = False,
 ) -> RunOutcome:
     """What Locust left in `folder` → summary.json, summary.md, report.html, junit.xml, charts,
     then the masking pass. Whatever happened: the verdict is always written (or, when a file
@@ -657,6 +730,11 @@ def judge_folder(
         partial=partial,
         corrected=corrected,
     )
+    if rebuilt:
+        summary["warnings"].append(
+            f"{folder.SUMMARY_JSON} rebuilt by `loadkit report` from {folder.FINAL_STATS} and "
+            f"{folder.HISTOGRAMS}: `loadkit run` ended before it wrote it"
+        )
     write_problems = []
     for path, text in (
         (folder.summary_json, json.dumps(summary, indent=2) + "\n"),

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import types
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from loadkit.exit_codes import Verdict
+from loadkit.histogram import load_histograms
 from loadkit.report import charts
 from loadkit.report.capacity_view import CapacityReportLike, has_capacity_charts
 from loadkit.report.html import CHART_CAPTIONS, RUN_FILES, render_html
@@ -50,6 +53,9 @@ class ReportFiles:
     """Chart name -> PNG file, in the order the report shows them."""
     notes: tuple[str, ...] = ()
     """Why a file could not be read or a chart was left out."""
+    damaged: tuple[str, ...] = ()
+    """The notes about files of the run that are there but cut short or unreadable (also in
+    `notes`): worth a warning, as a person may not know the folder was damaged."""
 
 
 def write_report(
@@ -72,6 +78,8 @@ def write_report(
         raise FileNotFoundError(f"{folder} is not a run folder (no such directory)")
     notes: list[str] = []
     summary = load_summary(folder, notes)
+    damaged = [] if final is not None else _damaged_histograms(folder, summary)
+    notes += damaged
     final_parts = _final_parts(folder, notes, final)
     final = final_parts.final
     series = charts.time_series(load_history(folder, notes), final_parts.counts)
@@ -106,7 +114,9 @@ def write_report(
     html = folder / REPORT_HTML
     text = render_html(summary, images, capacity, links=links, notes=notes)
     _write_bytes(html, text.encode("utf-8"))
-    return ReportFiles(html=html, junit=junit, charts=chart_files, notes=tuple(notes))
+    return ReportFiles(
+        html=html, junit=junit, charts=chart_files, notes=tuple(notes), damaged=tuple(damaged)
+    )
 
 
 # --- reading the run folder -------------------------------------------------------------------
@@ -124,6 +134,9 @@ def load_summary(folder: Path, notes: list[str]) -> Summary:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(data, dict) and isinstance(data.get("verdict"), str):
+            wrong = _type_problem(data, Summary, "")
+            if wrong is not None:
+                raise BadSummary(f"{path}: {wrong}; this is not what loadkit wrote")
             return _as_summary(data)
         problem = f"{SUMMARY_JSON} is not a loadkit summary"
     except FileNotFoundError:
@@ -144,6 +157,117 @@ def load_summary(folder: Path, notes: list[str]) -> Summary:
         "exit_code": int(Verdict.ERROR.exit_status),
     }
     return cast(Summary, stand_in)
+
+
+class BadSummary(ValueError):
+    """summary.json holds a field of the wrong type (edited by hand, or damaged): the message
+    names the file and the field; rendering it would tell something it does not say."""
+
+
+def _type_problem(value: object, hint: object, where: str) -> str | None:
+    """The first field of `value` that does not fit `hint` (a type of `summary_types`), as
+    "field: expected …, got …"; None when it fits. Keys that are missing are allowed (an
+    older or partial summary), keys it does not know are ignored."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.NotRequired:
+        return _type_problem(value, args[0], where)
+    if origin in (types.UnionType, typing.Union):
+        fits = [_type_problem(value, arg, where) for arg in args]
+        if None in fits:
+            return None
+        others = [arg for arg in args if arg is not type(None)]
+        # `X | None` with a value that is no None: what is wrong inside it (the deepest field)
+        inner = fits[args.index(others[0])] if len(others) == 1 else None
+        deeper = inner is not None and not inner.startswith(f"{where or 'the file'}: ")
+        return inner if deeper else _wrong(value, hint, where)
+    if hint is type(None):
+        return None if value is None else _wrong(value, hint, where)
+    if hint is typing.Any or hint is object:
+        return None
+    if isinstance(hint, type) and typing.is_typeddict(hint):
+        if not isinstance(value, dict):
+            return _wrong(value, hint, where)
+        fields = typing.get_type_hints(hint)
+        for key, item in value.items():
+            if key in fields:
+                found = _type_problem(item, fields[key], f"{where}.{key}" if where else key)
+                if found is not None:
+                    return found
+        return None
+    if origin in (list, tuple):
+        if not isinstance(value, list):
+            return _wrong(value, hint, where)
+        return next(
+            (
+                found
+                for n, item in enumerate(value)
+                if (found := _type_problem(item, args[0], f"{where}[{n}]")) is not None
+            ),
+            None,
+        )
+    if origin is dict:
+        if not isinstance(value, dict):
+            return _wrong(value, hint, where)
+        return next(
+            (
+                found
+                for key, item in value.items()
+                if (found := _type_problem(item, args[1], f"{where}.{key}")) is not None
+            ),
+            None,
+        )
+    if origin is typing.Literal:
+        return None if value in args else _wrong(value, hint, where)
+    if hint is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if ok else _wrong(value, hint, where)
+    if hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return None if ok else _wrong(value, hint, where)
+    if isinstance(hint, type) and issubclass(hint, str):  # str, Verdict (a StrEnum)
+        return None if isinstance(value, str) else _wrong(value, hint, where)
+    if isinstance(hint, type):
+        return None if isinstance(value, hint) else _wrong(value, hint, where)
+    return None  # a hint this check does not know: the renderers read with .get
+
+
+_EXPECTED = {float: "a number", int: "a whole number", str: "a string", bool: "true or false"}
+
+
+def _wrong(value: object, hint: object, where: str) -> str:
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        kinds = [_EXPECTED.get(a, "null" if a is type(None) else "an object")
+                 for a in typing.get_args(hint)]  # fmt: skip
+        expected = " or ".join(dict.fromkeys(kinds))
+    elif typing.get_origin(hint) in (list, tuple):
+        expected = "a list"
+    else:
+        expected = _EXPECTED.get(hint, "an object")  # type: ignore[call-overload]
+    return f"{where or 'the file'}: expected {expected}, got {json.dumps(value)[:40]}"
+
+
+def _damaged_histograms(folder: Path, summary: Summary) -> list[str]:
+    """A note for histograms.json (or its corrected twin) that is there but cannot be read
+    (cut short by a full disk or a kill). Not read when the runner calls: it just did."""
+    notes = []
+    for name in (RunFolder.HISTOGRAMS, RunFolder.CORRECTED_HISTOGRAMS):
+        path = folder / name
+        if not path.is_file():
+            continue
+        try:
+            load_histograms(path)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            used = str(summary.get("times_from", "")).startswith("loadkit")
+            notes.append(
+                f"{name} is damaged or cut short ({_first_line(error)}); "
+                + (
+                    "summary.json's times were computed from it when the run ended, when it "
+                    "was whole"
+                    if used
+                    else "summary.json's times are Locust's coarser ones"
+                )
+            )
+    return notes
 
 
 def _as_summary(data: dict[str, Any]) -> Summary:
