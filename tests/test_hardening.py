@@ -240,3 +240,65 @@ def test_a_disk_full_during_the_run_names_the_cause_and_the_real_span(
     assert "Locust ended without its final statistics" not in stdout
     assert "could not write" in stderr and "summary.json" in stderr, stderr
     assert "Traceback" not in stdout + stderr
+
+
+def first_request(target: TargetProcess) -> float:
+    """When (time.monotonic) the target saw the run's first request."""
+    deadline = time.monotonic() + 30
+    while target.requests_seen()["total"] == 0:
+        assert time.monotonic() < deadline, "no request reached the target"
+        time.sleep(0.05)
+    return time.monotonic()
+
+
+def test_a_killed_harness_is_measured_over_the_real_span(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    """SIGKILL of the harness 3.5 s into the load: no final snapshot. The req/s and the span
+    are those of the run (not of Locust's history CSV, flushed every ~10 s), the cause is
+    named, and the requests in flight are counted as interrupted."""
+    scenario = write(tmp_path, steady(target.url))
+    out = tmp_path / "run"
+    cli = start_cli("run", str(scenario), "--out", str(out))
+    harness = harness_of(cli)
+    began = first_request(target)
+    time.sleep(3.5)
+    harness.send_signal(signal.SIGKILL)
+    ran = time.monotonic() - began
+    stdout, stderr = cli.communicate(timeout=60)
+    assert cli.returncode == ExitStatus.INTERNAL_ERROR, (stdout, stderr)
+    summary = json.loads((out / "summary.json").read_text())
+    run = summary["run"]
+    assert run["partial"].startswith("the Locust process was killed by SIGKILL"), run
+    assert "up to 4 requests in flight were interrupted and are not counted" in run["partial"]
+    assert ran - 1.5 <= run["elapsed_s"] <= ran + 0.5, (run["elapsed_s"], ran)
+    totals = summary["totals"]
+    assert abs(totals["rps"] - totals["requests"] / run["elapsed_s"]) < 0.05
+    # Honest: what the stats CSV held is at most what the target served.
+    assert 0 < totals["requests"] <= target.requests_seen()["total"]
+    assert f"for {run['elapsed_s']:.1f}s" in stdout
+
+
+def test_a_second_interrupt_counts_the_requests_in_flight(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    scenario = write(tmp_path, steady(target.url).replace("0.05", "0.01"))
+    out = tmp_path / "run"
+    cli = start_cli("run", str(scenario), "--out", str(out))
+    harness_of(cli)
+    began = first_request(target)
+    time.sleep(3.0)
+    cli.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    cli.send_signal(signal.SIGINT)
+    ran = time.monotonic() - began
+    stdout, stderr = cli.communicate(timeout=60)
+    assert cli.returncode == ExitStatus.ABORTED, (stdout, stderr)
+    summary = json.loads((out / "summary.json").read_text())
+    run = summary["run"]
+    killed = run["killed"] or ""
+    assert killed.startswith("Locust was killed after a second interrupt; up to "), run
+    assert "requests in flight were interrupted and are not counted" in run["killed"]
+    if run["partial"] is not None:  # Locust had no time for its final snapshot
+        assert ran - 1.5 <= run["elapsed_s"] <= ran + 0.5, (run["elapsed_s"], ran)
+    assert "Traceback" not in stdout + stderr

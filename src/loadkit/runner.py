@@ -658,6 +658,8 @@ def run_locust(
     with _forward_signals(process, aborted):
         exit_code = _wait(process, deadline, aborted)
         times.process_ended = time.time()
+        if aborted.is_set() and exit_code == -signal.SIGKILL:
+            exit_code = None  # killed by `_forward_signals` after a second interrupt
         reader.join(timeout=2.0)
         early = locust.early_text()
         locust.discard()
