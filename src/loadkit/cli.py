@@ -508,7 +508,11 @@ def _metrics_options(func: Any) -> Any:
 def _metrics(port: int | None, host: str, linger: float) -> MetricsEndpoint | None:
     from loadkit.runner import MetricsEndpoint
 
-    return None if port is None else MetricsEndpoint(port=port, host=host, linger_s=linger)
+    if port is None:
+        return None
+    endpoint = MetricsEndpoint(port=port, host=host, linger_s=linger)
+    endpoint.check()
+    return endpoint
 
 
 @cli.command()

@@ -555,6 +555,18 @@ class MetricsEndpoint:
     linger_s: float = 0.0
     """How long the endpoint stays up after the run, for a last scrape of the final numbers."""
 
+    def check(self) -> None:
+        """UsageError when the endpoint cannot listen (a port taken): found before any load,
+        not as a run that made no requests."""
+        from loadkit.metrics import check_port  # prometheus-client: only with --metrics-port
+
+        problem = check_port(self.host, self.port)
+        if problem is not None:
+            raise UsageError(
+                f"--metrics-port {self.port}: cannot listen on {self.host}:{self.port} "
+                f"({problem}); choose a free port"
+            )
+
     def environment(self, planned: PlannedRun) -> dict[str, str]:
         return {
             METRICS_ENV: f"{self.host}:{self.port}",
