@@ -27,6 +27,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -205,14 +206,32 @@ def render(snapshot: Snapshot) -> bytes:
     return generate_latest(registry)
 
 
-def serve(rendered: Callable[[], bytes], host: str, port: int) -> None:
-    """Serve `rendered()` on http://host:port/metrics: text rendered beforehand (at most once a
-    second, by the harness), so a scrape costs the load generator only the HTTP exchange, not
-    the counting and formatting of every series (rendered per scrape, 50 scrapes/s took ~10 %
-    of its throughput; benchmarks/README.md). Raises OSError when the port cannot be bound."""
+def serve(rendered: Callable[[], bytes], host: str, port: int) -> ThreadingHTTPServer:
+    """Serve `rendered()` on http://host:port/metrics from a thread of this process (`loadkit
+    run`'s, not the load generator's: serving a scrape in the generator cost ~8 % of its
+    throughput at 50 scrapes/s, benchmarks/README.md case 10). `shutdown()` the server when
+    done. Raises OSError when the port cannot be bound."""
     server = ThreadingHTTPServer((host, port), _handler(rendered))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="loadkit-metrics", daemon=True).start()
+    return server
+
+
+def rendered_file(path: Path) -> Callable[[], bytes]:
+    """The text the harness last rendered into `path` (read again only when it changed);
+    empty until the first rendering."""
+    last: list[Any] = [None, b""]
+
+    def read() -> bytes:
+        try:
+            stamp = path.stat().st_mtime_ns
+            if stamp != last[0]:
+                last[:] = [stamp, path.read_bytes()]
+        except OSError:
+            pass
+        return bytes(last[1])
+
+    return read
 
 
 def _handler(rendered: Callable[[], bytes]) -> type[BaseHTTPRequestHandler]:

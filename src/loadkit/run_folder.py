@@ -64,6 +64,9 @@ class RunFolder:
     CHARTS_DIR = "charts"
     LIVE_CONFIG = "live.json"
     PLAN = "plan.json"
+    METRICS_TEXT = ".metrics.prom"
+    """The metrics' text the harness renders once a second for `loadkit run` to serve;
+    removed when the run ends."""
     VERDICT_FILES = (SUMMARY_JSON, SUMMARY_MD, JUNIT_XML, REPORT_HTML)
     """What a person or a CI gate reads the verdict from: a run that lacks one is no pass."""
 

@@ -435,9 +435,22 @@ def run_ui(
 ) -> int | None:
     """Run Locust's web UI until Ctrl-C/SIGTERM; every test started and ended in it is judged
     into its own run folder (`on_test_end` gets each outcome). Returns Locust's exit code."""
-    import queue
 
     web.check()
+    with metrics.serving(planned.folder) if metrics is not None else contextlib.nullcontext():
+        return _run_ui(planned, web, reports_dir, on_test_end, locust, metrics)
+
+
+def _run_ui(
+    planned: PlannedRun,
+    web: WebUI,
+    reports_dir: Path,
+    on_test_end: UiCallback,
+    locust: LocustProcess | None,
+    metrics: MetricsEndpoint | None,
+) -> int | None:
+    import queue
+
     scenario, settings, session = planned.scenario, planned.settings, planned.folder
     config_path = write_live_config(planned)
     locust = locust or LocustProcess.start()
@@ -567,9 +580,31 @@ class MetricsEndpoint:
                 f"({problem}); choose a free port"
             )
 
+    @contextmanager
+    def serving(self, folder: RunFolder) -> Iterator[None]:
+        """The endpoint, up in this process while the block runs: it serves what the harness
+        renders once a second (`environment`), so a scrape costs the load generator nothing."""
+        from loadkit.metrics import rendered_file, serve
+
+        text = folder.path / folder.METRICS_TEXT
+        try:
+            server = serve(rendered_file(text), self.host, self.port)
+        except OSError as exc:
+            raise UsageError(
+                f"--metrics-port {self.port}: cannot listen on {self.host}:{self.port} "
+                f"({exc.strerror or exc}); choose a free port"
+            ) from None
+        try:
+            yield
+        finally:
+            server.shutdown()
+            server.server_close()
+            with contextlib.suppress(OSError):
+                text.unlink()
+
     def environment(self, planned: PlannedRun) -> dict[str, str]:
         return {
-            METRICS_ENV: f"{self.host}:{self.port}",
+            METRICS_ENV: str(planned.folder.path / planned.folder.METRICS_TEXT),
             METRICS_RUN_ENV: f"{planned.scenario.name}/{planned.folder.path.name}",
             METRICS_LINGER_ENV: f"{self.linger_s:g}",
             LIVE_CONFIG_ENV: str(write_live_config(planned)),
@@ -644,6 +679,17 @@ def run_locust(
     `locust` is a harness process started early (see `launcher`); one is started if None. If
     it has been begun already (from the run cache), it is only waited for; else it is given
     `launch` (by default `locust_launch(planned, metrics)`)."""
+    with metrics.serving(planned.folder) if metrics is not None else contextlib.nullcontext():
+        return _run_locust(planned, on_progress, locust, metrics, launch)
+
+
+def _run_locust(
+    planned: PlannedRun,
+    on_progress: ProgressCallback | None,
+    locust: LocustProcess | None,
+    metrics: MetricsEndpoint | None,
+    launch: Launch | None,
+) -> RunOutcome:
     scenario, settings, folder = planned.scenario, planned.settings, planned.folder
     source_file = planned.source_file
     locust = locust or LocustProcess.start()
