@@ -41,7 +41,7 @@ def summarize(results: dict[str, Result], noise: float | None) -> list[Row]:
         rows.append(Row("wrk", "calibration: wrk -> nginx /get", f"{wrk['rps']:,.0f}/s", "-",
                         f"nginx CPU {wrk['nginx_cpu']:.0%}", "-", "-"))  # fmt: skip
     targets = {
-        "0": None, "1": 1.50, "2": 1.40, "3": 4.0, "7": None, "8": 0.98, "9": 0.98, "10": 0.98,
+        "0": None, "1": 1.50, "2": 1.40, "3": 4.0, "7": None, "8": 0.98, "9": 0.98, "10": None,
     }  # fmt: skip
     what = {
         "0": "A/A: hand GET vs itself",
