@@ -228,7 +228,7 @@ def test_quick_mode_shrinks_every_default_and_bad_options_are_refused(
         with pytest.raises(SystemExit) as exit_info:
             parse_args(bad)
         assert exit_info.value.code == 2
-    assert "unknown case(s) 10" in capsys.readouterr().err
+    assert "unknown case(s) 11" in capsys.readouterr().err
 
 
 def test_the_benchmark_package_passes_mypy_strict(tmp_path: Path) -> None:
