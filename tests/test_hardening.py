@@ -3,12 +3,14 @@ exit code; hostile text cannot break a table. Real processes, signals sent at ea
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -170,3 +172,133 @@ users:
     assert rows and all(line.count("|") - line.count("\\|") == 12 for line in rows), rows
     summary = json.loads((out / "summary.json").read_text())
     assert summary["requests"][0]["name"] == "a\nb | <img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 1.1 MB file system (tmpfs), unmounted at teardown: writes fail with ENOSPC."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1100k", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip() or done.returncode}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(disk: Path, leave_bytes: int = 0) -> None:
+    """Take the file system's free space, but `leave_bytes`."""
+    free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+    with open(disk / "filler", "wb") as handle:
+        handle.write(b"\0" * max(0, free - leave_bytes))
+        with contextlib.suppress(OSError):
+            handle.write(b"\0" * 65536)  # and the last blocks, if leave_bytes is 0
+
+
+def test_a_full_disk_is_no_pass(target: TargetProcess, small_disk: Path, tmp_path: Path) -> None:
+    """Locust's own HTML report (~1 MB) fills a 1.1 MB disk: the verdict files that do not fit
+    are named with the cause, and the run exits 4, never 0 without its junit.xml."""
+    scenario = write(tmp_path, steady(target.url, duration="2s"))
+    result = run_loadkit("run", str(scenario), "--out", str(small_disk / "run"))
+    assert result.returncode == ExitStatus.INTERNAL_ERROR, result
+    assert "No space left on device" in result.stderr, result
+    missing = [
+        name
+        for name in ("summary.json", "summary.md", "junit.xml", "report.html")
+        if not (small_disk / "run" / name).is_file()
+    ]
+    assert missing, "the disk was not full: this test proves nothing"
+    for name in missing:
+        assert name in result.stderr, (name, result.stderr)
+    assert "Report:" not in result.stdout or (small_disk / "run" / "report.html").is_file()
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_disk_full_during_the_run_names_the_cause_and_the_real_span(
+    target: TargetProcess, small_disk: Path, tmp_path: Path
+) -> None:
+    """The disk fills while Locust runs: no final snapshot. The numbers come from the periodic
+    CSV over the run's real span (not the history CSV's), and the cause is named."""
+    scenario = write(tmp_path, steady(target.url, duration="4s"))
+    cli = start_cli("run", str(scenario), "--out", str(small_disk / "run"))
+    harness_of(cli)
+    deadline = time.monotonic() + 20
+    while target.requests_seen()["total"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.5)  # a periodic stats CSV with numbers in it
+    fill(small_disk)
+    stdout, stderr = cli.communicate(timeout=90)
+    assert not (small_disk / "run" / "locust_final.json").exists()
+    assert cli.returncode == ExitStatus.INTERNAL_ERROR, (stdout, stderr)
+    assert "run folder not writable: No space left on device" in stdout, stdout
+    assert "Locust ended without its final statistics" not in stdout
+    assert "could not write" in stderr and "summary.json" in stderr, stderr
+    assert "Traceback" not in stdout + stderr
+
+
+def first_request(target: TargetProcess) -> float:
+    """When (time.monotonic) the target saw the run's first request."""
+    deadline = time.monotonic() + 30
+    while target.requests_seen()["total"] == 0:
+        assert time.monotonic() < deadline, "no request reached the target"
+        time.sleep(0.05)
+    return time.monotonic()
+
+
+def test_a_killed_harness_is_measured_over_the_real_span(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    """SIGKILL of the harness 3.5 s into the load: no final snapshot. The req/s and the span
+    are those of the run (not of Locust's history CSV, flushed every ~10 s), the cause is
+    named, and the requests in flight are counted as interrupted."""
+    scenario = write(tmp_path, steady(target.url))
+    out = tmp_path / "run"
+    cli = start_cli("run", str(scenario), "--out", str(out))
+    harness = harness_of(cli)
+    began = first_request(target)
+    time.sleep(3.5)
+    harness.send_signal(signal.SIGKILL)
+    ran = time.monotonic() - began
+    stdout, stderr = cli.communicate(timeout=60)
+    assert cli.returncode == ExitStatus.INTERNAL_ERROR, (stdout, stderr)
+    summary = json.loads((out / "summary.json").read_text())
+    run = summary["run"]
+    assert run["partial"].startswith("the Locust process was killed by SIGKILL"), run
+    assert "up to 4 requests in flight were interrupted and are not counted" in run["partial"]
+    assert ran - 1.5 <= run["elapsed_s"] <= ran + 0.5, (run["elapsed_s"], ran)
+    totals = summary["totals"]
+    assert abs(totals["rps"] - totals["requests"] / run["elapsed_s"]) < 0.05
+    # Honest: what the stats CSV held is at most what the target served.
+    assert 0 < totals["requests"] <= target.requests_seen()["total"]
+    assert f"for {run['elapsed_s']:.1f}s" in stdout
+
+
+def test_a_second_interrupt_counts_the_requests_in_flight(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    scenario = write(tmp_path, steady(target.url).replace("0.05", "0.01"))
+    out = tmp_path / "run"
+    cli = start_cli("run", str(scenario), "--out", str(out))
+    harness_of(cli)
+    began = first_request(target)
+    time.sleep(3.0)
+    cli.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    cli.send_signal(signal.SIGINT)
+    ran = time.monotonic() - began
+    stdout, stderr = cli.communicate(timeout=60)
+    assert cli.returncode == ExitStatus.ABORTED, (stdout, stderr)
+    summary = json.loads((out / "summary.json").read_text())
+    run = summary["run"]
+    killed = run["killed"] or ""
+    assert killed.startswith("Locust was killed after a second interrupt; up to "), run
+    assert "requests in flight were interrupted and are not counted" in run["killed"]
+    if run["partial"] is not None:  # Locust had no time for its final snapshot
+        assert ran - 1.5 <= run["elapsed_s"] <= ran + 0.5, (run["elapsed_s"], ran)
+    assert "Traceback" not in stdout + stderr

@@ -169,3 +169,70 @@ def test_the_dashboard_is_valid_grafana_json() -> None:
     for panel in data["panels"]:
         assert panel["targets"] and all(t["expr"] for t in panel["targets"])
         assert panel["datasource"]["uid"] == "${datasource}"
+
+
+WATCHED = """\
+name: watched
+host: {url}
+load: {{users: 4, spawn_rate: 20, duration: {duration}}}
+defaults: {{think_time: {{constant: 0.05}}}}
+users:
+  - name: citizen
+    tasks:
+      - request: {{url: /api/cases}}
+"""
+
+
+@pytest.mark.e2e
+def test_a_metrics_port_in_use_is_a_usage_error_before_any_load(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(WATCHED.format(url=target.url, duration="3s"), encoding="utf-8")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "loadkit", "run", str(scenario), "--out",
+             str(tmp_path / "run"), "--metrics-port", str(port)],
+            capture_output=True, text=True, timeout=60,
+            env={**os.environ, "PYTHONPATH": _SRC},
+        )  # fmt: skip
+    assert result.returncode == ExitStatus.INVALID_INPUT, result
+    assert result.stderr == (
+        f"loadkit: error: --metrics-port {port}: cannot listen on 127.0.0.1:{port} "
+        "(Address already in use); choose a free port\n"
+    )
+    assert target.requests_seen()["total"] == 0
+    assert not (tmp_path / "run" / "summary.json").exists()
+
+
+@pytest.mark.e2e
+def test_scrapes_are_served_from_a_snapshot_rendered_once_a_second(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    """Many scrapes within a second get the same text: rendered beforehand, not per scrape."""
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(WATCHED.format(url=target.url, duration="5s"), encoding="utf-8")
+    port = free_port()
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "loadkit", "run", str(scenario), "--out", str(tmp_path / "run"),
+         "--metrics-port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": _SRC},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while (samples := scrape(port)) is None or not total(samples, "loadkit_requests_total"):
+            assert time.monotonic() < deadline and cli.poll() is None, "no requests scraped"
+            time.sleep(0.2)
+        bodies, began = [], time.monotonic()
+        while time.monotonic() - began < 0.9:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                bodies.append(r.read())
+        # 0.9 s of back-to-back scrapes straddle at most one rendering
+        assert len(bodies) >= 10 and len(set(bodies)) <= 2, (len(bodies), len(set(bodies)))
+    finally:
+        stdout, stderr = cli.communicate(timeout=60)
+    assert cli.returncode == ExitStatus.PASS, (stdout, stderr)

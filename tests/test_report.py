@@ -312,3 +312,79 @@ def test_junit_written_by_report_matches_render(tmp_path: Path) -> None:
     root = ET.fromstring(files.junit.read_bytes())
     assert root.get("tests") == "6" and root.get("failures") == "0"
     assert not list(folder.glob(".*.tmp"))  # no half-written files left
+
+
+# --- a folder `loadkit run` did not finish, or that was damaged since ---------------------------
+
+
+def test_a_bad_summary_field_is_one_line_exit_2(real_run: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    shutil.copytree(real_run, folder)
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["load"]["planned_s"] = "x"
+    (folder / "summary.json").write_text(json.dumps(summary))
+    result = run_loadkit("report", str(folder))
+    assert result.returncode == ExitStatus.INVALID_INPUT, result
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"loadkit: error: {folder / 'summary.json'}: ")
+    assert 'load.planned_s: expected a number, got "x"' in result.stderr
+
+
+def test_a_cut_short_histograms_json_is_said(real_run: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    shutil.copytree(real_run, folder)
+    histograms = folder / "histograms.json"
+    histograms.write_bytes(histograms.read_bytes()[: histograms.stat().st_size // 2])
+    result = run_loadkit("report", str(folder))
+    # The report is written and the verdict (decided when the file was whole) stands: 0.
+    assert result.returncode == ExitStatus.PASS, result
+    (warning,) = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert warning.startswith(
+        f"loadkit: warning: {folder}: histograms.json is damaged or cut short"
+    )
+    assert "summary.json's times were computed from it when the run ended" in warning
+    words = Page((folder / "report.html").read_text()).visible
+    assert "histograms.json is damaged or cut short" in words
+
+
+@pytest.mark.e2e
+def test_report_rebuilds_the_summary_a_killed_cli_never_wrote(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    """SIGKILL of `loadkit run`: its harness stops gracefully and leaves locust_final.json and
+    histograms.json, but nobody writes summary.json; `loadkit report` rebuilds it."""
+    import signal
+    import time
+
+    from test_hardening import harness_of, start_cli, steady, write
+
+    scenario = write(tmp_path, steady(target.url, duration="30s"))
+    folder = tmp_path / "run"
+    cli = start_cli("run", str(scenario), "--out", str(folder), "-u", "3")
+    harness = harness_of(cli)
+    deadline = time.monotonic() + 20
+    while target.requests_seen()["total"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(2.0)
+    cli.send_signal(signal.SIGKILL)
+    cli.communicate(timeout=10)
+    harness.wait(timeout=30)
+    assert not (folder / "summary.json").exists()
+    final = json.loads((folder / "locust_final.json").read_text())
+    assert (folder / "histograms.json").is_file()
+
+    result = run_loadkit("report", str(folder))
+    assert result.returncode == ExitStatus.PASS, result
+    assert (
+        "summary.json was missing; rebuilt from locust_final.json and histograms.json: "
+        "ABORTED (exit code 3)" in result.stderr
+    ), result.stderr
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["verdict"] == "aborted" and summary["exit_code"] == ExitStatus.ABORTED
+    assert summary["run"]["users"] == 3  # the plan the command line made, not the scenario's 4
+    assert summary["times_from"].startswith("loadkit histograms")
+    sent = sum(e["num_requests"] for e in final["entries"])
+    assert summary["totals"]["requests"] == sent > 0
+    assert any("rebuilt by `loadkit report`" in w for w in summary["warnings"])
+    check_structure((folder / "junit.xml").read_text())
+    assert (folder / "report.html").is_file()

@@ -378,3 +378,34 @@ users:
         assert "POST POST" not in text, where
         assert "GET get cases" not in text and "get cases" in text, where
         assert "GET stats" in text, where
+
+
+def test_a_signal_while_the_files_are_written_changes_nothing(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    """SIGTERM right after Locust ended (and again while the report is drawn): the run is
+    over, so the signal is noted, every file is written and the exit code is summary.json's."""
+    from test_hardening import harness_of
+
+    scenario = write(tmp_path, basic_scenario(target.url, duration="2s"))
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loadkit", "run", str(scenario), "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": _SRC},
+    )
+    harness_of(proc).wait(timeout=60)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.4)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert "Traceback" not in stdout + stderr
+    assert "received while the run's files are written; finishing them first" in stderr, stderr
+    summary = read_summary(out)
+    assert proc.returncode == summary["exit_code"] == ExitStatus.PASS, (stdout, stderr)
+    assert summary["run"]["aborted"] is False  # the load had ended as planned
+    for name in ("summary.md", "junit.xml", "report.html"):
+        assert (out / name).is_file(), name

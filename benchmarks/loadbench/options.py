@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-ALL_CASES = ("wrk", "0", "1", "2", "3", "7", "8", "9", "4", "5", "6")
+ALL_CASES = ("wrk", "0", "1", "2", "3", "7", "8", "9", "10", "4", "5", "6")
 """Every case of the full run, in the order it runs them (`sweep` runs only when named)."""
 
 DESCRIPTION = "loadkit's performance benchmark: do compiled scenarios cost nothing?"

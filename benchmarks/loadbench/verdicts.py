@@ -40,7 +40,9 @@ def summarize(results: dict[str, Result], noise: float | None) -> list[Row]:
     if isinstance(wrk, dict):
         rows.append(Row("wrk", "calibration: wrk -> nginx /get", f"{wrk['rps']:,.0f}/s", "-",
                         f"nginx CPU {wrk['nginx_cpu']:.0%}", "-", "-"))  # fmt: skip
-    targets = {"0": None, "1": 1.50, "2": 1.40, "3": 4.0, "7": None, "8": 0.98, "9": 0.98}
+    targets = {
+        "0": None, "1": 1.50, "2": 1.40, "3": 4.0, "7": None, "8": 0.98, "9": 0.98, "10": None,
+    }  # fmt: skip
     what = {
         "0": "A/A: hand GET vs itself",
         "1": "compiled GET vs hand FastHttpUser",
@@ -49,6 +51,7 @@ def summarize(results: dict[str, Result], noise: float | None) -> list[Row]:
         "7": "loadkit run GET vs hand Fast",
         "8": "harness vs plain Locust, same file",
         "9": "loadkit run vs its file, plain Locust",
+        "10": "loadkit run scraped 50/s vs not",
     }
     for case, target in targets.items():
         result = results.get(case)

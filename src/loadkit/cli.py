@@ -11,6 +11,7 @@ import math
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -29,6 +30,7 @@ from loadkit.scenario.durations import parse_duration
 
 if TYPE_CHECKING:
     from loadkit.run_cache import EarlyStart, Launch, Recording, RunCache
+    from loadkit.run_folder import RunFolder
     from loadkit.runner import MetricsEndpoint, PlannedRun, RunOutcome
     from loadkit.scenario import Scenario
     from loadkit.settings import Distribution
@@ -328,17 +330,57 @@ def schema(output: Path | None) -> ExitStatus:
     help="p95 line on the capacity chart (default: the scenario's p95 threshold).",
 )
 def report(run_folder: Path, slo_p95: float | None) -> ExitStatus:
-    """(Re)build report.html, junit.xml and charts/*.png of a run folder."""
-    from loadkit.report.write import write_report
+    """(Re)build report.html, junit.xml and charts/*.png of a run folder (and summary.json,
+    from what Locust left, when `loadkit run` was killed before it wrote it)."""
+    from loadkit.report.write import BadSummary, write_report
     from loadkit.run_folder import RunFolder
 
-    if not RunFolder(run_folder).summary_json.is_file():
-        raise UsageError(f"{run_folder} is not a run folder (it has no summary.json)")
-    files = write_report(run_folder, slo_p95_ms=None if slo_p95 is None else slo_p95 * 1000)
+    folder = RunFolder(run_folder)
+    if not folder.summary_json.is_file():
+        if not folder.path.is_dir():
+            raise UsageError(f"{run_folder} is not a run folder (no such directory)")
+        _rebuild_summary(folder)
+    try:
+        files = write_report(run_folder, slo_p95_ms=None if slo_p95 is None else slo_p95 * 1000)
+    except BadSummary as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        click.echo(f"loadkit: error: could not write {exc.filename}: {exc.strerror}", err=True)
+        return ExitStatus.INTERNAL_ERROR
+    # A damaged file is a warning; the report is still written and summary.json (the verdict,
+    # decided when the files were whole) is unchanged: the report's exit code stays 0.
+    for damaged in files.damaged:
+        click.echo(f"loadkit: warning: {run_folder}: {damaged}", err=True)
     for note in files.notes:
-        click.echo(f"note: {note}", err=True)
+        if note not in files.damaged:
+            click.echo(f"note: {note}", err=True)
     click.echo(f"Report: {files.html}")
     return ExitStatus.PASS
+
+
+def _rebuild_summary(folder: RunFolder) -> None:
+    """summary.json of a run whose `loadkit run` was killed before writing it."""
+    from loadkit.runner import read_plan, rebuild_summary
+
+    if not folder.scenario.is_file():
+        raise UsageError(f"{folder.path} is not a run folder (it has no summary.json)")
+    try:
+        _, source = read_plan(folder, "source_path")
+    except ValueError as exc:
+        raise UsageError(f"cannot rebuild {folder.SUMMARY_JSON}: {exc}") from None
+    # The text that ran, read where it was (its data files are found there).
+    text = folder.scenario.read_text(encoding="utf-8")
+    scenario, _ = _load(source or str(folder.scenario), text=text)
+    outcome = rebuild_summary(folder, scenario)
+    summary = outcome.summary
+    click.echo(
+        f"loadkit: warning: {folder.path}: {folder.SUMMARY_JSON} was missing; rebuilt from "
+        f"{folder.FINAL_STATS} and {folder.HISTOGRAMS}: {summary['verdict'].upper()} "
+        f"(exit code {summary['exit_code']})",
+        err=True,
+    )
+    for problem in outcome.write_problems:
+        click.echo(f"loadkit: error: {problem}", err=True)
 
 
 @cli.command()
@@ -545,7 +587,11 @@ def _metrics_options(func: Any) -> Any:
 def _metrics(port: int | None, host: str, linger: float) -> MetricsEndpoint | None:
     from loadkit.runner import MetricsEndpoint
 
-    return None if port is None else MetricsEndpoint(port=port, host=host, linger_s=linger)
+    if port is None:
+        return None
+    endpoint = MetricsEndpoint(port=port, host=host, linger_s=linger)
+    endpoint.check()
+    return endpoint
 
 
 @cli.command()
@@ -751,6 +797,7 @@ def _run(
     finally:
         if progress:
             progress.close()
+    _ignore_signals()
     folder = planned.folder
     not_started = outcome.summary["run"]["not_started"]
     if not_started:  # nothing was measured: the reason is the whole story
@@ -758,7 +805,7 @@ def _run(
         click.echo(f"Run folder: {folder.path}")
         return outcome.summary["verdict"].exit_status
     text = final_report(outcome.summary, str(folder.path))
-    if outcome.report_problem is None:
+    if folder.report_html.is_file():
         text += f"\nReport: {folder.report_html}"
     click.echo(mask_text(text, scenario.secret_values))
     if outcome.report_problem is not None:
@@ -1311,6 +1358,14 @@ def demo(
             )
     finally:
         locust.discard()
+
+
+def _ignore_signals() -> None:
+    """Once a run's verdict is decided and its files written, a Ctrl-C or a CI cancel can no
+    longer change what it was: the exit code stays the one summary.json holds."""
+    if threading.current_thread() is threading.main_thread():
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_IGN)
 
 
 def _wait_for_signal() -> None:

@@ -35,7 +35,9 @@ from loadkit.scenario.shapes import Stage
 from loadkit.scenario.templates import Var, parse_json_path, parse_template
 
 INDENT = "    "
-HELPERS_COMMENT = "# Helpers copied from loadkit's locustfile_helpers.py: this file needs only Locust."
+HELPERS_COMMENT = (
+    "# Helpers copied from loadkit's locustfile_helpers.py: this file needs only Locust."
+)
 _RESERVED_NAMES = frozenset(
     {"FastHttpUser", "LoadTestShape", "LoadShape", "MasterRunner", "WorkerRunner", "StopUser",
      "User", "HttpUser", "task", "between", "constant", "constant_pacing", "events",

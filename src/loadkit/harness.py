@@ -755,6 +755,7 @@ _metrics: dict[str, Any] = {
     "added_until": 0,
     "config": None,
     "cache": None,
+    "rendered": None,  # the file a scrape's text is rendered into once a second
 }
 
 
@@ -778,12 +779,32 @@ def _start_live(environment: Environment) -> None:
         gevent.spawn(_judge_loop, environment)
 
 
-def _start_metrics(environment: Environment, address: str) -> None:
+def _start_metrics(environment: Environment, path: str) -> None:
+    _start_live(environment)
+    _metrics["rendered"] = path
+    _render_metrics(environment)
+    gevent.spawn(_render_loop, environment)
+
+
+def _render_loop(environment: Environment) -> None:
+    """What a scrape gets, rendered once a second into a file that `loadkit run` serves: an
+    HTTP exchange in this process cost ~1.6 ms of the generator's CPU per scrape (8 % of its
+    throughput at 50 scrapes/s, benchmark case 10); a file written once a second, nothing."""
+    while True:
+        gevent.sleep(1.0)
+        _render_metrics(environment)
+
+
+def _render_metrics(environment: Environment) -> None:
     from loadkit import metrics
 
-    _start_live(environment)
-    host, _, port = address.rpartition(":")
-    metrics.serve(lambda: _metrics_snapshot(environment), host, int(port))
+    if not isinstance(environment.runner, MasterRunner):
+        _add_complete_seconds(int(time.time()))
+    path = _metrics["rendered"]
+    with contextlib.suppress(OSError):  # a full disk: the scrape shows the last numbers
+        with open(path + ".tmp", "wb") as handle:
+            handle.write(metrics.render(_metrics_snapshot(environment)))
+        os.replace(path + ".tmp", path)
 
 
 def _judge_loop(environment: Environment) -> None:
@@ -909,6 +930,8 @@ def _metrics_at_quit(environment: Environment) -> None:
     if not isinstance(environment.runner, MasterRunner):
         _add_complete_seconds(int(time.time()) + 1)
     _metrics["cache"] = None
+    if _metrics["rendered"] is not None:  # the endpoint serves the final numbers now
+        _render_metrics(environment)
     linger = float(os.environ.get(METRICS_LINGER_ENV) or 0)
     if linger > 0:
         gevent.sleep(linger)

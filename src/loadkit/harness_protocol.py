@@ -58,7 +58,9 @@ LIVE_CONFIG_ENV = "LOADKIT_LIVE_CONFIG"
 """A JSON file with the scenario's thresholds and Apdex targets (`live.LiveConfig`), for what
 the harness judges while the run lasts (metrics, the web UI)."""
 METRICS_ENV = "LOADKIT_METRICS"
-"""`host:port` where the harness serves Prometheus metrics (`loadkit.metrics`)."""
+"""A file the harness rewrites once a second with the Prometheus metrics' text
+(`loadkit.metrics.render`); `loadkit run` serves it on --metrics-port from its own process, so a
+scrape costs the load generator nothing."""
 METRICS_RUN_ENV = "LOADKIT_METRICS_RUN"
 """The `run` label of every metric."""
 METRICS_LINGER_ENV = "LOADKIT_METRICS_LINGER_S"

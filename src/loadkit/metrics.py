@@ -22,11 +22,15 @@ runs on one dashboard stay apart. Nothing here imports Locust.
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -195,8 +199,71 @@ def _buckets(hist: Histogram) -> tuple[list[tuple[str, float]], float]:
     return buckets, total_s
 
 
-def serve(snapshot: Callable[[], Snapshot], host: str, port: int) -> None:
-    """Serve the metrics on http://host:port/metrics (a thread of prometheus-client's own)."""
+def render(snapshot: Snapshot) -> bytes:
+    """The text a scrape gets (Prometheus' text format) for `snapshot`."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(LoadkitCollector(snapshot))
-    start_http_server(port, addr=host, registry=registry)
+    registry.register(LoadkitCollector(lambda: snapshot))
+    return generate_latest(registry)
+
+
+def serve(rendered: Callable[[], bytes], host: str, port: int) -> ThreadingHTTPServer:
+    """Serve `rendered()` on http://host:port/metrics from a thread of this process (`loadkit
+    run`'s, not the load generator's: serving a scrape in the generator cost ~8 % of its
+    throughput at 50 scrapes/s, benchmarks/README.md case 10). `shutdown()` the server when
+    done. Raises OSError when the port cannot be bound."""
+    server = ThreadingHTTPServer((host, port), _handler(rendered))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="loadkit-metrics", daemon=True).start()
+    return server
+
+
+def rendered_file(path: Path) -> Callable[[], bytes]:
+    """The text the harness last rendered into `path` (read again only when it changed);
+    empty until the first rendering."""
+    last: list[Any] = [None, b""]
+
+    def read() -> bytes:
+        try:
+            stamp = path.stat().st_mtime_ns
+            if stamp != last[0]:
+                last[:] = [stamp, path.read_bytes()]
+        except OSError:
+            pass
+        return bytes(last[1])
+
+    return read
+
+
+def _handler(rendered: Callable[[], bytes]) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = rendered()
+            self.send_response(200)
+            self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # a scrape is no news: nothing in locust.log
+
+    return Handler
+
+
+def check_port(host: str, port: int) -> str | None:
+    """Why the metrics endpoint could not listen on host:port (e.g. "Address already in use"),
+    or None; asked before any load is sent, so that a taken port is a configuration error and
+    not a run with no requests. The same bind the server makes (SO_REUSEADDR, as
+    http.server's), released at once."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"cannot resolve {host!r} ({exc.strerror or exc})"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            return str(exc.strerror or exc)
+    return None

@@ -22,13 +22,21 @@ _PERCENTILE_COLUMNS = {
 }  # fmt: skip
 
 
-def read_periodic_stats(folder: RunFolder) -> dict[str, Any] | None:
-    """A locust_final.json-like dict from the periodic CSVs, or None if there are none."""
+def read_periodic_stats(
+    folder: RunFolder, *, started_at: float | None = None, stopped_at: float | None = None
+) -> dict[str, Any] | None:
+    """A locust_final.json-like dict from the periodic CSVs, or None if there are none.
+    `started_at`/`stopped_at`: the span the stats CSV covers, as the runner saw the run
+    (the history CSV is flushed only every ~10 s: its first and last rows are no measure of
+    the run, and req/s computed on them came out up to 2x too high); each one missing is
+    taken from the history CSV."""
     rows = _rows(folder.stats_csv)
     if rows is None:
         return None
     entries = [_entry(row) for row in rows if row.get("Name") != "Aggregated"]
-    started, stopped = _time_span(folder.history_csv)
+    first, last = _time_span(folder.history_csv)
+    started = started_at if started_at is not None else first
+    stopped = stopped_at if stopped_at is not None else last
     return {
         "schema": 1,
         "source": folder.stats_csv.name,

@@ -63,6 +63,12 @@ class RunFolder:
     JUNIT_XML = "junit.xml"
     CHARTS_DIR = "charts"
     LIVE_CONFIG = "live.json"
+    PLAN = "plan.json"
+    METRICS_TEXT = ".metrics.prom"
+    """The metrics' text the harness renders once a second for `loadkit run` to serve;
+    removed when the run ends."""
+    VERDICT_FILES = (SUMMARY_JSON, SUMMARY_MD, JUNIT_XML, REPORT_HTML)
+    """What a person or a CI gate reads the verdict from: a run that lacks one is no pass."""
 
     @property
     def scenario(self) -> Path:
@@ -119,6 +125,12 @@ class RunFolder:
     @property
     def report_html(self) -> Path:
         return self.path / self.REPORT_HTML
+
+    @property
+    def plan(self) -> Path:
+        """What the command line said about the load (`runner.write_plan`): with it,
+        `loadkit report` rebuilds a summary.json that `loadkit run` never wrote."""
+        return self.path / self.PLAN
 
     @property
     def live_config(self) -> Path:

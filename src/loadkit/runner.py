@@ -96,6 +96,21 @@ class _Deadline:
         return now > self.test_started + self.load_s + _SHUTDOWN_GRACE_S
 
 
+@dataclass
+class RunTimes:
+    """What this process saw of the run, by wall clock (from the progress lines and the
+    process itself): the span the numbers cover when Locust left no final snapshot (its
+    history CSV is flushed only every ~10 s, so its timestamps are no measure of the run)."""
+
+    test_started: float | None = None
+    load_stopped: float | None = None
+    """The first progress line saying the users are stopping, or None."""
+    process_ended: float | None = None
+    last_users: int = 0
+    """Users running in the last progress line: each one's request in flight, if any, is
+    lost when Locust is killed."""
+
+
 @dataclass(frozen=True)
 class LoadOverrides:
     """What the command line (or LOADKIT_* variables) said about the load; None: the scenario's."""
@@ -152,6 +167,16 @@ def plan_run(
     """Resolve the settings, make the run folder, write scenario and locustfile into it
     (`folder`: made and written already, from the run cache). Raises UsageError when an
     override cannot apply or the folder cannot be made."""
+    settings = resolve_settings(scenario, overrides)
+    if folder is None:
+        folder = new_folder(out, scenario.name, reports_dir)
+        prepare_folder(folder, scenario, source_text, source_file, settings)
+    write_plan(folder, overrides, settings.host, source_file)
+    warnings = data_warnings(scenario, settings.users)
+    return PlannedRun(scenario, settings, folder, source_file, warnings)
+
+
+def resolve_settings(scenario: Scenario, overrides: LoadOverrides) -> RunSettings:
     try:
         settings = RunSettings.resolve(
             scenario,
@@ -167,11 +192,74 @@ def plan_run(
         raise UsageError(str(exc)) from None
     if overrides.strict_generator:
         settings = replace(settings, strict_generator=True)
-    if folder is None:
-        folder = new_folder(out, scenario.name, reports_dir)
-        prepare_folder(folder, scenario, source_text, source_file, settings)
-    warnings = data_warnings(scenario, settings.users)
-    return PlannedRun(scenario, settings, folder, source_file, warnings)
+    return settings
+
+
+def write_plan(folder: RunFolder, overrides: LoadOverrides, host: str, source_file: str) -> None:
+    """plan.json: the overrides the run was planned with (the host resolved, as `${VAR}`s may
+    not be set where the folder is read again)."""
+    plan = {
+        "source_file": source_file,
+        # Where its data files are found again, from any working directory.
+        "source_path": str(Path(source_file).resolve()),
+        "overrides": {**dataclasses.asdict(overrides), "host": host},
+    }
+    try:
+        folder.plan.write_text(json.dumps(plan, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {folder.plan}: {exc.strerror or exc}") from None
+
+
+def read_plan(folder: RunFolder, key: str = "source_file") -> tuple[LoadOverrides, str | None]:
+    """plan.json's overrides and source file (as given, or its `source_path`); none (the
+    scenario's own load) without it. ValueError names the field that is wrong."""
+    data = _read_json(folder.plan)
+    if data is None:
+        return LoadOverrides(), None
+    raw = data.get("overrides")
+    if not isinstance(raw, dict):
+        raise ValueError(f"{folder.plan}: 'overrides' is not an object")
+    try:
+        distribution = Distribution(**(raw.pop("distribution", None) or {}))
+        overrides = LoadOverrides(**raw, distribution=distribution)
+    except TypeError as exc:
+        raise ValueError(f"{folder.plan}: {exc}") from None
+    source = data.get(key)
+    return overrides, source if isinstance(source, str) else None
+
+
+def rebuild_summary(folder: RunFolder, scenario: Scenario) -> RunOutcome:
+    """summary.json (and the report) of a folder that `loadkit run` never finished (a SIGKILL
+    of the CLI): judged from what Locust left, with the load plan.json records. Raises
+    UsageError when the folder lacks what it takes."""
+    if not folder.final_stats.is_file() or not folder.histograms.is_file():
+        raise UsageError(
+            f"{folder.path} has no {folder.SUMMARY_JSON}, and no {folder.FINAL_STATS} and "
+            f"{folder.HISTOGRAMS} to rebuild it from: not a run folder, or a run that never "
+            "started"
+        )
+    try:
+        overrides, source_file = read_plan(folder)
+    except ValueError as exc:
+        raise UsageError(f"cannot rebuild {folder.SUMMARY_JSON}: {exc}") from None
+    settings = resolve_settings(scenario, overrides)
+    final = _read_json(folder.final_stats) or {}
+    started, stopping = final.get("started_at"), final.get("stopping_at")
+    ran_s = 0.0
+    if isinstance(started, int | float) and isinstance(stopping, int | float):
+        ran_s = stopping - started
+    # Stopped before its planned end: the CLI was gone and the harness stopped by itself.
+    aborted = ran_s < settings.duration_s - 1.0
+    exit_code = final.get("locust_exit_code")
+    return judge_folder(
+        folder,
+        scenario,
+        settings,
+        source_file or str(folder.scenario),
+        aborted=aborted,
+        exit_code=exit_code if isinstance(exit_code, int) else 0,
+        rebuilt=True,
+    )
 
 
 def new_folder(out: Path | None, scenario_name: str, reports_dir: Path) -> RunFolder:
@@ -358,9 +446,22 @@ def run_ui(
 ) -> int | None:
     """Run Locust's web UI until Ctrl-C/SIGTERM; every test started and ended in it is judged
     into its own run folder (`on_test_end` gets each outcome). Returns Locust's exit code."""
-    import queue
 
     web.check()
+    with metrics.serving(planned.folder) if metrics is not None else contextlib.nullcontext():
+        return _run_ui(planned, web, reports_dir, on_test_end, locust, metrics)
+
+
+def _run_ui(
+    planned: PlannedRun,
+    web: WebUI,
+    reports_dir: Path,
+    on_test_end: UiCallback,
+    locust: LocustProcess | None,
+    metrics: MetricsEndpoint | None,
+) -> int | None:
+    import queue
+
     scenario, settings, session = planned.scenario, planned.settings, planned.folder
     config_path = write_live_config(planned)
     locust = locust or LocustProcess.start()
@@ -480,9 +581,43 @@ class MetricsEndpoint:
     linger_s: float = 0.0
     """How long the endpoint stays up after the run, for a last scrape of the final numbers."""
 
+    def check(self) -> None:
+        """UsageError when the endpoint cannot listen (a port taken): found before any load,
+        not as a run that made no requests."""
+        from loadkit.metrics import check_port  # prometheus-client: only with --metrics-port
+
+        problem = check_port(self.host, self.port)
+        if problem is not None:
+            raise UsageError(
+                f"--metrics-port {self.port}: cannot listen on {self.host}:{self.port} "
+                f"({problem}); choose a free port"
+            )
+
+    @contextmanager
+    def serving(self, folder: RunFolder) -> Iterator[None]:
+        """The endpoint, up in this process while the block runs: it serves what the harness
+        renders once a second (`environment`), so a scrape costs the load generator nothing."""
+        from loadkit.metrics import rendered_file, serve
+
+        text = folder.path / folder.METRICS_TEXT
+        try:
+            server = serve(rendered_file(text), self.host, self.port)
+        except OSError as exc:
+            raise UsageError(
+                f"--metrics-port {self.port}: cannot listen on {self.host}:{self.port} "
+                f"({exc.strerror or exc}); choose a free port"
+            ) from None
+        try:
+            yield
+        finally:
+            server.shutdown()
+            server.server_close()
+            with contextlib.suppress(OSError):
+                text.unlink()
+
     def environment(self, planned: PlannedRun) -> dict[str, str]:
         return {
-            METRICS_ENV: f"{self.host}:{self.port}",
+            METRICS_ENV: str(planned.folder.path / planned.folder.METRICS_TEXT),
             METRICS_RUN_ENV: f"{planned.scenario.name}/{planned.folder.path.name}",
             METRICS_LINGER_ENV: f"{self.linger_s:g}",
             LIVE_CONFIG_ENV: str(write_live_config(planned)),
@@ -557,6 +692,17 @@ def run_locust(
     `locust` is a harness process started early (see `launcher`); one is started if None. If
     it has been begun already (from the run cache), it is only waited for; else it is given
     `launch` (by default `locust_launch(planned, metrics)`)."""
+    with metrics.serving(planned.folder) if metrics is not None else contextlib.nullcontext():
+        return _run_locust(planned, on_progress, locust, metrics, launch)
+
+
+def _run_locust(
+    planned: PlannedRun,
+    on_progress: ProgressCallback | None,
+    locust: LocustProcess | None,
+    metrics: MetricsEndpoint | None,
+    launch: Launch | None,
+) -> RunOutcome:
     scenario, settings, folder = planned.scenario, planned.settings, planned.folder
     source_file = planned.source_file
     locust = locust or LocustProcess.start()
@@ -570,24 +716,37 @@ def run_locust(
             launch.argv, log=folder.locust_log, env=launch.env, python_path=launch.python_path
         )
     process, read_fd = locust.process, locust.progress_fd
+    times = RunTimes()
     reader = threading.Thread(
         target=_read_progress,
-        args=(read_fd, on_progress, deadline),
+        args=(read_fd, on_progress, deadline, times),
         name="loadkit-progress",
         daemon=True,
     )
     reader.start()
+    # Held until every file is written: a signal after Locust ended is noted, never a
+    # KeyboardInterrupt halfway through summary.json or junit.xml.
     with _forward_signals(process, aborted):
         exit_code = _wait(process, deadline, aborted)
-    reader.join(timeout=2.0)
-    early = locust.early_text()
-    locust.discard()
-    if early.strip():  # e.g. Locust failed before it knew where its log goes
-        with open(folder.locust_log, "a", encoding="utf-8") as log:
-            log.write(early)
-    return judge_folder(
-        folder, scenario, settings, source_file, aborted=aborted.is_set(), exit_code=exit_code
-    )
+        times.process_ended = time.time()
+        if aborted.is_set() and exit_code == -signal.SIGKILL:
+            exit_code = None  # killed by `_forward_signals` after a second interrupt
+        reader.join(timeout=2.0)
+        early = locust.early_text()
+        locust.discard()
+        if early.strip():  # e.g. Locust failed before it knew where its log goes
+            log_path = folder.locust_log
+            with contextlib.suppress(OSError), open(log_path, "a", encoding="utf-8") as log:
+                log.write(early)
+        return judge_folder(
+            folder,
+            scenario,
+            settings,
+            source_file,
+            aborted=aborted.is_set(),
+            exit_code=exit_code,
+            times=times,
+        )
 
 
 def judge_folder(
@@ -598,18 +757,25 @@ def judge_folder(
     *,
     aborted: bool,
     exit_code: int | None,
+    times: RunTimes | None = None,
+    rebuilt: bool = False,
 ) -> RunOutcome:
     """What Locust left in `folder` → summary.json, summary.md, report.html, junit.xml, charts,
-    then the masking pass. Whatever happened: the verdict is always written."""
+    then the masking pass. Whatever happened: the verdict is always written (or, when a file
+    cannot be, `write_problems` names it and why)."""
+    times = times or RunTimes()
     final = _read_json(folder.final_stats)
     partial = None
     if final is None:  # Locust died before its final snapshot: take what it wrote every second
-        final = read_periodic_stats(folder)
+        started, stopped = _periodic_span(folder, times)
+        final = read_periodic_stats(folder, started_at=started, stopped_at=stopped)
         if final is not None:
             partial = (
-                "Locust ended without its final statistics; the numbers are from its last "
-                "periodic CSV and may miss the last second or so of the run"
+                f"{_why_no_final(folder, exit_code)}; the numbers are from Locust's periodic "
+                "CSV (rewritten every second) and may miss the last second or so of the run"
             )
+            if exit_code is not None and exit_code < 0:  # killed from outside
+                partial += _in_flight(times)
     histograms = _read_histograms(folder.histograms) if partial is None else None
     corrected = (
         _read_histograms(folder.corrected_histograms)
@@ -624,7 +790,7 @@ def judge_folder(
             "or never returns keeps a user from stopping)"
             if not aborted
             else "Locust was killed after a second interrupt"
-        )
+        ) + _in_flight(times)
     summary = build_summary(
         final,
         scenario,
@@ -637,6 +803,11 @@ def judge_folder(
         partial=partial,
         corrected=corrected,
     )
+    if rebuilt:
+        summary["warnings"].append(
+            f"{folder.SUMMARY_JSON} rebuilt by `loadkit report` from {folder.FINAL_STATS} and "
+            f"{folder.HISTOGRAMS}: `loadkit run` ended before it wrote it"
+        )
     write_problems = []
     for path, text in (
         (folder.summary_json, json.dumps(summary, indent=2) + "\n"),
@@ -645,21 +816,93 @@ def judge_folder(
         try:
             write_atomic(path, text)
         except OSError as exc:  # a full disk: say what is missing, keep the verdict
-            write_problems.append(f"could not write {path}: {exc.strerror or exc}")
+            write_problems.append(_could_not_write(path, exc))
     # The final snapshot already parsed, unless it is the periodic CSV's stand-in: the report
     # then says that locust_final.json is missing.
     report_final = final if partial is None else None
-    report_problem = (
-        _write_report(folder, capacity, report_final) if not write_problems else None
+    report_problem = None
+    if not write_problems:
+        report_problem = _write_report(folder, capacity, report_final)
+    write_problems += _missing_verdict_files(
+        folder, write_problems, report_problem or f"it is made from {folder.SUMMARY_JSON}"
     )
+    if write_problems:
+        report_problem = None  # said by the problems, file by file
     # Last, so that nothing written above (Locust's log and CSVs included) keeps a secret.
-    mask_folder(folder.path, scenario.secret_values)
+    try:
+        mask_folder(folder.path, scenario.secret_values)
+    except OSError as exc:
+        write_problems.append(f"could not mask the secrets in {exc.filename}: {exc.strerror}")
     return RunOutcome(
         folder=folder,
         summary=summary,
         locust_exit_code=exit_code,
         report_problem=report_problem,
         write_problems=tuple(write_problems),
+    )
+
+
+def _could_not_write(path: Path | str, exc: OSError) -> str:
+    return f"could not write {path}: {exc.strerror or exc}"
+
+
+def _missing_verdict_files(folder: RunFolder, said: list[str], why: str) -> list[str]:
+    """A line for each file the verdict is read from (junit.xml by a CI gate) that is not in
+    the folder and not named yet: without them the run is no pass, whatever summary.json says."""
+    return [
+        f"{folder.path / name} was not written: {why}"
+        for name in folder.VERDICT_FILES
+        if not (folder.path / name).is_file() and not any(name in line for line in said)
+    ]
+
+
+def _periodic_span(folder: RunFolder, times: RunTimes) -> tuple[float | None, float | None]:
+    """The span Locust's periodic stats CSV covers: from the test's start (this process saw
+    it) to when the CSV was last rewritten, or the load stopped, or Locust ended, whichever
+    came first. None where this process saw nothing (the history CSV's span then)."""
+    try:
+        written: float | None = folder.stats_csv.stat().st_mtime
+    except OSError:
+        written = None
+    ends = [t for t in (written, times.load_stopped, times.process_ended) if t is not None]
+    return times.test_started, (min(ends) if ends else None)
+
+
+def _why_no_final(folder: RunFolder, exit_code: int | None) -> str:
+    """The real reason locust_final.json is missing, as far as it can be known here."""
+    probe = folder.path / ".loadkit-write-probe"
+    try:
+        probe.write_bytes(b"x" * 4096)
+        probe.unlink()
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+        return (
+            f"run folder not writable: {exc.strerror or exc}; Locust could not write its "
+            f"final statistics ({folder.FINAL_STATS})"
+        )
+    if exit_code is not None and exit_code < 0:
+        try:
+            name = signal.Signals(-exit_code).name
+        except ValueError:
+            name = f"signal {-exit_code}"
+        return f"the Locust process was killed by {name} before its final statistics"
+    if exit_code is None:
+        return "Locust was killed before its final statistics"
+    return (
+        f"Locust ended (exit code {exit_code}) without its final statistics; see "
+        f"{folder.LOCUST_LOG}"
+    )
+
+
+def _in_flight(times: RunTimes) -> str:
+    """What a kill cut off: each running user's request in flight (if it was not thinking),
+    answered or not, is counted nowhere."""
+    if times.last_users <= 0:
+        return ""
+    return (
+        f"; up to {times.last_users} requests in flight were interrupted and are not counted "
+        f"({times.last_users} users were running)"
     )
 
 
@@ -701,6 +944,8 @@ def _write_report(
 
     try:
         write_report(folder.path, capacity=capacity, final=final)
+    except OSError as exc:  # e.g. a full disk: the file and the cause
+        return _could_not_write(exc.filename or folder.path, exc)
     except Exception as exc:  # the summary is already written; never lose it to a chart
         return f"the report could not be written: {type(exc).__name__}: {exc}"
     return None
@@ -728,13 +973,22 @@ def _wait(
 @contextmanager
 def _forward_signals(process: subprocess.Popen[bytes], aborted: threading.Event) -> Iterator[None]:
     """SIGINT/SIGTERM stop Locust gracefully (it still writes its final stats); a second
-    signal kills it."""
+    signal kills it. Once Locust has ended, a signal is noted and changes nothing: the run is
+    over, and its files are being written (the exit code stays the one summary.json says)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    noted: list[int] = []
 
     def handler(signum: int, frame: FrameType | None) -> None:
         if process.poll() is not None:
+            if not noted:
+                os.write(
+                    sys.stderr.fileno(),
+                    f"loadkit: {signal.Signals(signum).name} received while the run's files "
+                    "are written; finishing them first\n".encode(),
+                )
+            noted.append(signum)
             return
         if aborted.is_set():
             process.kill()
@@ -750,7 +1004,13 @@ def _forward_signals(process: subprocess.Popen[bytes], aborted: threading.Event)
             signal.signal(s, h)
 
 
-def _read_progress(fd: int, on_progress: ProgressCallback | None, deadline: _Deadline) -> None:
+def _read_progress(
+    fd: int,
+    on_progress: ProgressCallback | None,
+    deadline: _Deadline,
+    times: RunTimes | None = None,
+) -> None:
+    times = times or RunTimes()
     with os.fdopen(fd, "rb") as stream:
         for raw in stream:
             try:
@@ -762,6 +1022,8 @@ def _read_progress(fd: int, on_progress: ProgressCallback | None, deadline: _Dea
             elapsed = line.get("elapsed")
             if deadline.test_started is None and isinstance(elapsed, int | float) and elapsed > 0:
                 deadline.test_started = time.monotonic() - elapsed
+                times.test_started = time.time() - elapsed
+            _note_times(times, line)
             if on_progress is not None:
                 with contextlib.suppress(ValueError, TypeError, KeyError):
                     on_progress(line)
@@ -773,3 +1035,15 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _note_times(times: RunTimes, line: dict[str, Any]) -> None:
+    users = line.get("users")
+    if isinstance(users, int):
+        times.last_users = users
+    if times.load_stopped is None and line.get("state") in _STOPPING_STATES:
+        times.load_stopped = time.time()
+
+
+_STOPPING_STATES = ("stopping", "stopped", "cleanup")
+"""Locust's runner states once the users are told to stop (`locust.runners`)."""

@@ -2,6 +2,7 @@
 
   wrk, sweep       calibration.py  no target
   0, 1, 2, 3, 7    throughput.py   A/B load per core, head to head and alone
+  10               metrics.py      what 50 Prometheus scrapes/s cost loadkit run (A/B as above)
   4 (and 4u)       startup.py      command -> first request
   5                report.py       summary + report of a big run folder (soak_folder.py makes it)
   6                memory.py       RSS growth of a long run
@@ -14,6 +15,7 @@ from typing import Any
 from ..workspace import Workspace
 from .calibration import case_sweep, case_wrk
 from .memory import Memory, case_memory
+from .metrics import case_metrics
 from .report import ReportFigures, case_report
 from .startup import Startup, case_startup
 from .throughput import THROUGHPUT_CASES, Comparison, case_throughput
@@ -44,6 +46,7 @@ TITLES = {
     "7": "loadkit run GET (harness) vs hand-written FastHttpUser GET",
     "8": "compiled GET in loadkit's harness vs the same file in plain Locust (same arguments)",
     "9": "loadkit run GET vs its compiled file in plain Locust (same arguments)",
+    "10": "loadkit run GET scraped 50 times/s (--metrics-port) vs not scraped",
     "sweep": "users needed to saturate one core (hand-written FastHttpUser GET)",
 }
 
@@ -63,6 +66,8 @@ def run_case(ws: Workspace, case: str, results: dict[str, Result]) -> None:
     its pinned figures when the any-core ones fail)."""
     if case in THROUGHPUT_CASES:
         results[case] = case_throughput(ws, case)
+    elif case == "10":
+        results[case] = case_metrics(ws)
     elif case == "4":
         for mode in ws.options.startup_modes:
             if mode == "any-cpu":

@@ -114,6 +114,7 @@ def compare(
     b_command: Command,
     *,
     a_is_loadkit_run: bool = False,
+    b_is_loadkit_run: bool = False,
 ) -> Comparison:
     """A against B, `--rounds` times, each round measured in the ways `--method` names:
 
@@ -145,7 +146,8 @@ def compare(
                 [
                     Generator(a_command(attempt, first.url), first, f"{tag}-together-A",
                               stop_early=not a_is_loadkit_run),
-                    Generator(b_command(attempt, second.url), second, f"{tag}-together-B"),
+                    Generator(b_command(attempt, second.url), second, f"{tag}-together-B",
+                              stop_early=not b_is_loadkit_run),
                 ],
             )  # fmt: skip
             pair = (a, b)
@@ -163,7 +165,8 @@ def compare(
                 (seq[side],) = measure_together(
                     ws,
                     [Generator(command(attempt, nginx.url), nginx, f"{tag}-alone-{side}",
-                               stop_early=not (a_is_loadkit_run and side == "A"))],
+                               stop_early=not (a_is_loadkit_run and side == "A")
+                               and not (b_is_loadkit_run and side == "B"))],
                 )  # fmt: skip
                 other = max(other, seq[side].other_cpu)
             lines.append(f"alone:    A {seq['A'].line()}")

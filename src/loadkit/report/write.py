@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import types
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +56,9 @@ class ReportFiles:
     """Chart name -> PNG file, in the order the report shows them."""
     notes: tuple[str, ...] = ()
     """Why a file could not be read or a chart was left out."""
+    damaged: tuple[str, ...] = ()
+    """The notes about files of the run that are there but cut short or unreadable (also in
+    `notes`): worth a warning, as a person may not know the folder was damaged."""
 
 
 def write_report(
@@ -68,17 +73,20 @@ def write_report(
     of the scenario's `p95 < …` threshold on all requests, if it has one. `final` is the
     folder's locust_final.json already parsed (the runner has it: 18 MB after a day's run
     take half a second to parse again); None reads it. Raises FileNotFoundError only when
-    `run_folder` is not a directory; missing, empty or broken files in it are named in the
-    report instead."""
+    `run_folder` is not a directory, and OSError (naming the file) when one of the report's
+    files cannot be written; missing, empty or broken files in it are named in the report
+    instead."""
     folder = Path(run_folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a run folder (no such directory)")
     notes: list[str] = []
     summary = load_summary(folder, notes)
+    damaged: list[str] = []  # the fine histograms, there but unreadable
     final_parts = _final_parts(folder, notes, final)
     final = final_parts.final
     history = load_history(folder, notes)
-    times = _histogram_parts(folder, notes)
+    times = _histogram_parts(folder, summary, damaged)
+    notes += damaged
     series = charts.time_series(history, final_parts.counts, times.overall, times.corrected)
     per_request = times.per_request(_first_second(history, final_parts.counts, times))
     if len(series) < 2:
@@ -104,6 +112,9 @@ def write_report(
         counts = charts.per_second_counts(final, transactions=True)
         figures.update(_draw({"transactions": lambda: charts.transactions_chart(counts)}, notes))
     images = {name: charts.to_png(figure) for name, figure in figures.items()}
+    # junit.xml first: what a CI gate reads, and the smallest file (a nearly full disk).
+    junit = folder / JUNIT_XML
+    _write_bytes(junit, render_junit(summary).encode("utf-8"))
     chart_dir = folder / CHARTS_DIR
     chart_files: dict[str, Path] = {}
     if images:
@@ -116,14 +127,14 @@ def write_report(
         elif path.exists():
             path.unlink()  # from an earlier report of this folder; no longer true
 
-    junit = folder / JUNIT_XML
-    _write_bytes(junit, render_junit(summary).encode("utf-8"))
     links = [name for name, _ in RUN_FILES if (folder / name).is_file()]
     links += [f"{CHARTS_DIR}/{path.name}" for path in chart_files.values()]
     html = folder / REPORT_HTML
     text = render_html(summary, images, capacity, links=links, notes=notes)
     _write_bytes(html, text.encode("utf-8"))
-    return ReportFiles(html=html, junit=junit, charts=chart_files, notes=tuple(notes))
+    return ReportFiles(
+        html=html, junit=junit, charts=chart_files, notes=tuple(notes), damaged=tuple(damaged)
+    )
 
 
 # --- reading the run folder -------------------------------------------------------------------
@@ -141,6 +152,9 @@ def load_summary(folder: Path, notes: list[str]) -> Summary:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(data, dict) and isinstance(data.get("verdict"), str):
+            wrong = _type_problem(data, Summary, "")
+            if wrong is not None:
+                raise BadSummary(f"{path}: {wrong}; this is not what loadkit wrote")
             return _as_summary(data)
         problem = f"{SUMMARY_JSON} is not a loadkit summary"
     except FileNotFoundError:
@@ -161,6 +175,93 @@ def load_summary(folder: Path, notes: list[str]) -> Summary:
         "exit_code": int(Verdict.ERROR.exit_status),
     }
     return cast(Summary, stand_in)
+
+
+class BadSummary(ValueError):
+    """summary.json holds a field of the wrong type (edited by hand, or damaged): the message
+    names the file and the field; rendering it would tell something it does not say."""
+
+
+def _type_problem(value: object, hint: object, where: str) -> str | None:
+    """The first field of `value` that does not fit `hint` (a type of `summary_types`), as
+    "field: expected …, got …"; None when it fits. Keys that are missing are allowed (an
+    older or partial summary), keys it does not know are ignored."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.NotRequired:
+        return _type_problem(value, args[0], where)
+    if origin in (types.UnionType, typing.Union):
+        fits = [_type_problem(value, arg, where) for arg in args]
+        if None in fits:
+            return None
+        others = [arg for arg in args if arg is not type(None)]
+        # `X | None` with a value that is no None: what is wrong inside it (the deepest field)
+        inner = fits[args.index(others[0])] if len(others) == 1 else None
+        deeper = inner is not None and not inner.startswith(f"{where or 'the file'}: ")
+        return inner if deeper else _wrong(value, hint, where)
+    if hint is type(None):
+        return None if value is None else _wrong(value, hint, where)
+    if hint is typing.Any or hint is object:
+        return None
+    if isinstance(hint, type) and typing.is_typeddict(hint):
+        if not isinstance(value, dict):
+            return _wrong(value, hint, where)
+        fields = typing.get_type_hints(hint)
+        for key, item in value.items():
+            if key in fields:
+                found = _type_problem(item, fields[key], f"{where}.{key}" if where else key)
+                if found is not None:
+                    return found
+        return None
+    if origin in (list, tuple):
+        if not isinstance(value, list):
+            return _wrong(value, hint, where)
+        return next(
+            (
+                found
+                for n, item in enumerate(value)
+                if (found := _type_problem(item, args[0], f"{where}[{n}]")) is not None
+            ),
+            None,
+        )
+    if origin is dict:
+        if not isinstance(value, dict):
+            return _wrong(value, hint, where)
+        return next(
+            (
+                found
+                for key, item in value.items()
+                if (found := _type_problem(item, args[1], f"{where}.{key}")) is not None
+            ),
+            None,
+        )
+    if origin is typing.Literal:
+        return None if value in args else _wrong(value, hint, where)
+    if hint is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if ok else _wrong(value, hint, where)
+    if hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return None if ok else _wrong(value, hint, where)
+    if isinstance(hint, type) and issubclass(hint, str):  # str, Verdict (a StrEnum)
+        return None if isinstance(value, str) else _wrong(value, hint, where)
+    if isinstance(hint, type):
+        return None if isinstance(value, hint) else _wrong(value, hint, where)
+    return None  # a hint this check does not know: the renderers read with .get
+
+
+_EXPECTED = {float: "a number", int: "a whole number", str: "a string", bool: "true or false"}
+
+
+def _wrong(value: object, hint: object, where: str) -> str:
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        kinds = [_EXPECTED.get(a, "null" if a is type(None) else "an object")
+                 for a in typing.get_args(hint)]  # fmt: skip
+        expected = " or ".join(dict.fromkeys(kinds))
+    elif typing.get_origin(hint) in (list, tuple):
+        expected = "a list"
+    else:
+        expected = _EXPECTED.get(hint, "an object")  # type: ignore[call-overload]
+    return f"{where or 'the file'}: expected {expected}, got {json.dumps(value)[:40]}"
 
 
 def _as_summary(data: dict[str, Any]) -> Summary:
@@ -248,14 +349,14 @@ class _HistogramParts:
         )
 
 
-def _histogram_parts(folder: Path, notes: list[str]) -> _HistogramParts:
+def _histogram_parts(folder: Path, summary: Summary, damaged: list[str]) -> _HistogramParts:
     """Per-second percentiles from the fine histograms; without them (an older run folder, a
     run that died before writing them) the charts fall back on Locust's 10-second windows,
-    and a note says so."""
-    service = _read_histograms(folder / HISTOGRAMS_JSON, notes)
+    and a note says so. A file that is there but unreadable goes to `damaged`."""
+    service = _read_histograms(folder / HISTOGRAMS_JSON, summary, damaged)
     if service is None:
         return _HistogramParts()
-    corrected = _read_histograms(folder / CORRECTED_JSON, notes)
+    corrected = _read_histograms(folder / CORRECTED_JSON, summary, damaged)
     overall = charts.request_times(service)
     if overall.empty:
         return _HistogramParts()
@@ -278,14 +379,24 @@ HISTOGRAMS_MISSING = (
 )
 
 
-def _read_histograms(path: Path, notes: list[str]) -> RunHistograms | None:
-    """None when missing (said where it matters: `HISTOGRAMS_MISSING`) or unreadable (said)."""
+def _read_histograms(path: Path, summary: Summary, damaged: list[str]) -> RunHistograms | None:
+    """None when missing (said where it matters: `HISTOGRAMS_MISSING`) or when it is there but
+    cannot be read (cut short by a full disk or a kill: said in `damaged`)."""
     try:
         return load_histograms(path)
     except FileNotFoundError:
         pass
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
-        notes.append(f"{path.name} could not be read ({_first_line(error)}).")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        used = str(summary.get("times_from", "")).startswith("loadkit")
+        damaged.append(
+            f"{path.name} is damaged or cut short ({_first_line(error)}); "
+            + (
+                "summary.json's times were computed from it when the run ended, when it was "
+                "whole"
+                if used
+                else "summary.json's times are Locust's coarser ones"
+            )
+        )
     return None
 
 
@@ -363,4 +474,8 @@ def _first_line(error: BaseException) -> str:
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    write_atomic(path, data)
+    """Raises OSError naming `path` (the file the person looks for, not its temporary twin)."""
+    try:
+        write_atomic(path, data)
+    except OSError as error:
+        raise OSError(error.errno, error.strerror or str(error), str(path)) from error
