@@ -283,6 +283,7 @@ def test_one_saturation_point_where_reports_gave_several(name: str) -> None:
     assert set(data) == {
         *("headline", "levels", "knee_users", "usl", "max_users_within_slo"),
         *("max_rps_within_slo", "insufficient", "capacity_rps", "slo_given", "throughput_unit"),
+        "saturated_at_lowest",
     }
 
 

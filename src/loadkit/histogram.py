@@ -54,8 +54,8 @@ counts the others' requests under the name ``OTHER_NAMES``, per type, user class
 
 Transactions (a flow timed as one unit, see ``loadkit.locustfile_helpers.Transaction``) are
 recorded like requests, with the request type ``TRANSACTION_TYPE`` ("TXN");
-``RunHistograms.requests_only`` and ``transactions_only`` keep the two apart, so request counts stay the target's own count.
-"""
+``RunHistograms.requests_only`` and ``transactions_only`` keep the two apart, so request counts
+stay the target's own count."""
 
 from __future__ import annotations
 

@@ -443,6 +443,7 @@ def capacity_dict(capacity: CapacityReport | None) -> CapacityDict | None:
         "capacity_rps": capacity.capacity_rps,
         "slo_given": capacity.slo_given,
         "throughput_unit": capacity.throughput_unit,
+        "saturated_at_lowest": capacity.saturated_at_lowest,
     }
     if capacity.load_axis != "users":
         for row, level in zip(data["levels"], capacity.levels, strict=True):

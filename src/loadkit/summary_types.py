@@ -415,6 +415,8 @@ class CapacityDict(TypedDict):
     """The open model's saturation point, an arrival rate (then ``knee_users`` is None)."""
     max_rate_within_slo: NotRequired[float | None]
     """Open model: the arrival rate of the last level meeting the SLO."""
+    saturated_at_lowest: bool
+    """Closed model: the throughput peaked at the lowest user count tested (and fell after)."""
 
 
 class Summary(TypedDict):
