@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import run_loadkit
+from helpers import run_loadkit
 from test_summary_types import mismatches
 
 from loadkit.exit_codes import ExitStatus

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO
+from helpers import REPO
 
 # The benchmark is the package benchmarks/loadbench (run.py puts its own folder on the path).
 _BENCHMARKS = str(REPO / "benchmarks")

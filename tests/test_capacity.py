@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import REPO
+from helpers import REPO
 
 from loadkit import histogram
 from loadkit.capacity import (
@@ -378,7 +378,7 @@ def test_a_levels_table_in_txn_per_s_says_its_times_are_the_requests() -> None:
 def test_a_ramp_saturated_at_one_user(target_factory: Any, tmp_path: Path) -> None:
     # One request at a time, 20 ms each: saturated from the first user on (such a run once
     # printed "insufficient data" and a numpy RuntimeWarning).
-    from conftest import run_loadkit
+    from helpers import run_loadkit
 
     target = target_factory("--max-concurrency", "1", "--service-ms", "20")
     path = tmp_path / "ramp.yaml"

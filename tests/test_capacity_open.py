@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, run_loadkit
+from helpers import REPO, run_loadkit
 
 from loadkit import histogram
 from loadkit.capacity import (

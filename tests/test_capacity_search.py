@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, CliResult, run_loadkit
+from helpers import REPO, CliResult, run_loadkit
 
 from loadkit.capacity_search import (
     Outcome,

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_loadkit
+from helpers import run_loadkit
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 

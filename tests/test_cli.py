@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 import pytest
-from conftest import REPO, run_loadkit
+from helpers import REPO, run_loadkit
 
 from loadkit.cli import run_cli
 from loadkit.exit_codes import ExitStatus

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_loadkit
+from helpers import REPO, run_loadkit
 
 from loadkit.compare import (
     CompareError,

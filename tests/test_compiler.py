@@ -12,7 +12,7 @@ import types
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_loadkit
+from helpers import REPO, run_loadkit
 
 from loadkit import locustfile_helpers_source
 from loadkit.compiler import compile_scenario, identifier, literal

@@ -17,7 +17,7 @@ from typing import Any
 
 import psutil
 import pytest
-from conftest import _SRC
+from helpers import SRC
 from test_summary_types import mismatches
 
 from loadkit.exit_codes import ExitStatus
@@ -26,7 +26,7 @@ from loadkit.target import TargetProcess
 
 pytestmark = pytest.mark.e2e
 
-ENV = {**os.environ, "PYTHONPATH": _SRC}
+ENV = {**os.environ, "PYTHONPATH": SRC}
 
 
 def free_port() -> int:

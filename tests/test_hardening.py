@@ -15,18 +15,12 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import _SRC, run_loadkit
+from helpers import SRC, run_loadkit, write
 
 from loadkit.exit_codes import ExitStatus
 from loadkit.target import TargetProcess
 
 pytestmark = pytest.mark.e2e
-
-
-def write(tmp_path: Path, text: str, name: str = "scenario.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def steady(host: str, *, duration: str = "60s") -> str:
@@ -48,7 +42,7 @@ def start_cli(*args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": _SRC},
+        env={**os.environ, "PYTHONPATH": SRC},
     )
 
 

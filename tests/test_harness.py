@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import _SRC, TargetFactory, run_loadkit
+from helpers import SRC, TargetFactory, run_loadkit
 
 from loadkit.apdex import apdex
 from loadkit.harness_protocol import HISTOGRAMS_FILE, RUN_DIR_ENV
@@ -40,7 +40,7 @@ def run_harness(run_dir: Path, locustfile: Path, *args: str, timeout: float = 90
         args = (*args, "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
                 "--master-host", "127.0.0.1", "--master-port", port)  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOADKIT_")}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, env.get("PYTHONPATH", "")) if p)
     env[RUN_DIR_ENV] = str(run_dir)
     command = [
         sys.executable, "-m", "loadkit.harness", "-f", str(locustfile), "--headless",

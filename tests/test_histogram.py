@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import _SRC
+from helpers import SRC
 
 from loadkit import histogram
 from loadkit.histogram import (
@@ -277,5 +277,5 @@ def test_importing_it_pulls_in_neither_ssl_nor_locust() -> None:
         "assert not bad, bad"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={"PYTHONPATH": _SRC}, timeout=60)  # fmt: skip
+                          env={"PYTHONPATH": SRC}, timeout=60)  # fmt: skip
     assert proc.returncode == 0, proc.stderr

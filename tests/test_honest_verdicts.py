@@ -17,18 +17,12 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import _SRC, run_loadkit
+from helpers import SRC, run_loadkit, write
 
 from loadkit.exit_codes import ExitStatus
 from loadkit.target import TargetProcess
 
 pytestmark = pytest.mark.e2e
-
-
-def write(tmp_path: Path, text: str, name: str = "scenario.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def summary_of(folder: Path) -> dict:
@@ -283,7 +277,7 @@ users:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": _SRC},
+        env={**os.environ, "PYTHONPATH": SRC},
     )
     time.sleep(4.5)
     harness = [

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, quote
 
 import pytest
 import yaml
-from conftest import REPO, run_loadkit
+from helpers import REPO, run_loadkit
 
 from loadkit.cli import run_cli
 from loadkit.compiler import compile_scenario

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import run_loadkit
+from helpers import run_loadkit
 
 from loadkit import importers
 from loadkit.cli import run_cli

@@ -23,7 +23,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import run_loadkit
+from helpers import run_loadkit
 
 from loadkit import k8s
 from loadkit.cli import cli, run_cli

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
-from conftest import run_loadkit
+from helpers import run_loadkit
 
 from loadkit.target import TargetProcess
 
@@ -380,7 +380,7 @@ users:
 def test_schema_accepts_every_shipped_scenario_and_is_up_to_date() -> None:
     import jsonschema
     import yaml
-    from conftest import REPO
+    from helpers import REPO
 
     from loadkit.scenario.schema import scenario_schema, scenario_schema_json
 

@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import _SRC, REPO
+from helpers import REPO, SRC
 from prometheus_client.parser import text_string_to_metric_families
 
 from loadkit.exit_codes import ExitStatus
@@ -77,7 +77,7 @@ thresholds: [p95 < 500ms, error_rate < 60%, "broken: error_rate < 1%"]
         [sys.executable, "-m", "loadkit", "run", str(scenario), "--out", str(out),
          "--metrics-port", str(port), "--metrics-linger", "6s"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": _SRC},
+        env={**os.environ, "PYTHONPATH": SRC},
     )  # fmt: skip
     scrapes = []
     deadline = time.monotonic() + 40
@@ -147,7 +147,7 @@ thresholds: [p95 < 1s]
         [sys.executable, "-m", "loadkit", "run", str(scenario), "--out", str(tmp_path / "r"),
          "--metrics-port", str(port), "--metrics-linger", "3s"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": _SRC},
+        env={**os.environ, "PYTHONPATH": SRC},
     )  # fmt: skip
     seen: set[str] = set()
     while cli.poll() is None:
@@ -197,7 +197,7 @@ def test_a_metrics_port_in_use_is_a_usage_error_before_any_load(
             [sys.executable, "-m", "loadkit", "run", str(scenario), "--out",
              str(tmp_path / "run"), "--metrics-port", str(port)],
             capture_output=True, text=True, timeout=60,
-            env={**os.environ, "PYTHONPATH": _SRC},
+            env={**os.environ, "PYTHONPATH": SRC},
         )  # fmt: skip
     assert result.returncode == ExitStatus.INVALID_INPUT, result
     assert result.stderr == (
@@ -220,7 +220,7 @@ def test_scrapes_are_served_from_a_snapshot_rendered_once_a_second(
         [sys.executable, "-m", "loadkit", "run", str(scenario), "--out", str(tmp_path / "run"),
          "--metrics-port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": _SRC},
+        env={**os.environ, "PYTHONPATH": SRC},
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 30

@@ -7,7 +7,7 @@ import tomllib
 import types
 
 import pytest
-from conftest import REPO
+from helpers import REPO
 
 from loadkit import locust_compat
 

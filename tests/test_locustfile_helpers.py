@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import REPO
+from helpers import REPO
 
 from loadkit import locustfile_helpers_source
 from loadkit.scenario.templates import parse_json_path

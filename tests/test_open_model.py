@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_loadkit
+from helpers import run_loadkit
 
 from loadkit import locustfile_helpers_source
 from loadkit.compiler import compile_scenario
@@ -581,7 +581,7 @@ def test_the_web_ui_runs_and_judges_the_open_model(target_factory: Any, tmp_path
     import time
     import urllib.request
 
-    from conftest import _SRC
+    from helpers import SRC
 
     target = target_factory()
     path = tmp_path / "ui.yaml"
@@ -607,7 +607,7 @@ def test_the_web_ui_runs_and_judges_the_open_model(target_factory: Any, tmp_path
         [sys.executable, "-m", "loadkit", "ui", str(path), "--web-port", str(port),
          "--reports-dir", str(reports)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": _SRC},
+        env={**os.environ, "PYTHONPATH": SRC},
     )  # fmt: skip
     lines: list[str] = []
     assert ui.stdout is not None
@@ -682,7 +682,7 @@ def test_live_metrics_of_the_open_model(target_factory: Any, tmp_path: Path) -> 
     import sys
     import time
 
-    from conftest import _SRC
+    from helpers import SRC
     from test_live_metrics import free_port, scrape, total
 
     target = target_factory("--max-concurrency", "2", "--service-ms", "50")
@@ -706,7 +706,7 @@ def test_live_metrics_of_the_open_model(target_factory: Any, tmp_path: Path) -> 
         [sys.executable, "-m", "loadkit", "run", str(path), "--out", str(out),
          "--metrics-port", str(port), "--metrics-linger", "5s"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": _SRC},
+        env={**os.environ, "PYTHONPATH": SRC},
     )  # fmt: skip
     last = None
     deadline = time.monotonic() + 40

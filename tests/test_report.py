@@ -11,7 +11,7 @@ from urllib.parse import unquote
 
 import numpy as np
 import pytest
-from conftest import run_loadkit
+from helpers import run_loadkit
 from PIL import Image
 from test_charts import assert_legible, png_size, sample_capacity
 from test_html_report import Page

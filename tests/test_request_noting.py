@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 import pytest
-from conftest import _SRC
+from helpers import SRC
 
 SCRIPT = """\
 import locust  # first, as Locust itself does: gevent monkey-patches before anything else
@@ -131,7 +131,7 @@ print(json.dumps(out))
 def seen() -> dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=60,
-        env={**os.environ, "PYTHONPATH": _SRC},
+        env={**os.environ, "PYTHONPATH": SRC},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     result: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])

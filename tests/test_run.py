@@ -13,18 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import _SRC, REPO, run_loadkit
+from helpers import REPO, SRC, run_loadkit, write
 
 from loadkit.exit_codes import ExitStatus
 from loadkit.target import TargetProcess
 
 pytestmark = pytest.mark.e2e  # real Locust runs against real servers
-
-
-def write(tmp_path: Path, text: str, name: str = "scenario.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def basic_scenario(host: str, *, duration: str = "3s", thresholds: str = "") -> str:
@@ -210,7 +204,7 @@ def test_unreachable_target_fails_and_still_reports(tmp_path: Path) -> None:
 def test_sigterm_aborts_but_writes_everything(target: TargetProcess, tmp_path: Path) -> None:
     scenario = write(tmp_path, basic_scenario(target.url, duration="60s"))
     out = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": _SRC}
+    env = {**os.environ, "PYTHONPATH": SRC}
     proc = subprocess.Popen(
         [sys.executable, "-m", "loadkit", "run", str(scenario), "--out", str(out)],
         stdout=subprocess.PIPE,
@@ -262,7 +256,7 @@ def test_live_progress_line_on_a_terminal(target: TargetProcess, tmp_path: Path)
 
     scenario = write(tmp_path, basic_scenario(target.url, duration="3s"))
     primary, secondary = pty.openpty()
-    env = {**os.environ, "PYTHONPATH": _SRC}
+    env = {**os.environ, "PYTHONPATH": SRC}
     proc = subprocess.Popen(
         [sys.executable, "-m", "loadkit", "run", str(scenario), "--out", str(tmp_path / "r")],
         stdout=secondary,
@@ -394,7 +388,7 @@ def test_a_signal_while_the_files_are_written_changes_nothing(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": _SRC},
+        env={**os.environ, "PYTHONPATH": SRC},
     )
     harness_of(proc).wait(timeout=60)
     proc.send_signal(signal.SIGTERM)

@@ -207,7 +207,7 @@ def test_the_cache_is_off_with_loadkit_no_cache_and_lives_under_xdg_cache_home()
 def test_a_second_loadkit_run_hits_the_cache_and_runs_the_same(
     tmp_path: Path, target: TargetProcess
 ) -> None:
-    from conftest import run_loadkit
+    from helpers import run_loadkit
 
     folder = tmp_path / "scenario"
     folder.mkdir()

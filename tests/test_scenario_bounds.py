@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_loadkit
+from helpers import run_loadkit
 
 from loadkit.errors import ScenarioError
 from loadkit.scenario import limits, load_scenario

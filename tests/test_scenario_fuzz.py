@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import run_loadkit
+from helpers import run_loadkit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st

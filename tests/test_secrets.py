@@ -26,7 +26,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import _SRC, run_loadkit
+from helpers import SRC, run_loadkit
 
 from loadkit.exit_codes import ExitStatus
 from loadkit.masking import Secrets, mask_folder
@@ -100,7 +100,7 @@ def start_cli(scenario: Path, out: Path, secret: str, *args: str) -> subprocess.
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**env, "PYTHONPATH": _SRC, "API_KEY": secret},
+        env={**env, "PYTHONPATH": SRC, "API_KEY": secret},
     )
 
 
@@ -376,7 +376,7 @@ def test_a_remote_worker_masks_what_it_prints_when_told_the_secrets_names(
     port = str(free_port())
     out = tmp_path / "run"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOADKIT_")}
-    env.update(PYTHONPATH=os.pathsep.join([_SRC, str(tmp_path)]), API_KEY=secret)
+    env.update(PYTHONPATH=os.pathsep.join([SRC, str(tmp_path)]), API_KEY=secret)
     master = subprocess.Popen(
         [sys.executable, "-m", "loadkit", "run", str(scenario), "--master", "--master-port",
          port, "--out", str(out)],
@@ -402,7 +402,7 @@ def test_a_remote_worker_masks_what_it_prints_when_told_the_secrets_names(
 
 def test_a_worker_refuses_a_secret_it_cannot_mask() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOADKIT_")}
-    env.update(PYTHONPATH=_SRC, SHORT_KEY="1234567")
+    env.update(PYTHONPATH=SRC, SHORT_KEY="1234567")
     env.pop("NO_SUCH_KEY", None)
     for name, expected in (
         ("NO_SUCH_KEY", "--secret-env NO_SUCH_KEY: no such environment variable here"),

@@ -10,12 +10,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from helpers import TargetFactory
 
 import loadkit.target
 from loadkit.target import TargetProcess
@@ -23,7 +23,6 @@ from loadkit.target import TargetProcess
 pytestmark = pytest.mark.e2e  # real Locust runs against real servers
 
 Response = tuple[int, dict[str, str], Any]
-TargetFactory = Callable[..., TargetProcess]  # the conftest fixture of the same name
 
 
 def _connect(target: TargetProcess) -> http.client.HTTPConnection:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import run_loadkit
+from helpers import run_loadkit
 
 from loadkit.compiler import compile_scenario
 from loadkit.errors import ScenarioError

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_loadkit
+from helpers import run_loadkit, write
 
 from loadkit.compiler import compile_scenario
 from loadkit.exit_codes import ExitStatus
@@ -57,12 +57,6 @@ users:
             expect: {{status: 200}}
           - request: {{url: "/api/delay?ms=7", name: never}}
 {thresholds}"""
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "scenario.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def flows_completed(seen: dict[str, Any], ms: int) -> int:

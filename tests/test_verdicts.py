@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_loadkit
+from helpers import run_loadkit
 
 from loadkit.target import TargetProcess
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import _SRC, REPO, run_loadkit
+from helpers import REPO, SRC, run_loadkit
 
 from loadkit.exit_codes import ExitStatus
 from loadkit.histogram import TRANSACTION_TYPE
@@ -109,7 +109,7 @@ thresholds: [p95 < 500ms, error_rate < 1%]
         [sys.executable, "-m", "loadkit", "ui", str(scenario), "--web-port", str(port),
          "--reports-dir", str(reports)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": _SRC},
+        env={**os.environ, "PYTHONPATH": SRC},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     output = Output(ui)
@@ -271,7 +271,7 @@ def ui_session(scenario: Path, reports: Path) -> Iterator[UiSession]:
         [sys.executable, "-m", "loadkit", "ui", str(scenario), "--web-port", str(port),
          "--reports-dir", str(reports)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": _SRC},
+        env={**os.environ, "PYTHONPATH": SRC},
     )  # fmt: skip
     session = UiSession(proc, f"http://127.0.0.1:{port}")
     try:
