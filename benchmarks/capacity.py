@@ -29,7 +29,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from loadkit.target import TargetProcess  # noqa: E402
+from loadkit.demo_target.process import TargetProcess  # noqa: E402
 
 CASES = {  # capacity by construction (req/s) -> (slots, service ms)
     "80": (4, 50),

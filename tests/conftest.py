@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from helpers import CliResult, TargetFactory, run_loadkit
 
-from loadkit.target import TargetProcess
+from loadkit.demo_target.process import TargetProcess
 
 
 @pytest.fixture

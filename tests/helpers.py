@@ -14,7 +14,7 @@ SRC = str(Path(__file__).resolve().parent.parent / "src")
 if SRC not in sys.path:
     sys.path.insert(0, SRC)
 
-from loadkit.target import TargetProcess  # noqa: E402
+from loadkit.demo_target.process import TargetProcess  # noqa: E402
 
 TargetFactory = Callable[..., TargetProcess]
 

@@ -12,9 +12,9 @@ import pytest
 from helpers import run_loadkit
 from test_summary_types import mismatches
 
+from loadkit.demo_target.process import TargetProcess
 from loadkit.exit_codes import ExitStatus
 from loadkit.summary_types import RunInfo
-from loadkit.target import TargetProcess
 
 
 @pytest.mark.e2e

@@ -18,8 +18,8 @@ from loadkit.compare import (
     limits_from_scenario,
     parse_limit,
 )
+from loadkit.demo_target.process import TargetProcess
 from loadkit.exit_codes import ExitStatus
-from loadkit.target import TargetProcess
 
 SCENARIO = """\
 name: build

@@ -16,10 +16,10 @@ from helpers import REPO, run_loadkit
 
 from loadkit import locustfile_helpers_source
 from loadkit.compiler import compile_scenario, identifier, literal
+from loadkit.demo_target.process import TargetProcess
 from loadkit.scenario import load_scenario
 from loadkit.scenario.limits import MAX_NAME_LENGTH
 from loadkit.scenario.source import parse_yaml
-from loadkit.target import TargetProcess
 
 EVIL = "\"); import os; os.system('touch {marker}') #"
 EVIL_VARIANTS = [

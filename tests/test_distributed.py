@@ -20,9 +20,9 @@ import pytest
 from helpers import SRC
 from test_summary_types import mismatches
 
+from loadkit.demo_target.process import TargetProcess
 from loadkit.exit_codes import ExitStatus
 from loadkit.summary_types import LoadInfo
-from loadkit.target import TargetProcess
 
 pytestmark = pytest.mark.e2e
 

@@ -17,8 +17,8 @@ import psutil
 import pytest
 from helpers import SRC, run_loadkit, write
 
+from loadkit.demo_target.process import TargetProcess
 from loadkit.exit_codes import ExitStatus
-from loadkit.target import TargetProcess
 
 pytestmark = pytest.mark.e2e
 

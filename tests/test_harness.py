@@ -16,9 +16,9 @@ import pytest
 from helpers import SRC, TargetFactory, run_loadkit
 
 from loadkit.apdex import apdex
+from loadkit.demo_target.process import TargetProcess
 from loadkit.harness_protocol import HISTOGRAMS_FILE, RUN_DIR_ENV
 from loadkit.histogram import RELATIVE_ERROR, load_histograms
-from loadkit.target import TargetProcess
 
 pytestmark = pytest.mark.e2e  # real Locust runs against real servers
 

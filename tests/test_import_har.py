@@ -17,12 +17,12 @@ from helpers import REPO, run_loadkit
 
 from loadkit.cli import run_cli
 from loadkit.compiler import compile_scenario
+from loadkit.demo_target.process import TargetProcess
 from loadkit.errors import ScenarioError
 from loadkit.exit_codes import ExitStatus
 from loadkit.importers import import_har
 from loadkit.scenario import load_scenario
 from loadkit.scenario.templates import Var, parse_template
-from loadkit.target import TargetProcess
 
 HOST = "http://127.0.0.1:8080"
 TOKEN = "Zx81_kq0-abcDEF123456789tokenXYZ"

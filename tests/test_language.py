@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 import pytest
 from helpers import run_loadkit
 
-from loadkit.target import TargetProcess
+from loadkit.demo_target.process import TargetProcess
 
 pytestmark = pytest.mark.e2e  # real Locust runs against real servers
 

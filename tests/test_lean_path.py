@@ -24,8 +24,8 @@ from typing import Any, ClassVar
 import pytest
 
 from loadkit.compiler import compile_scenario
+from loadkit.demo_target.process import TargetProcess
 from loadkit.scenario import load_scenario
-from loadkit.target import TargetProcess
 
 pytestmark = pytest.mark.e2e
 

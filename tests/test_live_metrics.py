@@ -19,8 +19,8 @@ import pytest
 from helpers import REPO, SRC
 from prometheus_client.parser import text_string_to_metric_families
 
+from loadkit.demo_target.process import TargetProcess
 from loadkit.exit_codes import ExitStatus
-from loadkit.target import TargetProcess
 
 DASHBOARD = REPO / "dashboards" / "loadkit.json"
 

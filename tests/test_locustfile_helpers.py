@@ -22,8 +22,8 @@ import pytest
 from helpers import REPO
 
 from loadkit import locustfile_helpers_source
+from loadkit.demo_target.process import TargetProcess
 from loadkit.scenario.templates import parse_json_path
-from loadkit.target import TargetProcess
 
 CHECKS = {
     name for name in locustfile_helpers_source.HELPERS if name.startswith(("expect_", "capture_"))

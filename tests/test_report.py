@@ -17,10 +17,10 @@ from test_charts import assert_legible, png_size, sample_capacity
 from test_html_report import Page
 from test_junit import check_structure
 
+from loadkit.demo_target.process import TargetProcess
 from loadkit.exit_codes import ExitStatus
 from loadkit.report import charts
 from loadkit.report import write as report
-from loadkit.target import TargetProcess
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 EVIL = "<script>alert(1)</script>"

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from helpers import REPO, SRC, run_loadkit, write
 
+from loadkit.demo_target.process import TargetProcess
 from loadkit.exit_codes import ExitStatus
-from loadkit.target import TargetProcess
 
 pytestmark = pytest.mark.e2e  # real Locust runs against real servers
 

@@ -15,9 +15,9 @@ import pytest
 
 from loadkit import run_cache
 from loadkit.cli import _load
+from loadkit.demo_target.process import TargetProcess
 from loadkit.run_cache import FOLDER_TOKEN, Launch, RunCache, cache_dir
 from loadkit.runner import LoadOverrides, locust_launch, plan_run
-from loadkit.target import TargetProcess
 
 SECRET = "s3cret-value-never-stored"
 SCENARIO = """\

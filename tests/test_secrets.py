@@ -28,9 +28,9 @@ import psutil
 import pytest
 from helpers import SRC, run_loadkit
 
+from loadkit.demo_target.process import TargetProcess
 from loadkit.exit_codes import ExitStatus
 from loadkit.masking import Secrets, mask_folder
-from loadkit.target import TargetProcess
 
 LEAKY_TASK = """\
 import logging

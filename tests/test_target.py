@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 from helpers import TargetFactory
 
-import loadkit.target
-from loadkit.target import TargetProcess
+import loadkit.demo_target.server
+from loadkit.demo_target.process import TargetProcess
 
 pytestmark = pytest.mark.e2e  # real Locust runs against real servers
 
@@ -388,12 +388,15 @@ def test_start_failure_raises_with_output() -> None:
 
 
 def test_importing_target_does_not_import_gevent() -> None:
-    code = "import sys, loadkit.target; assert 'gevent' not in sys.modules, 'gevent imported'"
+    code = (
+        "import sys, loadkit.demo_target.server, loadkit.demo_target.process; "
+        "assert 'gevent' not in sys.modules, 'gevent imported'"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         timeout=30,
-        env={**os.environ, "PYTHONPATH": str(Path(loadkit.target.__file__).parents[1])},
+        env={**os.environ, "PYTHONPATH": str(Path(loadkit.demo_target.server.__file__).parents[1])},
     )
     assert result.returncode == 0, result.stderr

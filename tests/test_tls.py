@@ -15,10 +15,11 @@ import pytest
 from helpers import run_loadkit
 
 from loadkit.compiler import compile_scenario
+from loadkit.demo_target.process import TargetProcess
+from loadkit.demo_target.server import TargetTLS, _parse_args
 from loadkit.errors import ScenarioError
 from loadkit.exit_codes import ExitStatus
 from loadkit.scenario import load_scenario
-from loadkit.target import TargetProcess, TargetTLS, _parse_args
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ import pytest
 from helpers import run_loadkit, write
 
 from loadkit.compiler import compile_scenario
+from loadkit.demo_target.process import TargetProcess
 from loadkit.exit_codes import ExitStatus
 from loadkit.histogram import TRANSACTION_TYPE, HistogramRecorder, RunHistograms
 from loadkit.locustfile_helpers_source import helpers_source
 from loadkit.scenario import load_scenario
 from loadkit.scenario.thresholds import parse_threshold
-from loadkit.target import TargetProcess
 
 STEP_MS = (40, 50, 60)
 PAUSE_S = 0.2

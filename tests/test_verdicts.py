@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from helpers import run_loadkit
 
-from loadkit.target import TargetProcess
+from loadkit.demo_target.process import TargetProcess
 
 pytestmark = pytest.mark.e2e  # real Locust runs against real servers
 

@@ -27,10 +27,10 @@ from typing import Any
 import pytest
 from helpers import REPO, SRC, run_loadkit
 
+from loadkit.demo_target.process import TargetProcess
 from loadkit.exit_codes import ExitStatus
 from loadkit.histogram import TRANSACTION_TYPE
 from loadkit.masking import TOO_SHORT
-from loadkit.target import TargetProcess
 
 pytestmark = pytest.mark.e2e
 

@@ -1328,7 +1328,7 @@ def demo(
     serve: bool, port: int | None, duration: float | None, out: Path | None, reports_dir: Path
 ) -> ExitStatus:
     """Start the bundled target on 127.0.0.1 and load-test it with scenarios/demo.yaml."""
-    from loadkit.target import TargetProcess
+    from loadkit.demo_target.process import TargetProcess
 
     if serve:
         with TargetProcess(port=8080 if port is None else port) as target:

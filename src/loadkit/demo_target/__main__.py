@@ -1,0 +1,5 @@
+import sys
+
+from loadkit.demo_target.server import main
+
+sys.exit(main())
