@@ -70,6 +70,7 @@ from loadkit.scenario.thresholds import (
     parse_threshold,
 )
 from loadkit.settings import Distribution
+from loadkit.summary_types import CORRECTED
 
 __all__ = [
     "MIN_STEP_REQUESTS",
@@ -192,7 +193,7 @@ class StepJudge:
     ) -> list[str]:
         measurements = _Window(
             RunMeasurements(
-                service, float(end - start), self.user_classes, self.apdex, corrected, "corrected"
+                service, float(end - start), self.user_classes, self.apdex, corrected, CORRECTED
             ),
             start,
             end,

@@ -36,7 +36,7 @@ from loadkit.histogram import UNTIMED, bucket_index, bucket_value, load_histogra
 from loadkit.run_folder import RunFolder
 from loadkit.scenario import regressions
 from loadkit.scenario.regressions import ABSOLUTE, LOWER_IS_WORSE, TIME_METRICS, Limit
-from loadkit.summary_types import Summary
+from loadkit.summary_types import CORRECTED, SERVICE, Summary, Timing
 
 if TYPE_CHECKING:  # numpy is imported where it is used: only once two runs are compared
     import numpy as np
@@ -87,7 +87,7 @@ def _load_run(folder: Path) -> _Run:
 
     files = RunFolder(folder)
     path = files.histograms
-    if _timing(folder) == "corrected" and files.corrected_histograms.is_file():
+    if _timing(folder) == CORRECTED and files.corrected_histograms.is_file():
         path = files.corrected_histograms
     if not path.is_file():
         raise CompareError(f"{folder} has no {RunFolder.HISTOGRAMS}; is it a loadkit run folder?")
@@ -132,13 +132,13 @@ def _load_run(folder: Path) -> _Run:
     )
 
 
-def _timing(folder: Path) -> str:
+def _timing(folder: Path) -> Timing:
     """"corrected" when the run's thresholds judge corrected times by default (summary.json)."""
     try:
         timing = read_summary(folder).get("timing")
     except CompareError:
-        return "service"
-    return "corrected" if timing == "corrected" else "service"
+        return SERVICE
+    return CORRECTED if timing == CORRECTED else SERVICE
 
 
 def _apdex_t(folder: Path) -> float:

@@ -19,6 +19,7 @@ from loadkit.apdex import DEFAULT_APDEX_T_MS, Apdex, apdex
 from loadkit.histogram import RunHistograms
 from loadkit.measurements import ApdexTargets, RunMeasurements
 from loadkit.scenario.thresholds import Threshold, ThresholdResult, judge, parse_threshold
+from loadkit.summary_types import CORRECTED, SERVICE, Timing
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class LiveConfig:
     user_classes: Mapping[str, str] = field(default_factory=dict)
     aborts: Mapping[str, float] = field(default_factory=dict)
     """Thresholds that stop the run when they fail: expression -> grace in seconds."""
-    default_timing: str = "service"
+    default_timing: Timing = SERVICE
     """What a time threshold naming neither judges (`summary.default_timing`)."""
 
     def to_json(self) -> str:
@@ -58,7 +59,7 @@ class LiveConfig:
             apdex_per_request={str(k): float(v) for k, v in data["apdex_per_request"].items()},
             user_classes={str(k): str(v) for k, v in data["user_classes"].items()},
             aborts={str(k): float(v) for k, v in (data.get("aborts") or {}).items()},
-            default_timing=str(data.get("default_timing") or "service"),
+            default_timing=CORRECTED if data.get("default_timing") == CORRECTED else SERVICE,
         )
 
 

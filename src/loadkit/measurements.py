@@ -11,6 +11,7 @@ from functools import cached_property
 
 from loadkit.apdex import DEFAULT_APDEX_T_MS, apdex
 from loadkit.histogram import RequestHistogram, RunHistograms
+from loadkit.summary_types import CORRECTED, SERVICE, Timing
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class RunMeasurements:
     corrected: RunHistograms | None = None
     """The corrected times (histograms-corrected.json), when iterations started on a schedule;
     without them the corrected time is the service time (no start was late)."""
-    default_timing: str = "service"
+    default_timing: Timing = SERVICE
     """What a threshold that names neither judges: "corrected" for an open model."""
 
     @cached_property
@@ -102,9 +103,9 @@ class RunMeasurements:
         start: int | None,
         end: int | None,
         transactions: bool = False,
-        timing: str | None = None,
+        timing: Timing | None = None,
     ) -> HistogramSample | None:
-        if (timing or self.default_timing) == "corrected":
+        if (timing or self.default_timing) == CORRECTED:
             histograms = self.corrected_transactions if transactions else self.corrected_requests
         else:
             histograms = self.transactions if transactions else self.requests

@@ -38,6 +38,8 @@ from loadkit.scenario.thresholds import (
 )
 from loadkit.settings import RunSettings
 from loadkit.summary_types import (
+    CORRECTED,
+    SERVICE,
     AbortedBy,
     CapacityDict,
     ExceptionRow,
@@ -45,6 +47,7 @@ from loadkit.summary_types import (
     RequestRow,
     Summary,
     ThresholdRow,
+    Timing,
     TransactionRow,
 )
 
@@ -170,11 +173,11 @@ def transaction_row(
     }
 
 
-def default_timing(settings: RunSettings) -> str:
+def default_timing(settings: RunSettings) -> Timing:
     """What a time threshold that names neither judges: an open model's arrivals come whether
     or not the target keeps up, so what a user waits is the corrected time; a closed model's
     users wait for each response, and its times are service times."""
-    return "corrected" if settings.arrivals is not None else "service"
+    return CORRECTED if settings.arrivals is not None else SERVICE
 
 
 def thresholds_of(scenario: Scenario) -> tuple[list[Threshold], bool]:

@@ -19,9 +19,16 @@ Light on purpose (no pandas, no Locust, no loadkit module but `exit_codes`): eve
 
 from __future__ import annotations
 
-from typing import NotRequired, TypedDict
+from typing import Final, Literal, NotRequired, TypedDict
 
 from loadkit.exit_codes import Verdict
+
+Timing = Literal["service", "corrected"]
+"""Which time of a request is judged: its service time (sent to answered) or its corrected
+time (from when it was due to start: the service time plus the iteration's start delay, for
+users whose iterations start on a schedule)."""
+SERVICE: Final[Timing] = "service"
+CORRECTED: Final[Timing] = "corrected"
 
 __all__ = [
     "AbortedBy",
@@ -430,7 +437,7 @@ class Summary(TypedDict):
     """None when Locust wrote no final snapshot."""
     times_from: str
     """Whose histograms the times come from: loadkit's (0.25 % resolution) or Locust's."""
-    timing: str
+    timing: Timing
     """What thresholds that name neither judge: "corrected" (an open model) or "service"."""
     totals: RequestRow
     """All requests together."""

@@ -7,6 +7,7 @@ from typing import Any, TextIO
 
 from loadkit import formatting
 from loadkit.summary_types import (
+    SERVICE,
     ArrivalsInfo,
     RequestRow,
     Summary,
@@ -287,7 +288,7 @@ def final_report(summary: Summary, run_folder: str) -> str:
     lines += ["", *request_table(summary)]
     timing = timing_table(summary)
     if timing:
-        default = summary.get("timing", "service")
+        default = summary.get("timing", SERVICE)  # an older summary.json has none
         lines += [
             "",
             "Service vs corrected times (corrected: from the intended start, coordinated "

@@ -42,7 +42,7 @@ from loadkit.report.console import (
     shown_requests,
 )
 from loadkit.run_folder import RunFolder
-from loadkit.summary_types import RequestRow, Summary, TransactionRow
+from loadkit.summary_types import SERVICE, RequestRow, Summary, TransactionRow
 
 LOCUST_TIMES_CHART = "response_times_locust"
 """The response times chart drawn from Locust's history when histograms.json is missing."""
@@ -537,7 +537,7 @@ def _timing(summary: Summary) -> str:
         for label in ("p50", "p95", "p99", "Max")
         for which in (" service", " corrected")
     ]
-    default = summary.get("timing") or "service"
+    default = summary.get("timing", SERVICE)  # an older summary.json has none
     note = (
         f'<p class="note">{esc(CORRECTED_TIMES)} Thresholds that name neither judge the '
         f"{esc(default)} time here.</p>"

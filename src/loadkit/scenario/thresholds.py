@@ -24,13 +24,14 @@ import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast, get_args
 
 from loadkit import formatting
 from loadkit.apdex import DEFAULT_APDEX_T_MS
 from loadkit.errors import did_you_mean
 from loadkit.request_stats import RequestStats
 from loadkit.scenario.durations import parse_duration
+from loadkit.summary_types import Timing
 
 _PERCENTILES = {
     "p50": 0.50, "median": 0.50, "p66": 0.66, "p75": 0.75, "p80": 0.80, "p90": 0.90,
@@ -44,7 +45,7 @@ TRANSACTION_METRICS = frozenset(["tps"])
 """Metrics only transactions have."""
 SCORE_METRICS = frozenset(["apdex"])
 METRICS = TIME_METRICS | RATE_METRICS | COUNT_METRICS | THROUGHPUT_METRICS | SCORE_METRICS
-TIMINGS = ("service", "corrected")
+TIMINGS: tuple[Timing, ...] = get_args(Timing)
 """The two times of a request whose start was scheduled (see the module's docstring)."""
 USER_SCOPE = "user="
 TRANSACTION_SCOPE = "transaction="
@@ -81,7 +82,7 @@ class Threshold:
     """Judged every second while the run lasts; failing, it stops the run early."""
     abort_after_s: float = 0.0
     """Grace before an `abort` threshold may stop the run (warm-up)."""
-    timing: str | None = None
+    timing: Timing | None = None
     """"service" or "corrected" as written; None: the run's default (see the docstring)."""
 
     @property
@@ -139,7 +140,7 @@ def parse_threshold(text: str) -> Threshold:
                 f"name the transaction after 'transaction=' in {text!r}, "
                 "e.g. 'transaction=file a report: p95 < 3s'"
             )
-    timing = match.group("timing")
+    timing = cast("Timing | None", match.group("timing"))  # the pattern allows only these
     if timing is not None and metric not in TIME_METRICS and metric not in SCORE_METRICS:
         raise ValueError(
             f"'{timing}' says which response time to judge; {metric} is not a time, in {text!r}"
@@ -257,7 +258,7 @@ class Measurements(Protocol):
         start: int | None,
         end: int | None,
         transactions: bool = False,
-        timing: str | None = None,
+        timing: Timing | None = None,
     ) -> Sample | None:
         """None when nothing matches the scope (no such request, transaction or user was
         measured). With `transactions`, `name` is a transaction's and the sample is made of
@@ -385,7 +386,7 @@ class _WholeRun:
         start: int | None,
         end: int | None,
         transactions: bool = False,
-        timing: str | None = None,
+        timing: Timing | None = None,
     ) -> Sample | None:
         # Locust's own statistics know only service times.
         if user is not None:
