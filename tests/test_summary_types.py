@@ -63,7 +63,8 @@ def mismatches(
             problems += mismatches(value[key], hints[key], f"{path}.{key}", seen, older=older)
         return problems
     if get_origin(annotation) is typing.Literal:
-        return [] if value in get_args(annotation) else [f"{path}: {value!r} is not one of {get_args(annotation)}"]
+        allowed = get_args(annotation)
+        return [] if value in allowed else [f"{path}: {value!r} is not one of {allowed}"]
     if annotation is Verdict:
         return [] if value in {v.value for v in Verdict} else [f"{path}: unknown verdict"]
     expected = (int, float) if annotation is float else annotation
