@@ -22,6 +22,7 @@ from loadkit.harness_protocol import (
     CORRECTED_HISTOGRAMS_FILE,
     FINAL_STATS_FILE,
     HISTOGRAMS_FILE,
+    FinalSnapshot,
     UiTestEnd,
 )
 from loadkit.histogram import MAX_NAMED_SERIES
@@ -63,7 +64,7 @@ def write_final_snapshot(
                     "nodes": sorted(row["nodes"]),
                 }
             )
-    data = {
+    data: FinalSnapshot = {
         "schema": 1,
         "locust_version": locust.__version__,
         "started_at": state.started_at,
