@@ -22,7 +22,7 @@ import gevent
 import locust.stats
 from locust import User, constant, events
 from locust.env import Environment
-from loadkit import harness
+from loadkit.harness import lifecycle, requests as harness
 from loadkit.histogram import RunHistograms
 
 class Citizen(User):
@@ -35,14 +35,14 @@ class Clock:  # the harness's clock, set here: which second each request complet
 
 clock = Clock()
 harness._time = clock
-events.request.add_listener(harness._on_request)  # as harness.main() does, before the runner
+events.request.add_listener(harness._on_request)  # as lifecycle.main() does, before the runner
 seen_at_quitting = []
 # A locustfile's own quitting listener (added before Locust's init, as a locustfile's are).
 events.quitting.add_listener(lambda environment, **kw: seen_at_quitting.append(
     environment.stats.total.num_requests))
 env = Environment(user_classes=[Citizen], events=events)
 env.create_local_runner()
-harness._on_init(env)
+lifecycle._on_init(env)
 out = {
     "handlers": [h.__name__ for h in events.request._handlers],
     "clock_replaced": locust.stats.time is harness._stats_clock,

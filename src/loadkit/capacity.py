@@ -91,7 +91,6 @@ Open model
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -106,7 +105,7 @@ import pandas as pd
 
 from loadkit.apdex import DEFAULT_APDEX_T_MS, apdex
 from loadkit.histogram import RequestHistogram, RunHistograms, load_histograms
-from loadkit.run_folder import RunFolder
+from loadkit.run_folder import RunFolder, read_final_snapshot
 
 __all__ = [
     "CapacityReport",
@@ -550,7 +549,7 @@ def analyze_capacity(
     them already (a long run's are tens of MB); else they are read here."""
     folder = RunFolder(Path(run_folder))
     if final is None:
-        final = _read_final(folder.final_stats)
+        final = read_final_snapshot(folder.final_stats)
     if final is not None and isinstance(final.get("arrivals"), dict):
         return _analyze_open(
             folder, final, slo=slo, apdex_t_ms=apdex_t_ms, run=corrected or histograms
@@ -567,15 +566,6 @@ def analyze_capacity(
     run = histograms if histograms is not None else load_histograms(histograms_path)
     levels = find_levels(samples, run, apdex_t_ms=apdex_t_ms)
     return capacity_report(levels, run, slo=slo, apdex_t_ms=apdex_t_ms)
-
-
-def _read_final(path: Path) -> dict[str, Any] | None:
-    """locust_final.json, or None when it is missing or unreadable."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _analyze_open(

@@ -57,7 +57,7 @@ from loadkit.errors import UsageError
 from loadkit.exit_codes import ExitStatus
 from loadkit.histogram import RunHistograms, load_histograms
 from loadkit.measurements import ApdexTargets, HistogramSample, RunMeasurements
-from loadkit.run_folder import RunFolder
+from loadkit.run_folder import RunFolder, read_final_snapshot
 from loadkit.scenario import Scenario
 from loadkit.scenario.durations import format_duration
 from loadkit.scenario.thresholds import (
@@ -132,10 +132,10 @@ class StepJudge:
         return max(limits) if limits else NO_TIME_LIMIT_WAIT_S
 
     def judge(self, folder: RunFolder, step: PlannedStep) -> StepResult:
-        final = _read_json(folder.final_stats) or {}
-        started = final.get("started_at")
+        final = read_final_snapshot(folder.final_stats)
+        started = final["started_at"] if final else None
         broke = StepResult(step.phase, step.rate, False, folder=str(folder.path))
-        if not isinstance(started, int | float) or not folder.histograms.is_file():
+        if final is None or not isinstance(started, int | float) or not folder.histograms.is_file():
             return _with(broke, reasons=("Locust left no measurements (see its log)",))
         service = load_histograms(folder.histograms)
         corrected = (
@@ -236,14 +236,6 @@ class _Window:
 
 def _with(result: StepResult, **changes: Any) -> StepResult:
     return replace(result, **changes)
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _arrivals_in(final: Mapping[str, Any], start: int, end: int) -> tuple[int, int, int] | None:

@@ -4,7 +4,9 @@ A module of its own so that the harness, which must import Locust first, and the
 which must never import Locust, agree on them without importing each other.
 """
 
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
+from typing import Any, NotRequired, TypedDict
 
 RUN_DIR_ENV = "LOADKIT_RUN_DIR"
 PROGRESS_FD_ENV = "LOADKIT_PROGRESS_FD"
@@ -65,3 +67,32 @@ METRICS_RUN_ENV = "LOADKIT_METRICS_RUN"
 """The `run` label of every metric."""
 METRICS_LINGER_ENV = "LOADKIT_METRICS_LINGER_S"
 """Seconds the metrics stay up after the run, for a last scrape of the final numbers."""
+
+
+class FinalSnapshot(TypedDict):
+    """locust_final.json: what the harness knows when the run ends (`harness.snapshot`), or what
+    `periodic_stats.read_periodic_stats` rebuilds from Locust's periodic CSVs when Locust died.
+    Read through `run_folder.read_final_snapshot`. Keys the periodic rebuild or an older
+    loadkit's file lack are `NotRequired`; times are unix seconds."""
+
+    schema: int
+    started_at: float | None
+    stopped_at: float | None
+    entries: Sequence[Mapping[str, Any]]  # Locust's `StatsEntry.serialize()`, one per request name
+    errors: Sequence[Mapping[str, Any]]  # Locust's `StatsError.serialize()`
+    exceptions: Sequence[Mapping[str, Any]]  # {"count", "message", "traceback", "nodes"}
+    source: NotRequired[str]  # the periodic CSV it was rebuilt from
+    locust_version: NotRequired[str]
+    stopping_at: NotRequired[float | None]  # the load ended; users finishing their tasks after
+    written_at: NotRequired[float]
+    locust_exit_code: NotRequired[int]
+    peak_users: NotRequired[int]
+    users: NotRequired[list[list[float]]]  # [[unix time, running users], ...] once a second
+    cpu: NotRequired[dict[str, list[list[float]]]]  # process -> [[unix time, CPU % of a core]]
+    loop_lag: NotRequired[dict[str, list[list[float]]]]  # process -> [[second, max ms, p99 ms]]
+    notes: NotRequired[list[str]]  # warnings the generated code logged on the `loadkit` logger
+    workers: NotRequired[dict[str, Any]]  # {"expected", "connected", "lost"}
+    aborted_by: NotRequired[dict[str, object] | None]  # the `abort: true` threshold, if one
+    ended_by: NotRequired[str | None]  # a web UI test's `UiTestEnd`
+    arrivals: NotRequired[dict[str, Any] | None]  # the open model's columns, series, final, stages
+    total: NotRequired[Mapping[str, Any]]  # Locust's Aggregated row, serialized

@@ -14,6 +14,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
+from loadkit.harness_protocol import FinalSnapshot
 from loadkit.run_folder import RunFolder
 
 _PERCENTILE_COLUMNS = {
@@ -24,8 +25,8 @@ _PERCENTILE_COLUMNS = {
 
 def read_periodic_stats(
     folder: RunFolder, *, started_at: float | None = None, stopped_at: float | None = None
-) -> dict[str, Any] | None:
-    """A locust_final.json-like dict from the periodic CSVs, or None if there are none.
+) -> FinalSnapshot | None:
+    """A locust_final.json (`FinalSnapshot`) from the periodic CSVs, or None if there are none.
     `started_at`/`stopped_at`: the span the stats CSV covers, as the runner saw the run
     (the history CSV is flushed only every ~10 s: its first and last rows are no measure of
     the run, and req/s computed on them came out up to 2x too high); each one missing is

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from loadkit.harness_protocol import (
     CORRECTED_HISTOGRAMS_FILE,
     FINAL_STATS_FILE,
     HISTOGRAMS_FILE,
+    FinalSnapshot,
 )
 
 DEFAULT_REPORTS_DIR = "reports"
@@ -152,3 +155,13 @@ def write_atomic(path: Path, data: str | bytes) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def read_final_snapshot(path: Path) -> FinalSnapshot | None:
+    """locust_final.json (`RunFolder.final_stats`), or None when it is missing, unreadable or
+    not a JSON object: the one reader of the file the harness writes."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return cast(FinalSnapshot, data) if isinstance(data, dict) else None

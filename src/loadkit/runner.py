@@ -42,6 +42,7 @@ from loadkit.harness_protocol import (
     UI_SCENARIO_NAME_ENV,
     WEB_PASSWORD_ENV,
     WEB_USER_ENV,
+    FinalSnapshot,
     UiTestEnd,
 )
 from loadkit.histogram import RunHistograms, load_histograms
@@ -51,7 +52,7 @@ from loadkit.masking import MIN_SECRET_LENGTH, TOO_SHORT, mask_folder
 from loadkit.periodic_stats import read_periodic_stats
 from loadkit.report.markdown import render_markdown
 from loadkit.run_cache import Launch
-from loadkit.run_folder import RunFolder, write_atomic
+from loadkit.run_folder import RunFolder, read_final_snapshot, write_atomic
 from loadkit.scenario import Scenario
 from loadkit.settings import MASTER_PORT, Distribution, RunSettings
 from loadkit.summary import (
@@ -243,14 +244,15 @@ def rebuild_summary(folder: RunFolder, scenario: Scenario) -> RunOutcome:
     except ValueError as exc:
         raise UsageError(f"cannot rebuild {folder.SUMMARY_JSON}: {exc}") from None
     settings = resolve_settings(scenario, overrides)
-    final = _read_json(folder.final_stats) or {}
-    started, stopping = final.get("started_at"), final.get("stopping_at")
+    final = read_final_snapshot(folder.final_stats)
+    started = final["started_at"] if final else None
+    stopping = final.get("stopping_at") if final else None
     ran_s = 0.0
     if isinstance(started, int | float) and isinstance(stopping, int | float):
         ran_s = stopping - started
     # Stopped before its planned end: the CLI was gone and the harness stopped by itself.
     aborted = ran_s < settings.duration_s - 1.0
-    exit_code = final.get("locust_exit_code")
+    exit_code = final.get("locust_exit_code") if final else None
     return judge_folder(
         folder,
         scenario,
@@ -529,8 +531,9 @@ def _ui_test_settings(
     changed it), a shape's own stages, and, without a run time, as long as it ran."""
     if settings.stages is not None:
         return settings
-    final = _read_json(folder.final_stats) or {}
-    started, stopping = final.get("started_at"), final.get("stopping_at")
+    final = read_final_snapshot(folder.final_stats)
+    started = final["started_at"] if final else None
+    stopping = final.get("stopping_at") if final else None
     ran = math.ceil(stopping - started) if started and stopping else settings.duration_s
     run_time = plan.get("run_time")
     return dataclasses.replace(
@@ -764,7 +767,7 @@ def judge_folder(
     then the masking pass. Whatever happened: the verdict is always written (or, when a file
     cannot be, `write_problems` names it and why)."""
     times = times or RunTimes()
-    final = _read_json(folder.final_stats)
+    final = read_final_snapshot(folder.final_stats)
     partial = None
     if final is None:  # Locust died before its final snapshot: take what it wrote every second
         started, stopped = _periodic_span(folder, times)
@@ -916,7 +919,7 @@ def _read_histograms(path: Path) -> RunHistograms | None:
 def _analyze_capacity(
     folder: RunFolder,
     scenario: Scenario,
-    final: dict[str, Any] | None,
+    final: FinalSnapshot | None,
     histograms: RunHistograms | None,
     corrected: RunHistograms | None,
 ) -> CapacityReport | None:
@@ -936,7 +939,7 @@ def _analyze_capacity(
 
 
 def _write_report(
-    folder: RunFolder, capacity: CapacityReport | None, final: dict[str, Any] | None
+    folder: RunFolder, capacity: CapacityReport | None, final: FinalSnapshot | None
 ) -> str | None:
     """report.html, junit.xml and charts; the verdict stands even if this fails, so a
     problem here is reported, not raised."""
