@@ -1,57 +1,19 @@
-"""What a command reads (the scenario) and writes (its text, to standard output or a file)."""
+"""What a command reads (the scenario, read as `run_start` reads it) and writes (its text, to
+standard output or a file)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from loadkit.errors import ScenarioError
+from loadkit.run_start import read_scenario, read_scenario_to_run
+
+__all__ = ["emit", "read_scenario", "read_scenario_to_run", "warn_about_data"]
 
 if TYPE_CHECKING:
     from loadkit.scenario import Scenario
-
-
-def read_scenario(
-    path: str,
-    environ: Mapping[str, str] | None = None,
-    *,
-    text: str | None = None,
-    allow_unset: bool = False,
-) -> tuple[Scenario, str]:
-    """The scenario at `path`; `text`: its text, already read. `allow_unset`: variables and
-    secrets that are not set are the caller's business (`Scenario.unset`), not problems."""
-    from loadkit.scenario import validate_source
-    from loadkit.scenario.source import load_yaml, parse_yaml
-
-    source = (
-        load_yaml(path, environ, allow_unset=allow_unset)
-        if text is None
-        else parse_yaml(text, path, environ, allow_unset=allow_unset)
-    )
-    return validate_source(source, environ), source.text
-
-
-def read_scenario_to_run(
-    path: str,
-    host: str | None,
-    environ: Mapping[str, str] | None = None,
-    *,
-    text: str | None = None,
-) -> tuple[Scenario, str]:
-    """The scenario for a run, which needs every value it reads from the environment (one
-    line per variable), except a host's variable when --host replaces the host."""
-    from loadkit.scenario import unset
-
-    scenario, read = read_scenario(path, environ, text=text, allow_unset=True)
-    problems = unset.problems(scenario.unset, skip=[("host",)] if host is not None else [])
-    if problems:
-        raise ScenarioError(problems)
-    if scenario.unset:  # the host's variable: --host in place of the reader's stand-in
-        scenario = scenario.model_copy(update={"host": host})
-    return scenario, read
 
 
 def warn_about_data(file: str, scenario: Scenario) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,17 +18,15 @@ from loadkit.cli.params import (
     metrics_options,
     run_options,
 )
-from loadkit.errors import ScenarioError, UsageError
+from loadkit.errors import UsageError
 from loadkit.exit_codes import ExitStatus, Verdict
 from loadkit.launcher import LocustProcess
 from loadkit.masking import mask_text
 from loadkit.report.console import ProgressLine, final_report
 
 if TYPE_CHECKING:
-    from loadkit.run_cache import EarlyStart, Launch, Recording, RunCache
-    from loadkit.runner import MetricsEndpoint, PlannedRun, RunOutcome
-    from loadkit.scenario import Scenario
-    from loadkit.settings import Distribution
+    from loadkit.run_start import StartedRun
+    from loadkit.runner import MetricsEndpoint, RunOutcome
 
 
 def _metrics(port: int | None, host: str, linger: float) -> MetricsEndpoint | None:
@@ -65,167 +62,35 @@ def run(
     Writes a run folder (scenario, locustfile, Locust CSVs, summary.json, summary.md) and
     exits 0 on pass, 1 when thresholds failed.
     """
-    from loadkit import run_cache
+    from loadkit.run_start import start_run
+    from loadkit.runner import MetricsEndpoint
 
     locust = LocustProcess.start()  # imports Locust while we read the scenario
-    early: EarlyStart | None = None
     try:
-        cache = _run_cache(metrics_port, overrides)
-        # Every option that shapes Locust's command; the folder is a new one each run.
-        options = {k: v for k, v in overrides.items() if k not in ("out", "reports_dir")}
-        hit = cache.lookup(file, options) if cache is not None else None
-        if hit is not None:
-            early = run_cache.start_early(
-                hit, locust, out=overrides["out"], reports_dir=overrides["reports_dir"]
-            )
-        if early is not None:
-            run_cache.wait_until_running(locust, timeout_s=_VALIDATE_AFTER_S)
-            # The text Locust runs, even if edited.
-            scenario, text = read_scenario_to_run(file, overrides["host"], text=early.text)
-            store = None
-        else:
-            found = cache.key_for(file, options) if cache is not None else None
-            with run_cache.recording() as recorded:
-                scenario, text = read_scenario_to_run(file, overrides["host"], recorded.environ)
-            store = _Store(cache, found[0], recorded) if cache and found and (
-                found[1] == text.encode("utf-8")  # read again unchanged
-            ) else None  # fmt: skip
-        metrics = _metrics(metrics_port, metrics_host, metrics_linger)
-        return _run(
-            scenario, text, file, locust=locust, metrics=metrics, early=early, store=store,
-            strict_generator=strict_generator, **overrides,
-        )  # fmt: skip
-    except BaseException as exc:
-        if early is not None and not early.handed_over:
-            early.abandon(locust)
-            if isinstance(exc, ScenarioError | UsageError) and cache is not None:
-                cache.forget(early.key)  # cannot happen for an entry made by this code
-        raise
+        metrics = (
+            None
+            if metrics_port is None
+            else MetricsEndpoint(port=metrics_port, host=metrics_host, linger_s=metrics_linger)
+        )
+        started = start_run(
+            file, overrides, locust=locust, metrics=metrics, strict_generator=strict_generator
+        )
+        return _run(started, file, locust=locust, metrics=metrics)
     finally:
         locust.discard()
 
 
-_VALIDATE_AFTER_S = 2.0
-"""On a cache hit, the scenario is validated once Locust runs, or after this long at most."""
-
-
-class _Store:
-    """Writes the cache entry of a run that missed, once it is planned (`run_cache`)."""
-
-    def __init__(self, cache: RunCache, key: str, recorded: Recording) -> None:
-        self.cache, self.key, self.recorded = cache, key, recorded
-
-    def __call__(self, planned: PlannedRun, launch: Launch) -> None:
-        self.cache.store(
-            self.key,
-            self.recorded,
-            launch.tokenized(planned.folder.path),
-            secret_values=planned.scenario.secret_values,
-        )
-
-
-def _forget(early: EarlyStart) -> None:
-    from loadkit.run_cache import RunCache, cache_dir
-
-    folder = cache_dir()
-    if folder is not None:
-        RunCache(folder).forget(early.key)
-
-
-def _run_cache(metrics_port: int | None, overrides: Mapping[str, Any]) -> RunCache | None:
-    """The run cache, unless it is off or this run's command holds a value of its own: the
-    metrics endpoint names the run folder, and --processes picks a free port each time."""
-    from loadkit.run_cache import RunCache, cache_dir
-
-    folder = cache_dir()
-    if folder is None or metrics_port is not None:
-        return None
-    if overrides["processes"] > 1 and overrides["master_port"] is None:
-        return None
-    return RunCache(folder)
-
-
-def _distribution(
-    processes: int,
-    master: bool,
-    expect_workers: int | None,
-    master_bind_host: str,
-    master_port: int | None,
-    expect_workers_max_wait: float,
-) -> Distribution:
-    from loadkit.settings import Distribution
-
-    if not master and expect_workers is not None:
-        raise UsageError("--expect-workers needs --master")
-    if master and processes > 1:
-        raise UsageError(
-            "--processes cannot go with --master: start `loadkit worker --processes N` on each "
-            "worker machine instead"
-        )
-    return Distribution(
-        processes=processes,
-        expect_workers=(expect_workers or 1) if master else 0,
-        bind_host=master_bind_host,
-        port=master_port,
-        max_wait_s=expect_workers_max_wait,
-    )
-
-
 def _run(
-    scenario: Scenario,
-    text: str,
+    started: StartedRun,
     source_file: str,
     *,
-    host: str | None,
-    users: int | None,
-    spawn_rate: float | None,
-    duration: float | None,
-    out: Path | None,
-    reports_dir: Path,
-    arrival_rate: float | None = None,
-    max_concurrency: int | None = None,
-    processes: int = 1,
-    master: bool = False,
-    expect_workers: int | None = None,
-    master_bind_host: str = "127.0.0.1",
-    master_port: int | None = None,
-    expect_workers_max_wait: float = 60.0,
-    locust: LocustProcess | None = None,
+    locust: LocustProcess,
     metrics: MetricsEndpoint | None = None,
-    early: EarlyStart | None = None,
-    store: Callable[[PlannedRun, Launch], None] | None = None,
-    strict_generator: bool = False,
 ) -> ExitStatus:
-    from loadkit.runner import LoadOverrides, locust_launch, plan_run, run_locust
+    from loadkit.runner import run_locust
 
-    distribution = _distribution(
-        processes, master, expect_workers, master_bind_host, master_port, expect_workers_max_wait
-    )
-    overrides = LoadOverrides(
-        host, users, spawn_rate, duration, distribution, arrival_rate, max_concurrency,
-        strict_generator,
-    )  # fmt: skip
-    planned = plan_run(
-        scenario, text, source_file, overrides, out=out, reports_dir=reports_dir,
-        folder=early.folder if early is not None else None,
-    )  # fmt: skip
-    launch = None
-    if early is not None:
-        early.handed_over = True
-        # What Locust was given must be what this run plans; if not, the entry is wrong and
-        # goes (this run already runs it: say so rather than judge it silently).
-        if locust_launch(planned, metrics, write=False) != early.launch:
-            click.echo(
-                f"loadkit: warning: {source_file}: the run cache held another locustfile for "
-                "this scenario; this run used it, the next one will not",
-                err=True,
-            )
-            _forget(early)
-    elif locust is not None:
-        launch = locust_launch(planned, metrics)
-        if store is not None:
-            store(planned, launch)
-    for warning in planned.warnings:
+    planned = started.planned
+    for warning in started.warnings:
         click.echo(f"loadkit: warning: {source_file}: {warning}", err=True)
     click.echo(f"loadkit: {planned.describe()}")
     settings = planned.settings
@@ -240,7 +105,7 @@ def _run(
             on_progress=progress.update if progress else None,
             locust=locust,
             metrics=metrics,
-            launch=launch,
+            launch=started.launch,
         )
     finally:
         if progress:
@@ -255,7 +120,7 @@ def _run(
     text = final_report(outcome.summary, str(folder.path))
     if folder.report_html.is_file():
         text += f"\nReport: {folder.report_html}"
-    click.echo(mask_text(text, scenario.secret_values))
+    click.echo(mask_text(text, planned.scenario.secret_values))
     if outcome.report_problem is not None:
         click.echo(f"loadkit: warning: {outcome.report_problem}", err=True)
     for problem in outcome.write_problems:
@@ -308,12 +173,13 @@ def ui(
     """
     import tempfile
 
+    from loadkit.run_start import distribution as distribution_of
     from loadkit.runner import LoadOverrides, WebUI, plan_run, run_ui
 
     if out is not None:
         raise UsageError("each test started in the UI gets its own folder: use --reports-dir")
     overrides = LoadOverrides(
-        host, users, spawn_rate, duration, _distribution(**distribution),
+        host, users, spawn_rate, duration, distribution_of(**distribution),
         arrival_rate, max_concurrency,
     )
     web = WebUI(web_host, web_port, web_login)
@@ -417,6 +283,10 @@ def demo(
 ) -> ExitStatus:
     """Start the bundled target on 127.0.0.1 and load-test it with scenarios/demo.yaml."""
     from loadkit.demo_target.process import TargetProcess
+    from loadkit.run_start import plan_started
+    from loadkit.runner import LoadOverrides
+
+    source = "scenarios/demo.yaml"
 
     if serve:
         with TargetProcess(port=8080 if port is None else port) as target:
@@ -432,18 +302,11 @@ def demo(
     try:
         with TargetProcess(port=port or 0) as target:
             click.echo(f"loadkit: demo target listening on {target.url}")
-            return _run(
-                scenario,
-                text,
-                "scenarios/demo.yaml",
-                host=target.url,
-                users=None,
-                spawn_rate=None,
-                duration=duration,
-                out=out,
-                reports_dir=reports_dir,
-                locust=locust,
+            overrides = LoadOverrides(host=target.url, duration_s=duration)
+            started = plan_started(
+                scenario, text, source, overrides, out=out, reports_dir=reports_dir, locust=locust
             )
+            return _run(started, source, locust=locust)
     finally:
         locust.discard()
 
