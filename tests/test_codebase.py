@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -63,7 +64,9 @@ def test_import_contracts_hold() -> None:
     lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
     if lint is None:
         pytest.fail("import-linter is not installed; install the dev extra: pip install -e .[dev]")
-    proc = subprocess.run([lint], cwd=REPO, capture_output=True, text=True)
+    # This tree's src/, not whichever loadkit the venv has installed (another checkout's).
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.run([lint], cwd=REPO, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "0 broken" in proc.stdout
 
