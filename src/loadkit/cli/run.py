@@ -30,13 +30,20 @@ if TYPE_CHECKING:
 
 
 def _metrics(port: int | None, host: str, linger: float) -> MetricsEndpoint | None:
-    from loadkit.runner import MetricsEndpoint
+    endpoint = _metrics_endpoint(port, host, linger)
+    if endpoint is not None:
+        endpoint.check()
+    return endpoint
 
+
+def _metrics_endpoint(port: int | None, host: str, linger: float) -> MetricsEndpoint | None:
+    """Not checked yet; `runner` is imported only with a port: on a run cache hit, Locust gets
+    its command before the runner (and pydantic, through it) is imported."""
     if port is None:
         return None
-    endpoint = MetricsEndpoint(port=port, host=host, linger_s=linger)
-    endpoint.check()
-    return endpoint
+    from loadkit.runner import MetricsEndpoint
+
+    return MetricsEndpoint(port=port, host=host, linger_s=linger)
 
 
 @click.command()
@@ -63,15 +70,10 @@ def run(
     exits 0 on pass, 1 when thresholds failed.
     """
     from loadkit.run_start import start_run
-    from loadkit.runner import MetricsEndpoint
 
     locust = LocustProcess.start()  # imports Locust while we read the scenario
     try:
-        metrics = (
-            None
-            if metrics_port is None
-            else MetricsEndpoint(port=metrics_port, host=metrics_host, linger_s=metrics_linger)
-        )
+        metrics = _metrics_endpoint(metrics_port, metrics_host, metrics_linger)
         started = start_run(
             file, overrides, locust=locust, metrics=metrics, strict_generator=strict_generator
         )
