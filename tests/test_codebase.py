@@ -64,7 +64,7 @@ def test_import_contracts_hold() -> None:
     lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
     if lint is None:
         pytest.fail("import-linter is not installed; install the dev extra: pip install -e .[dev]")
-    # This tree's code, not whichever loadkit the environment has installed.
+    # This tree's src/, not whichever loadkit the venv has installed (another checkout's).
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     proc = subprocess.run([lint], cwd=REPO, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr

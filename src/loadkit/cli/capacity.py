@@ -1,0 +1,67 @@
+"""`loadkit capacity`: the search for the highest arrival rate that holds the SLO."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from loadkit.cli.files import read_scenario
+from loadkit.cli.params import (
+    ArrivalRateParam,
+    DurationParam,
+    HostParam,
+    PercentParam,
+    WholeNumberParam,
+    folder_options,
+)
+from loadkit.exit_codes import ExitStatus
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--slo",
+    "slo",
+    multiple=True,
+    help="A threshold the load must hold, e.g. 'p95 < 300ms' (repeatable; default: the "
+    "scenario's own thresholds).",
+)
+@click.option("--host", type=HostParam(), help="Base URL of the target (overrides the scenario).")
+@click.option("--start-rate", type=ArrivalRateParam(), default="10/s", show_default=True,
+              help="The ramp's first arrival rate.")  # fmt: skip
+@click.option("--max-rate", type=ArrivalRateParam(), default="10000/s", show_default=True,
+              help="The highest arrival rate tried: holding there is 'not reached'.")  # fmt: skip
+@click.option("--precision", type=PercentParam(), default="5%", show_default=True,
+              help="Stop bisecting when breaking is within this of holding.")  # fmt: skip
+@click.option("--step", "step_s", type=DurationParam(), default="10s", show_default=True,
+              help="Length of a ramp or bisection step (longer at low rates, to measure "
+              "enough requests).")  # fmt: skip
+@click.option("--confirm", "confirm_s", type=DurationParam(), default="60s", show_default=True,
+              help="Length of the confirmation hold at the rate found.")  # fmt: skip
+@click.option("--budget", "budget_s", type=DurationParam(), default="10m", show_default=True,
+              help="The whole search ends within this, with what it found so far.")  # fmt: skip
+@click.option("--max-concurrency", "pool", type=WholeNumberParam(minimum=1), default=200,
+              show_default=True, help="Users ready for arrivals (the pool).")  # fmt: skip
+@click.option("--processes", type=WholeNumberParam(minimum=1), default=1, show_default=True,
+              help="Locust worker processes on this machine (one per core).")  # fmt: skip
+@click.option("--repeat", type=WholeNumberParam(minimum=1), default=1, show_default=True,
+              help="Independent searches, for the repeatability of the figure.")  # fmt: skip
+@click.option("--forecast", type=ArrivalRateParam(),
+              help="A forecast peak, e.g. 4000/s: how many instances it needs.")  # fmt: skip
+@click.option("--headroom", type=PercentParam(), default="0%", show_default=True,
+              help="With --forecast: plan for this much above the forecast.")  # fmt: skip
+@click.option("--instances", type=WholeNumberParam(minimum=1), default=1, show_default=True,
+              help="Instances of the target tested (recorded; scales the plan).")  # fmt: skip
+@folder_options
+def capacity(file: str, **options: Any) -> ExitStatus:
+    """Search the highest arrival rate that holds the SLO: a ramp, a bisection, a
+    confirmation hold and a step above it (see README, Capacity planning).
+
+    Writes a search folder (capacity.json, one run folder per step) and exits 0 with a
+    bracket or "not reached", 1 when no capacity figure could be given.
+    """
+    from loadkit.capacity_run import run_capacity
+
+    scenario, text = read_scenario(file)
+    return run_capacity(scenario, text, file, **options)

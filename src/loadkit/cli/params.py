@@ -1,0 +1,284 @@
+"""click's parameter types for loadkit's options (a bad value: one line saying what is wrong)
+and the groups of options that several commands share."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import click
+
+from loadkit.run_folder import DEFAULT_REPORTS_DIR
+from loadkit.scenario.durations import parse_duration
+
+
+class BadValue(click.BadParameter):
+    """An option's value that cannot be used. `reason` says what is wrong in plain words;
+    `run_cli` names the LOADKIT_* variable instead of the option when the value came from one."""
+
+    def __init__(
+        self,
+        reason: str,
+        value: Any,
+        param: click.Parameter | None,
+        ctx: click.Context | None,
+        *,
+        reason_shows_value: bool = False,
+    ) -> None:
+        shown = reason if reason_shows_value else f"{reason} (got {value!r})"
+        super().__init__(shown, ctx, param)
+        self.reason = reason
+        self.value = value
+
+
+class DurationParam(click.ParamType[float]):
+    name = "duration"
+
+    def __init__(self, *, whole_seconds: bool = True) -> None:
+        self.whole_seconds = whole_seconds
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            seconds = parse_duration(value)
+        except ValueError as exc:
+            raise BadValue(str(exc), value, param, ctx, reason_shows_value=True) from None
+        if self.whole_seconds and (seconds < 1 or seconds != int(seconds)):
+            raise BadValue("must be a whole number of seconds, at least 1s", value, param, ctx)
+        return seconds
+
+
+class HostParam(click.ParamType[str]):
+    name = "url"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value)
+        if not text.startswith(("http://", "https://")) or len(text.split("://", 1)[1]) == 0:
+            raise BadValue(
+                "not an http:// or https:// URL; write it like http://127.0.0.1:8080",
+                value,
+                param,
+                ctx,
+            )
+        return text
+
+
+class WholeNumberParam(click.ParamType[int]):
+    name = "integer"
+
+    def __init__(self, minimum: int = 1) -> None:
+        self.minimum = minimum
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        try:
+            number = value if isinstance(value, int) else int(str(value).strip())
+        except ValueError:
+            raise BadValue("not a whole number", value, param, ctx) from None
+        if number < self.minimum:
+            raise BadValue(f"must be at least {self.minimum}", value, param, ctx)
+        return number
+
+
+class PositiveNumberParam(click.ParamType[float]):
+    name = "number"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise BadValue("not a number", value, param, ctx) from None
+        if not math.isfinite(number) or number <= 0:
+            raise BadValue("must be a number above 0", value, param, ctx)
+        return number
+
+
+class ArrivalRateParam(click.ParamType[float]):
+    name = "rate"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        from loadkit.scenario.shapes import parse_rate
+
+        try:
+            rate = parse_rate(str(value))
+        except ValueError:
+            raise BadValue("not a rate like 50/s, 3000/m or 100/h", value, param, ctx) from None
+        if rate <= 0:
+            raise BadValue("must be above 0", value, param, ctx)
+        return rate
+
+
+class FolderParam(click.ParamType[Path]):
+    """A folder that may not exist yet (it is made when needed), but is not a file."""
+
+    name = "directory"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        path = Path(value)
+        if path.exists() and not path.is_dir():
+            raise BadValue("is a file, not a folder", value, param, ctx)
+        return path
+
+
+class PercentParam(click.ParamType[float]):
+    """`5%` or `5` → 0.05."""
+
+    name = "percent"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            number = float(str(value).strip().removesuffix("%"))
+        except ValueError:
+            raise BadValue("not a percentage like 5%", value, param, ctx) from None
+        if not math.isfinite(number) or number < 0:
+            raise BadValue("must be a percentage of 0 or more", value, param, ctx)
+        return number / 100
+
+
+class ProcessesParam(click.ParamType[int | None]):
+    """A number of processes, or `auto` (one per core): None."""
+
+    name = "N|auto"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int | None:
+        if value is None or str(value).strip().lower() == "auto":
+            return None
+        return WholeNumberParam(minimum=1).convert(value, param, ctx)
+
+
+def folder_options(func: Any) -> Any:
+    """--out and --reports-dir: where the run folder goes."""
+    func = click.option(
+        "--reports-dir",
+        type=FolderParam(),
+        default=DEFAULT_REPORTS_DIR,
+        show_default=True,
+        envvar="LOADKIT_REPORTS_DIR",
+        help="Where new run folders are made. [env: LOADKIT_REPORTS_DIR]",
+    )(func)
+    return click.option(
+        "--out",
+        type=FolderParam(),
+        help="Run folder to write (must be new or empty).",
+    )(func)
+
+
+def run_options(func: Any) -> Any:
+    options = [
+        click.option(
+            "--host",
+            type=HostParam(),
+            envvar="LOADKIT_HOST",
+            help="Base URL of the target (overrides the scenario). [env: LOADKIT_HOST]",
+        ),
+        click.option(
+            "-u",
+            "--users",
+            type=WholeNumberParam(minimum=1),
+            envvar="LOADKIT_USERS",
+            help="Peak concurrent users. [env: LOADKIT_USERS]",
+        ),
+        click.option(
+            "-r",
+            "--spawn-rate",
+            type=PositiveNumberParam(),
+            envvar="LOADKIT_SPAWN_RATE",
+            help="Users started per second. [env: LOADKIT_SPAWN_RATE]",
+        ),
+        click.option(
+            "-t",
+            "--duration",
+            type=DurationParam(),
+            envvar="LOADKIT_DURATION",
+            help="Run time, e.g. 30s, 5m. [env: LOADKIT_DURATION]",
+        ),
+        click.option(
+            "--arrival-rate",
+            type=ArrivalRateParam(),
+            envvar="LOADKIT_ARRIVAL_RATE",
+            help="Open model: peak arrivals per second, e.g. 50/s. [env: LOADKIT_ARRIVAL_RATE]",
+        ),
+        click.option(
+            "--max-concurrency",
+            type=WholeNumberParam(minimum=1),
+            envvar="LOADKIT_MAX_CONCURRENCY",
+            help="Open model: users ready for arrivals. [env: LOADKIT_MAX_CONCURRENCY]",
+        ),
+        click.option(
+            "--processes",
+            type=WholeNumberParam(minimum=1),
+            default=1,
+            envvar="LOADKIT_PROCESSES",
+            help="Locust worker processes on this machine (one per core). [env: LOADKIT_PROCESSES]",
+        ),
+        click.option(
+            "--master",
+            is_flag=True,
+            help="Be the master of workers on other machines (`loadkit worker`).",
+        ),
+        click.option(
+            "--expect-workers",
+            type=WholeNumberParam(minimum=1),
+            default=None,
+            help="--master: workers to wait for before the test starts (default 1).",
+        ),
+        click.option(
+            "--master-bind-host",
+            default="127.0.0.1",
+            show_default=True,
+            help="--master: interface to listen on; 0.0.0.0 lets other machines join "
+            "(the port is unauthenticated: see README, Security).",
+        ),
+        click.option(
+            "--master-port",
+            type=click.IntRange(1, 65535),
+            default=None,
+            help="--master: port to listen on (default 5557).",
+        ),
+        click.option(
+            "--expect-workers-max-wait",
+            type=DurationParam(),
+            default=60.0,
+            help="--master: how long to wait for the workers before giving up, no load sent "
+            "(default 60s).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return folder_options(func)
+
+
+def metrics_options(func: Any) -> Any:
+    """--metrics-port and friends: Prometheus metrics while the run lasts."""
+    options = [
+        click.option(
+            "--metrics-port",
+            type=click.IntRange(1, 65535),
+            default=None,
+            help="Serve Prometheus metrics on this port while the run lasts (e.g. 9646).",
+        ),
+        click.option(
+            "--metrics-host",
+            default="127.0.0.1",
+            show_default=True,
+            help="Interface of the metrics endpoint.",
+        ),
+        click.option(
+            "--metrics-linger",
+            type=DurationParam(whole_seconds=False),
+            default=0.0,
+            help="Keep the endpoint up this long after the run, for a last scrape.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func

@@ -1,0 +1,151 @@
+"""Commands on run folders: report, compare."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from loadkit.cli.files import read_scenario
+from loadkit.cli.params import DurationParam
+from loadkit.errors import UsageError
+from loadkit.exit_codes import ExitStatus
+
+if TYPE_CHECKING:
+    from loadkit.run_folder import RunFolder
+
+
+@click.command()
+@click.argument("run_folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--slo-p95",
+    type=DurationParam(whole_seconds=False),
+    default=None,
+    help="p95 line on the capacity chart (default: the scenario's p95 threshold).",
+)
+def report(run_folder: Path, slo_p95: float | None) -> ExitStatus:
+    """(Re)build report.html, junit.xml and charts/*.png of a run folder (and summary.json,
+    from what Locust left, when `loadkit run` was killed before it wrote it)."""
+    from loadkit.report.write import BadSummary, write_report
+    from loadkit.run_folder import RunFolder
+
+    folder = RunFolder(run_folder)
+    if not folder.summary_json.is_file():
+        if not folder.path.is_dir():
+            raise UsageError(f"{run_folder} is not a run folder (no such directory)")
+        _rebuild_summary(folder)
+    try:
+        files = write_report(run_folder, slo_p95_ms=None if slo_p95 is None else slo_p95 * 1000)
+    except BadSummary as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        click.echo(f"loadkit: error: could not write {exc.filename}: {exc.strerror}", err=True)
+        return ExitStatus.INTERNAL_ERROR
+    # A damaged file is a warning; the report is still written and summary.json (the verdict,
+    # decided when the files were whole) is unchanged: the report's exit code stays 0.
+    for damaged in files.damaged:
+        click.echo(f"loadkit: warning: {run_folder}: {damaged}", err=True)
+    for note in files.notes:
+        if note not in files.damaged:
+            click.echo(f"note: {note}", err=True)
+    click.echo(f"Report: {files.html}")
+    return ExitStatus.PASS
+
+
+def _rebuild_summary(folder: RunFolder) -> None:
+    """summary.json of a run whose `loadkit run` was killed before writing it."""
+    from loadkit.runner import read_plan, rebuild_summary
+
+    if not folder.scenario.is_file():
+        raise UsageError(f"{folder.path} is not a run folder (it has no summary.json)")
+    try:
+        _, source = read_plan(folder, "source_path")
+    except ValueError as exc:
+        raise UsageError(f"cannot rebuild {folder.SUMMARY_JSON}: {exc}") from None
+    # The text that ran, read where it was (its data files are found there).
+    text = folder.scenario.read_text(encoding="utf-8")
+    scenario, _ = read_scenario(source or str(folder.scenario), text=text)
+    outcome = rebuild_summary(folder, scenario)
+    summary = outcome.summary
+    click.echo(
+        f"loadkit: warning: {folder.path}: {folder.SUMMARY_JSON} was missing; rebuilt from "
+        f"{folder.FINAL_STATS} and {folder.HISTOGRAMS}: {summary['verdict'].upper()} "
+        f"(exit code {summary['exit_code']})",
+        err=True,
+    )
+    for problem in outcome.write_problems:
+        click.echo(f"loadkit: error: {problem}", err=True)
+
+
+@click.command()
+@click.argument("baseline", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("current", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--max-regression",
+    "limits",
+    multiple=True,
+    metavar="METRIC:PERCENT",
+    help="e.g. p95:10% or rps:-5% (repeatable). Default: max_regression in the scenario.",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the comparison as JSON.",
+)
+@click.option(
+    "--allow-aborted",
+    is_flag=True,
+    help="Compare even when a run was aborted or ended in an error (refused otherwise).",
+)
+def compare(
+    baseline: Path,
+    current: Path,
+    limits: Sequence[str],
+    json_out: Path | None,
+    allow_aborted: bool,
+) -> ExitStatus:
+    """Fail (exit 1) when CURRENT is a real regression of BASELINE, beyond run-to-run noise.
+
+    Warns when the runs ran different scenarios, hosts or loads; refuses aborted runs.
+    """
+    import json
+
+    from loadkit import compare as comparing
+    from loadkit.report.console import table
+
+    try:
+        base_run = comparing.read_run_facts(baseline)
+        cur_run = comparing.read_run_facts(current)
+        warnings = comparing.check_completed(base_run, cur_run, allow_aborted=allow_aborted)
+        warnings += comparing.differences(base_run, cur_run)
+        for warning in warnings:
+            click.echo(f"loadkit: warning: {warning}", err=True)
+        parsed = [comparing.parse_limit(text) for text in limits]
+        parsed = parsed or comparing.limits_from_scenario(current)
+        if not parsed:
+            raise UsageError(
+                "say what may not regress: --max-regression p95:10% (or max_regression: in the "
+                "scenario)"
+            )
+        results = comparing.compare_runs(baseline, current, parsed)
+    except comparing.CompareError as exc:
+        raise UsageError(str(exc)) from None
+    headers = ["Metric", "Baseline", "Current", "Worse by", "Noise", "Allowed", "Verdict"]
+    click.echo("\n".join(table(headers, comparing.comparison_rows(results))))
+    if json_out is not None:
+        payload = {
+            "baseline": str(baseline),
+            "current": str(current),
+            "warnings": warnings,
+            "comparisons": comparing.comparison_json(results),
+        }
+        json_out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    regressed = [r.limit.metric for r in results if r.regressed]
+    if regressed:
+        click.echo(f"Verdict: REGRESSED ({', '.join(regressed)})")
+        return ExitStatus.THRESHOLDS_FAILED
+    click.echo("Verdict: PASS (no regression beyond noise)")
+    return ExitStatus.PASS

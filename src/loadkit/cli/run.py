@@ -1,0 +1,336 @@
+"""Commands that run Locust: run, ui, worker, demo."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from loadkit.cli.files import read_scenario, read_scenario_to_run
+from loadkit.cli.params import (
+    DurationParam,
+    ProcessesParam,
+    folder_options,
+    metrics_options,
+    run_options,
+)
+from loadkit.errors import UsageError
+from loadkit.exit_codes import ExitStatus, Verdict
+from loadkit.launcher import LocustProcess
+from loadkit.masking import mask_text
+from loadkit.report.console import ProgressLine, final_report
+
+if TYPE_CHECKING:
+    from loadkit.run_start import StartedRun
+    from loadkit.runner import MetricsEndpoint, RunOutcome
+
+
+def _metrics(port: int | None, host: str, linger: float) -> MetricsEndpoint | None:
+    endpoint = _metrics_endpoint(port, host, linger)
+    if endpoint is not None:
+        endpoint.check()
+    return endpoint
+
+
+def _metrics_endpoint(port: int | None, host: str, linger: float) -> MetricsEndpoint | None:
+    """Not checked yet; `runner` is imported only with a port: on a run cache hit, Locust gets
+    its command before the runner (and pydantic, through it) is imported."""
+    if port is None:
+        return None
+    from loadkit.runner import MetricsEndpoint
+
+    return MetricsEndpoint(port=port, host=host, linger_s=linger)
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@run_options
+@metrics_options
+@click.option(
+    "--strict-generator",
+    is_flag=True,
+    help="Fail the run (exit 1) when the load generator was saturated or its event loop "
+    "lagged, instead of a warning.",
+)
+def run(
+    file: str,
+    metrics_port: int | None,
+    metrics_host: str,
+    metrics_linger: float,
+    strict_generator: bool,
+    **overrides: Any,
+) -> ExitStatus:
+    """Run a scenario headless and judge it by its thresholds.
+
+    Writes a run folder (scenario, locustfile, Locust CSVs, summary.json, summary.md) and
+    exits 0 on pass, 1 when thresholds failed.
+    """
+    from loadkit.run_start import start_run
+
+    locust = LocustProcess.start()  # imports Locust while we read the scenario
+    try:
+        metrics = _metrics_endpoint(metrics_port, metrics_host, metrics_linger)
+        started = start_run(
+            file, overrides, locust=locust, metrics=metrics, strict_generator=strict_generator
+        )
+        return _run(started, file, locust=locust, metrics=metrics)
+    finally:
+        locust.discard()
+
+
+def _run(
+    started: StartedRun,
+    source_file: str,
+    *,
+    locust: LocustProcess,
+    metrics: MetricsEndpoint | None = None,
+) -> ExitStatus:
+    from loadkit.runner import run_locust
+
+    planned = started.planned
+    for warning in started.warnings:
+        click.echo(f"loadkit: warning: {source_file}: {warning}", err=True)
+    click.echo(f"loadkit: {planned.describe()}")
+    settings = planned.settings
+    progress = (
+        ProgressLine(sys.stdout, settings.duration_s, settings.users)
+        if sys.stdout.isatty()
+        else None
+    )
+    try:
+        outcome = run_locust(
+            planned,
+            on_progress=progress.update if progress else None,
+            locust=locust,
+            metrics=metrics,
+            launch=started.launch,
+        )
+    finally:
+        if progress:
+            progress.close()
+    _ignore_signals()
+    folder = planned.folder
+    not_started = outcome.summary["run"]["not_started"]
+    if not_started:  # nothing was measured: the reason is the whole story
+        click.echo(f"loadkit: error: {not_started}", err=True)
+        click.echo(f"Run folder: {folder.path}")
+        return outcome.summary["verdict"].exit_status
+    text = final_report(outcome.summary, str(folder.path))
+    if folder.report_html.is_file():
+        text += f"\nReport: {folder.report_html}"
+    click.echo(mask_text(text, planned.scenario.secret_values))
+    if outcome.report_problem is not None:
+        click.echo(f"loadkit: warning: {outcome.report_problem}", err=True)
+    for problem in outcome.write_problems:
+        click.echo(f"loadkit: error: {problem}", err=True)
+    if outcome.write_problems:  # the verdict was printed, but its files are not all there
+        return ExitStatus.INTERNAL_ERROR
+    return outcome.summary["verdict"].exit_status
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@run_options
+@metrics_options
+@click.option(
+    "--web-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface of the web UI; beyond loopback only with --web-login.",
+)
+@click.option("--web-port", type=click.IntRange(1, 65535), default=8089, show_default=True)
+@click.option(
+    "--web-login",
+    is_flag=True,
+    help="A login page in front of the UI (LOADKIT_WEB_USER / LOADKIT_WEB_PASSWORD).",
+)
+def ui(
+    file: str,
+    web_host: str,
+    web_port: int,
+    web_login: bool,
+    out: Path | None,
+    reports_dir: Path,
+    host: str | None,
+    users: int | None,
+    spawn_rate: float | None,
+    duration: float | None,
+    arrival_rate: float | None,
+    max_concurrency: int | None,
+    metrics_port: int | None,
+    metrics_host: str,
+    metrics_linger: float,
+    **distribution: Any,
+) -> ExitStatus:
+    """Run a scenario under Locust's own web UI (until Ctrl-C).
+
+    The form opens with the scenario's load; a Thresholds and an Apdex tab follow the test
+    live. Every test started and ended in the UI gets its own run folder under --reports-dir,
+    judged and reported like `loadkit run`'s; the terminal prints each verdict. Exit code 3
+    when Ctrl-C interrupted a running test (its folder says aborted), else 0.
+    """
+    import tempfile
+
+    from loadkit.run_start import distribution as distribution_of
+    from loadkit.runner import LoadOverrides, WebUI, plan_run, run_ui
+
+    if out is not None:
+        raise UsageError("each test started in the UI gets its own folder: use --reports-dir")
+    overrides = LoadOverrides(
+        host, users, spawn_rate, duration, distribution_of(**distribution),
+        arrival_rate, max_concurrency,
+    )
+    web = WebUI(web_host, web_port, web_login)
+    verdicts: list[Verdict] = []
+    locust = LocustProcess.start()  # imports Locust while we read the scenario
+    try:
+        scenario, text = read_scenario_to_run(file, host)
+        session = Path(tempfile.mkdtemp(prefix="loadkit-ui-"))
+        planned = plan_run(
+            scenario, text, file, overrides, out=session, reports_dir=reports_dir
+        )
+        for warning in planned.warnings:
+            click.echo(f"loadkit: warning: {file}: {warning}", err=True)
+        click.echo(
+            f"loadkit: Locust's web UI on http://{web_host}:{web_port} for {scenario.name!r} "
+            f"(Ctrl-C to stop); each test's run folder goes to {reports_dir}"
+        )
+
+        def test_ended(outcome: RunOutcome) -> None:
+            summary = outcome.summary
+            verdicts.append(summary["verdict"])
+            click.echo(
+                mask_text(
+                    f"loadkit: test ended: {summary['verdict'].upper()} "
+                    f"(exit code {summary['exit_code']}) — "
+                    + "; ".join(summary["reasons"][:3] or ["every threshold held"])
+                    + f"\n  run folder: {outcome.folder.path}"
+                    + f"\n  report: {outcome.folder.report_html}",
+                    scenario.secret_values,
+                )
+            )
+
+        run_ui(
+            planned,
+            web,
+            reports_dir=reports_dir,
+            on_test_end=test_ended,
+            locust=locust,
+            metrics=_metrics(metrics_port, metrics_host, metrics_linger),
+        )
+    finally:
+        locust.discard()
+    # Ctrl-C while a test ran ends as `loadkit run`'s would; between tests it closes the UI.
+    return ExitStatus.ABORTED if Verdict.ABORTED in verdicts else ExitStatus.PASS
+
+
+@click.command()
+@click.option("--master-host", required=True, help="Host name or address of the master.")
+@click.option(
+    "--master-port", type=click.IntRange(1, 65535), default=5557, show_default=True
+)
+@click.option(
+    "--processes",
+    type=ProcessesParam(),
+    default="1",
+    show_default=True,
+    help="Worker processes on this machine, or auto (one per core).",
+)
+@click.option(
+    "--secret-env",
+    "secret_envs",
+    multiple=True,
+    metavar="NAME",
+    help="An environment variable holding one of the scenario's secrets: masked in all this "
+    "worker prints and logs. Repeatable.",
+)
+def worker(
+    master_host: str, master_port: int, processes: int | None, secret_envs: tuple[str, ...]
+) -> ExitStatus:
+    """Generate load for a `loadkit run --master` on another machine, until it ends.
+
+    Needs no scenario file: the generated locustfile (test data included) comes from the
+    master, so what runs is what the master reviewed. Secrets are read from this machine's
+    own environment, never sent over the wire; name them with --secret-env so that this
+    worker masks them in its own output too (the master masks what workers report).
+    """
+    from loadkit.runner import run_worker
+
+    code = run_worker(master_host, master_port, processes, secret_envs)
+    return ExitStatus.PASS if code == 0 else ExitStatus.INTERNAL_ERROR
+
+
+@click.command()
+@click.option("--serve", is_flag=True, help="Only start the demo target and keep it running.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port on 127.0.0.1 (default: a free port; 8080 with --serve).",
+)
+@click.option(
+    "-t",
+    "--duration",
+    type=DurationParam(),
+    default=None,
+    help="Run time of the demo load test (default: the scenario's 30s).",
+)
+@folder_options
+def demo(
+    serve: bool, port: int | None, duration: float | None, out: Path | None, reports_dir: Path
+) -> ExitStatus:
+    """Start the bundled target on 127.0.0.1 and load-test it with scenarios/demo.yaml."""
+    from loadkit.demo_target.process import TargetProcess
+    from loadkit.run_start import plan_started
+    from loadkit.runner import LoadOverrides
+
+    source = "scenarios/demo.yaml"
+
+    if serve:
+        with TargetProcess(port=8080 if port is None else port) as target:
+            click.echo(f"loadkit: demo target on {target.url} (Ctrl-C to stop)")
+            _wait_for_signal()
+        return ExitStatus.PASS
+    from importlib import resources  # 13 ms: not for every command
+
+    demo_file = resources.files("loadkit") / "scenarios" / "demo.yaml"
+    with resources.as_file(demo_file) as path:
+        scenario, text = read_scenario(str(path))
+    locust = LocustProcess.start()
+    try:
+        with TargetProcess(port=port or 0) as target:
+            click.echo(f"loadkit: demo target listening on {target.url}")
+            overrides = LoadOverrides(host=target.url, duration_s=duration)
+            started = plan_started(
+                scenario, text, source, overrides, out=out, reports_dir=reports_dir, locust=locust
+            )
+            return _run(started, source, locust=locust)
+    finally:
+        locust.discard()
+
+
+def _ignore_signals() -> None:
+    """Once a run's verdict is decided and its files written, a Ctrl-C or a CI cancel can no
+    longer change what it was: the exit code stays the one summary.json holds."""
+    if threading.current_thread() is threading.main_thread():
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_IGN)
+
+
+def _wait_for_signal() -> None:
+    received: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        received.append(signum)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not received:
+            signal.pause()
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
