@@ -187,7 +187,12 @@ def test_the_search_brackets_a_known_capacity(target_factory: Any, tmp_path: Pat
     assert found["sustained"]["phase"] == "confirm" and found["sustained"]["steady_s"] >= 4
     assert found["plan"]["instances_needed"] == math.ceil(1200 / sustained)
     steps = found["searches"][0]
-    assert [s["phase"] for s in steps][-2:] == ["confirm", "above"]
+    # Bracketed: a confirmation held at the sustained rate, and the breaking rate broke in a
+    # short step above it or, when a confirmation there had broken before, in that long hold.
+    held = [s for s in steps if s["phase"] == "confirm" and s["holds"]]
+    assert held and held[-1]["rate"] == sustained
+    broke = [s for s in steps if not s["holds"] and s["rate"] == breaking]
+    assert broke and broke[-1]["phase"] in ("above", "confirm"), steps
     assert all(s["requests"] >= 100 for s in steps if s["holds"])
     assert f"Sustains {sustained:g} arrivals/s" in result.stdout
     assert "instances of what was tested" in result.stdout

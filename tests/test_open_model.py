@@ -526,10 +526,10 @@ def test_processes_split_the_rate(target_factory: Any, tmp_path: Path) -> None:
     served = target.requests_seen()["total"]
     assert summary["totals"]["requests"] == served
     # An arrival taken in the run's last instant, whose user was stopped with the run before
-    # its request (Locust stops a user between its wait and its task), never started; with
-    # two processes one request begun as the run stops may still not reach the target
-    # (seen: 1 in 3 of 4 runs, never more).
-    assert 0 <= arrivals["started"] - served <= 1, (arrivals, served)
+    # its request (Locust stops a user between its wait and its task), never started; in each
+    # of the two processes one request begun as the run stops may still not reach the target
+    # (seen: 1 in 3 of 4 runs, 2 once).
+    assert 0 <= arrivals["started"] - served <= 2, (arrivals, served)
     assert abs(arrivals["started"] - 240) <= 0.03 * 240, arrivals
 
 
