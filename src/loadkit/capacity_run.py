@@ -62,11 +62,10 @@ from loadkit.scenario import Scenario
 from loadkit.scenario.durations import format_duration
 from loadkit.scenario.thresholds import (
     COUNT_METRICS,
-    OPERATORS,
     THROUGHPUT_METRICS,
     TIME_METRICS,
     Threshold,
-    measure,
+    judge,
     parse_threshold,
 )
 from loadkit.settings import Distribution
@@ -93,9 +92,12 @@ def step_seconds(step: PlannedStep) -> float:
     """How long a step runs: as planned, or longer so that its steady window expects
     ``MIN_STEP_REQUESTS`` arrivals at its rate (whole seconds)."""
     needed = MIN_STEP_REQUESTS / step.rate
-    # steady = length - ramp - 1, ramp = max(2, 20 %): solve for the length, then round up.
-    length = max(step.seconds, needed / 0.8 + 1, needed + 3)
-    return float(math.ceil(length))
+    length = math.ceil(step.seconds)
+    while True:  # the steady window as the judge takes it (`capacity.steady_window`)
+        window = steady_window(0, length - 1)
+        if window is not None and window[1] - window[0] >= needed:
+            return float(length)
+        length += 1
 
 
 def as_open_model(scenario: Scenario, pool: int, seconds: float) -> Scenario:
@@ -143,7 +145,7 @@ class StepJudge:
             if folder.corrected_histograms.is_file()
             else service
         )
-        window = steady_window(math.ceil(started), math.floor(started + step_seconds(step)))
+        window = steady_window(math.ceil(started), math.floor(started + step.seconds))
         if window is None:
             return _with(broke, reasons=("the step was too short for a steady window",))
         start, end = window
@@ -191,7 +193,9 @@ class StepJudge:
     def _slo_reasons(
         self, service: RunHistograms, corrected: RunHistograms, start: int, end: int
     ) -> list[str]:
-        measurements = _Window(
+        """The SLO judged as `loadkit run` judges thresholds (`thresholds.judge`: windows,
+        Apdex targets, "no data" explained), on the step's steady window alone."""
+        window = _Window(
             RunMeasurements(
                 service, float(end - start), self.user_classes, self.apdex, corrected, CORRECTED
             ),
@@ -199,25 +203,18 @@ class StepJudge:
             end,
         )
         reasons = []
-        for t in self.slo:
-            on_txn = t.on_transactions
-            name = t.transaction if on_txn else t.scope
-            sample = measurements.sample(
-                name=name, user=t.user, start=None, end=None, transactions=on_txn, timing=t.timing
-            )
-            if sample is None:
-                reasons.append(f"{t.expression}: nothing measured")
-                continue
-            t_ms = t.apdex_t_ms or measurements.apdex_t_ms(name, transaction=on_txn)
-            actual = measure(t.metric, sample, measurements.duration_s, t_ms)
-            if actual is None or not OPERATORS[t.op](actual, t.limit):
-                reasons.append(f"{t.expression}: {t.format_value(actual)}")
+        for result in (judge(t, window) for t in self.slo):
+            if not result.passed:
+                t = result.threshold
+                shown = t.format_value(result.actual) if result.actual is not None else result.note
+                reasons.append(f"{t.expression}: {shown}")
         return reasons
 
 
 @dataclass(frozen=True)
 class _Window:
-    """A run's measurements restricted to one window of seconds."""
+    """A run's measurements restricted to the seconds ``[start, end)``: what `judge` asks of
+    a run (a window threshold's windows stay inside it)."""
 
     run: RunMeasurements
     start: int
@@ -227,8 +224,13 @@ class _Window:
     def duration_s(self) -> float:
         return self.run.duration_s
 
-    def sample(self, **kwargs: Any) -> HistogramSample | None:
-        return self.run.sample(**{**kwargs, "start": self.start, "end": self.end})
+    def sample(self, *, start: int | None, end: int | None, **kwargs: Any) -> Any:
+        start = self.start if start is None else max(start, self.start)
+        end = self.end if end is None else min(end, self.end)
+        return self.run.sample(start=start, end=end, **kwargs)
+
+    def seconds(self) -> tuple[int, int] | None:
+        return (self.start, self.end - 1)
 
     def apdex_t_ms(self, name: str | None, *, transaction: bool = False) -> float:
         return self.run.apdex_t_ms(name, transaction=transaction)

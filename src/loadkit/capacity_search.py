@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from loadkit.delivery import BUSY_CPU_PERCENT
+
 __all__ = [
     "CPU_LIMIT_PCT",
     "Outcome",
@@ -41,7 +43,7 @@ __all__ = [
     "StepResult",
 ]
 
-CPU_LIMIT_PCT = 90.0
+CPU_LIMIT_PCT = BUSY_CPU_PERCENT  # the one rule for a busy generator (delivery)
 """Generator CPU (% of one core) above which a step measured the generator, not the target."""
 
 

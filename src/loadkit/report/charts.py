@@ -37,6 +37,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
+from loadkit import formatting
 from loadkit.histogram import TRANSACTION_TYPE, RequestHistogram, RunHistograms
 from loadkit.report.capacity_view import (
     ARRIVALS_AXIS,
@@ -263,11 +264,6 @@ def top_requests(
     return [request for request, count in ranked if count > 0][:limit]
 
 
-def request_label(request: RequestKey) -> str:
-    method, name = request
-    return f"{method} {name}".strip()
-
-
 def per_request_series(
     histograms: RunHistograms,
     requests: Sequence[RequestKey],
@@ -288,7 +284,7 @@ def per_request_series(
             if fixed is not None and not fixed.empty:
                 first = min(first, float(fixed["timestamp"].min()))
             series["elapsed_s"] += first - origin
-        result[request_label(request)] = series
+        result[formatting.request_label(*request)] = series
     return result
 
 
