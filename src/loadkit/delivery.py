@@ -44,11 +44,12 @@ _ENDED_BY_THE_USER = {
     UiTestEnd.RESET: "ended by a reset of the statistics",  # it goes on in the next folder
 }
 LAG_P99_MS = 10.0
-"""A second whose event-loop lag (a 100 ms timer's lateness, p99 of that second) exceeds this
-is a lagging second: every response that arrived then may have waited up to that long in the
-generator before it was timed. 10 ms is where the generator's delay becomes a large share of a
-fast target's answer (a local service answers in 1-5 ms) and clearly above what a calm loop
-shows on a busy shared VM (under 2 ms, with scheduler hiccups of a few ms)."""
+"""A second in which the event loop woke its ~100 ms timer later than this is a lagging second
+(`loop_lag`'s "p99" of a second's 7-20 ticks is its worst tick): every response that arrived
+then may have waited up to that long in the generator before it was timed. 10 ms is where the
+generator's delay becomes a large share of a fast target's answer (a local service answers in
+1-5 ms) and clearly above what a calm loop shows on a busy shared VM (under 2 ms, with scheduler
+hiccups of a few ms)."""
 LAGGING_SHARE = 0.10
 """...in at least this share of a process's seconds (and MIN_LAGGING_SECONDS) flags the run,
 as for a busy CPU: a late second or two (a GC pause, a re-balance, a neighbour on a shared
@@ -574,7 +575,7 @@ def _lag_warning(process: ProcessLag) -> str:
             "completed in those seconds"
         )
     return (
-        f"{who} event loop lagged over {LAG_P99_MS:g} ms (p99 of a second) in "
+        f"{who} event loop lagged over {LAG_P99_MS:g} ms (a timer woke that late) in "
         f"{process.lagging_seconds} of {process.seconds} s (worst {process.max_ms:.0f} ms){held}: "
         "responses waited in the load generator before they were timed, so response times "
         "include its own delay; use fewer users per process (--processes N, more machines) "

@@ -67,7 +67,8 @@ def _on_init(environment: Environment, **_: Any) -> None:
     state.env = environment
     logging.getLogger("loadkit").addHandler(_NoteHandler())
     gevent.spawn(_cpu_loop, environment)
-    gevent.spawn(_lag_loop, environment)
+    if not isinstance(environment.runner, MasterRunner):  # a master times no request
+        gevent.spawn(_lag_loop, environment)
     for user_class in environment.user_classes:
         schedule = getattr(user_class, "schedule", None)
         if callable(getattr(schedule, "wait", None)):
