@@ -759,3 +759,29 @@ def test_an_unknown_data_secret_is_one_line(tmp_path: Path) -> None:
         "loadkit: error: --data-secret 'acounts': no data source has that name; did you mean "
         "'accounts'? (data sources: accounts, ids; '*': all)"
     )
+
+
+def test_a_value_that_sizes_the_jobs_must_be_set_here(tmp_path: Path) -> None:
+    """The run's duration sizes the Jobs' deadlines: a stand-in would make them far too short,
+    so a duration read from an unset variable is one line, and set, the manifests follow it."""
+    scenario = tmp_path / "sized.yaml"
+    scenario.write_text(
+        "name: sized\nhost: http://127.0.0.1:8080\n"
+        'load: {users: 2, spawn_rate: 2, duration: "${LK_K8S_DURATION}"}\n'
+        "users:\n  - name: u\n    tasks:\n      - request: {url: /a}\n",
+        encoding="utf-8",
+    )
+    args = ("k8s", str(scenario), "--host", "https://orders.internal", "--secret", "orders")
+    result = run_loadkit(*args)
+    assert result.returncode == ExitStatus.INVALID_INPUT, result
+    assert result.stderr.splitlines()[-1] == (
+        "loadkit: error: load.duration reads ${LK_K8S_DURATION}, which is not set here: "
+        "loadkit k8s needs its value to size the Jobs and ship the files; export it (or give "
+        "a default: ${LK_K8S_DURATION:-value})"
+    )
+    short = run_loadkit(*args, env={"LK_K8S_DURATION": "30s"})
+    long = run_loadkit(*args, env={"LK_K8S_DURATION": "2h"})
+    assert short.returncode == long.returncode == ExitStatus.PASS, (short, long)
+    deadline = "activeDeadlineSeconds"
+    short_job, long_job = (valid_documents(r.stdout)["Job/master"]["spec"] for r in (short, long))
+    assert long_job[deadline] - short_job[deadline] == 7200 - 30

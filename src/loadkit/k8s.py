@@ -129,6 +129,16 @@ def manifests(
     """
     if workers < 1:
         raise UsageError(f"--workers must be at least 1 (got {workers})")
+    # A value the reader could only stand in for (a duration, a count, a data file's path) would
+    # size the Jobs or ship the files wrong; the pods fill only what the scenario reads as text.
+    sizing = [v for v in scenario.unset if v.unchecked and v.path != ("host",)]
+    if sizing:
+        first = sizing[0]
+        raise UsageError(
+            f"{first.key_path} reads ${{{first.name}}}, which is not set here: loadkit k8s "
+            "needs its value to size the Jobs and ship the files; export it (or give a "
+            f"default: ${{{first.name}:-value}})"
+        )
     _check_quantity("--worker-cpu", worker_cpu, _CPU, "1 or 500m")
     _check_quantity("--master-cpu", master_cpu, _CPU, "1 or 500m")
     _check_quantity("--worker-memory", worker_memory, _MEMORY, "1Gi or 512Mi")
