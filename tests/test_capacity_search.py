@@ -155,7 +155,8 @@ BY_CONSTRUCTION = SLOTS * 1000 / SERVICE_MS
 def capacity_search(tmp_path: Path, host: str, *args: str) -> tuple[CliResult, dict[str, Any]]:
     path = tmp_path / "work.yaml"
     path.write_text(
-        "name: work\nhost: http://127.0.0.1:1\nload: {users: 1, spawn_rate: 1, duration: 5s}\n"
+        # The host a run stage sets (unset here): --host suffices, as for `loadkit run`.
+        "name: work\nhost: ${LK_CAPACITY_HOST}\nload: {users: 1, spawn_rate: 1, duration: 5s}\n"
         "users:\n  - name: u\n    tasks:\n      - request: {url: /api/work}\n",
         encoding="utf-8",
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from loadkit.cli.files import read_scenario
+from loadkit.cli.files import read_scenario_to_run
 from loadkit.cli.params import (
     ArrivalRateParam,
     DurationParam,
@@ -63,5 +63,6 @@ def capacity(file: str, **options: Any) -> ExitStatus:
     """
     from loadkit.capacity_run import run_capacity
 
-    scenario, text = read_scenario(file)
+    # As `run`: a --host stands in for the scenario's host and its ${VAR}.
+    scenario, text = read_scenario_to_run(file, options.get("host"))
     return run_capacity(scenario, text, file, **options)
