@@ -12,8 +12,9 @@ Only the standard library at import: this module runs before Locust has its comm
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 VALIDATE_AFTER_S = 2.0
 """On a cache hit, the scenario is validated once Locust runs, or after this long at most."""
 
+_OBSERVES = re.compile(r"^observe\s*:", re.MULTILINE)
+"""A scenario with `observe:` (top level), whose queries are checked before Locust begins."""
 _FOLDER_OPTIONS = ("out", "reports_dir")
 """Options that say where the run folder goes: not in the cache's key (each run has a new one)."""
 
@@ -133,6 +136,8 @@ def start_run(
         # Every option that shapes Locust's command; the folder is a new one each run.
         key_options = {k: v for k, v in options.items() if k not in _FOLDER_OPTIONS}
         hit = cache.lookup(source_file, key_options) if cache is not None else None
+        if hit is not None and _OBSERVES.search(hit.text):
+            hit = None  # its PromQL is checked before any load: Locust is not begun early
         if hit is not None:
             early = run_cache.start_early(
                 hit, locust, out=options["out"], reports_dir=options["reports_dir"]
@@ -153,17 +158,29 @@ def start_run(
             ) else None  # fmt: skip
         if metrics is not None:
             metrics.check()
-        return plan_started(
+        observing = _check_observe(scenario)
+        started = plan_started(
             scenario, text, source_file, load_overrides(options, strict_generator),
             out=options["out"], reports_dir=options["reports_dir"], locust=locust,
             metrics=metrics, early=early, store=store,
         )  # fmt: skip
+        return replace(started, warnings=observing + started.warnings)
     except BaseException as exc:
         if early is not None and not early.handed_over:
             early.abandon(locust)
             if isinstance(exc, ScenarioError | UsageError) and cache is not None:
                 cache.forget(early.key)  # cannot happen for an entry made by this code
         raise
+
+
+def _check_observe(scenario: Scenario) -> list[str]:
+    """The `observe:` queries asked once before any load (`observe.check`): UsageError for
+    PromQL Prometheus refuses, a warning when it does not answer."""
+    if scenario.observe is None:
+        return []
+    from loadkit import observe
+
+    return observe.check(scenario.observe)
 
 
 def load_overrides(options: Mapping[str, Any], strict_generator: bool = False) -> LoadOverrides:

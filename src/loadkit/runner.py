@@ -63,6 +63,7 @@ from loadkit.summary import (
     thresholds_of,
 )
 from loadkit.summary_types import Summary
+from loadkit.telemetry import read as read_telemetry
 
 if TYPE_CHECKING:
     from loadkit.capacity import CapacityReport
@@ -730,7 +731,8 @@ def _run_locust(
     # Held until every file is written: a signal after Locust ended is noted, never a
     # KeyboardInterrupt halfway through summary.json or junit.xml.
     with _forward_signals(process, aborted):
-        exit_code = _wait(process, deadline, aborted)
+        with _observing(planned):
+            exit_code = _wait(process, deadline, aborted)
         times.process_ended = time.time()
         if aborted.is_set() and exit_code == -signal.SIGKILL:
             exit_code = None  # killed by `_forward_signals` after a second interrupt
@@ -741,6 +743,7 @@ def _run_locust(
             log_path = folder.locust_log
             with contextlib.suppress(OSError), open(log_path, "a", encoding="utf-8") as log:
                 log.write(early)
+        _collect_telemetry(planned, times)
         return judge_folder(
             folder,
             scenario,
@@ -750,6 +753,35 @@ def _run_locust(
             exit_code=exit_code,
             times=times,
         )
+
+
+def _observing(planned: PlannedRun) -> contextlib.AbstractContextManager[object]:
+    """While Locust runs: the `observe:` queries asked every step, for the live judgement of
+    server thresholds (`observe.LivePoller`)."""
+    if planned.scenario.observe is None:
+        return contextlib.nullcontext()
+    from loadkit.observe import LivePoller
+
+    folder = planned.folder
+    return LivePoller(planned.scenario.observe, folder.path / folder.TELEMETRY_LIVE)
+
+
+def _collect_telemetry(planned: PlannedRun, times: RunTimes) -> None:
+    """The `observe:` queries over the run's span into telemetry.json (`observe.collect`)."""
+    observe, folder = planned.scenario.observe, planned.folder
+    if observe is None:
+        return
+    from loadkit import observe as prometheus
+
+    final = read_final_snapshot(folder.final_stats)
+    start = (final["started_at"] if final else None) or times.test_started
+    end = (final["stopped_at"] if final else None) or times.process_ended
+    if start is None or end is None:
+        return
+    telemetry = prometheus.collect(observe, float(start), float(end))
+    with contextlib.suppress(OSError):  # a full disk: the summary says the data is missing
+        prometheus.write(folder.path / folder.TELEMETRY_JSON, telemetry)
+        (folder.path / folder.TELEMETRY_LIVE).unlink(missing_ok=True)
 
 
 def judge_folder(
@@ -805,6 +837,7 @@ def judge_folder(
         killed=killed,
         partial=partial,
         corrected=corrected,
+        telemetry=read_telemetry(folder.path / folder.TELEMETRY_JSON),
     )
     if rebuilt:
         summary["warnings"].append(

@@ -27,6 +27,7 @@ from loadkit.histogram import (
 )
 from loadkit.measurements import ApdexTargets, RunMeasurements
 from loadkit.request_stats import RequestStats
+from loadkit.run_folder import RunFolder
 from loadkit.scenario import Scenario
 from loadkit.scenario.thresholds import (
     OPERATORS,
@@ -50,6 +51,8 @@ from loadkit.summary_types import (
     Timing,
     TransactionRow,
 )
+from loadkit.telemetry import Telemetry, TelemetrySummary, judge_server
+from loadkit.telemetry import summarize as summarize_telemetry
 
 if TYPE_CHECKING:  # capacity needs pandas/numpy: imported by the runner only when used
     from loadkit.capacity import CapacityReport, LoadLevel
@@ -199,6 +202,7 @@ def build_summary(
     killed: str | None = None,
     partial: str | None = None,
     corrected: RunHistograms | None = None,
+    telemetry: Telemetry | None = None,
 ) -> Summary:
     """`histograms` (histograms.json) gives exact-to-0.25 % times, Apdex, per-user and windowed
     thresholds; without it the summary falls back to Locust's own histograms. `killed` says
@@ -235,9 +239,17 @@ def build_summary(
             corrected=corrected,
             default_timing=timing,
         )
-        results = [judge(t, run) for t in thresholds]
+        results = [
+            judge_server(t, telemetry) if t.server is not None else judge(t, run)
+            for t in thresholds
+        ]
     else:
-        results = [evaluate(t, total, named, elapsed, txn_by_name) for t in thresholds]
+        results = [
+            judge_server(t, telemetry)
+            if t.server is not None
+            else evaluate(t, total, named, elapsed, txn_by_name)
+            for t in thresholds
+        ]
     requests_fine = histograms.requests_only() if histograms is not None else None
     txn_fine = histograms.transactions_only() if histograms is not None else None
     requests_corrected = corrected.requests_only() if corrected is not None else None
@@ -320,7 +332,7 @@ def build_summary(
             (final or {}).get("errors", []), key=lambda f: -int(f.get("occurrences", 0))
         )
     ]
-    return {
+    summary: Summary = {
         "schema": SCHEMA,
         "scenario": {"name": scenario.name, "file": source_file},
         "run": {
@@ -379,7 +391,44 @@ def build_summary(
         "warnings": warnings,
         "exit_code": int(verdict.exit_status),
     }
+    if scenario.observe is not None:  # the system's own metrics (`telemetry`)
+        summary["telemetry"] = _telemetry(scenario.observe.prometheus, telemetry, capacity)
+        warnings += _telemetry_warnings(summary["telemetry"], telemetry)
+    return summary
 
+
+def _telemetry(
+    prometheus: str, telemetry: Telemetry | None, capacity: CapacityReport | None
+) -> TelemetrySummary | None:
+    if telemetry is None:
+        return None
+    knee = _knee_level(capacity)
+    return summarize_telemetry(telemetry, None if knee is None else (knee.start, knee.end))
+
+
+def _telemetry_warnings(summary: TelemetrySummary | None, telemetry: Telemetry | None) -> list[str]:
+    if telemetry is None:
+        return [f"observe: no {TELEMETRY_FILE}: Prometheus was not asked for the system's metrics"]
+    return [
+        f"observe: query {name}: {row['error']}"
+        for name, row in (summary or {"queries": {}})["queries"].items()
+        if "error" in row
+    ]
+
+
+def _knee_level(capacity: CapacityReport | None) -> LoadLevel | None:
+    """The saturation point's level (its steady window), when the run found one."""
+    if capacity is None or not capacity.saturated:
+        return None
+    for level in capacity.levels:
+        if (capacity.knee_users is not None and level.users == capacity.knee_users) or (
+            capacity.knee_rate is not None and level.arrival_rate == capacity.knee_rate
+        ):
+            return level
+    return None
+
+
+TELEMETRY_FILE = RunFolder.TELEMETRY_JSON
 
 _WRAPPED = re.compile(r"^CatchResponseError\((['\"])(.*)\1\)$", re.S)
 

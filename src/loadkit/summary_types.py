@@ -19,9 +19,12 @@ Light on purpose (no pandas, no Locust, no loadkit module but `exit_codes`): eve
 
 from __future__ import annotations
 
-from typing import Final, Literal, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Final, Literal, NotRequired, TypedDict
 
 from loadkit.exit_codes import Verdict
+
+if TYPE_CHECKING:  # telemetry is above this module (it judges thresholds): its types only
+    from loadkit.telemetry import TelemetrySummary
 
 Timing = Literal["service", "corrected"]
 """Which time of a request is judged: its service time (sent to answered) or its corrected
@@ -460,3 +463,5 @@ class Summary(TypedDict):
     """What a reader must know although it does not decide the verdict."""
     exit_code: int
     """The process exit code, `Verdict.exit_status` (see `exit_codes.ExitStatus`)."""
+    telemetry: NotRequired[TelemetrySummary | None]
+    """The system under test's metrics (`observe:`); None when Prometheus was not asked."""

@@ -30,6 +30,7 @@ from loadkit.errors import did_you_mean
 from loadkit.scenario import limits, regressions, shapes, templates, unset
 from loadkit.scenario.datasets import DataTable
 from loadkit.scenario.durations import format_duration, parse_duration
+from loadkit.scenario.observe import Observe
 from loadkit.scenario.thresholds import Threshold, parse_threshold
 from loadkit.scenario.unset import UnsetValue
 
@@ -976,6 +977,9 @@ class Scenario(Model):
     users: list[UserSpec] = Field(default_factory=list)
     include: list[Include] = Field(default_factory=list)
     thresholds: list[ThresholdSpec] = Field(default_factory=list)
+    observe: Observe | None = Field(
+        default=None, description="The system under test's metrics, asked of Prometheus."
+    )
     apdex: ApdexConfig = ApdexConfig()
     max_regression: dict[str, str] = Field(
         default_factory=dict,
