@@ -647,6 +647,9 @@ def live_config_text(planned: PlannedRun) -> str:
         user_classes=user_class_names(scenario),
         aborts={t.expression: t.abort_after_s for t in thresholds if t.abort},
         default_timing=default_timing(planned.settings),
+        telemetry_file=None
+        if scenario.observe is None
+        else str(planned.folder.path / planned.folder.TELEMETRY_LIVE),
     )
     return config.to_json()
 

@@ -338,6 +338,8 @@ def measure(
 
 def judge(threshold: Threshold, run: Measurements) -> ThresholdResult:
     t = threshold
+    if t.server is not None:  # the system's metric: `telemetry.judge_server`, not requests
+        return ThresholdResult(t, None, False, "no data: the system's metrics were not read")
     on_txn = t.on_transactions
     name = t.transaction if on_txn else t.scope
     t_ms = t.apdex_t_ms if t.apdex_t_ms is not None else run.apdex_t_ms(name, transaction=on_txn)
