@@ -47,11 +47,12 @@ from loadkit.summary_types import (
     FailureRow,
     RequestRow,
     Summary,
+    TelemetrySummary,
     ThresholdRow,
     Timing,
     TransactionRow,
 )
-from loadkit.telemetry import Telemetry, TelemetrySummary, judge_server
+from loadkit.telemetry import Telemetry, judge_server
 from loadkit.telemetry import summarize as summarize_telemetry
 
 if TYPE_CHECKING:  # capacity needs pandas/numpy: imported by the runner only when used

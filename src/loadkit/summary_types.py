@@ -19,12 +19,9 @@ Light on purpose (no pandas, no Locust, no loadkit module but `exit_codes`): eve
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, Literal, NotRequired, TypedDict
+from typing import Final, Literal, NotRequired, TypedDict
 
 from loadkit.exit_codes import Verdict
-
-if TYPE_CHECKING:  # telemetry is above this module (it judges thresholds): its types only
-    from loadkit.telemetry import TelemetrySummary
 
 Timing = Literal["service", "corrected"]
 """Which time of a request is judged: its service time (sent to answered) or its corrected
@@ -427,6 +424,27 @@ class CapacityDict(TypedDict):
     """Open model: the arrival rate of the last level meeting the SLO."""
     saturated_at_lowest: bool
     """Closed model: the throughput peaked at the lowest user count tested (and fell after)."""
+
+
+class QueryStats(TypedDict):
+    """summary.json's `telemetry.queries[NAME]`: an `observe:` query over the run (`telemetry`)."""
+
+    query: str
+    unit: str
+    limit: float | None
+    series: int
+    min: float | None
+    mean: float | None
+    max: float | None
+    at_saturation: float | None
+    """Its value at the saturation point (`level_value` of the knee level), when there is one."""
+    error: NotRequired[str]
+
+
+class TelemetrySummary(TypedDict):
+    prometheus: str
+    step_s: float
+    queries: dict[str, QueryStats]
 
 
 class Summary(TypedDict):

@@ -10,11 +10,13 @@ run lasts (`observe.LivePoller`); the summary on telemetry.json, asked once the 
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NotRequired, TypedDict, cast
 
 from loadkit.scenario.thresholds import OPERATORS, Threshold, ThresholdResult
+from loadkit.summary_types import QueryStats, TelemetrySummary
 
 SCHEMA = "loadkit.telemetry/1"
 SATURATED_SHARE = 0.9
@@ -47,27 +49,6 @@ class Telemetry(TypedDict):
     start: float
     end: float
     queries: dict[str, QueryTelemetry]
-
-
-class QueryStats(TypedDict):
-    """summary.json's `telemetry.queries[NAME]`."""
-
-    query: str
-    unit: str
-    limit: float | None
-    series: int
-    min: float | None
-    mean: float | None
-    max: float | None
-    at_saturation: float | None
-    """Its mean over the saturation point's steady window (the knee level), when there is one."""
-    error: NotRequired[str]
-
-
-class TelemetrySummary(TypedDict):
-    prometheus: str
-    step_s: float
-    queries: dict[str, QueryStats]
 
 
 def read(path: Path) -> Telemetry | None:
@@ -109,6 +90,13 @@ def window_mean(query: QueryTelemetry, start: float, end: float) -> float | None
     return mean(v for series in points(query, start, end) for _, v in series)
 
 
+def level_value(query: QueryTelemetry, start: float, end: float) -> float | None:
+    """A load level's value: the median of the samples in its steady window [start, end), so
+    that one scrape landing between two requests (a gauge caught low) does not move it."""
+    values = [v for series in points(query, start, end) for _, v in series]
+    return statistics.median(values) if values else None
+
+
 def stats(query: QueryTelemetry, saturation: tuple[float, float] | None) -> QueryStats:
     values = [v for s in query["series"] for _, v in s["points"]]
     row: QueryStats = {
@@ -119,7 +107,7 @@ def stats(query: QueryTelemetry, saturation: tuple[float, float] | None) -> Quer
         "min": min(values) if values else None,
         "mean": mean(values),
         "max": max(values) if values else None,
-        "at_saturation": None if saturation is None else window_mean(query, *saturation),
+        "at_saturation": None if saturation is None else level_value(query, *saturation),
     }
     if "error" in query:
         row["error"] = query["error"]

@@ -114,6 +114,8 @@ class Threshold:
         return ""
 
     def format_value(self, value: float | None) -> str:
+        if self.server is not None:  # in the query's unit, which observe: knows, not this
+            return formatting.measured(value, "")
         return formatting.metric_value(self.unit, value, metric=self.metric)
 
 

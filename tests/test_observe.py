@@ -1,0 +1,224 @@
+"""`observe:`: the system under test's own metrics, asked of a real Prometheus (Debian's
+/usr/bin/prometheus) scraping the bundled target's /metrics every second, beside a stepped run:
+telemetry.json, summary.json, report.html and `server` thresholds agree with Prometheus's own
+answers; and a Prometheus that does not answer is a warning, never a failed run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import CliResult, run_loadkit, write
+
+from loadkit.exit_codes import ExitStatus
+
+PROMETHEUS = "/usr/bin/prometheus"
+MAX_CONCURRENCY = 4
+CPU = 'sum(rate(process_cpu_seconds_total{job="target"}[3s]))'
+IN_SERVICE = 'max(loadkit_target_requests_in_service{job="target"})'
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _ask(url: str, path: str, **params: str) -> Any:
+    query = urllib.parse.urlencode(params)
+    with urllib.request.urlopen(f"{url}{path}?{query}", timeout=5) as response:
+        return json.loads(response.read())["data"]
+
+
+@dataclass
+class Prometheus:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+@pytest.fixture(scope="module")
+def prometheus_for(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Start a real Prometheus scraping `target_url`/metrics every second (module scope)."""
+    if shutil.which(PROMETHEUS) is None:
+        pytest.skip(f"{PROMETHEUS} is not installed (Debian's prometheus package; .ci/run adds it)")
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(target_url: str) -> Prometheus:
+        folder = tmp_path_factory.mktemp("prometheus")
+        host_port = target_url.removeprefix("http://")
+        (folder / "prometheus.yml").write_text(
+            "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+            "scrape_configs:\n"
+            f"  - job_name: target\n    static_configs: [{{targets: ['{host_port}']}}]\n",
+            encoding="utf-8",
+        )
+        port = _free_port()
+        process = subprocess.Popen(
+            [
+                PROMETHEUS,
+                f"--config.file={folder / 'prometheus.yml'}",
+                f"--storage.tsdb.path={folder / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=(folder / "log").open("wb"),
+        )
+        started.append(process)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # ready, and the target scraped once at least
+            try:
+                if _ask(url, "/api/v1/query", query='up{job="target"}')["result"]:
+                    return Prometheus(url, process)
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"Prometheus did not start: {(folder / 'log').read_text()[-2000:]}")
+
+    yield start
+    for process in started:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+SCENARIO = """
+name: observed
+host: {host}
+load:
+  step: {{start: 2, step: 2, every: 6s, until: 8, spawn_rate: 100}}
+defaults:
+  think_time: {{constant: 0}}
+observe:
+  prometheus: ${{PROMETHEUS_URL:-http://127.0.0.1:1}}
+  step: 1s
+  queries:
+    target_cpu: {{query: '{cpu}', unit: cores}}
+    in_service: {{query: '{in_service}', limit: {limit}}}
+thresholds:
+  - server in_service < {limit} over 3s
+  - server in_service <= {limit}
+  - error_rate < 1%
+users:
+  - name: worker
+    tasks:
+      - request: {{url: /api/work}}
+"""
+
+
+@dataclass
+class ObservedRun:
+    result: CliResult
+    folder: Path
+    summary: dict[str, Any]
+    telemetry: dict[str, Any]
+    prometheus: Prometheus
+
+
+@pytest.fixture(scope="module")
+def observed_run(
+    prometheus_for: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ObservedRun]:
+    from loadkit.demo_target.process import TargetProcess
+
+    tmp = tmp_path_factory.mktemp("observed")
+    with TargetProcess("--max-concurrency", str(MAX_CONCURRENCY), "--service-ms", "50") as target:
+        prometheus = prometheus_for(target.url)
+        scenario = write(
+            tmp,
+            SCENARIO.format(host=target.url, cpu=CPU, in_service=IN_SERVICE, limit=MAX_CONCURRENCY),
+        )
+        out = tmp / "run"
+        result = run_loadkit(
+            "run", str(scenario), "--out", str(out), env={"PROMETHEUS_URL": prometheus.url}
+        )
+        summary = json.loads((out / "summary.json").read_text())
+        telemetry = json.loads((out / "telemetry.json").read_text())
+        yield ObservedRun(result, out, summary, telemetry, prometheus)
+
+
+@pytest.mark.e2e
+def test_telemetry_is_prometheus_own_answer(observed_run: ObservedRun) -> None:
+    run, telemetry = observed_run, observed_run.telemetry
+    assert "Traceback" not in run.result.stderr, run.result.stderr
+    for name, promql in (("target_cpu", CPU), ("in_service", IN_SERVICE)):
+        answer = _ask(
+            run.prometheus.url,
+            "/api/v1/query_range",
+            query=promql,
+            start=f"{telemetry['start']:.3f}",
+            end=f"{telemetry['end']:.3f}",
+            step="1",
+        )["result"]
+        ours = telemetry["queries"][name]["series"]
+        assert len(ours) == len(answer) == 1
+        expected = [[float(t), float(v)] for t, v in answer[0]["values"]]
+        assert ours[0]["points"] == expected
+        values = [v for _, v in expected]
+        stats = run.summary["telemetry"]["queries"][name]
+        assert stats["min"] == min(values)
+        assert stats["max"] == max(values)
+        assert stats["mean"] == pytest.approx(sum(values) / len(values))
+    # The target really worked: its CPU was measured above zero, in service up to its slots.
+    assert run.summary["telemetry"]["queries"]["target_cpu"]["max"] > 0
+    assert run.summary["telemetry"]["queries"]["in_service"]["max"] == MAX_CONCURRENCY
+
+
+@pytest.mark.e2e
+def test_saturation_point_has_every_slot_in_service(observed_run: ObservedRun) -> None:
+    capacity = observed_run.summary["capacity"]
+    assert capacity["knee_users"] is not None, capacity["headline"]
+    stats = observed_run.summary["telemetry"]["queries"]["in_service"]
+    assert round(stats["at_saturation"]) == MAX_CONCURRENCY
+
+
+@pytest.mark.e2e
+def test_server_thresholds_judged_like_any(observed_run: ObservedRun) -> None:
+    rows = {row["threshold"]: row for row in observed_run.summary["thresholds"]}
+    saturated = rows[f"server in_service < {MAX_CONCURRENCY} over 3s"]
+    assert saturated["passed"] is False  # every slot busy for 3 s and more: fails, as it should
+    assert saturated["actual"] == pytest.approx(MAX_CONCURRENCY)
+    bounded = rows[f"server in_service <= {MAX_CONCURRENCY}"]
+    assert bounded["passed"] is True
+    assert observed_run.summary["verdict"] == "fail"
+    assert observed_run.result.returncode == ExitStatus.THRESHOLDS_FAILED
+    junit = (observed_run.folder / "junit.xml").read_text()
+    assert f"server in_service &lt; {MAX_CONCURRENCY} over 3s" in junit
+
+
+@pytest.mark.e2e
+def test_run_goes_on_when_prometheus_does_not_answer(target: Any, tmp_path: Path) -> None:
+    scenario = write(
+        tmp_path,
+        SCENARIO.format(
+            host=target.url, cpu=CPU, in_service=IN_SERVICE, limit=MAX_CONCURRENCY
+        ).replace(
+            "step: {start: 2, step: 2, every: 6s, until: 8, spawn_rate: 100}",
+            "{users: 2, spawn_rate: 10, duration: 2s}",
+        ),
+    )
+    port = _free_port()  # nothing listens there
+    result = run_loadkit(
+        "run",
+        str(scenario),
+        "--out",
+        str(tmp_path / "run"),
+        env={"PROMETHEUS_URL": f"http://127.0.0.1:{port}"},
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "warning" in result.stderr and "did not answer" in result.stderr, result.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["totals"]["requests"] > 0  # the load ran, and was judged
+    rows = {row["threshold"]: row for row in summary["thresholds"]}
+    assert rows["error_rate < 1%"]["passed"] is True
+    assert rows[f"server in_service <= {MAX_CONCURRENCY}"]["actual"] is None
+    assert summary["verdict"] == "fail"  # a server threshold without data is no pass
