@@ -183,7 +183,7 @@ def test_saturation_point_has_every_slot_in_service(observed_run: ObservedRun) -
 
 @pytest.mark.e2e
 def test_server_thresholds_judged_like_any(observed_run: ObservedRun) -> None:
-    rows = {row["threshold"]: row for row in observed_run.summary["thresholds"]}
+    rows = {row["expression"]: row for row in observed_run.summary["thresholds"]}
     saturated = rows[f"server in_service < {MAX_CONCURRENCY} over 3s"]
     assert saturated["passed"] is False  # every slot busy for 3 s and more: fails, as it should
     assert saturated["actual"] == pytest.approx(MAX_CONCURRENCY)
@@ -218,7 +218,7 @@ def test_run_goes_on_when_prometheus_does_not_answer(target: Any, tmp_path: Path
     assert "warning" in result.stderr and "did not answer" in result.stderr, result.stderr
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["totals"]["requests"] > 0  # the load ran, and was judged
-    rows = {row["threshold"]: row for row in summary["thresholds"]}
+    rows = {row["expression"]: row for row in summary["thresholds"]}
     assert rows["error_rate < 1%"]["passed"] is True
     assert rows[f"server in_service <= {MAX_CONCURRENCY}"]["actual"] is None
     assert summary["verdict"] == "fail"  # a server threshold without data is no pass

@@ -52,7 +52,7 @@ from loadkit.summary_types import (
     Timing,
     TransactionRow,
 )
-from loadkit.telemetry import Telemetry, judge_server
+from loadkit.telemetry import Telemetry, judge_server, knee_window
 from loadkit.telemetry import summarize as summarize_telemetry
 
 if TYPE_CHECKING:  # capacity needs pandas/numpy: imported by the runner only when used
@@ -393,18 +393,15 @@ def build_summary(
         "exit_code": int(verdict.exit_status),
     }
     if scenario.observe is not None:  # the system's own metrics (`telemetry`)
-        summary["telemetry"] = _telemetry(scenario.observe.prometheus, telemetry, capacity)
+        summary["telemetry"] = _telemetry(telemetry, summary["capacity"])
         warnings += _telemetry_warnings(summary["telemetry"], telemetry)
     return summary
 
 
 def _telemetry(
-    prometheus: str, telemetry: Telemetry | None, capacity: CapacityReport | None
+    telemetry: Telemetry | None, capacity: CapacityDict | None
 ) -> TelemetrySummary | None:
-    if telemetry is None:
-        return None
-    knee = _knee_level(capacity)
-    return summarize_telemetry(telemetry, None if knee is None else (knee.start, knee.end))
+    return None if telemetry is None else summarize_telemetry(telemetry, knee_window(capacity))
 
 
 def _telemetry_warnings(summary: TelemetrySummary | None, telemetry: Telemetry | None) -> list[str]:
@@ -415,18 +412,6 @@ def _telemetry_warnings(summary: TelemetrySummary | None, telemetry: Telemetry |
         for name, row in (summary or {"queries": {}})["queries"].items()
         if "error" in row
     ]
-
-
-def _knee_level(capacity: CapacityReport | None) -> LoadLevel | None:
-    """The saturation point's level (its steady window), when the run found one."""
-    if capacity is None or not capacity.saturated:
-        return None
-    for level in capacity.levels:
-        if (capacity.knee_users is not None and level.users == capacity.knee_users) or (
-            capacity.knee_rate is not None and level.arrival_rate == capacity.knee_rate
-        ):
-            return level
-    return None
 
 
 TELEMETRY_FILE = RunFolder.TELEMETRY_JSON

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NotRequired, TypedDict, cast
 
 from loadkit.scenario.thresholds import OPERATORS, Threshold, ThresholdResult
-from loadkit.summary_types import QueryStats, TelemetrySummary
+from loadkit.summary_types import CapacityDict, QueryStats, TelemetrySummary
 
 SCHEMA = "loadkit.telemetry/1"
 SATURATED_SHARE = 0.9
@@ -161,3 +161,16 @@ def _series_value(threshold: Threshold, samples: Sequence[tuple[float, float]]) 
         if (m := mean(v for t, v in samples if start <= t < start + window)) is not None
     ]
     return max(means) if threshold.op in ("<", "<=") else min(means)
+
+
+def knee_window(capacity: CapacityDict | None) -> tuple[float, float] | None:
+    """The saturation point's steady window [start, end) in unix seconds: the level at the
+    knee (`knee_users`, or an open model's `knee_rate`); None when the run found none."""
+    if not capacity:
+        return None
+    arrivals = capacity.get("load_axis") == "arrivals/s"
+    knee = capacity.get("knee_rate") if arrivals else capacity.get("knee_users")
+    for level in capacity["levels"] if knee is not None else []:
+        if (level.get("arrival_rate") if arrivals else level["users"]) == knee:
+            return level["start"], level["end"]
+    return None
