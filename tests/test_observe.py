@@ -21,6 +21,7 @@ import pytest
 from helpers import CliResult, run_loadkit, write
 
 from loadkit.exit_codes import ExitStatus
+from loadkit.formatting import measured
 
 PROMETHEUS = "/usr/bin/prometheus"
 MAX_CONCURRENCY = 4
@@ -171,6 +172,38 @@ def test_telemetry_is_prometheus_own_answer(observed_run: ObservedRun) -> None:
     # The target really worked: its CPU was measured above zero, in service up to its slots.
     assert run.summary["telemetry"]["queries"]["target_cpu"]["max"] > 0
     assert run.summary["telemetry"]["queries"]["in_service"]["max"] == MAX_CONCURRENCY
+
+
+def _prometheus_values(run: ObservedRun, promql: str) -> list[float]:
+    """Prometheus's own answer to `promql` over the run's span, at the run's step."""
+    answer = _ask(
+        run.prometheus.url,
+        "/api/v1/query_range",
+        query=promql,
+        start=f"{run.telemetry['start']:.3f}",
+        end=f"{run.telemetry['end']:.3f}",
+        step="1",
+    )["result"]
+    return [float(v) for _, v in answer[0]["values"]]
+
+
+@pytest.mark.e2e
+def test_report_shows_the_system_beside_the_load(observed_run: ObservedRun) -> None:
+    html = (observed_run.folder / "report.html").read_text()
+    section = html[html.index('<section id="system">') :]
+    section = section[: section.index("</section>")]
+    for name, promql, unit in (("target_cpu", CPU, "cores"), ("in_service", IN_SERVICE, "")):
+        values = _prometheus_values(observed_run, promql)
+        row = section[section.index(f"<code>{name}</code>") :].split("</tr>")[0]
+        mean = sum(values) / len(values)
+        expected = [measured(mean, unit), measured(min(values), unit), measured(max(values), unit)]
+        assert [f"<td>{cell}</td>" in row for cell in expected] == [True] * 3, (row, expected)
+    # The saturation point's row of the per-level table: every slot in service.
+    knee_row = section[section.index('<tr class="saturation">') :].split("</tr>")[0]
+    assert f"{MAX_CONCURRENCY} of {MAX_CONCURRENCY} (100 %)" in knee_row
+    assert "First resource to saturate: in_service" in section
+    assert "CPU-ms" in section  # the cost of a request, from the CPU query
+    assert 'id="chart-system"><img src="data:image/png;base64,' in section
 
 
 @pytest.mark.e2e
