@@ -31,12 +31,14 @@ def system_chart(
     rows = len(names) + 1
     figure = Figure(figsize=(WIDTH_IN, _ROW_IN * rows + 0.6), dpi=DPI)
     FigureCanvasAgg(figure)
-    figure.subplots_adjust(left=0.1, right=0.91, top=1 - 0.45 / (_ROW_IN * rows + 0.6),
-                           bottom=0.55 / (_ROW_IN * rows + 0.6), hspace=0.45)  # fmt: skip
+    height = _ROW_IN * rows + 0.6
+    figure.subplots_adjust(left=0.1, right=0.91, top=1 - 0.75 / height,
+                           bottom=0.55 / height, hspace=0.5)  # fmt: skip
     axes = figure.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
     figure.suptitle(
-        "The system under test beside the load", x=0.01, ha="left", fontsize=14, fontweight="bold"
-    )
+        "The system under test beside the load", x=0.01, y=0.995, ha="left", va="top",
+        fontsize=14, fontweight="bold",
+    )  # fmt: skip
     top = axes[0]
     if len(series):
         x = series["elapsed_s"].to_numpy(dtype=float)
