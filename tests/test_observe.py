@@ -20,8 +20,17 @@ from typing import Any
 import pytest
 from helpers import CliResult, run_loadkit, write
 
+from loadkit.errors import ScenarioError
 from loadkit.exit_codes import ExitStatus
 from loadkit.formatting import measured
+from loadkit.histogram import HistogramRecorder, RunHistograms
+from loadkit.live import LiveConfig, threshold_results
+from loadkit.observe import LivePoller
+from loadkit.scenario import load_scenario
+from loadkit.scenario.observe import Observe
+from loadkit.scenario.thresholds import parse_threshold
+from loadkit.telemetry import SCHEMA, Telemetry, judge_server, summarize
+from loadkit.telemetry import read as read_telemetry
 
 PROMETHEUS = "/usr/bin/prometheus"
 MAX_CONCURRENCY = 4
@@ -255,3 +264,163 @@ def test_run_goes_on_when_prometheus_does_not_answer(target: Any, tmp_path: Path
     assert rows["error_rate < 1%"]["passed"] is True
     assert rows[f"server in_service <= {MAX_CONCURRENCY}"]["actual"] is None
     assert summary["verdict"] == "fail"  # a server threshold without data is no pass
+
+
+@pytest.mark.e2e
+def test_invalid_promql_is_refused_before_any_load(
+    observed_run: ObservedRun, target: Any, tmp_path: Path
+) -> None:
+    """The PromQL is asked of the real Prometheus before Locust begins: an error naming the
+    query, exit 2, and the target never saw a request."""
+    text = SCENARIO.format(host=target.url, cpu="sum(rate(", in_service=IN_SERVICE, limit=4)
+    scenario = write(tmp_path, text)
+    result = run_loadkit(
+        "run", str(scenario), "--out", str(tmp_path / "run"),
+        env={"PROMETHEUS_URL": observed_run.prometheus.url},
+    )  # fmt: skip
+    assert result.returncode == ExitStatus.INVALID_INPUT, result
+    error = result.stderr.strip()
+    assert error.startswith("loadkit: error: observe.queries.target_cpu: Prometheus refuses")
+    assert "\n" not in error and "Traceback" not in error
+    assert target.requests_seen()["total"] == 0
+
+
+@pytest.mark.e2e
+def test_live_poller_writes_the_queries_so_far(observed_run: ObservedRun, tmp_path: Path) -> None:
+    """What the harness judges `server` thresholds on while the run lasts (`abort: true`)."""
+    observe = Observe.model_validate(
+        {"prometheus": observed_run.prometheus.url, "queries": {"up": {"query": "up"}}}
+    )
+    path = tmp_path / "live.json"
+    with LivePoller(observe, path):
+        time.sleep(2.5)
+    live = read_telemetry(path)
+    assert live is not None and live["queries"]["up"]["series"][0]["points"][-1][1] == 1.0
+    config = LiveConfig(thresholds=["server up < 1", "server up >= 1"])
+    results = threshold_results(
+        config, RunHistograms.from_json({}), lambda s: None, 2.5, server=live
+    )  # type: ignore[arg-type]
+    assert [(r.actual, r.passed) for _, r in results] == [(1.0, False), (1.0, True)]
+
+
+# -- pure: the language, the judgement -------------------------------------------------------
+
+BASE = """
+name: s
+host: http://127.0.0.1:9
+load: {users: 1, spawn_rate: 1, duration: 1s}
+observe:
+  prometheus: http://127.0.0.1:9090
+  queries:
+    api_cpu: {query: 'sum(rate(process_cpu_seconds_total[15s]))', unit: cores}
+thresholds:
+  - server api_cpu < 3.5
+users:
+  - name: u
+    tasks:
+      - request: {url: /}
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "server api_cpu < 3.5",
+            "server api_cpus < 3.5",
+            "s.yaml:10:5: thresholds[0]: no observe: query is named 'api_cpus'; did you mean "
+            "'api_cpu'? (query names: api_cpu)",
+        ),
+        (
+            "server api_cpu < 3.5",
+            "server api_cpu < lots",
+            "s.yaml:10:5: thresholds[0]: invalid value 'lots' in 'server api_cpu < lots'; a "
+            "server metric takes a number",
+        ),
+        (
+            "  prometheus: http://127.0.0.1:9090",
+            "  prometheus: http://127.0.0.1:9090\n  bearer_token: hunter2hunter2",
+            "s.yaml:7:17: observe.bearer_token: a credential is read only from a secret: write "
+            "${secret:NAME} and set the environment variable NAME (never the value in the file)",
+        ),
+        (
+            "  prometheus: http://127.0.0.1:9090",
+            "  prometheus: 127.0.0.1:9090",
+            "s.yaml:6:15: observe.prometheus: expected a URL like http://127.0.0.1:9090, got "
+            "'127.0.0.1:9090'",
+        ),
+    ],
+)
+def test_observe_errors(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    assert old in BASE
+    path = write(tmp_path, BASE.replace(old, new), "s.yaml")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path, environ={})
+    assert str(caught.value).replace(str(tmp_path) + "/", "") == expected
+
+
+def test_server_threshold_without_observe(tmp_path: Path) -> None:
+    text = BASE.replace(BASE[BASE.index("observe:") : BASE.index("thresholds:")], "")
+    with pytest.raises(ScenarioError, match="the scenario has no observe: section"):
+        load_scenario(write(tmp_path, text, "s.yaml"), environ={})
+
+
+def test_credentials_come_from_secrets(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "  prometheus: http://127.0.0.1:9090",
+        "  prometheus: ${PROM_URL:-http://127.0.0.1:9090}\n  bearer_token: ${secret:PROM_TOKEN}",
+    )
+    scenario = load_scenario(write(tmp_path, text, "s.yaml"), environ={"PROM_TOKEN": "t" * 20})
+    assert scenario.observe is not None
+    assert scenario.observe.bearer_token == "{{ env.PROM_TOKEN }}"  # never the value itself
+    assert scenario.observe.prometheus == "http://127.0.0.1:9090"
+    assert "t" * 20 in scenario.secret_values  # masked in every file of the run
+
+
+def _telemetry(*series: list[tuple[float, float]]) -> Telemetry:
+    return {
+        "schema": SCHEMA, "prometheus": "http://p", "step_s": 1.0, "start": 0.0, "end": 10.0,
+        "queries": {"q": {"query": "q", "unit": "", "limit": 4.0, "series": [
+            {"labels": {"i": str(i)}, "points": points} for i, points in enumerate(series)
+        ]}},
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "actual", "passed"),
+    [
+        ("server q < 3", 2.5, True),  # the mean of 1,2,3,4
+        ("server q < 3 over 2s", 3.5, False),  # the worst whole 2-s window: 3,4
+        ("server q > 1 over 2s", 1.5, True),  # for '>': the lowest window
+        ("server q <= 2.5", 2.5, True),
+    ],
+)
+def test_judge_server(text: str, actual: float, passed: bool) -> None:
+    telemetry = _telemetry([(0.0, 1.0), (1.0, 2.0), (2.0, 3.0), (3.0, 4.0)])
+    result = judge_server(parse_threshold(text), telemetry)
+    assert (result.actual, result.passed) == (actual, passed)
+
+
+def test_judge_server_takes_the_worst_series_and_says_when_there_is_no_data() -> None:
+    telemetry = _telemetry([(0.0, 1.0)], [(0.0, 5.0)])
+    assert judge_server(parse_threshold("server q < 3"), telemetry).actual == 5.0
+    empty = _telemetry()
+    empty["queries"]["q"]["error"] = "http://p did not answer (refused)"
+    result = judge_server(parse_threshold("server q < 3"), empty)
+    assert (result.actual, result.passed, result.note) == (
+        None, False, "no data: http://p did not answer (refused)",
+    )  # fmt: skip
+
+
+def test_summary_statistics_and_the_saturation_point() -> None:
+    telemetry = _telemetry([(0.0, 1.0), (1.0, 4.0), (2.0, 3.0), (3.0, 4.0), (4.0, 4.0)])
+    stats = summarize(telemetry, (2.0, 5.0))["queries"]["q"]
+    assert (stats["min"], stats["mean"], stats["max"]) == (1.0, 3.2, 4.0)
+    assert stats["at_saturation"] == 4.0  # the median of 3, 4, 4: one low scrape moves nothing
+
+
+def test_formatting_a_measured_value() -> None:
+    assert measured(3.94, "cores") == "3.94 cores"
+    assert measured(512 * 2**20, "bytes") == "512 MiB"
+    assert measured(18, "") == "18"
+    assert measured(None, "cores") == "-"
