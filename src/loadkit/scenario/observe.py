@@ -55,12 +55,12 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
 
 
-class BasicAuth(_Model):
+class PrometheusBasicAuth(_Model):
     username: Secret
     password: Secret
 
 
-class Query(_Model):
+class ObserveQuery(_Model):
     query: str = Field(min_length=1, description="PromQL, asked at `step` over the run.")
     unit: str = Field(default="", max_length=20, description="e.g. cores, bytes, connections.")
     limit: float | None = Field(
@@ -73,9 +73,9 @@ class Observe(_Model):
     step: Annotated[float, BeforeValidator(_step, json_schema_input_type=float | str)] = Field(
         default=1.0, description="Query resolution, e.g. 1s."
     )
-    queries: dict[str, Query] = Field(min_length=1)
+    queries: dict[str, ObserveQuery] = Field(min_length=1)
     bearer_token: Secret | None = None
-    basic_auth: BasicAuth | None = None
+    basic_auth: PrometheusBasicAuth | None = None
 
     @field_validator("prometheus")
     @classmethod
@@ -87,7 +87,7 @@ class Observe(_Model):
 
     @field_validator("queries")
     @classmethod
-    def _names(cls, value: dict[str, Query]) -> dict[str, Query]:
+    def _names(cls, value: dict[str, ObserveQuery]) -> dict[str, ObserveQuery]:
         for name in value:
             if not _NAME.fullmatch(name):
                 raise ValueError(f"query name {name!r} must be letters, digits and _")
