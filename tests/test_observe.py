@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from helpers import CliResult, run_loadkit, write
+from test_summary_types import mismatches
 
 from loadkit.errors import ScenarioError
 from loadkit.exit_codes import ExitStatus
@@ -29,6 +30,7 @@ from loadkit.observe import LivePoller
 from loadkit.scenario import load_scenario
 from loadkit.scenario.observe import Observe
 from loadkit.scenario.thresholds import parse_threshold
+from loadkit.summary_types import QueryStats, TelemetrySummary
 from loadkit.telemetry import SCHEMA, Telemetry, judge_server, summarize
 from loadkit.telemetry import read as read_telemetry
 
@@ -178,6 +180,10 @@ def test_telemetry_is_prometheus_own_answer(observed_run: ObservedRun) -> None:
         assert stats["min"] == min(values)
         assert stats["max"] == max(values)
         assert stats["mean"] == pytest.approx(sum(values) / len(values))
+    # summary.json's telemetry has exactly its typed keys (`summary_types.TelemetrySummary`).
+    seen: set[type] = set()
+    assert mismatches(run.summary["telemetry"], TelemetrySummary, "telemetry", seen) == []
+    assert seen == {TelemetrySummary, QueryStats}
     # The target really worked: its CPU was measured above zero, in service up to its slots.
     assert run.summary["telemetry"]["queries"]["target_cpu"]["max"] > 0
     assert run.summary["telemetry"]["queries"]["in_service"]["max"] == MAX_CONCURRENCY

@@ -391,6 +391,7 @@ def build_summary(
         "reasons": reasons,
         "warnings": warnings,
         "exit_code": int(verdict.exit_status),
+        "telemetry": None,
     }
     if scenario.observe is not None:  # the system's own metrics (`telemetry`)
         summary["telemetry"] = _telemetry(telemetry, summary["capacity"])

@@ -481,5 +481,6 @@ class Summary(TypedDict):
     """What a reader must know although it does not decide the verdict."""
     exit_code: int
     """The process exit code, `Verdict.exit_status` (see `exit_codes.ExitStatus`)."""
-    telemetry: NotRequired[TelemetrySummary | None]
-    """The system under test's metrics (`observe:`); None when Prometheus was not asked."""
+    telemetry: TelemetrySummary | None
+    """The system under test's metrics (`observe:`); None when the scenario observes nothing
+    (or Prometheus was not asked: then a warning says so)."""
