@@ -24,7 +24,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from loadkit.errors import UsageError
@@ -187,13 +187,23 @@ class LivePoller:
     `step` (at least each second), for the harness's live judgement. One attempt per call:
     a failed round is skipped, the next one asks for the whole span again."""
 
-    def __init__(self, observe: Observe, path: Path, environ: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        observe: Observe,
+        path: Path,
+        environ: Mapping[str, str] | None = None,
+        *,
+        started: Callable[[], float | None] | None = None,
+    ):
+        """`started`: when the test started (unix seconds), None until it has: the span
+        asked begins there, so the seconds before the load do not count (default: now)."""
         self._observe = observe
         self._path = path
         self._environ = dict(os.environ if environ is None else environ)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="loadkit-observe", daemon=True)
-        self._start = time.time()
+        created = time.time()
+        self._started = started or (lambda: created)
 
     def __enter__(self) -> LivePoller:
         self._thread.start()
@@ -206,7 +216,10 @@ class LivePoller:
     def _loop(self) -> None:
         interval = max(1.0, self._observe.step)
         while not self._stop.wait(interval):
-            telemetry = collect(self._observe, self._start, time.time(), self._environ, retries=1)
+            start = self._started()
+            if start is None:
+                continue
+            telemetry = collect(self._observe, start, time.time(), self._environ, retries=1)
             if all("error" in q for q in telemetry["queries"].values()):
                 continue
             try:

@@ -734,7 +734,7 @@ def _run_locust(
     # Held until every file is written: a signal after Locust ended is noted, never a
     # KeyboardInterrupt halfway through summary.json or junit.xml.
     with _forward_signals(process, aborted):
-        with _observing(planned):
+        with _observing(planned, times):
             exit_code = _wait(process, deadline, aborted)
         times.process_ended = time.time()
         if aborted.is_set() and exit_code == -signal.SIGKILL:
@@ -758,7 +758,7 @@ def _run_locust(
         )
 
 
-def _observing(planned: PlannedRun) -> contextlib.AbstractContextManager[object]:
+def _observing(planned: PlannedRun, times: RunTimes) -> contextlib.AbstractContextManager[object]:
     """While Locust runs: the `observe:` queries asked every step, for the live judgement of
     server thresholds (`observe.LivePoller`)."""
     if planned.scenario.observe is None:
@@ -766,7 +766,8 @@ def _observing(planned: PlannedRun) -> contextlib.AbstractContextManager[object]
     from loadkit.observe import LivePoller
 
     folder = planned.folder
-    return LivePoller(planned.scenario.observe, folder.path / folder.TELEMETRY_LIVE)
+    path = folder.path / folder.TELEMETRY_LIVE
+    return LivePoller(planned.scenario.observe, path, started=lambda: times.test_started)
 
 
 def _collect_telemetry(planned: PlannedRun, times: RunTimes) -> None:
