@@ -207,7 +207,7 @@ def user_types(scenario: Scenario, settings: RunSettings) -> list[UserTypeInfo]:
 
 
 def think_time_text(think: ThinkTime) -> str:
-    """"pacing 2s", "constant 0s", "between 1s and 3s": as a person compares two runs' waits."""
+    """How a user waits, as a person compares two runs: "pacing 2s", "between 1s and 3s"."""
     if think.between is not None:
         low, high = think.between
         return f"between {format_duration(low)} and {format_duration(high)}"
