@@ -576,10 +576,6 @@ def _unrecorded(run: RunFacts, other: RunFacts) -> list[str]:
     ]
 
 
-def _setting(value: float | None) -> str:
-    return "-" if value is None else f"{value:g}"
-
-
 def limits_from_scenario(folder: Path) -> list[Limit]:
     """The limits of `max_regression:` in the run folder's scenario.yaml (see
     `regressions_from_scenario`)."""

@@ -12,6 +12,7 @@ from loadkit.cli.files import read_scenario
 from loadkit.cli.params import DurationParam, PercentParam
 from loadkit.errors import UsageError
 from loadkit.exit_codes import ExitStatus
+from loadkit.scenario.regressions import DEFAULT_LIMITS, FLOOR_KEY, FLOOR_OF_THRESHOLD_KEY, Floor
 
 if TYPE_CHECKING:
     from loadkit.run_folder import RunFolder
@@ -88,14 +89,15 @@ def _rebuild_summary(folder: RunFolder) -> None:
     multiple=True,
     metavar="METRIC:PERCENT",
     help="e.g. p95:10% or rps:-5% (repeatable). Default: max_regression in the scenario, "
-    "else p95:10%, error_rate:1%, rps:-10%.",
+    f"else {', '.join(DEFAULT_LIMITS)}.",
 )
 @click.option(
     "--floor",
     "floor",
     type=DurationParam(whole_seconds=False),
     default=None,
-    help="A time that changes by less never regresses (default: 1ms; max_regression: floor:).",
+    help=f"A time that changes by less never regresses (default: {Floor().ms:g}ms; "
+    f"max_regression: {FLOOR_KEY}:).",
 )
 @click.option(
     "--floor-of-threshold",
@@ -103,7 +105,7 @@ def _rebuild_summary(folder: RunFolder) -> None:
     default=None,
     metavar="PERCENT",
     help="A metric that changes by less than this share of its threshold never regresses "
-    "(default: 2%; max_regression: floor_of_threshold:).",
+    f"(default: {Floor().of_threshold * 100:g}%; max_regression: {FLOOR_OF_THRESHOLD_KEY}:).",
 )
 @click.option(
     "--json",
@@ -126,7 +128,7 @@ def compare(
     allow_aborted: bool,
 ) -> ExitStatus:
     """Fail (exit 1) when CURRENT is a real regression of BASELINE, beyond run-to-run noise
-    and by more than the floor.
+    and by at least the floor.
 
     Warns when the runs ran different scenarios, hosts, loads or load generators; refuses
     aborted runs.
