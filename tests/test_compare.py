@@ -411,12 +411,16 @@ def test_a_different_arrival_rate_is_warned_and_a_few_ms_on_300ms_do_not_regress
     assert "Verdict: REGRESSED (p95)" in bare.stdout
 
 
-def test_a_run_records_what_its_load_and_generator_were(open_runs: dict[str, Path]) -> None:
+def test_a_run_records_what_its_load_and_generator_were(
+    open_runs: dict[str, Path], runs: dict[str, Path]
+) -> None:
     run = json.loads((open_runs["at85"] / "summary.json").read_text())["run"]
     assert run["loadkit_version"] == loadkit.__version__
     assert (run["processes"], run["workers"]) == (1, 0)
     # An open model: each arrival starts one task, the user's think time does not apply.
     assert run["user_types"] == [{"name": "u", "weight": 1, "think_time": None}]
+    closed = json.loads((runs["first"] / "summary.json").read_text())["run"]
+    assert closed["user_types"] == [{"name": "u", "weight": 1, "think_time": "constant 0ms"}]
 
 
 # --------------------------------------------------------------- the rules, as functions
