@@ -111,7 +111,8 @@ class RunInfo(TypedDict):
     locust_version: str | None
     loadkit_version: str
     processes: int
-    """Locust processes generating load on this machine (--processes; 1 without)."""
+    """--processes: the Locust processes generating load on this machine; 1 without it (and
+    for a master, whose workers generate the load)."""
     workers: int
     """--master: the workers the run waited for (each may run several processes); 0 for a run
     on one machine."""
