@@ -979,7 +979,8 @@ class Scenario(Model):
     apdex: ApdexConfig = ApdexConfig()
     max_regression: dict[str, str] = Field(
         default_factory=dict,
-        description="For `loadkit compare`: how much worse a metric may get, e.g. {p95: 10%}.",
+        description="For `loadkit compare`: how much worse a metric may get, e.g. {p95: 10%}; "
+        "floor: 1ms and floor_of_threshold: 2% (a smaller change never regresses).",
     )
     files: Files = Files()
 
@@ -1020,8 +1021,7 @@ class Scenario(Model):
     @classmethod
     def _regressions(cls, value: object) -> object:
         if isinstance(value, dict):
-            for metric, limit in value.items():
-                regressions.parse_limit(f"{metric}:{limit}")  # ValueError: a one-line problem
+            regressions.parse_regressions(value)  # ValueError: a one-line problem
             return {k: str(v) for k, v in value.items()}
         return value
 
