@@ -30,8 +30,9 @@ from urllib.parse import urlencode
 from loadkit import __version__, locust_compat, locustfile_helpers_source
 from loadkit.scenario import Scenario, shapes
 from loadkit.scenario.durations import format_duration
-from loadkit.scenario.model import Auth, Expect, Request, Step, Task, ThinkTime, UserSpec
+from loadkit.scenario.model import UserSpec
 from loadkit.scenario.shapes import Stage
+from loadkit.scenario.tasks import Auth, Expect, Request, Step, Task, ThinkTime
 from loadkit.scenario.templates import Var, parse_json_path, parse_template
 
 INDENT = "    "
