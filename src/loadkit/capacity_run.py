@@ -366,7 +366,8 @@ def _search(
     on_done: StepDone | None,
     clock: Callable[[], float],
 ) -> SearchResult:
-    from loadkit.runner import LoadOverrides, plan_run, run_locust  # the CLI's process only
+    from loadkit.run_plan import LoadOverrides, plan_run  # the CLI's process only
+    from loadkit.runner import run_locust
 
     scenario = setup.scenario
     begun = clock()
@@ -643,7 +644,7 @@ def run_capacity(
     stream: TextIO | None = None,
 ) -> ExitStatus:
     """`loadkit capacity`: the searches, capacity.json and the answer on `stream`."""
-    from loadkit.runner import new_folder
+    from loadkit.run_plan import new_folder
 
     stream = stream or sys.stdout
     thresholds = _slo(slo, scenario, source_file)

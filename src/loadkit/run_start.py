@@ -22,7 +22,8 @@ from loadkit.errors import ScenarioError, UsageError
 if TYPE_CHECKING:
     from loadkit.launcher import LocustProcess
     from loadkit.run_cache import EarlyStart, Launch, Recording, RunCache
-    from loadkit.runner import LoadOverrides, MetricsEndpoint, PlannedRun
+    from loadkit.run_plan import LoadOverrides, PlannedRun
+    from loadkit.runner import MetricsEndpoint
     from loadkit.scenario import Scenario
     from loadkit.settings import Distribution
 
@@ -169,7 +170,7 @@ def start_run(
 def load_overrides(options: Mapping[str, Any], strict_generator: bool = False) -> LoadOverrides:
     """The run's load from `loadkit run`'s options, by name; UsageError when the distribution
     options contradict each other."""
-    from loadkit.runner import LoadOverrides
+    from loadkit.run_plan import LoadOverrides
 
     return LoadOverrides(
         options["host"],
@@ -205,7 +206,8 @@ def plan_started(
 ) -> StartedRun:
     """Plan the run (in the folder of `early`, when Locust was begun from the cache) and say
     what Locust is to be given; `store` writes the cache entry of a run that missed."""
-    from loadkit.runner import locust_launch, plan_run
+    from loadkit.run_plan import plan_run
+    from loadkit.runner import locust_launch
 
     planned = plan_run(
         scenario, text, source_file, overrides, out=out, reports_dir=reports_dir,

@@ -25,8 +25,9 @@ from loadkit.masking import mask_text
 from loadkit.report.console import ProgressLine, final_report
 
 if TYPE_CHECKING:
+    from loadkit.run_finish import RunOutcome
     from loadkit.run_start import StartedRun
-    from loadkit.runner import MetricsEndpoint, RunOutcome
+    from loadkit.runner import MetricsEndpoint
 
 
 def _metrics(port: int | None, host: str, linger: float) -> MetricsEndpoint | None:
@@ -175,8 +176,9 @@ def ui(
     """
     import tempfile
 
+    from loadkit.run_plan import LoadOverrides, plan_run
     from loadkit.run_start import distribution as distribution_of
-    from loadkit.runner import LoadOverrides, WebUI, plan_run, run_ui
+    from loadkit.runner import WebUI, run_ui
 
     if out is not None:
         raise UsageError("each test started in the UI gets its own folder: use --reports-dir")
@@ -258,7 +260,7 @@ def worker(
     own environment, never sent over the wire; name them with --secret-env so that this
     worker masks them in its own output too (the master masks what workers report).
     """
-    from loadkit.runner import run_worker
+    from loadkit.run_process import run_worker
 
     code = run_worker(master_host, master_port, processes, secret_envs)
     return ExitStatus.PASS if code == 0 else ExitStatus.INTERNAL_ERROR
@@ -285,8 +287,8 @@ def demo(
 ) -> ExitStatus:
     """Start the bundled target on 127.0.0.1 and load-test it with scenarios/demo.yaml."""
     from loadkit.demo_target.process import TargetProcess
+    from loadkit.run_plan import LoadOverrides
     from loadkit.run_start import plan_started
-    from loadkit.runner import LoadOverrides
 
     source = "scenarios/demo.yaml"
 
