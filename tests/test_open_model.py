@@ -1,6 +1,6 @@
 """The open model (arrival rates) and corrected times.
 
-Fast tier: the arrival schedule of the generated code (locustfile_helpers.Arrivals, .Pacing) on a
+Fast tier: the arrival schedule of the generated code (schedules.Arrivals, .Pacing) on a
 simulated clock, the scenario language, the settings and the threshold syntax. End to end:
 real runs against the bundled target with a known capacity (C slots x S ms) and with stalls,
 where coordinated omission shows: the service times stay low, the corrected times do not.

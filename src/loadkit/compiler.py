@@ -46,7 +46,7 @@ from loadkit.scenario.tasks import Auth, Step, ThinkTime
 from loadkit.scenario.templates import Var, parse_template
 
 HELPERS_COMMENT = (
-    "# Helpers copied from loadkit's locustfile_helpers.py: this file needs only Locust."
+    "# Helpers copied from loadkit's locustfile_helpers package: this file needs only Locust."
 )
 
 
