@@ -75,8 +75,8 @@ def plan_run(
     folder: RunFolder | None = None,
 ) -> PlannedRun:
     """Resolve the settings, make the run folder, write scenario and locustfile into it
-    (`folder`: made and written already, from the run cache). Raises UsageError when an
-    override cannot apply or the folder cannot be made."""
+    (`folder`: made and written already, from the run cache). The overrides are checked
+    already (`RunRequest.problems`); raises UsageError when the folder cannot be made."""
     settings = resolve_settings(scenario, overrides)
     if folder is None:
         folder = new_folder(out, scenario.name, reports_dir)
@@ -87,19 +87,16 @@ def plan_run(
 
 
 def resolve_settings(scenario: Scenario, overrides: LoadOverrides) -> RunSettings:
-    try:
-        settings = RunSettings.resolve(
-            scenario,
-            host=overrides.host,
-            users=overrides.users,
-            spawn_rate=overrides.spawn_rate,
-            duration_s=overrides.duration_s,
-            distribution=overrides.distribution,
-            arrival_rate=overrides.arrival_rate,
-            max_concurrency=overrides.max_concurrency,
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    settings = RunSettings.resolve(
+        scenario,
+        host=overrides.host,
+        users=overrides.users,
+        spawn_rate=overrides.spawn_rate,
+        duration_s=overrides.duration_s,
+        distribution=overrides.distribution,
+        arrival_rate=overrides.arrival_rate,
+        max_concurrency=overrides.max_concurrency,
+    )
     if overrides.strict_generator:
         settings = replace(settings, strict_generator=True)
     return settings
