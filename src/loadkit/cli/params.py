@@ -13,7 +13,7 @@ import click
 from click.core import ParameterSource
 
 from loadkit.run_folder import DEFAULT_REPORTS_DIR
-from loadkit.run_request import RunRequest
+from loadkit.run_request import OPTIONS, RunRequest
 from loadkit.scenario.durations import parse_duration
 
 
@@ -185,45 +185,46 @@ def run_options(func: Any) -> Any:
     `run_request`), all at once."""
     options = [
         click.option(
-            "--host",
+            OPTIONS["host"],
+            metavar="URL",
             envvar="LOADKIT_HOST",
             help="Base URL of the target (overrides the scenario). [env: LOADKIT_HOST]",
         ),
         click.option(
             "-u",
-            "--users",
+            OPTIONS["users"],
             type=WholeNumberParam(minimum=None),
             envvar="LOADKIT_USERS",
             help="Peak concurrent users. [env: LOADKIT_USERS]",
         ),
         click.option(
             "-r",
-            "--spawn-rate",
+            OPTIONS["spawn_rate"],
             type=NumberParam(),
             envvar="LOADKIT_SPAWN_RATE",
             help="Users started per second. [env: LOADKIT_SPAWN_RATE]",
         ),
         click.option(
             "-t",
-            "--duration",
+            OPTIONS["duration_s"],
             type=DurationParam(whole_seconds=False),
             envvar="LOADKIT_DURATION",
             help="Run time, e.g. 30s, 5m. [env: LOADKIT_DURATION]",
         ),
         click.option(
-            "--arrival-rate",
+            OPTIONS["arrival_rate"],
             type=ArrivalRateParam(positive=False),
             envvar="LOADKIT_ARRIVAL_RATE",
             help="Open model: peak arrivals per second, e.g. 50/s. [env: LOADKIT_ARRIVAL_RATE]",
         ),
         click.option(
-            "--max-concurrency",
+            OPTIONS["max_concurrency"],
             type=WholeNumberParam(minimum=None),
             envvar="LOADKIT_MAX_CONCURRENCY",
             help="Open model: users ready for arrivals. [env: LOADKIT_MAX_CONCURRENCY]",
         ),
         click.option(
-            "--processes",
+            OPTIONS["processes"],
             type=WholeNumberParam(minimum=None),
             default=1,
             envvar="LOADKIT_PROCESSES",
@@ -235,7 +236,7 @@ def run_options(func: Any) -> Any:
             help="Be the master of workers on other machines (`loadkit worker`).",
         ),
         click.option(
-            "--expect-workers",
+            OPTIONS["expect_workers"],
             type=WholeNumberParam(minimum=None),
             default=None,
             help="--master: workers to wait for before the test starts (default 1).",
@@ -254,7 +255,7 @@ def run_options(func: Any) -> Any:
             help="--master: port to listen on (default 5557).",
         ),
         click.option(
-            "--expect-workers-max-wait",
+            OPTIONS["expect_workers_max_wait_s"],
             type=DurationParam(whole_seconds=False),
             default=60.0,
             help="--master: how long to wait for the workers before giving up, no load sent "
