@@ -57,7 +57,8 @@ def report(run_folder: Path, slo_p95: float | None) -> ExitStatus:
 
 def _rebuild_summary(folder: RunFolder) -> None:
     """summary.json of a run whose `loadkit run` was killed before writing it."""
-    from loadkit.runner import read_plan, rebuild_summary
+    from loadkit.run_finish import rebuild_summary
+    from loadkit.run_plan import read_plan
 
     if not folder.scenario.is_file():
         raise UsageError(f"{folder.path} is not a run folder (it has no summary.json)")
