@@ -56,7 +56,7 @@ from loadkit.summary_types import (
 
 if TYPE_CHECKING:  # capacity needs pandas/numpy: imported by the runner only when used
     from loadkit.capacity import CapacityReport, LoadLevel
-    from loadkit.scenario.model import ThinkTime
+    from loadkit.scenario.tasks import ThinkTime
 
 SCHEMA = "loadkit.summary/1"
 DEFAULT_THRESHOLDS = ("error_rate < 1%",)
