@@ -16,6 +16,7 @@ process (standard library `urllib`, never inside Locust: the generator spends no
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
 import os
@@ -28,6 +29,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from loadkit.errors import UsageError
+from loadkit.run_folder import RunFolder, read_final_snapshot
 from loadkit.scenario.observe import Observe
 from loadkit.telemetry import SCHEMA, QueryTelemetry, Series, Telemetry
 
@@ -226,3 +228,31 @@ class LivePoller:
                 write(self._path, telemetry)
             except OSError:  # a full disk: the judgement keeps the last values
                 continue
+
+
+def while_running(
+    observe: Observe | None, folder: RunFolder, started: Callable[[], float | None]
+) -> contextlib.AbstractContextManager[object]:
+    """While Locust runs: the queries asked every step into the folder's live file, for the
+    harness's live judgement of server thresholds (nothing without `observe:`)."""
+    if observe is None:
+        return contextlib.nullcontext()
+    return LivePoller(observe, folder.path / folder.TELEMETRY_LIVE, started=started)
+
+
+def after_run(
+    observe: Observe | None, folder: RunFolder, fallback: tuple[float | None, float | None]
+) -> None:
+    """The queries over the run's span (locust_final.json's, else `fallback`: when the test
+    started and Locust ended) into telemetry.json; the live file removed."""
+    if observe is None:
+        return
+    final = read_final_snapshot(folder.final_stats)
+    start = (final["started_at"] if final else None) or fallback[0]
+    end = (final["stopped_at"] if final else None) or fallback[1]
+    if start is None or end is None:
+        return
+    telemetry = collect(observe, float(start), float(end))
+    with contextlib.suppress(OSError):  # a full disk: the summary says the data is missing
+        write(folder.path / folder.TELEMETRY_JSON, telemetry)
+        (folder.path / folder.TELEMETRY_LIVE).unlink(missing_ok=True)
