@@ -62,6 +62,7 @@ from loadkit.scenario import Scenario
 from loadkit.scenario.durations import format_duration
 from loadkit.scenario.thresholds import (
     COUNT_METRICS,
+    SERVER_METRIC,
     THROUGHPUT_METRICS,
     TIME_METRICS,
     Threshold,
@@ -737,7 +738,7 @@ def _slo(texts: Sequence[str], scenario: Scenario, source_file: str) -> tuple[Th
     return tuple(parsed)
 
 
-NOT_SERVICE_LEVELS = THROUGHPUT_METRICS | COUNT_METRICS
+NOT_SERVICE_LEVELS = THROUGHPUT_METRICS | COUNT_METRICS | {SERVER_METRIC}
 
 
 class _Live:

@@ -30,6 +30,7 @@ from loadkit.summary import (
     slo_of,
 )
 from loadkit.summary_types import Summary
+from loadkit.telemetry import read as read_telemetry
 
 if TYPE_CHECKING:
     from loadkit.capacity import CapacityReport
@@ -133,6 +134,7 @@ def judge_folder(
         killed=killed,
         partial=partial,
         corrected=corrected,
+        telemetry=read_telemetry(folder.path / folder.TELEMETRY_JSON),
     )
     if rebuilt:
         summary["warnings"].append(

@@ -28,6 +28,7 @@ from loadkit.histogram import (
 )
 from loadkit.measurements import ApdexTargets, RunMeasurements
 from loadkit.request_stats import RequestStats
+from loadkit.run_folder import RunFolder
 from loadkit.scenario import Scenario
 from loadkit.scenario.durations import format_duration
 from loadkit.scenario.thresholds import (
@@ -48,11 +49,14 @@ from loadkit.summary_types import (
     FailureRow,
     RequestRow,
     Summary,
+    TelemetrySummary,
     ThresholdRow,
     Timing,
     TransactionRow,
     UserTypeInfo,
 )
+from loadkit.telemetry import Telemetry, judge_server, knee_window
+from loadkit.telemetry import summarize as summarize_telemetry
 
 if TYPE_CHECKING:  # capacity needs pandas/numpy: imported by the runner only when used
     from loadkit.capacity import CapacityReport, LoadLevel
@@ -228,6 +232,7 @@ def build_summary(
     killed: str | None = None,
     partial: str | None = None,
     corrected: RunHistograms | None = None,
+    telemetry: Telemetry | None = None,
 ) -> Summary:
     """`histograms` (histograms.json) gives exact-to-0.25 % times, Apdex, per-user and windowed
     thresholds; without it the summary falls back to Locust's own histograms. `killed` says
@@ -264,9 +269,17 @@ def build_summary(
             corrected=corrected,
             default_timing=timing,
         )
-        results = [judge(t, run) for t in thresholds]
+        results = [
+            judge_server(t, telemetry) if t.server is not None else judge(t, run)
+            for t in thresholds
+        ]
     else:
-        results = [evaluate(t, total, named, elapsed, txn_by_name) for t in thresholds]
+        results = [
+            judge_server(t, telemetry)
+            if t.server is not None
+            else evaluate(t, total, named, elapsed, txn_by_name)
+            for t in thresholds
+        ]
     requests_fine = histograms.requests_only() if histograms is not None else None
     txn_fine = histograms.transactions_only() if histograms is not None else None
     requests_corrected = corrected.requests_only() if corrected is not None else None
@@ -349,7 +362,7 @@ def build_summary(
             (final or {}).get("errors", []), key=lambda f: -int(f.get("occurrences", 0))
         )
     ]
-    return {
+    summary: Summary = {
         "schema": SCHEMA,
         "scenario": {"name": scenario.name, "file": source_file},
         "run": {
@@ -411,8 +424,31 @@ def build_summary(
         "reasons": reasons,
         "warnings": warnings,
         "exit_code": int(verdict.exit_status),
+        "telemetry": None,
     }
+    if scenario.observe is not None:  # the system's own metrics (`telemetry`)
+        summary["telemetry"] = _telemetry(telemetry, summary["capacity"])
+        warnings += _telemetry_warnings(summary["telemetry"], telemetry)
+    return summary
 
+
+def _telemetry(
+    telemetry: Telemetry | None, capacity: CapacityDict | None
+) -> TelemetrySummary | None:
+    return None if telemetry is None else summarize_telemetry(telemetry, knee_window(capacity))
+
+
+def _telemetry_warnings(summary: TelemetrySummary | None, telemetry: Telemetry | None) -> list[str]:
+    if telemetry is None:
+        return [f"observe: no {TELEMETRY_FILE}: Prometheus was not asked for the system's metrics"]
+    return [
+        f"observe: query {name}: {row['error']}"
+        for name, row in (summary or {"queries": {}})["queries"].items()
+        if "error" in row
+    ]
+
+
+TELEMETRY_FILE = RunFolder.TELEMETRY_JSON
 
 _WRAPPED = re.compile(r"^CatchResponseError\((['\"])(.*)\1\)$", re.S)
 

@@ -446,6 +446,27 @@ class CapacityDict(TypedDict):
     """Closed model: the throughput peaked at the lowest user count tested (and fell after)."""
 
 
+class QueryStats(TypedDict):
+    """summary.json's `telemetry.queries[NAME]`: an `observe:` query over the run (`telemetry`)."""
+
+    query: str
+    unit: str
+    limit: float | None
+    series: int
+    min: float | None
+    mean: float | None
+    max: float | None
+    at_saturation: float | None
+    """Its value at the saturation point (`level_value` of the knee level), when there is one."""
+    error: NotRequired[str]
+
+
+class TelemetrySummary(TypedDict):
+    prometheus: str
+    step_s: float
+    queries: dict[str, QueryStats]
+
+
 class Summary(TypedDict):
     """summary.json."""
 
@@ -480,3 +501,6 @@ class Summary(TypedDict):
     """What a reader must know although it does not decide the verdict."""
     exit_code: int
     """The process exit code, `Verdict.exit_status` (see `exit_codes.ExitStatus`)."""
+    telemetry: TelemetrySummary | None
+    """The system under test's metrics (`observe:`); None when the scenario observes nothing
+    (or Prometheus was not asked: then a warning says so)."""

@@ -653,8 +653,10 @@ def render_html(
     *,
     links: Sequence[str] | None = None,
     notes: Sequence[str] = (),
+    system: str = "",
 ) -> str:
-    """The whole report.html. `charts` maps a chart name (see CHART_CAPTIONS) to PNG or SVG
+    """The whole report.html. `system`: the system under test's section (`telemetry_html`);
+    `charts` maps a chart name (see CHART_CAPTIONS) to PNG or SVG
     bytes; `links` are paths relative to the run folder (default: every file it usually
     holds); `notes` are shown above the charts (e.g. why one is missing)."""
     label = _VERDICTS.get(_verdict(summary), _VERDICTS[Verdict.ERROR])[1]
@@ -664,6 +666,7 @@ def render_html(
         _facts(summary),
         _thresholds(summary),
         _capacity(capacity, charts) if capacity is not None else "",
+        system,
         _charts(charts, notes),
         _requests(summary),
         _timing(summary),

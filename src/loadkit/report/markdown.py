@@ -6,6 +6,7 @@ import html
 
 from loadkit import formatting
 from loadkit.exit_codes import Verdict
+from loadkit.report import telemetry_view
 from loadkit.report.console import (
     CORRECTED_TIMES,
     REPORT_NAMES,
@@ -68,6 +69,10 @@ def render_markdown(summary: Summary) -> str:
             f"| {mark} | `{t['expression']}`{default} | {format_threshold_actual(t)}{_cell(note)} |"
         )
     lines += _capacity(summary.get("capacity"))
+    system = telemetry_view.summary_lines(summary)
+    if system:
+        lines += ["", "### System under test", "", _cell(system[0]), ""]
+        lines += [f"- {_cell(line.strip())}" for line in system[1:]]
     lines += [
         "",
         "### Requests",
