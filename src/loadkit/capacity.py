@@ -33,7 +33,7 @@ Knee
     up, so the flat throughput is saturation, not a client-side limit). No such pair: no knee.
 
 Universal Scalability Law
-    ``X(N) = λN / (1 + σ(N-1) + κN(N-1))`` (`usl_scaling`, the one copy of the formula) is
+    ``X(N) = λN / (1 + σ(N-1) + κN(N-1))`` (`usl.usl_scaling`, the one copy of the formula) is
     fitted to the levels' throughput by least squares (numpy only: for each (σ, κ) the best λ
     is closed-form; σ in [0, 1] and κ in [0, 1] are searched on a log grid, then refined by a
     pattern search). ``R²`` is over the throughput. With κ > 0 the model peaks at
@@ -99,13 +99,12 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from loadkit.apdex import DEFAULT_APDEX_T_MS, apdex
 from loadkit.histogram import RequestHistogram, RunHistograms, load_histograms
 from loadkit.run_folder import RunFolder, read_final_snapshot
+from loadkit.usl import MIN_POINTS, UslFit, fit_usl, usl_scaling
 
 __all__ = [
     "CapacityReport",
@@ -126,7 +125,7 @@ RAMP_FRACTION = 0.2
 MIN_STEADY_S = 1
 KNEE_SLOPE_FRACTION = 0.25
 KNEE_LATENCY_RISE = 1.10
-MIN_LEVELS = 3
+MIN_LEVELS = MIN_POINTS  # the fit needs as many levels as a capacity estimate
 MIN_R_SQUARED = 0.8
 USERS_AXIS = "users"
 ARRIVALS_AXIS = "arrivals/s"
@@ -157,39 +156,6 @@ class LoadLevel:
 def _load(level: LoadLevel) -> float:
     """A level's position on the load axis: its arrival rate (open model), else its users."""
     return level.users if level.arrival_rate is None else level.arrival_rate
-
-
-def usl_scaling(
-    users: npt.ArrayLike, sigma: npt.ArrayLike, kappa: npt.ArrayLike
-) -> npt.NDArray[np.float64]:
-    """``N / (1 + σ(N-1) + κN(N-1))``: the Universal Scalability Law's throughput for λ = 1.
-    The one copy of the formula; broadcasts like numpy (the fit evaluates a whole grid)."""
-    n = np.asarray(users, dtype=float)
-    s = np.asarray(sigma, dtype=float)
-    k = np.asarray(kappa, dtype=float)
-    # X(0) = 0; with σ = 1 the formula is 0/0 there (a chart's curve starts at 0 users), and
-    # numpy's RuntimeWarning must not reach the terminal.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        result: npt.NDArray[np.float64] = n / (1 + s * (n - 1) + k * n * (n - 1))
-    return np.where(n <= 0, 0.0, result)
-
-
-@dataclass(frozen=True)
-class UslFit:
-    sigma: float
-    """Contention (serial fraction)."""
-    kappa: float
-    """Coherency (crosstalk) cost."""
-    lambda_rps: float
-    """Single-user throughput."""
-    r_squared: float
-    peak_users: float | None
-    """N* = sqrt((1 - sigma) / kappa); None when kappa is 0 (no peak)."""
-    peak_rps: float | None
-
-    def throughput(self, users: float) -> float:
-        """The model's throughput (req/s) at ``users``: ``λN / (1 + σ(N-1) + κN(N-1))``."""
-        return self.lambda_rps * float(usl_scaling(users, self.sigma, self.kappa))
 
 
 @dataclass(frozen=True)
@@ -487,47 +453,6 @@ def _knee(levels: Sequence[LoadLevel], load: Callable[[LoadLevel], float]) -> Lo
         if high.p50_ms >= KNEE_LATENCY_RISE * low.p50_ms:
             return low
     return None
-
-
-def fit_usl(users: Sequence[float], throughput: Sequence[float]) -> UslFit | None:
-    """Least-squares USL fit; None with fewer than 3 distinct user counts or no throughput."""
-    n = np.asarray(users, dtype=float)
-    x = np.asarray(throughput, dtype=float)
-    if len(set(n.tolist())) < MIN_LEVELS or not np.any(x > 0) or np.any(n <= 0):
-        return None
-
-    def cost(sigma: float, kappa: float) -> tuple[float, float]:
-        g = usl_scaling(n, sigma, kappa)
-        lam = float(g @ x / (g @ g))
-        return float(((lam * g - x) ** 2).sum()), lam
-
-    # Coarse: every (σ, κ) on a log grid, λ in closed form for each.
-    sigmas = np.concatenate([[0.0], np.logspace(-4, 0, 81)])
-    kappas = np.concatenate([[0.0], np.logspace(-7, 0, 141)])
-    g = usl_scaling(n[None, None, :], sigmas[:, None, None], kappas[None, :, None])
-    lams = (g * x).sum(axis=-1) / (g * g).sum(axis=-1)
-    sse = ((lams[..., None] * g - x) ** 2).sum(axis=-1)
-    i, j = np.unravel_index(int(np.argmin(sse)), sse.shape)
-    sigma, kappa = float(sigmas[i]), float(kappas[j])
-    best, lam = cost(sigma, kappa)
-    # Fine: a pattern search around the best grid point, within the bounds.
-    step_s, step_k = max(sigma, 1e-4) / 2, max(kappa, 1e-7) / 2
-    while step_s > 1e-10 or step_k > 1e-13:
-        improved = False
-        for ds, dk in ((step_s, 0.0), (-step_s, 0.0), (0.0, step_k), (0.0, -step_k)):
-            s2, k2 = min(max(sigma + ds, 0.0), 1.0), min(max(kappa + dk, 0.0), 1.0)
-            c2, lam2 = cost(s2, k2)
-            if c2 < best:
-                best, sigma, kappa, lam, improved = c2, s2, k2, lam2, True
-        if not improved:
-            step_s, step_k = step_s / 2, step_k / 2
-    total = float(((x - x.mean()) ** 2).sum())
-    r_squared = 1 - best / total if total > 0 else 0.0
-    fit = UslFit(sigma, kappa, lam, r_squared, None, None)
-    if kappa > 0:
-        peak = math.sqrt((1 - sigma) / kappa)
-        fit = replace(fit, peak_users=peak, peak_rps=fit.throughput(peak))
-    return fit
 
 
 # -- the report ------------------------------------------------------------------------------
