@@ -91,6 +91,8 @@ class ScaleFit:
 
     def instances_for(self, rate: float) -> int | None:
         """The fewest instances whose modelled rate is at least ``rate``; None if none."""
+        if self.rate(1) >= rate * (1 - 1e-9):
+            return 1
         if self.kappa == 0:  # monotone, towards λ/σ: closed form
             if self.sigma == 0:
                 needed = rate / self.lambda_rate
@@ -179,6 +181,7 @@ def _two_points(n1: int, x1: float, n2: int, x2: float) -> ScaleFit:
         lam = min(x1 / n1, x2 / n2)  # better than linear: planned as linear, conservatively
         why = f"{n2} instances did at least {n2 / n1:g} times as well as {n1}: linear"
     elif sigma == 1:
+        lam = min(x1, x2)  # flat: the lower of the two is what any count sustains
         why = f"{n2} instances did no better than {n1}: adding instances gains nothing"
     else:
         why = f"contention σ={sigma:.3g} (each added instance gains less)"
