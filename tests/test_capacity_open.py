@@ -126,6 +126,41 @@ def test_the_knee_is_an_arrival_rate(tmp_path: Path) -> None:
     assert find_knee(as_users) == 60
 
 
+def test_stages_judged_as_search_steps_give_a_bracket(tmp_path: Path) -> None:
+    """With a judge (the scenario's service levels, `loadkit run`'s), each stage is judged as
+    a capacity step: the 20/s stage completes too few requests to be judged (80 < 100), 60/s
+    holds, 80/s breaks (its late arrivals' corrected p95)."""
+    from loadkit.capacity_judge import StepJudge
+    from loadkit.measurements import ApdexTargets
+    from loadkit.scenario.thresholds import parse_threshold
+
+    judge = StepJudge((parse_threshold("p95 < 200ms"),), ApdexTargets(500.0, {}, {}), {})
+    folder = write_open_run(tmp_path, STAGES, capacity=60)
+    report = analyze_capacity(folder, judge=judge)
+    assert report.sustained is not None and report.breaking is not None
+    assert (report.sustained.rate, report.breaking.rate) == (60, 80)
+    assert report.sustained.requests_per_s == 60 and report.sustained.transactions_per_s is None
+    assert report.breaking.reasons[0].startswith("p95 < 200ms: ")
+    # The levels' SLO is the bracket: one definition of "holds".
+    assert (report.max_rate_within_slo, report.max_rps_within_slo) == (60, 60)
+    headline = report.headline()
+    assert "; the SLO held up to 60 arrivals/s (60 req/s), broke at 80 arrivals/s (p95" in headline
+    assert headline.endswith(". Run `loadkit capacity` for a bracketed figure.")
+    data = capacity_dict(report)
+    assert data is not None
+    assert (data["sustained_rate"], data["breaking_rate"]) == (60, 80)
+    assert data["sustained"] == {
+        "rate": 60.0, "requests_per_s": 60.0, "transactions_per_s": None,
+        "p95_ms": report.sustained.p95_ms, "reasons": [],
+    }  # fmt: skip
+    # Every stage below capacity holds: no bracket's upper end, and it says so.
+    below = analyze_capacity(write_open_run(tmp_path / "b", STAGES[:3], capacity=200), judge=judge)
+    assert below.sustained is not None and below.sustained.rate == 60 and below.breaking is None
+    assert (
+        "the SLO held up to 60 arrivals/s (60 req/s), no stage above it broke" in below.headline()
+    )
+
+
 def _rest(level: LoadLevel) -> list[Any]:
     return [level.start, level.end, level.requests, level.throughput_rps, level.p50_ms,
             level.p95_ms, level.p99_ms, level.error_rate, level.apdex]  # fmt: skip

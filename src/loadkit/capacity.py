@@ -97,14 +97,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from loadkit.apdex import DEFAULT_APDEX_T_MS, apdex
+from loadkit.capacity_search import MIN_STEP_REQUESTS, Phase, StepResult, bracket
 from loadkit.histogram import RequestHistogram, RunHistograms, load_histograms
 from loadkit.run_folder import RunFolder, read_final_snapshot
 from loadkit.usl import MIN_POINTS, UslFit, fit_usl, usl_scaling
+
+if TYPE_CHECKING:
+    from loadkit.capacity_judge import StepJudge
 
 __all__ = [
     "CapacityReport",
@@ -185,6 +189,15 @@ class CapacityReport:
     max_rate_within_slo: float | None = None
     """Open model: the arrival rate of the last level meeting the SLO (as
     ``max_users_within_slo`` for users)."""
+    sustained_rate: float | None = None
+    """``sustained``'s offered arrival rate (arrivals/s), or None."""
+    breaking_rate: float | None = None
+    """``breaking``'s offered arrival rate (arrivals/s), or None."""
+    sustained: StepResult | None = None
+    """Open model judged by the SLO (`capacity_judge`): the highest stage rate that held it,
+    below every stage that broke it (`capacity_search.bracket`, the search's own rule)."""
+    breaking: StepResult | None = None
+    """Open model judged by the SLO: the lowest stage rate above ``sustained`` that broke it."""
     saturated_at_lowest: bool = False
     """Closed model: the throughput was highest at the lowest tested user count and no level
     above it gained: saturated at or below that many users (no USL fit is needed to say so)."""
@@ -241,7 +254,9 @@ class CapacityReport:
                 f"Capacity: at least {measured}; no saturation up to the highest tested level,"
                 f" {rate_text(top)}"
             )
-        if self.slo_given:
+        if self.judged:
+            text += "; " + self._stage_bracket()
+        elif self.slo_given:
             if self.max_rate_within_slo is None or self.max_rps_within_slo is None:
                 text += "; no level met the SLO"
             else:
@@ -252,8 +267,35 @@ class CapacityReport:
         # The stages are a grid the user chose: the real limit lies between two of them.
         return text + f". {BRACKET_HINT}"
 
+    @property
+    def judged(self) -> bool:
+        """An open run whose stages were judged by the SLO as the search judges its steps."""
+        return self.sustained is not None or self.breaking is not None
+
+    def _stage_bracket(self) -> str:
+        """Held at X (its req/s, txn/s), broke at Y: the stages' answer, in every unit."""
+        held, broke = self.sustained, self.breaking
+        parts = []
+        if held is None:
+            parts.append("no stage held the SLO")
+        else:
+            parts.append(f"the SLO held up to {rate_text(held.rate)}{_units(held)}")
+        if broke is not None:
+            parts.append(f"broke at {rate_text(broke.rate)} ({'; '.join(broke.reasons)})")
+        elif held is not None:
+            parts.append("no stage above it broke")
+        return ", ".join(parts)
+
 
 BRACKET_HINT = "Run `loadkit capacity` for a bracketed figure."
+
+
+def _units(step: StepResult) -> str:
+    """A judged stage's measured throughput: req/s, and txn/s when the flow has them."""
+    parts = [] if step.requests_per_s is None else [f"{_rps(step.requests_per_s)} req/s"]
+    if step.transactions_per_s is not None:
+        parts.append(f"{_rps(step.transactions_per_s)} {TXN_UNIT}")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _rps(value: float) -> str:
@@ -466,19 +508,24 @@ def analyze_capacity(
     final: Mapping[str, Any] | None = None,
     histograms: RunHistograms | None = None,
     corrected: RunHistograms | None = None,
+    judge: StepJudge | None = None,
 ) -> CapacityReport:
     """Levels, knee, USL fit, capacity and SLO limit of the run in ``run_folder``. An open
     model's run (arrival rates) is analysed by arrival stage, its times from the corrected
     histograms (what a user experiences; see the module docstring). `final`, `histograms`
     and `corrected`: the folder's locust_final.json and histograms when the caller has read
-    them already (a long run's are tens of MB); else they are read here."""
+    them already (a long run's are tens of MB); else they are read here. `judge`: an open
+    model's stages are judged by it (`stage_bracket`) and ``slo`` is then theirs."""
     folder = RunFolder(Path(run_folder))
     if final is None:
         final = read_final_snapshot(folder.final_stats)
     if final is not None and isinstance(final.get("arrivals"), dict):
-        return _analyze_open(
+        report = _analyze_open(
             folder, final, slo=slo, apdex_t_ms=apdex_t_ms, run=corrected or histograms
         )
+        if judge is None or report.insufficient is not None:
+            return report
+        return stage_bracket(report, judge, final, folder, histograms, corrected, apdex_t_ms)
     histograms_path = folder.histograms
     needed = [folder.history_csv] + ([histograms_path] if histograms is None else [])
     missing = [p.name for p in needed if not p.is_file()]
@@ -491,6 +538,50 @@ def analyze_capacity(
     run = histograms if histograms is not None else load_histograms(histograms_path)
     levels = find_levels(samples, run, apdex_t_ms=apdex_t_ms)
     return capacity_report(levels, run, slo=slo, apdex_t_ms=apdex_t_ms)
+
+
+def stage_bracket(
+    report: CapacityReport,
+    judge: StepJudge,
+    final: Mapping[str, Any],
+    folder: RunFolder,
+    service: RunHistograms | None,
+    corrected: RunHistograms | None,
+    apdex_t_ms: float,
+) -> CapacityReport:
+    """An open run's stages judged as the capacity search judges its steps (`capacity_judge`:
+    the SLO on the steady window's corrected times, dropped and long-waiting arrivals), and
+    bracketed by the search's rule (`capacity_search.bracket`). A stage whose steady window
+    completed fewer requests than a search step needs (`MIN_STEP_REQUESTS`) is not judged, nor
+    is one that broke with the load generator's CPU past its limit (the breach may be the
+    generator's). The levels' SLO (``max_rate_within_slo``) is then this bracket."""
+    if service is None:
+        service = load_histograms(folder.histograms)
+    if corrected is None:
+        path = folder.corrected_histograms
+        corrected = load_histograms(path) if path.is_file() else service
+    judged = []
+    for level in report.levels:
+        assert level.arrival_rate is not None
+        window = (int(level.start), int(level.end))
+        step = judge.judge_window(final, service, corrected, window, Phase.RAMP, level.arrival_rate)
+        if step.requests >= MIN_STEP_REQUESTS and (step.holds or not step.generator_limited):
+            judged.append(step)
+    held, broke = bracket(judged)
+    if held is None and broke is None:
+        return report  # nothing could be judged: the levels say what there is
+    limit = -math.inf if held is None else held.rate
+    within = [lv for lv in report.levels if (lv.arrival_rate or 0) <= limit]
+    return replace(
+        report,
+        sustained_rate=None if held is None else held.rate,
+        breaking_rate=None if broke is None else broke.rate,
+        sustained=held,
+        breaking=broke,
+        slo_given=True,
+        max_rate_within_slo=None if held is None else held.rate,
+        max_rps_within_slo=max((lv.throughput_rps for lv in within), default=None),
+    )
 
 
 def _analyze_open(

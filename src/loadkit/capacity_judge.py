@@ -22,10 +22,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from loadkit.capacity import steady_window
-from loadkit.capacity_search import Phase, PlannedStep, StepResult
+from loadkit.capacity_search import MIN_STEP_REQUESTS, Phase, PlannedStep, StepResult
 from loadkit.histogram import RunHistograms, load_histograms
 from loadkit.measurements import ApdexTargets, HistogramSample, RunMeasurements
 from loadkit.run_folder import RunFolder, read_final_snapshot
+from loadkit.scenario import Scenario
 from loadkit.scenario.thresholds import (
     COUNT_METRICS,
     THROUGHPUT_METRICS,
@@ -41,10 +42,9 @@ __all__ = [
     "NOT_SERVICE_LEVELS",
     "StepJudge",
     "service_levels",
+    "stage_judge",
 ]
 
-MIN_STEP_REQUESTS = 100
-"""Requests a step's steady window must complete to be judged (p95 of fewer is noise)."""
 MIN_DELIVERED = 0.9
 """A step that started fewer than this share of its planned arrivals broke (the generator or
 the pool could not keep up)."""
@@ -61,6 +61,13 @@ def service_levels(thresholds: Sequence[Threshold]) -> tuple[Threshold, ...]:
     return tuple(t for t in thresholds if t.metric not in NOT_SERVICE_LEVELS)
 
 
+def stage_judge(scenario: Scenario) -> StepJudge | None:
+    """How `loadkit run` judges an open model's stages: by the scenario's service levels, as
+    `loadkit capacity` without --slo judges its steps; None when it has none."""
+    levels = service_levels(scenario.thresholds)
+    return StepJudge.for_scenario(scenario, levels) if levels else None
+
+
 @dataclass(frozen=True)
 class StepJudge:
     """Judges a step's run folder by the SLO (thresholds on requests, corrected times)."""
@@ -68,6 +75,13 @@ class StepJudge:
     slo: Sequence[Threshold]
     apdex: ApdexTargets
     user_classes: Mapping[str, str]
+
+    @classmethod
+    def for_scenario(cls, scenario: Scenario, slo: Sequence[Threshold]) -> StepJudge:
+        from loadkit.compiler import user_class_names
+        from loadkit.summary import apdex_targets
+
+        return cls(tuple(slo), apdex_targets(scenario), user_class_names(scenario))
 
     @property
     def longest_wait_s(self) -> float:

@@ -42,7 +42,7 @@ from loadkit.capacity_answer import (
     final_text,
     read_scale_point,
 )
-from loadkit.capacity_judge import MIN_STEP_REQUESTS, NOT_SERVICE_LEVELS, StepJudge
+from loadkit.capacity_judge import MIN_STEP_REQUESTS, NOT_SERVICE_LEVELS, StepJudge, service_levels
 from loadkit.capacity_plan import Forecast, make_plan, plan_text
 from loadkit.capacity_search import (
     Outcome,
@@ -52,7 +52,6 @@ from loadkit.capacity_search import (
     SearchResult,
     StepResult,
 )
-from loadkit.compiler import user_class_names
 from loadkit.errors import UsageError
 from loadkit.exit_codes import ExitStatus
 from loadkit.scenario import Scenario
@@ -140,11 +139,8 @@ def run_search(
 ) -> SearchResult:
     """One search (`capacity_search.Search`), each step a run folder under ``folder/steps``.
     Ends early, with what was found so far, when the budget would be passed or on Ctrl-C."""
-    from loadkit.summary import apdex_targets
-
     search = Search(policy)
-    scenario = setup.scenario
-    judge = StepJudge(setup.slo, apdex_targets(scenario), user_class_names(scenario))
+    judge = StepJudge.for_scenario(setup.scenario, setup.slo)
     with _interruptible() as interrupted:
         return _search(
             setup, search, judge, folder, interrupted, on_start, on_progress, on_done, clock
@@ -325,7 +321,7 @@ def _slo(texts: Sequence[str], scenario: Scenario, source_file: str) -> tuple[Th
     search sets, not something a rate can hold, so the scenario's are left out and --slo's
     refused."""
     if not texts:
-        levels = tuple(t for t in scenario.thresholds if t.metric not in NOT_SERVICE_LEVELS)
+        levels = service_levels(scenario.thresholds)
         if not levels:
             raise UsageError(
                 f"{source_file}: the scenario has no thresholds on times, errors or Apdex to "

@@ -34,6 +34,7 @@ from loadkit.delivery import BUSY_CPU_PERCENT
 
 __all__ = [
     "CPU_LIMIT_PCT",
+    "MIN_STEP_REQUESTS",
     "Outcome",
     "Phase",
     "PlannedStep",
@@ -41,8 +42,11 @@ __all__ = [
     "SearchPolicy",
     "SearchResult",
     "StepResult",
+    "bracket",
 ]
 
+MIN_STEP_REQUESTS = 100
+"""Requests a step's steady window must complete to be judged (p95 of fewer is noise)."""
 CPU_LIMIT_PCT = BUSY_CPU_PERCENT  # the one rule for a busy generator (delivery)
 """Generator CPU (% of one core) above which a step measured the generator, not the target."""
 
@@ -307,6 +311,14 @@ class Search:
             steps=tuple(self.steps),
             note=note,
         )
+
+
+def bracket(steps: Sequence[StepResult]) -> tuple[StepResult | None, StepResult | None]:
+    """The highest rate that held below every rate that broke, and the lowest that broke
+    above it, by the search's own rule (`Search`) for steps judged in this order: the one
+    definition `loadkit run` also reads an open model's stages by."""
+    search = Search(SearchPolicy(), list(steps))
+    return search._holding(), search._breaking()
 
 
 def _round_rate(rate: float) -> float:
