@@ -278,6 +278,7 @@ def test_an_open_run_saturates_at_an_arrival_rate(target_factory: Any, tmp_path:
             host: {target.url}
             load: {{max_concurrency: {SLOTS}, stages: [{stages}]}}
             defaults: {{timeout: 30s}}
+            thresholds: [p95 < 300ms]
             users:
               - name: citizen
                 tasks:
@@ -300,6 +301,15 @@ def test_an_open_run_saturates_at_an_arrival_rate(target_factory: Any, tmp_path:
     assert abs(capacity["capacity_rps"] - CAPACITY) <= 0.15 * CAPACITY, capacity
     assert capacity["knee_users"] is None and capacity["knee_rate"] in (60, 80, 100), capacity
     assert "saturates at" in capacity["headline"] and "arrivals/s" in capacity["headline"]
+    # The stages judged by the threshold as capacity steps are: 20/s and 40/s complete too
+    # few requests in their 2 s steady windows to be judged, 60/s holds (below 80 req/s),
+    # 100/s and 120/s break; 80/s, at the capacity, may go either way.
+    held, broke = capacity["sustained_rate"], capacity["breaking_rate"]
+    assert held in (60, 80) and broke == held + 20, capacity
+    assert capacity["sustained"]["requests_per_s"] == pytest.approx(held, rel=0.1)
+    assert capacity["breaking"]["reasons"], capacity
+    assert f"the SLO held up to {held:g} arrivals/s (" in capacity["headline"]
+    assert capacity["headline"].endswith("Run `loadkit capacity` for a bracketed figure.")
     assert capacity["headline"] in result.stdout
     html = (out / "report.html").read_text(encoding="utf-8")
     assert ">Arrivals/s</th>" in html and f"{capacity['knee_rate']:g} arrivals/s" in html
