@@ -22,14 +22,19 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from loadkit.capacity import steady_window
-from loadkit.capacity_search import MIN_STEP_REQUESTS, Phase, PlannedStep, StepResult
+from loadkit.capacity_search import (
+    MIN_STEP_REQUESTS,
+    NOT_SERVICE_LEVELS,
+    Phase,
+    PlannedStep,
+    StepResult,
+    service_levels,
+)
 from loadkit.histogram import RunHistograms, load_histograms
 from loadkit.measurements import ApdexTargets, HistogramSample, RunMeasurements
 from loadkit.run_folder import RunFolder, read_final_snapshot
 from loadkit.scenario import Scenario
 from loadkit.scenario.thresholds import (
-    COUNT_METRICS,
-    THROUGHPUT_METRICS,
     TIME_METRICS,
     Threshold,
     judge,
@@ -49,16 +54,6 @@ MIN_DELIVERED = 0.9
 """A step that started fewer than this share of its planned arrivals broke (the generator or
 the pool could not keep up)."""
 NO_TIME_LIMIT_WAIT_S = 1.0
-
-
-NOT_SERVICE_LEVELS = THROUGHPUT_METRICS | COUNT_METRICS
-"""A throughput or a count (`rps > 20`, `requests > 100`) is the load a rate sets, not a
-service level that a rate can hold."""
-
-
-def service_levels(thresholds: Sequence[Threshold]) -> tuple[Threshold, ...]:
-    """The thresholds a rate can hold or break (times, errors, Apdex)."""
-    return tuple(t for t in thresholds if t.metric not in NOT_SERVICE_LEVELS)
 
 
 def stage_judge(scenario: Scenario) -> StepJudge | None:

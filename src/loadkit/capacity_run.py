@@ -42,7 +42,7 @@ from loadkit.capacity_answer import (
     final_text,
     read_scale_point,
 )
-from loadkit.capacity_judge import MIN_STEP_REQUESTS, NOT_SERVICE_LEVELS, StepJudge, service_levels
+from loadkit.capacity_judge import MIN_STEP_REQUESTS, StepJudge
 from loadkit.capacity_plan import Forecast, make_plan, plan_text
 from loadkit.capacity_search import (
     Outcome,
@@ -51,12 +51,13 @@ from loadkit.capacity_search import (
     SearchPolicy,
     SearchResult,
     StepResult,
+    slo_thresholds,
 )
 from loadkit.errors import UsageError
 from loadkit.exit_codes import ExitStatus
 from loadkit.scenario import Scenario
 from loadkit.scenario.durations import format_duration
-from loadkit.scenario.thresholds import Threshold, parse_threshold
+from loadkit.scenario.thresholds import Threshold
 from loadkit.settings import Distribution
 
 __all__ = [
@@ -251,7 +252,7 @@ def run_capacity(
     from loadkit.runner import new_folder
 
     stream = stream or sys.stdout
-    thresholds = _slo(slo, scenario, source_file)
+    thresholds = slo_thresholds(slo, scenario.thresholds, source_file)
     earlier = [read_scale_point(Path(f), "--scale-from") for f in scale_from]  # before any load
     if earlier and forecast is None:
         raise UsageError("--scale-from plans a forecast: give --forecast RATE as well")
@@ -313,34 +314,6 @@ def run_capacity(
     if results[0].note == INTERRUPTED:
         return ExitStatus.ABORTED
     return ExitStatus.THRESHOLDS_FAILED
-
-
-def _slo(texts: Sequence[str], scenario: Scenario, source_file: str) -> tuple[Threshold, ...]:
-    """--slo thresholds (parsed as the scenario's are), else the scenario's own that are
-    service levels: a throughput or a count (`rps > 20`, `requests > 100`) is the load the
-    search sets, not something a rate can hold, so the scenario's are left out and --slo's
-    refused."""
-    if not texts:
-        levels = service_levels(scenario.thresholds)
-        if not levels:
-            raise UsageError(
-                f"{source_file}: the scenario has no thresholds on times, errors or Apdex to "
-                "hold; give one with --slo, e.g. --slo 'p95 < 300ms'"
-            )
-        return levels
-    parsed = []
-    for text in texts:
-        try:
-            threshold = parse_threshold(text)
-        except ValueError as exc:
-            raise UsageError(f"--slo: {exc}") from None
-        if threshold.metric in NOT_SERVICE_LEVELS:
-            raise UsageError(
-                f"--slo {text!r}: {threshold.metric} is set by the search's load, not a "
-                "service level; give times, error_rate or apdex, e.g. 'p95 < 300ms'"
-            )
-        parsed.append(threshold)
-    return tuple(parsed)
 
 
 def plan_from_folders(
