@@ -102,13 +102,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from loadkit.apdex import DEFAULT_APDEX_T_MS, apdex
-from loadkit.capacity_search import MIN_STEP_REQUESTS, Phase, StepResult, bracket
 from loadkit.histogram import RequestHistogram, RunHistograms, load_histograms
 from loadkit.run_folder import RunFolder, read_final_snapshot
 from loadkit.usl import MIN_POINTS, UslFit, fit_usl, usl_scaling
 
 if TYPE_CHECKING:
     from loadkit.capacity_judge import StepJudge
+    from loadkit.capacity_search import StepResult
 
 __all__ = [
     "CapacityReport",
@@ -560,14 +560,10 @@ def stage_bracket(
     if corrected is None:
         path = folder.corrected_histograms
         corrected = load_histograms(path) if path.is_file() else service
-    judged = []
-    for level in report.levels:
-        assert level.arrival_rate is not None
-        window = (int(level.start), int(level.end))
-        step = judge.judge_window(final, service, corrected, window, Phase.RAMP, level.arrival_rate)
-        if step.requests >= MIN_STEP_REQUESTS and (step.holds or not step.generator_limited):
-            judged.append(step)
-    held, broke = bracket(judged)
+    rated = [
+        (level.arrival_rate or 0.0, int(level.start), int(level.end)) for level in report.levels
+    ]
+    held, broke = judge.bracket_stages(final, service, corrected, rated)
     if held is None and broke is None:
         return report  # nothing could be judged: the levels say what there is
     limit = -math.inf if held is None else held.rate

@@ -28,6 +28,7 @@ from loadkit.capacity_search import (
     Phase,
     PlannedStep,
     StepResult,
+    bracket,
     service_levels,
 )
 from loadkit.histogram import RunHistograms, load_histograms
@@ -154,6 +155,24 @@ class StepJudge:
             steady_s=seconds,
             spread=_spread(corrected, start, end) if phase is Phase.CONFIRM else None,
         )
+
+    def bracket_stages(
+        self,
+        final: Mapping[str, Any],
+        service: RunHistograms,
+        corrected: RunHistograms,
+        stages: Sequence[tuple[float, int, int]],
+    ) -> tuple[StepResult | None, StepResult | None]:
+        """An open run's stages ``(rate, start, end)`` (steady windows, in time order) judged
+        as steps, bracketed by the search's rule: (held, broke). A stage whose window completed
+        fewer than ``MIN_STEP_REQUESTS`` requests is not judged, nor one that broke with the
+        generator's CPU past its limit."""
+        judged = []
+        for rate, start, end in stages:
+            step = self.judge_window(final, service, corrected, (start, end), Phase.RAMP, rate)
+            if step.requests >= MIN_STEP_REQUESTS and (step.holds or not step.generator_limited):
+                judged.append(step)
+        return bracket(judged)
 
     def _slo_reasons(
         self, service: RunHistograms, corrected: RunHistograms, start: int, end: int
