@@ -515,7 +515,7 @@ def analyze_capacity(
     histograms (what a user experiences; see the module docstring). `final`, `histograms`
     and `corrected`: the folder's locust_final.json and histograms when the caller has read
     them already (a long run's are tens of MB); else they are read here. `judge`: an open
-    model's stages are judged by it (`stage_bracket`) and ``slo`` is then theirs."""
+    model's stages are judged by it (`StepJudge.bracket_report`) and ``slo`` is then theirs."""
     folder = RunFolder(Path(run_folder))
     if final is None:
         final = read_final_snapshot(folder.final_stats)
@@ -525,7 +525,7 @@ def analyze_capacity(
         )
         if judge is None or report.insufficient is not None:
             return report
-        return stage_bracket(report, judge, final, folder, histograms, corrected, apdex_t_ms)
+        return judge.bracket_report(report, final, folder, histograms, corrected)
     histograms_path = folder.histograms
     needed = [folder.history_csv] + ([histograms_path] if histograms is None else [])
     missing = [p.name for p in needed if not p.is_file()]
@@ -538,46 +538,6 @@ def analyze_capacity(
     run = histograms if histograms is not None else load_histograms(histograms_path)
     levels = find_levels(samples, run, apdex_t_ms=apdex_t_ms)
     return capacity_report(levels, run, slo=slo, apdex_t_ms=apdex_t_ms)
-
-
-def stage_bracket(
-    report: CapacityReport,
-    judge: StepJudge,
-    final: Mapping[str, Any],
-    folder: RunFolder,
-    service: RunHistograms | None,
-    corrected: RunHistograms | None,
-    apdex_t_ms: float,
-) -> CapacityReport:
-    """An open run's stages judged as the capacity search judges its steps (`capacity_judge`:
-    the SLO on the steady window's corrected times, dropped and long-waiting arrivals), and
-    bracketed by the search's rule (`capacity_search.bracket`). A stage whose steady window
-    completed fewer requests than a search step needs (`MIN_STEP_REQUESTS`) is not judged, nor
-    is one that broke with the load generator's CPU past its limit (the breach may be the
-    generator's). The levels' SLO (``max_rate_within_slo``) is then this bracket."""
-    if service is None:
-        service = load_histograms(folder.histograms)
-    if corrected is None:
-        path = folder.corrected_histograms
-        corrected = load_histograms(path) if path.is_file() else service
-    rated = [
-        (level.arrival_rate or 0.0, int(level.start), int(level.end)) for level in report.levels
-    ]
-    held, broke = judge.bracket_stages(final, service, corrected, rated)
-    if held is None and broke is None:
-        return report  # nothing could be judged: the levels say what there is
-    limit = -math.inf if held is None else held.rate
-    within = [lv for lv in report.levels if (lv.arrival_rate or 0) <= limit]
-    return replace(
-        report,
-        sustained_rate=None if held is None else held.rate,
-        breaking_rate=None if broke is None else broke.rate,
-        sustained=held,
-        breaking=broke,
-        slo_given=True,
-        max_rate_within_slo=None if held is None else held.rate,
-        max_rps_within_slo=max((lv.throughput_rps for lv in within), default=None),
-    )
 
 
 def _analyze_open(

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from loadkit.capacity import steady_window
+from loadkit.capacity import CapacityReport, steady_window
 from loadkit.capacity_search import (
     MIN_STEP_REQUESTS,
     NOT_SERVICE_LEVELS,
@@ -156,23 +156,47 @@ class StepJudge:
             spread=_spread(corrected, start, end) if phase is Phase.CONFIRM else None,
         )
 
-    def bracket_stages(
+    def bracket_report(
         self,
+        report: CapacityReport,
         final: Mapping[str, Any],
-        service: RunHistograms,
-        corrected: RunHistograms,
-        stages: Sequence[tuple[float, int, int]],
-    ) -> tuple[StepResult | None, StepResult | None]:
-        """An open run's stages ``(rate, start, end)`` (steady windows, in time order) judged
-        as steps, bracketed by the search's rule: (held, broke). A stage whose window completed
-        fewer than ``MIN_STEP_REQUESTS`` requests is not judged, nor one that broke with the
-        generator's CPU past its limit."""
+        folder: RunFolder,
+        service: RunHistograms | None,
+        corrected: RunHistograms | None,
+    ) -> CapacityReport:
+        """An open run's capacity report (`capacity.analyze_capacity`) with its stages judged
+        as steps, on their steady windows, and bracketed by the search's rule
+        (`capacity_search.bracket`). A stage whose window completed fewer than
+        ``MIN_STEP_REQUESTS`` requests is not judged, nor one that broke with the generator's
+        CPU past its limit (the breach may be the generator's). The levels' SLO
+        (``max_rate_within_slo``) is then this bracket."""
+        if service is None:
+            service = load_histograms(folder.histograms)
+        if corrected is None:
+            path = folder.corrected_histograms
+            corrected = load_histograms(path) if path.is_file() else service
         judged = []
-        for rate, start, end in stages:
-            step = self.judge_window(final, service, corrected, (start, end), Phase.RAMP, rate)
+        for level in report.levels:
+            window = (int(level.start), int(level.end))
+            rate = level.arrival_rate or 0.0
+            step = self.judge_window(final, service, corrected, window, Phase.RAMP, rate)
             if step.requests >= MIN_STEP_REQUESTS and (step.holds or not step.generator_limited):
                 judged.append(step)
-        return bracket(judged)
+        held, broke = bracket(judged)
+        if held is None and broke is None:
+            return report  # nothing could be judged: the levels say what there is
+        limit = -math.inf if held is None else held.rate
+        within = [lv for lv in report.levels if (lv.arrival_rate or 0) <= limit]
+        return replace(
+            report,
+            sustained_rate=None if held is None else held.rate,
+            breaking_rate=None if broke is None else broke.rate,
+            sustained=held,
+            breaking=broke,
+            slo_given=True,
+            max_rate_within_slo=None if held is None else held.rate,
+            max_rps_within_slo=max((lv.throughput_rps for lv in within), default=None),
+        )
 
     def _slo_reasons(
         self, service: RunHistograms, corrected: RunHistograms, start: int, end: int
