@@ -254,6 +254,7 @@ def _analyze_capacity(
     corrected: RunHistograms | None,
 ) -> CapacityReport | None:
     from loadkit.capacity import analyze_capacity  # pandas + numpy: only once the run is over
+    from loadkit.capacity_judge import stage_judge
 
     try:
         return analyze_capacity(
@@ -263,6 +264,7 @@ def _analyze_capacity(
             final=final,
             histograms=histograms,
             corrected=corrected,
+            judge=stage_judge(scenario),  # an open model's stages, judged as capacity steps
         )
     except Exception:  # an analysis must never cost the verdict; the report says it is missing
         return None

@@ -47,6 +47,7 @@ from loadkit.summary_types import (
     CapacityDict,
     ExceptionRow,
     FailureRow,
+    JudgedStageDict,
     RequestRow,
     Summary,
     TelemetrySummary,
@@ -60,6 +61,7 @@ from loadkit.telemetry import summarize as summarize_telemetry
 
 if TYPE_CHECKING:  # capacity needs pandas/numpy: imported by the runner only when used
     from loadkit.capacity import CapacityReport, LoadLevel
+    from loadkit.capacity_search import StepResult
     from loadkit.scenario.tasks import ThinkTime
 
 SCHEMA = "loadkit.summary/1"
@@ -523,7 +525,23 @@ def capacity_dict(capacity: CapacityReport | None) -> CapacityDict | None:
         data["load_axis"] = capacity.load_axis
         data["knee_rate"] = capacity.knee_rate
         data["max_rate_within_slo"] = capacity.max_rate_within_slo
+        if capacity.judged:
+            held, broke = capacity.sustained, capacity.breaking
+            data["sustained_rate"] = capacity.sustained_rate
+            data["breaking_rate"] = capacity.breaking_rate
+            data["sustained"] = None if held is None else _judged_stage(held)
+            data["breaking"] = None if broke is None else _judged_stage(broke)
     return data
+
+
+def _judged_stage(step: StepResult) -> JudgedStageDict:
+    return {
+        "rate": step.rate,
+        "requests_per_s": step.requests_per_s,
+        "transactions_per_s": step.transactions_per_s,
+        "p95_ms": step.p95_ms,
+        "reasons": list(step.reasons),
+    }
 
 
 def slo_of(scenario: Scenario) -> Callable[[LoadLevel], bool] | None:

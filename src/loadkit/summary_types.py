@@ -416,6 +416,21 @@ class UslFitDict(TypedDict):
     peak_rps: float | None
 
 
+class JudgedStageDict(TypedDict):
+    """An open model's stage judged by the SLO as a `loadkit capacity` step is
+    (`capacity_judge`), on its steady window: rates per second."""
+
+    rate: float
+    """Offered arrivals per second."""
+    requests_per_s: float | None
+    transactions_per_s: float | None
+    """None when the flow has no transactions."""
+    p95_ms: float | None
+    """Corrected p95 of the steady window."""
+    reasons: list[str]
+    """Why it broke the SLO (empty when it held)."""
+
+
 class CapacityDict(TypedDict):
     """`capacity.CapacityReport` and its one-line headline."""
 
@@ -442,6 +457,14 @@ class CapacityDict(TypedDict):
     """The open model's saturation point, an arrival rate (then ``knee_users`` is None)."""
     max_rate_within_slo: NotRequired[float | None]
     """Open model: the arrival rate of the last level meeting the SLO."""
+    sustained_rate: NotRequired[float | None]
+    """Open model with service-level thresholds: the highest stage rate (arrivals/s) that held
+    them, below every stage that broke them (judged and bracketed as `loadkit capacity`
+    judges its steps); a stage of the user's grid, not a searched figure."""
+    breaking_rate: NotRequired[float | None]
+    """Open model: the lowest stage rate above ``sustained_rate`` that broke the SLO."""
+    sustained: NotRequired[JudgedStageDict | None]
+    breaking: NotRequired[JudgedStageDict | None]
     saturated_at_lowest: bool
     """Closed model: the throughput peaked at the lowest user count tested (and fell after)."""
 

@@ -54,6 +54,7 @@ for _command in (
     run.worker,
     run.demo,
     capacity.capacity,
+    capacity.plan,
     scenario.validate,
     scenario.compile_command,
     scenario.schema,
