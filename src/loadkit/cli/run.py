@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from loadkit.cli import history as run_history
 from loadkit.cli.files import read_scenario, read_scenario_to_run
 from loadkit.cli.params import (
     DurationParam,
     ProcessesParam,
     folder_options,
+    history_options,
     metrics_options,
     run_options,
 )
@@ -27,6 +29,7 @@ from loadkit.report.console import ProgressLine, final_report
 if TYPE_CHECKING:
     from loadkit.run_start import StartedRun
     from loadkit.runner import MetricsEndpoint, RunOutcome
+    from loadkit.settings import HistoryChoice
 
 
 def _metrics(port: int | None, host: str, linger: float) -> MetricsEndpoint | None:
@@ -50,6 +53,7 @@ def _metrics_endpoint(port: int | None, host: str, linger: float) -> MetricsEndp
 @click.argument("file", type=click.Path(dir_okay=False))
 @run_options
 @metrics_options
+@history_options
 @click.option(
     "--strict-generator",
     is_flag=True,
@@ -62,6 +66,9 @@ def run(
     metrics_host: str,
     metrics_linger: float,
     strict_generator: bool,
+    history_url: str | None,
+    no_history: bool,
+    fail_on_drift: bool,
     **overrides: Any,
 ) -> ExitStatus:
     """Run a scenario headless and judge it by its thresholds.
@@ -71,13 +78,16 @@ def run(
     """
     from loadkit.run_start import start_run
 
+    history = run_history.choice(
+        history_url, no_history, fail_on_drift, overrides["reports_dir"]
+    )
     locust = LocustProcess.start()  # imports Locust while we read the scenario
     try:
         metrics = _metrics_endpoint(metrics_port, metrics_host, metrics_linger)
         started = start_run(
             file, overrides, locust=locust, metrics=metrics, strict_generator=strict_generator
         )
-        return _run(started, file, locust=locust, metrics=metrics)
+        return _run(started, file, locust=locust, metrics=metrics, history=history)
     finally:
         locust.discard()
 
@@ -88,10 +98,17 @@ def _run(
     *,
     locust: LocustProcess,
     metrics: MetricsEndpoint | None = None,
+    history: HistoryChoice | None = None,
 ) -> ExitStatus:
+    import dataclasses
+
     from loadkit.runner import run_locust
 
+    # The history is not part of the plan (nor of the run cache's key): only of the judging.
     planned = started.planned
+    planned = dataclasses.replace(
+        planned, settings=dataclasses.replace(planned.settings, history=history)
+    )
     for warning in started.warnings:
         click.echo(f"loadkit: warning: {source_file}: {warning}", err=True)
     click.echo(f"loadkit: {planned.describe()}")
@@ -123,6 +140,7 @@ def _run(
     if folder.report_html.is_file():
         text += f"\nReport: {folder.report_html}"
     click.echo(mask_text(text, planned.scenario.secret_values))
+    _say_history(outcome)
     if outcome.report_problem is not None:
         click.echo(f"loadkit: warning: {outcome.report_problem}", err=True)
     for problem in outcome.write_problems:
@@ -132,10 +150,17 @@ def _run(
     return outcome.summary["verdict"].exit_status
 
 
+def _say_history(outcome: RunOutcome) -> None:
+    view = outcome.summary.get("history")
+    if view is not None:
+        click.echo(f"History: run {view['run_id']} recorded in {view['store']}")
+
+
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @run_options
 @metrics_options
+@history_options
 @click.option(
     "--web-host",
     default="127.0.0.1",
@@ -164,6 +189,9 @@ def ui(
     metrics_port: int | None,
     metrics_host: str,
     metrics_linger: float,
+    history_url: str | None,
+    no_history: bool,
+    fail_on_drift: bool,
     **distribution: Any,
 ) -> ExitStatus:
     """Run a scenario under Locust's own web UI (until Ctrl-C).
@@ -173,6 +201,7 @@ def ui(
     judged and reported like `loadkit run`'s; the terminal prints each verdict. Exit code 3
     when Ctrl-C interrupted a running test (its folder says aborted), else 0.
     """
+    import dataclasses
     import tempfile
 
     from loadkit.run_start import distribution as distribution_of
@@ -192,6 +221,10 @@ def ui(
         session = Path(tempfile.mkdtemp(prefix="loadkit-ui-"))
         planned = plan_run(
             scenario, text, file, overrides, out=session, reports_dir=reports_dir
+        )
+        history = run_history.choice(history_url, no_history, fail_on_drift, reports_dir)
+        planned = dataclasses.replace(
+            planned, settings=dataclasses.replace(planned.settings, history=history)
         )
         for warning in planned.warnings:
             click.echo(f"loadkit: warning: {file}: {warning}", err=True)
@@ -213,6 +246,7 @@ def ui(
                     scenario.secret_values,
                 )
             )
+            _say_history(outcome)
 
         run_ui(
             planned,
