@@ -134,8 +134,12 @@ def trend_line(current: RunRecord, comparable: list[RunRecord]) -> str:
     change = f" ({(now - median) / median * 100:+.0f} %)" if median else ""
     return (
         f"p95 {formatting.ms_unit(now)} against a median of {formatting.ms_unit(median)} over "
-        f"the last {len(values)} passing runs of the same host and load{change}"
+        f"the last {_runs(len(values))} of the same host and load{change}"
     )
+
+
+def _runs(n: int) -> str:
+    return "passing run" if n == 1 else f"{n} passing runs"
 
 
 def folder_path(record: RunRecord) -> Path | None:
