@@ -96,7 +96,7 @@ def _new_database(server: str) -> str:
     return f"{server}/{name}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.e2e)])
 def history_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty history: a SQLite file, or a new database on the session's PostgreSQL."""
     if request.param == "sqlite":
@@ -239,7 +239,8 @@ def test_a_history_of_the_previous_schema_is_migrated(history_url: str) -> None:
     engine = create_engine(url)
     with engine.connect() as conn:
         assert schema.current_version(conn) == schema.SCHEMA_VERSION == 2
-        assert conn.execute(text("SELECT capacity_rps FROM runs WHERE run_id = 'new-run'")).scalar() == 120.0
+        new = text("SELECT capacity_rps FROM runs WHERE run_id = 'new-run'")
+        assert conn.execute(new).scalar() == 120.0
         assert conn.execute(text("SELECT count(*) FROM request_metrics")).scalar() == 1
     engine.dispose()
 
@@ -263,7 +264,7 @@ def test_an_unreachable_server_is_one_line_without_its_password() -> None:
         HistoryStore.open(url)
     message = str(caught.value)
     assert PG_PASSWORD not in message and "\n" not in message
-    assert message.startswith(f"history postgresql://lk:***@127.0.0.1:")
+    assert message.startswith("history postgresql://lk:***@127.0.0.1:")
     assert masked_url("not a url") == "***"
 
 
@@ -322,3 +323,147 @@ def test_drift_warns_and_fails_only_with_fail_on_drift() -> None:
         "p95 60.0 ms against a median of 50.0 ms over the last 10 passing runs of the same "
         "host and load (+20 %)"
     )
+
+
+# --- real runs ---------------------------------------------------------------------------------
+
+SCENARIO = """\
+name: drifty
+host: http://127.0.0.1:9
+load: {users: 5, spawn_rate: 50, duration: 5s}
+thresholds:
+  - "p95 < 300ms"
+users:
+  - name: u
+    tasks:
+      - request: {url: /api/work}
+        expect: {status: 200}
+"""
+BASE_SERVICE_MS = 20
+SLOWER_SERVICE_MS = 24  # 20 % higher
+REAL_BASE_RUNS = 3
+HISTORY_RUNS = 10
+"""Passing runs in the history before the slower build: the first REAL_BASE_RUNS are real,
+the rest are records of their summaries (the drift statistic needs the count, not the time)."""
+
+
+@pytest.fixture(scope="module")
+def drift_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Real runs of one build against the bundled target, recorded in a SQLite history, then
+    two of a build whose every request takes 20 % longer (the same host and load): one plain,
+    one with --fail-on-drift."""
+    base = tmp_path_factory.mktemp("drift")
+    scenario = write(base, SCENARIO)
+    url = f"sqlite:///{base / 'history.db'}"
+    port = _free_port()
+    out: dict[str, Any] = {"scenario": scenario, "url": url, "base": []}
+
+    def run(label: str, *extra: str) -> tuple[Path, Any]:
+        folder = base / label
+        result = run_loadkit("run", str(scenario), "--host", f"http://127.0.0.1:{port}",
+                             "--out", str(folder), "--history", url, *extra)  # fmt: skip
+        return folder, result
+
+    with TargetProcess("--max-concurrency", "1000", "--service-ms", str(BASE_SERVICE_MS),
+                       port=port):  # fmt: skip
+        for n in range(REAL_BASE_RUNS):
+            folder, result = run(f"base{n}")
+            assert result.returncode == ExitStatus.PASS, result
+            out["base"].append(folder)
+    store = HistoryStore.open(url)
+    try:
+        for n in range(HISTORY_RUNS - REAL_BASE_RUNS):
+            folder = out["base"][n % REAL_BASE_RUNS]
+            summary = json.loads((folder / "summary.json").read_text())
+            store.append(record_of(summary, RunFolder(folder), recorded_at=1_000_000.0 + n))
+    finally:
+        store.close()
+    with TargetProcess("--max-concurrency", "1000", "--service-ms", str(SLOWER_SERVICE_MS),
+                       port=port):  # fmt: skip
+        out["slower"] = run("slower")
+        out["failed"] = run("slower-fail", "--fail-on-drift")
+    return out
+
+
+@pytest.mark.e2e
+def test_a_build_20_percent_slower_passes_with_a_drift_warning(
+    drift_runs: dict[str, Any],
+) -> None:
+    folder, result = drift_runs["slower"]
+    assert result.returncode == ExitStatus.PASS, result
+    summary = json.loads((folder / "summary.json").read_text())
+    view = summary["history"]
+    [entry] = [d for d in view["drift"] if d["metric"] == "p95"]
+    assert entry["runs"] == HISTORY_RUNS
+    assert 0.10 < entry["worse_by"] < 0.40, entry  # 4 ms more on ~23 ms
+    message = entry["message"]
+    assert message.startswith("drift: p95 +") and "against the median of the last 10 passing" \
+        in message and "of its threshold's headroom used" in message  # fmt: skip
+    assert message in summary["warnings"] and summary["verdict"] == "pass"
+    assert f"warning: {message}" in result.stdout or message in result.stdout
+    assert message in (folder / "summary.md").read_text()
+    assert "Trend: p95 " in (folder / "summary.md").read_text()
+    junit = (folder / "junit.xml").read_text()
+    assert "<system-out>" in junit and "drift: p95 +" in junit
+    html = (folder / "report.html").read_text()
+    assert '<section id="history"><h2>History</h2>' in html and 'id="chart-history"' in html
+    assert len(view["runs"]) == HISTORY_RUNS and all(p["same_load"] for p in view["runs"])
+    assert f"History: run {view['run_id']} recorded in {drift_runs['url']}" in result.stdout
+
+
+@pytest.mark.e2e
+def test_fail_on_drift_fails_the_run(drift_runs: dict[str, Any]) -> None:
+    folder, result = drift_runs["failed"]
+    assert result.returncode == ExitStatus.THRESHOLDS_FAILED, result
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["verdict"] == "fail" and summary["exit_code"] == 1
+    assert any(r.startswith("drift: p95 +") and r.endswith("(--fail-on-drift)")
+               for r in summary["reasons"])  # fmt: skip
+    assert "Verdict: FAIL (exit code 1)" in result.stdout
+
+
+@pytest.mark.e2e
+def test_history_commands_and_compare_with_a_baseline_from_the_history(
+    drift_runs: dict[str, Any], tmp_path: Path
+) -> None:
+    url = drift_runs["url"]
+    listed = run_loadkit("history", "list", "--scenario", "drifty", "--history", url)
+    assert listed.returncode == 0, listed
+    rows = [line for line in listed.stdout.splitlines() if " drifty " in line]
+    assert len(rows) == HISTORY_RUNS + 2 and " FAIL " in rows[0]  # newest first
+    png = tmp_path / "p95.png"
+    trend = run_loadkit("history", "trend", str(drift_runs["scenario"]), "--metric", "p95",
+                        "--last", "30", "--history", url, "--png", str(png))  # fmt: skip
+    assert trend.returncode == 0, trend
+    assert png.read_bytes().startswith(b"\x89PNG") and f"Chart: {png}" in trend.stdout
+    first = json.loads((drift_runs["base"][0] / "summary.json").read_text())["history"]
+    pinned = run_loadkit("history", "pin", first["run_id"][:8], "--as", "baseline",
+                         "--history", url)  # fmt: skip
+    assert pinned.returncode == 0, pinned
+    assert f"Pinned run {first['run_id']} of 'drifty' as the baseline" in pinned.stdout
+    slower = drift_runs["slower"][0]
+    for kind in ("pinned", "last-pass"):
+        compared = run_loadkit("compare", "--baseline", kind, str(slower), "--history", url,
+                               "--max-regression", "p95:10%")  # fmt: skip
+        assert compared.returncode == ExitStatus.THRESHOLDS_FAILED, compared
+        assert "Verdict: REGRESSED (p95)" in compared.stdout
+        assert f"Baseline ({kind}): run " in compared.stderr
+        if kind == "pinned":
+            assert f"run {first['run_id']}, {drift_runs['base'][0]}" in compared.stderr
+
+
+@pytest.mark.e2e
+def test_an_unreachable_history_is_a_warning_and_the_verdict_stands(
+    shared_target: TargetProcess, tmp_path: Path
+) -> None:
+    scenario = write(tmp_path, SCENARIO)
+    url = f"postgresql://lk:{PG_PASSWORD}@127.0.0.1:{_free_port()}/runs"
+    folder = tmp_path / "run"
+    result = run_loadkit("run", str(scenario), "--host", shared_target.url, "-t", "1s",
+                         "--out", str(folder), env={"LOADKIT_HISTORY": url})  # fmt: skip
+    assert result.returncode == ExitStatus.PASS, result
+    warning = next(line for line in result.stdout.splitlines() if "history postgresql" in line)
+    assert "postgresql://lk:***@127.0.0.1:" in warning and "this run is not recorded" in warning
+    assert "Verdict: PASS (exit code 0)" in result.stdout
+    for text in (result.stdout, result.stderr, *(p.read_text() for p in folder.glob("*.json"))):
+        assert PG_PASSWORD not in text
