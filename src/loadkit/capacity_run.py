@@ -68,7 +68,7 @@ from loadkit.scenario.thresholds import (
     judge,
     parse_threshold,
 )
-from loadkit.settings import Distribution
+from loadkit.settings import Distribution, HistoryChoice
 from loadkit.summary_types import CORRECTED
 
 __all__ = [
@@ -641,8 +641,10 @@ def run_capacity(
     out: Path | None,
     reports_dir: Path,
     stream: TextIO | None = None,
+    history: HistoryChoice | None = None,
 ) -> ExitStatus:
-    """`loadkit capacity`: the searches, capacity.json and the answer on `stream`."""
+    """`loadkit capacity`: the searches, capacity.json and the answer on `stream`; one
+    record of it in the run `history`."""
     from loadkit.runner import new_folder
 
     stream = stream or sys.stdout
@@ -698,6 +700,11 @@ def run_capacity(
     except Exception as exc:  # the answer is written already; never lose it to a chart
         stream.write(f"loadkit: warning: the charts could not be drawn: {exc}\n")
     outcome = results[0].outcome
+    if history is not None:
+        from loadkit.history.recording import record_capacity  # SQLAlchemy: at the end
+
+        passed = outcome in (Outcome.FOUND, Outcome.NOT_REACHED)
+        stream.write(record_capacity(document, folder, history, passed=passed) + "\n")
     if outcome in (Outcome.FOUND, Outcome.NOT_REACHED):
         return ExitStatus.PASS
     if results[0].note == INTERRUPTED:

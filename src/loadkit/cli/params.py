@@ -172,14 +172,18 @@ def folder_options(func: Any) -> Any:
     )(func)
 
 
-def history_options(func: Any) -> Any:
-    """--history, --no-history, --fail-on-drift: where the run is recorded (`cli.history`)."""
-    func = click.option(
+def drift_option(func: Any) -> Any:
+    """--fail-on-drift (`history.drift`)."""
+    return click.option(
         "--fail-on-drift",
         is_flag=True,
         help="Fail the run (exit 1) when it drifted: significantly worse than the median of "
         "the last passing runs in the history (else a warning).",
     )(func)
+
+
+def history_options(func: Any) -> Any:
+    """--history, --no-history: where the run is recorded (`cli.history`)."""
     func = click.option(
         "--no-history",
         is_flag=True,

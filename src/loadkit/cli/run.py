@@ -15,6 +15,7 @@ from loadkit.cli.files import read_scenario, read_scenario_to_run
 from loadkit.cli.params import (
     DurationParam,
     ProcessesParam,
+    drift_option,
     folder_options,
     history_options,
     metrics_options,
@@ -54,6 +55,7 @@ def _metrics_endpoint(port: int | None, host: str, linger: float) -> MetricsEndp
 @run_options
 @metrics_options
 @history_options
+@drift_option
 @click.option(
     "--strict-generator",
     is_flag=True,
@@ -161,6 +163,7 @@ def _say_history(outcome: RunOutcome) -> None:
 @run_options
 @metrics_options
 @history_options
+@drift_option
 @click.option(
     "--web-host",
     default="127.0.0.1",

@@ -1,15 +1,18 @@
 """What a run does with its history once it is judged: drift, the record, the view.
 
-`record_run` is called with the run's summary before summary.json is written (`runner`,
-`capacity_run`): it reads the comparable earlier runs, judges drift (a warning, or with
-`--fail-on-drift` a reason that fails the run), appends the record and puts the
-`HistoryView` the renderers draw into the summary. A history that cannot be reached costs a
-one-line warning, never the verdict.
+`record_run` is called with the run's summary before summary.json is written (`runner`): it
+reads the comparable earlier runs, judges drift (a warning, or with `--fail-on-drift` a reason
+that fails the run), appends the record and puts the `HistoryView` the renderers draw into the
+summary. `record_capacity` records a whole capacity search once (its steps are not recorded).
+A history that cannot be reached costs a one-line warning, never the verdict.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from loadkit.exit_codes import Verdict
 from loadkit.history.drift import LAST_RUNS, find_drift
@@ -146,3 +149,42 @@ def folder_path(record: RunRecord) -> Path | None:
     """The record's run folder when it is a local path that still exists."""
     path = Path(record["folder"])
     return path if "://" not in record["folder"] and path.is_dir() else None
+
+
+CAPACITY_ANSWER_KEYS = ("outcome", "note", "confirmed", "unit", "sustained_rate", "breaking_rate")
+"""What a capacity search's record keeps of capacity.json (the steps stay in its folder)."""
+
+
+def record_capacity(
+    document: Mapping[str, Any], folder: Path, choice: HistoryChoice, *, passed: bool
+) -> str:
+    """One record for a whole `loadkit capacity` search: its sustained step's figures (or its
+    last step's) and capacity.json's answer. The line to print: where it went, or why not."""
+    steps = [s for search in document.get("searches", []) for s in search]
+    sustained = document.get("sustained") or (steps[-1] if steps else None)
+    if not sustained:
+        return "loadkit: warning: the search ran no step; nothing to record in the history"
+    step = RunFolder(Path(sustained["folder"]))
+    try:
+        summary: Summary = json.loads(step.summary_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"loadkit: warning: {step.summary_json}: {exc}; the search is not recorded"
+    record = record_of(summary, RunFolder(folder))
+    policy = document.get("policy") or {}
+    record["load_key"] = (
+        f"capacity search from={policy.get('start_rate')} to={policy.get('max_rate')}/s "
+        f"max_concurrency={document.get('max_concurrency')}"
+    )
+    record["verdict"] = str(Verdict.PASS if passed else Verdict.FAIL)
+    record["reasons"] = [document["note"]] if document.get("note") else []
+    record["capacity_rps"] = sustained.get("requests_per_s") if document.get("sustained") else None
+    record["capacity"] = {k: document.get(k) for k in CAPACITY_ANSWER_KEYS}
+    try:
+        store = HistoryStore.open(choice.url)
+        try:
+            store.append(record)
+        finally:
+            store.close()
+    except HistoryUnavailable as exc:
+        return f"loadkit: warning: {exc}; this search is not recorded"
+    return f"History: run {record['run_id']} recorded in {store.where}"
