@@ -96,3 +96,10 @@ def request_label(method: object, name: object) -> str:
     if not verb or text.split(" ", 1)[0].upper() == verb.upper():
         return text.strip()
     return f"{verb} {text}".strip()
+
+
+def utc_time(unix_s: float) -> str:
+    """A moment as the history lists it: `2026-12-06 04:29:35` (UTC)."""
+    import datetime
+
+    return datetime.datetime.fromtimestamp(unix_s, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")

@@ -110,9 +110,9 @@ def _row(r: RunRecord) -> list[str]:
 
 
 def _when(unix_s: float) -> str:
-    import datetime
+    from loadkit import formatting
 
-    return datetime.datetime.fromtimestamp(unix_s, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return formatting.utc_time(unix_s)
 
 
 TREND_METRICS = {

@@ -29,7 +29,7 @@ from loadkit.report.console import ProgressLine, final_report
 
 if TYPE_CHECKING:
     from loadkit.run_start import StartedRun
-    from loadkit.runner import MetricsEndpoint, RunOutcome
+    from loadkit.runner import MetricsEndpoint, PlannedRun, RunOutcome
     from loadkit.settings import HistoryChoice
 
 
@@ -152,6 +152,19 @@ def _run(
     return outcome.summary["verdict"].exit_status
 
 
+def _ui_history(planned: PlannedRun, history: HistoryChoice | None) -> None:
+    """The web UI's History tab: the scenario's recent runs, rewritten after each test."""
+    if history is None:
+        return
+    from loadkit.harness_protocol import UI_HISTORY_FILE
+    from loadkit.history.recording import write_ui_history
+
+    path = planned.folder.path / UI_HISTORY_FILE
+    problem = write_ui_history(path, history, planned.scenario.name)
+    if problem is not None:
+        click.echo(f"loadkit: warning: {problem}", err=True)
+
+
 def _say_history(outcome: RunOutcome) -> None:
     view = outcome.summary.get("history")
     if view is not None:
@@ -229,6 +242,7 @@ def ui(
         planned = dataclasses.replace(
             planned, settings=dataclasses.replace(planned.settings, history=history)
         )
+        _ui_history(planned, history)
         for warning in planned.warnings:
             click.echo(f"loadkit: warning: {file}: {warning}", err=True)
         click.echo(
@@ -250,6 +264,7 @@ def ui(
                 )
             )
             _say_history(outcome)
+            _ui_history(planned, history)
 
         run_ui(
             planned,

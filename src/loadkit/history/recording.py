@@ -141,6 +141,41 @@ def trend_line(current: RunRecord, comparable: list[RunRecord]) -> str:
     )
 
 
+def write_ui_history(
+    path: Path, choice: HistoryChoice, scenario: str, limit: int = 20
+) -> str | None:
+    """The scenario's recent runs for the web UI's History tab (`webui`); why not, or None."""
+    from loadkit import formatting
+    from loadkit.harness_protocol import UI_HISTORY_REPORT, UiHistoryRow
+    from loadkit.run_folder import write_atomic
+
+    try:
+        store = HistoryStore.open(choice.url)
+        try:
+            records = store.runs(scenario=scenario, limit=limit)
+        finally:
+            store.close()
+    except HistoryUnavailable as exc:
+        return f"{exc}; the web UI's History tab stays empty"
+    rows: list[UiHistoryRow] = [
+        {
+            "run_id": r["run_id"],
+            "recorded": formatting.utc_time(r["recorded_at"]),
+            "verdict": r["verdict"].upper(),
+            "p95": formatting.metric_value("ms", r.get("p95_ms")),
+            "errors": formatting.metric_value("%", r.get("error_rate")),
+            "report": r["folder"] if "://" in r["folder"] else UI_HISTORY_REPORT + r["run_id"],
+            "folder": r["folder"],
+        }
+        for r in records
+    ]
+    try:
+        write_atomic(path, json.dumps(rows))
+    except OSError as exc:
+        return f"could not write {path}: {exc.strerror or exc}"
+    return None
+
+
 def _runs(n: int) -> str:
     return "passing run" if n == 1 else f"{n} passing runs"
 
