@@ -27,6 +27,8 @@ def write(tmp_path: Path, text: str, name: str = "scenario.yaml") -> Path:
 
 
 REPO = Path(__file__).resolve().parent.parent
+NO_HISTORY_ENV = "LOADKIT_NO_HISTORY"
+"""Set for every loadkit the suite starts, unless the test names a history (`--history`)."""
 
 
 class CliResult:
@@ -53,7 +55,7 @@ def run_loadkit(
     # The run history is on by default (reports/history.db): the suite's runs stay out of the
     # person's. A test that checks the history names one (--history or LOADKIT_HISTORY).
     if "--history" not in args and "LOADKIT_HISTORY" not in (env or {}):
-        full_env["LOADKIT_NO_HISTORY"] = "1"
+        full_env[NO_HISTORY_ENV] = "1"
     full_env.update(env or {})
     proc = subprocess.run(
         [sys.executable, "-m", "loadkit", *args],

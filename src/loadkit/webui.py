@@ -4,9 +4,9 @@ Through Locust's extension points only, no fork of its frontend: a **Thresholds*
 scenario's thresholds with their value so far and pass/fail, and Apdex per request, refreshed
 with Locust's own statistics poll), a **History** tab (the scenario's recent runs from the
 run history with their verdicts, each linking its report), links in the **Download Data** tab
-to the report of the test that ended last and to a list of every test's run folder, and, when the UI listens beyond
-loopback, a login page (Locust's `--web-login`) checked against LOADKIT_WEB_USER and
-LOADKIT_WEB_PASSWORD.
+to the report of the test that ended last and to a list of every test's run folder, and, when
+the UI listens beyond loopback, a login page (Locust's `--web-login`) checked against
+LOADKIT_WEB_USER and LOADKIT_WEB_PASSWORD.
 """
 
 from __future__ import annotations
