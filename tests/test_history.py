@@ -467,3 +467,36 @@ def test_an_unreachable_history_is_a_warning_and_the_verdict_stands(
     assert "Verdict: PASS (exit code 0)" in result.stdout
     for text in (result.stdout, result.stderr, *(p.read_text() for p in folder.glob("*.json"))):
         assert PG_PASSWORD not in text
+
+
+@pytest.mark.e2e
+def test_a_capacity_search_is_one_record_with_its_answer(
+    drift_runs: dict[str, Any], tmp_path: Path
+) -> None:
+    """`loadkit capacity` records the search once: its sustained step's figures (a real run
+    folder here) and capacity.json's answer, under a load of its own."""
+    from loadkit.history.recording import record_capacity
+    from loadkit.settings import HistoryChoice
+
+    step = drift_runs["base"][1]
+    document = {
+        "outcome": "found", "note": None, "confirmed": True, "unit": "arrivals/s",
+        "sustained_rate": 40.0, "breaking_rate": 80.0, "max_concurrency": 50,
+        "sustained": {"folder": str(step), "rate": 40.0, "requests_per_s": 212.5},
+        "policy": {"start_rate": 10.0, "max_rate": 1000.0},
+        "searches": [[{"folder": str(step), "rate": 40.0}]],
+    }  # fmt: skip
+    url = f"sqlite:///{tmp_path / 'history.db'}"
+    line = record_capacity(document, tmp_path, HistoryChoice(url), passed=True)
+    store = HistoryStore.open(url)
+    try:
+        [record] = store.runs()
+    finally:
+        store.close()
+    assert line == f"History: run {record['run_id']} recorded in {url}"
+    assert record["capacity_rps"] == 212.5 and record["verdict"] == "pass"
+    assert record["capacity"] is not None and record["capacity"]["sustained_rate"] == 40.0
+    assert record["load_key"].startswith("capacity search") and record["scenario"] == "drifty"
+    assert record["folder"] == str(tmp_path.resolve())
+    step_summary = json.loads((step / "summary.json").read_text())
+    assert record["p95_ms"] == step_summary["totals"]["p95_ms"]
