@@ -168,7 +168,7 @@ def _ui_history(planned: PlannedRun, history: HistoryChoice | None) -> None:
 def _say_history(outcome: RunOutcome) -> None:
     view = outcome.summary.get("history")
     if view is not None:
-        click.echo(f"History: run {view['run_id']} recorded in {view['store']}")
+        click.echo(f"History: run {view['run_id']} recorded in {view['store']}; {view['trend']}")
 
 
 @click.command()

@@ -357,7 +357,7 @@ def _history(summary: Summary, charts: Mapping[str, bytes]) -> str:
     recent = view["runs"][-10:]
     if recent:
         headers = [("Recorded", False), ("Run", False), ("Verdict", False),
-                   ("Same host and load", False), ("p95", True), ("Errors", True),
+                   ("Same host and load", False), ("p95 (ms)", True), ("Errors", True),
                    ("Report", False)]  # fmt: skip
         rows = [
             _row(
