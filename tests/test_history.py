@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from helpers import SRC, run_loadkit, write
+from test_summary_types import mismatches
 
 from loadkit.demo_target.process import TargetProcess
 from loadkit.exit_codes import ExitStatus
@@ -27,7 +28,7 @@ from loadkit.history.record import RunRecord, git_revision, record_of
 from loadkit.history.recording import apply_drift, trend_line
 from loadkit.history.store import HistoryStore, HistoryUnavailable, masked_url
 from loadkit.run_folder import RunFolder
-from loadkit.summary_types import Summary
+from loadkit.summary_types import HistoryView, Summary
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PG_PASSWORD = "s3cret-pg-pw"
@@ -395,6 +396,7 @@ def test_a_build_20_percent_slower_passes_with_a_drift_warning(
     assert result.returncode == ExitStatus.PASS, result
     summary = json.loads((folder / "summary.json").read_text())
     view = summary["history"]
+    assert mismatches(view, HistoryView, "history", set()) == []
     [entry] = [d for d in view["drift"] if d["metric"] == "p95"]
     assert entry["runs"] == HISTORY_RUNS
     assert 0.10 < entry["worse_by"] < 0.30, entry  # ~10 ms more on ~53 ms
