@@ -39,6 +39,10 @@ def record_run(summary: Summary, folder: RunFolder, choice: HistoryChoice) -> No
         _record(summary, folder, choice, store)
     except HistoryUnavailable as exc:
         summary["warnings"].append(f"{exc}; this run is not recorded")
+    except Exception as exc:  # the history must never cost a run its verdict
+        summary["warnings"].append(
+            f"history {store.where}: {type(exc).__name__}: {exc}; this run is not recorded"
+        )
     finally:
         store.close()
 
