@@ -51,6 +51,16 @@ def mismatches(
             for i, element in enumerate(value)
             for problem in mismatches(element, item, f"{path}[{i}]", seen, older=older)
         ]
+    if get_origin(annotation) is dict:  # a mapping of plain values (history.thresholds)
+        if not isinstance(value, dict):
+            return [f"{path}: {value!r} is not an object"]
+        key_type, item = get_args(annotation)
+        return [f"{path}: key {k!r} is not a {key_type.__name__}" for k in value
+                if not isinstance(k, key_type)] + [
+            problem
+            for k, element in value.items()
+            for problem in mismatches(element, item, f"{path}.{k}", seen, older=older)
+        ]  # fmt: skip
     if is_typeddict(annotation):
         if not isinstance(value, dict):
             return [f"{path}: {value!r} is not an object"]
