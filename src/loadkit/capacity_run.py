@@ -58,7 +58,7 @@ from loadkit.exit_codes import ExitStatus
 from loadkit.scenario import Scenario
 from loadkit.scenario.durations import format_duration
 from loadkit.scenario.thresholds import Threshold
-from loadkit.settings import Distribution
+from loadkit.settings import Distribution, HistoryChoice
 
 __all__ = [
     "CAPACITY_FILE",
@@ -248,8 +248,10 @@ def run_capacity(
     reports_dir: Path,
     scale_from: Sequence[str] = (),
     stream: TextIO | None = None,
+    history: HistoryChoice | None = None,
 ) -> ExitStatus:
-    """`loadkit capacity`: the searches, capacity.json and the answer on `stream`."""
+    """`loadkit capacity`: the searches, capacity.json and the answer on `stream`; one
+    record of it in the run `history`."""
     from loadkit.run_plan import new_folder
 
     stream = stream or sys.stdout
@@ -310,6 +312,11 @@ def run_capacity(
     except Exception as exc:  # the answer is written already; never lose it to a chart
         stream.write(f"loadkit: warning: the charts could not be drawn: {exc}\n")
     outcome = results[0].outcome
+    if history is not None:
+        from loadkit.history.recording import record_capacity  # SQLAlchemy: at the end
+
+        passed = outcome in (Outcome.FOUND, Outcome.NOT_REACHED)
+        stream.write(record_capacity(document, folder, history, passed=passed) + "\n")
     if outcome in (Outcome.FOUND, Outcome.NOT_REACHED):
         return ExitStatus.PASS
     if results[0].note == INTERRUPTED:

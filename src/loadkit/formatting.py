@@ -110,3 +110,10 @@ def measured(value: float | None, unit: str) -> str:
         return f"{value:.0f} bytes"
     number = f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
     return f"{number} {unit}".rstrip()
+
+
+def utc_time(unix_s: float) -> str:
+    """A moment as the history lists it: `2026-12-06 04:29:35` (UTC)."""
+    import datetime
+
+    return datetime.datetime.fromtimestamp(unix_s, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")

@@ -141,6 +141,10 @@ def judge_folder(
             f"{folder.SUMMARY_JSON} rebuilt by `loadkit report` from {folder.FINAL_STATS} and "
             f"{folder.HISTOGRAMS}: `loadkit run` ended before it wrote it"
         )
+    if settings.history is not None and summary["run"]["not_started"] is None:
+        from loadkit.history.recording import record_run  # SQLAlchemy: only once a run is over
+
+        record_run(summary, folder, settings.history)
     write_problems = []
     for path, text in (
         (folder.summary_json, json.dumps(summary, indent=2) + "\n"),

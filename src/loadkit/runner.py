@@ -41,6 +41,8 @@ from loadkit.harness_protocol import (
     RUN_DIR_ENV,
     SECRET_NAMES_ENV,
     UI_CONFIG_ENV,
+    UI_HISTORY_ENV,
+    UI_HISTORY_FILE,
     UI_REPORTS_DIR_ENV,
     UI_SCENARIO_NAME_ENV,
     WEB_PASSWORD_ENV,
@@ -215,6 +217,7 @@ def _run_ui(
             LIVE_CONFIG_ENV: str(config_path),  # judged while each test lasts (the tabs)
             UI_REPORTS_DIR_ENV: str(reports_dir),
             UI_SCENARIO_NAME_ENV: scenario.name,
+            **({UI_HISTORY_ENV: str(session.path / UI_HISTORY_FILE)} if settings.history else {}),
             SECRET_NAMES_ENV: ",".join(scenario.secret_names),
             **(metrics.environment(planned) if metrics is not None else {}),
         },

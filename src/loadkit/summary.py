@@ -701,3 +701,13 @@ def _verdict(
     if not have_stats or killed or partial:
         return Verdict.ERROR, reasons
     return (Verdict.FAIL if reasons else Verdict.PASS), reasons
+
+
+def judged_time(row: RequestRow, summary: Summary, key: str) -> float | None:
+    """The row's time that thresholds judge by default: corrected for an open model."""
+    corrected = row.get("corrected")
+    if summary.get("timing") == "corrected" and corrected:
+        value = corrected.get(key)
+        return float(value) if isinstance(value, int | float) else None
+    value = row.get(key)
+    return float(value) if isinstance(value, int | float) else None

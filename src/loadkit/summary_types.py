@@ -34,11 +34,14 @@ __all__ = [
     "AbortedBy",
     "ApdexEntry",
     "CapacityDict",
+    "DriftEntry",
     "ExceptionRow",
     "FailedTimes",
     "FailureRow",
     "GeneratorCpu",
     "GeneratorLag",
+    "HistoryPoint",
+    "HistoryView",
     "LoadInfo",
     "LoadLevelDict",
     "LostWorker",
@@ -490,6 +493,60 @@ class TelemetrySummary(TypedDict):
     queries: dict[str, QueryStats]
 
 
+class HistoryPoint(TypedDict):
+    """One earlier run of the same scenario, as the run history holds it (`loadkit.history`)."""
+
+    run_id: str
+    recorded_at: float
+    """Unix seconds."""
+    verdict: str
+    same_load: bool
+    """Same host and planned load as this run: only these are compared with it."""
+    git_commit: str | None
+    git_branch: str | None
+    p95_ms: float | None
+    """Of the times the run's thresholds judge by default (summary.json ``timing``)."""
+    error_rate: float | None
+    throughput_rps: float | None
+    apdex: float | None
+    capacity_rps: float | None
+    folder: str
+
+
+class DriftEntry(TypedDict):
+    """A passing run significantly worse than the median of the last passing runs."""
+
+    metric: str
+    current: float
+    median: float
+    worse_by: float
+    """Relative (a fraction), or points of a fraction for error_rate."""
+    noise: float
+    """Half-width of the 95 % band of worse_by: the runs' spread and this run's resampling."""
+    runs: int
+    """How many passing runs the median is of."""
+    headroom_used: float | None
+    """How much of the threshold's headroom above the median this run uses (a fraction)."""
+    message: str
+
+
+class HistoryView(TypedDict):
+    """This run among the earlier runs of its scenario (`loadkit.history`), for the renderers."""
+
+    store: str
+    """Where the history is, its password masked."""
+    run_id: str
+    runs: list[HistoryPoint]
+    """The last runs of the scenario before this one, oldest first."""
+    baseline: HistoryPoint | None
+    """The run pinned as the baseline (`loadkit history pin`), if any."""
+    thresholds: dict[str, float]
+    """Whole-run limits by metric (p95, error_rate, rps, apdex), drawn on the charts."""
+    drift: list[DriftEntry]
+    trend: str
+    """One line: this run's p95 against the median of the comparable passing runs."""
+
+
 class Summary(TypedDict):
     """summary.json."""
 
@@ -527,3 +584,5 @@ class Summary(TypedDict):
     telemetry: TelemetrySummary | None
     """The system under test's metrics (`observe:`); None when the scenario observes nothing
     (or Prometheus was not asked: then a warning says so)."""
+    history: NotRequired[HistoryView]
+    """Written when the run was recorded in a run history (`--history`)."""

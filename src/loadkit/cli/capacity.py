@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from loadkit.cli import history as run_history
 from loadkit.cli.files import read_scenario_to_run
 from loadkit.cli.params import (
     ArrivalRateParam,
@@ -14,6 +15,7 @@ from loadkit.cli.params import (
     PercentParam,
     WholeNumberParam,
     folder_options,
+    history_options,
 )
 from loadkit.exit_codes import ExitStatus
 
@@ -58,7 +60,10 @@ from loadkit.exit_codes import ExitStatus
               "the plan fits the scale-out to them instead of assuming it linear "
               "(repeatable).")  # fmt: skip
 @folder_options
-def capacity(file: str, **options: Any) -> ExitStatus:
+@history_options
+def capacity(
+    file: str, history_url: str | None, no_history: bool, **options: Any
+) -> ExitStatus:
     """Search the highest arrival rate that holds the SLO: a ramp, a bisection, a
     confirmation hold and a step above it (see README, Capacity planning).
 
@@ -69,7 +74,8 @@ def capacity(file: str, **options: Any) -> ExitStatus:
 
     # As `run`: a --host stands in for the scenario's host and its ${VAR}.
     scenario, text = read_scenario_to_run(file, options.get("host"))
-    return run_capacity(scenario, text, file, **options)
+    history = run_history.choice(history_url, no_history, False, options["reports_dir"])
+    return run_capacity(scenario, text, file, history=history, **options)
 
 
 @click.command()

@@ -54,6 +54,9 @@ def render_markdown(summary: Summary) -> str:
     arrival = arrivals_line(summary)
     if arrival:
         lines += [f"Arrivals: {arrival}", ""]
+    history = summary.get("history")
+    if history:
+        lines += [f"Trend: {history['trend']} (run `{history['run_id']}`)", ""]
     for reason in summary["reasons"]:
         lines.append(f"- {reason}")
     for warning in summary.get("warnings", []):

@@ -26,7 +26,13 @@ from loadkit.exit_codes import Verdict
 from loadkit.histogram import RunHistograms, load_histograms
 from loadkit.report import charts
 from loadkit.report.capacity_view import CapacityReportLike, has_capacity_charts
-from loadkit.report.html import CHART_CAPTIONS, LOCUST_TIMES_CHART, RUN_FILES, render_html
+from loadkit.report.html import (
+    CHART_CAPTIONS,
+    HISTORY_CHART,
+    LOCUST_TIMES_CHART,
+    RUN_FILES,
+    render_html,
+)
 from loadkit.report.junit import render_junit
 from loadkit.run_folder import RunFolder, write_atomic
 from loadkit.summary_types import Summary
@@ -111,6 +117,11 @@ def write_report(
             )
         }
         figures.update(_draw(drill_down, notes))
+    view = summary.get("history")
+    if view:
+        from loadkit.report.history_charts import history_chart
+
+        figures.update(_draw({HISTORY_CHART: lambda: history_chart(summary, view)}, notes))
     if summary.get("transactions"):
         counts = charts.per_second_counts(final, transactions=True)
         figures.update(_draw({"transactions": lambda: charts.transactions_chart(counts)}, notes))
