@@ -82,9 +82,14 @@ def test_a_real_summary_has_exactly_the_typed_keys() -> None:
     data = json.loads(CURRENT.read_text(encoding="utf-8"))
     assert mismatches(data, Summary, "summary", seen) == []
     # Every part was there to be checked (the fixture has a value for each, not null), but a
-    # lost worker and an abort: a plain run has neither (tests/test_distributed.py and
-    # tests/test_abort.py check real ones against the types).
-    assert seen == ALL_TYPED_DICTS - {summary_types.LostWorker, summary_types.AbortedBy}
+    # lost worker, an abort and trace links: a plain run has none (tests/test_distributed.py,
+    # tests/test_abort.py and tests/test_trace_links.py check real ones against the types).
+    assert seen == ALL_TYPED_DICTS - {
+        summary_types.LostWorker,
+        summary_types.AbortedBy,
+        summary_types.SlowestRequests,
+        summary_types.TracedRequest,
+    }
 
 
 @pytest.mark.parametrize("path", OLDER, ids=lambda p: p.parent.name)

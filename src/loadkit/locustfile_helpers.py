@@ -302,8 +302,8 @@ class LeanClient:
         self.agent = user.client.client
         self.prepared = {}
         self.prepared_kind = Prepared
-        # The request event's context; bound here so that TracedClient can put its own in
-        # place without a call more per request for everyone else.
+        # The request event's context; bound here so that a traced client (`trace: true`)
+        # can put its own in place without a call more per request for everyone else.
         self.context = user.context
 
     def request(self, method, url, name, headers, data, json_body, params, catch_response):

@@ -45,9 +45,11 @@ from loadkit.summary_types import (
     ExceptionRow,
     FailureRow,
     RequestRow,
+    SlowestRequests,
     Summary,
     ThresholdRow,
     Timing,
+    TracedRequest,
     TransactionRow,
 )
 
@@ -371,6 +373,7 @@ def build_summary(
         if txn_entries
         else None,
         "failures": failures,
+        "slowest": slowest_requests(final),
         "exceptions": exceptions,
         "thresholds": [_threshold_row(r, defaulted) for r in results],
         "capacity": capacity_dict(capacity),
@@ -379,6 +382,29 @@ def build_summary(
         "warnings": warnings,
         "exit_code": int(verdict.exit_status),
     }
+
+
+def slowest_requests(final: Mapping[str, Any] | None) -> list[SlowestRequests]:
+    """The final snapshot's slowest traced requests, grouped by request (method, name)."""
+    grouped: dict[tuple[str, str], list[TracedRequest]] = defaultdict(list)
+    for row in (final or {}).get("slowest") or []:
+        grouped[(row["name"], row["method"])].append(
+            {
+                "trace_id": row["trace_id"],
+                "span_id": row["span_id"],
+                "response_time_ms": round(row["response_time_ms"], 3),
+                "started_at": row["started_at"],
+                "failed": row["failed"],
+            }
+        )
+    return [
+        {
+            "method": method,
+            "name": name,
+            "slowest": sorted(rows, key=lambda r: -r["response_time_ms"]),
+        }
+        for (name, method), rows in sorted(grouped.items())
+    ]
 
 
 _WRAPPED = re.compile(r"^CatchResponseError\((['\"])(.*)\1\)$", re.S)
