@@ -85,7 +85,9 @@ def test_the_generated_code_and_the_harness_agree_on_the_context_key() -> None:
 
 
 def test_trace_is_set_for_the_scenario_and_overridden_per_user(tmp_path: Path) -> None:
-    code = compile_scenario(load_scenario(write(tmp_path, SCENARIO.format(host="http://127.0.0.1:9"))))
+    code = compile_scenario(
+        load_scenario(write(tmp_path, SCENARIO.format(host="http://127.0.0.1:9")))
+    )
     assert code.count(".lean_client_kind = TracedClient") == 1
     assert "\nApiUser.lean_client_kind = TracedClient\n" in code
     assert "class TracedClient(LeanClient):" in code
