@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from helpers import SRC, TargetFactory, run_loadkit, write
+from test_lean_path import WIRE_SCRIPT, RawRecorder
 from test_summary_types import mismatches
 
 from loadkit import locustfile_helpers_source
@@ -179,6 +180,50 @@ def test_every_traced_request_carries_a_distinct_traceparent_and_the_report_link
             assert f"{seen['method']} {seen['path']}" == f"{key[0]} {rows[key]['name']}"
             assert abs(seen["time"] - kept["started_at"]) < 1.0  # ...about when it was sent
             assert kept["trace_id"] in report
+
+
+# Each case of test_lean_path's byte-for-byte test, traced: once through `send`, then through
+# Locust's FastHttpSession with the traceparent `send` used given as a header of the request.
+TRACED_WIRE_SCRIPT = (
+    WIRE_SCRIPT.replace('{"send"}', '{"send", "TracedClient"}')
+    .replace(
+        """        user.client.request(method, url, **kwargs)
+        send(user, method, url, **kwargs)""",
+        """        send(user, method, url, **kwargs)
+        traceparent = user.lean_client.traceparent
+        headers = {**kwargs.get("headers", {}), "traceparent": traceparent}
+        user.client.request(method, url, **{**kwargs, "headers": headers})""",
+    )
+    .replace(
+        "for user_class in (Plain, WithCredentials):",
+        """for user_class in (Plain, WithCredentials):
+    user_class.lean_client_kind = TracedClient""",
+    )
+)
+
+
+@pytest.mark.e2e
+def test_the_traced_lean_path_sends_the_same_bytes_with_its_header(tmp_path: Path) -> None:
+    """Request line, headers and body as Locust's FastHttpSession sends them with the same
+    traceparent header, which the lean path writes last."""
+    for changed in ("= user.lean_client.traceparent", ".lean_client_kind = TracedClient"):
+        assert changed in TRACED_WIRE_SCRIPT
+    recorder = RawRecorder()
+    recorder.start()
+    proc = subprocess.run(
+        [sys.executable, "-c", TRACED_WIRE_SCRIPT, f"http://127.0.0.1:{recorder.port}"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": SRC},
+    )  # fmt: skip
+    recorder.sock.close()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    sent = recorder.requests
+    assert len(sent) == 2 * 2 * 11
+    header = re.compile(rb"traceparent: (00-[0-9a-f]{32}-[0-9a-f]{16}-01)\r\n")
+    for lean, reference in zip(sent[::2], sent[1::2], strict=True):
+        (ids,) = header.findall(lean)
+        assert header.findall(reference) == [ids]
+        assert header.sub(b"", lean) == header.sub(b"", reference)
+    assert len({header.findall(request)[0] for request in sent}) == len(sent) // 2
 
 
 @pytest.mark.e2e

@@ -715,7 +715,9 @@ class TracedPrepared(Prepared):
         super().__init__(lean, *args)
 
     def traced(self, headers):
-        return {**headers, TRACE_HEADER: self.lean.traceparent}
+        traced = headers.copy()  # of its own type: geventhttpclient's Headers keep their case
+        traced[TRACE_HEADER] = self.lean.traceparent
+        return traced
 
     # Prepared sets these four once; read, each has this request's traceparent added.
     @property
