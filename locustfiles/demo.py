@@ -87,7 +87,7 @@ class OfficerUser(FastHttpUser):
             expect_status(response, 200)
 
 
-# Helpers copied from loadkit's locustfile_helpers.py: this file needs only Locust.
+# Helpers copied from loadkit's locustfile_helpers package: this file needs only Locust.
 
 
 # Checks and captures take the response of a `catch_response=True` request and return whether

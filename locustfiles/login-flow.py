@@ -118,7 +118,7 @@ class CitizenUser(FastHttpUser):
                 expect_status(response, 201) and expect_json(response, '$.status', 'received')
 
 
-# Helpers copied from loadkit's locustfile_helpers.py: this file needs only Locust.
+# Helpers copied from loadkit's locustfile_helpers package: this file needs only Locust.
 
 
 # Checks and captures take the response of a `catch_response=True` request and return whether

@@ -70,7 +70,7 @@ class LoadShape(LoadTestShape):
         return None
 
 
-# Helpers copied from loadkit's locustfile_helpers.py: this file needs only Locust.
+# Helpers copied from loadkit's locustfile_helpers package: this file needs only Locust.
 
 
 # Checks and captures take the response of a `catch_response=True` request and return whether

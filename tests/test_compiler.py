@@ -15,7 +15,8 @@ import pytest
 from helpers import REPO, run_loadkit
 
 from loadkit import locustfile_helpers_source
-from loadkit.compiler import compile_scenario, identifier, literal
+from loadkit.compiler import compile_scenario
+from loadkit.compiler_values import identifier, literal
 from loadkit.demo_target.process import TargetProcess
 from loadkit.scenario import load_scenario
 from loadkit.scenario.limits import MAX_NAME_LENGTH

@@ -1,4 +1,4 @@
-"""The lean request path (`send` in locustfile_helpers.py) against Locust's own FastHttpSession,
+"""The lean request path (`send`, locustfile_helpers/lean_path.py) against Locust's FastHttpSession,
 on real servers: the same scenario compiled as loadkit compiles it and, as the reference, with every
 `send(self, ...)` turned back into `self.client.request(...)` (what the compiler wrote before
 the lean path). Both run under plain `locust -f`; a `quitting` listener appended to each file

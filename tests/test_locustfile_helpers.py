@@ -1,4 +1,4 @@
-"""The helpers generated locustfiles carry (`loadkit/locustfile_helpers.py`), run from the very
+"""The helpers generated locustfiles carry (`loadkit/locustfile_helpers/`), run from the very
 source `locustfile_helpers_source` copies into them.
 
 Checks and captures need nothing from Locust, so they run here against a stand-in for

@@ -1,6 +1,6 @@
 """The open model (arrival rates) and corrected times.
 
-Fast tier: the arrival schedule of the generated code (locustfile_helpers.Arrivals, .Pacing) on a
+Fast tier: the arrival schedule of the generated code (schedules.Arrivals, .Pacing) on a
 simulated clock, the scenario language, the settings and the threshold syntax. End to end:
 real runs against the bundled target with a known capacity (C slots x S ms) and with stalls,
 where coordinated omission shows: the service times stay low, the corrected times do not.
@@ -22,6 +22,7 @@ from loadkit import locustfile_helpers_source
 from loadkit.compiler import compile_scenario
 from loadkit.exit_codes import ExitStatus
 from loadkit.histogram import load_histograms
+from loadkit.run_request import RunRequest
 from loadkit.scenario import Scenario, ScenarioError, load_scenario
 from loadkit.scenario.shapes import parse_rate, pool_sizes
 from loadkit.scenario.thresholds import parse_threshold
@@ -296,8 +297,8 @@ def test_settings_of_an_open_model(tmp_path: Path) -> None:
     assert scaled.arrivals is not None
     assert [(s.rate, s.duration_s) for s in scaled.arrivals.stages] == [(20.0, 20.0), (80.0, 40.0)]
     assert scaled.users == 50 and scaled.duration_s == 60
-    with pytest.raises(ValueError, match="--users and --spawn-rate set a closed model"):
-        RunSettings.resolve(scenario, users=5)
+    [problem] = RunRequest(users=5).problems(scenario.load)
+    assert problem.startswith("--users and --spawn-rate set a closed model")
 
 
 def test_threshold_timing_words() -> None:

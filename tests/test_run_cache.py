@@ -17,7 +17,8 @@ from loadkit import run_cache
 from loadkit.cli import _load
 from loadkit.demo_target.process import TargetProcess
 from loadkit.run_cache import FOLDER_TOKEN, Launch, RunCache, cache_dir
-from loadkit.runner import LoadOverrides, locust_launch, plan_run
+from loadkit.run_plan import LoadOverrides, plan_run
+from loadkit.runner import locust_launch
 
 SECRET = "s3cret-value-never-stored"
 SCENARIO = """\

@@ -8,8 +8,8 @@ import pytest
 
 from loadkit.errors import ScenarioError
 from loadkit.scenario import Scenario, load_scenario, validate_source
-from loadkit.scenario.model import ThinkTime
 from loadkit.scenario.source import parse_yaml
+from loadkit.scenario.tasks import ThinkTime
 from loadkit.scenario.thresholds import Threshold
 
 BASE = """\

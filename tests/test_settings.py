@@ -8,6 +8,7 @@ import pytest
 
 from loadkit.compiler import compile_scenario
 from loadkit.delivery import data_warnings, load_delivered
+from loadkit.run_request import RunRequest
 from loadkit.scenario import Scenario, load_scenario, validate_source
 from loadkit.scenario.shapes import Stage
 from loadkit.scenario.source import parse_yaml
@@ -58,8 +59,11 @@ def test_a_scaled_shape_keeps_every_stage_running() -> None:
 
 
 def test_spawn_rate_cannot_change_a_shape() -> None:
-    with pytest.raises(ValueError, match="--spawn-rate cannot change a load shape"):
-        RunSettings.resolve(scenario(STAGES), spawn_rate=3)
+    problems = RunRequest(spawn_rate=3).problems(scenario(STAGES).load)
+    assert problems == [
+        "--spawn-rate cannot change a load shape (stages, step, spike); --users and --duration "
+        "scale it, or edit the scenario's load"
+    ]
 
 
 def test_the_compiled_shape_is_the_scaled_one() -> None:

@@ -133,3 +133,23 @@ def test_reports_show_verdict_thresholds_and_folder() -> None:
     assert md.startswith("## ❌ loadkit: fixture — FAIL")
     assert "| ❌ | `p95 < 100ms` | 500 ms |" in md
     assert "| 1 | GET /a | boom \\| bad |" in md
+
+
+def test_run_records_each_user_types_weight_and_think_time() -> None:
+    text = """\
+name: fixture
+host: http://127.0.0.1:8080
+load: {users: 10, spawn_rate: 5, duration: 10s}
+users:
+  - {name: u, think_time: {pacing: 2s}, tasks: [{request: {url: /a}}]}
+  - {name: v, weight: 3, think_time: {between: [500ms, 1.5s]}, tasks: [{request: {url: /a}}]}
+  - {name: w, tasks: [{request: {url: /a}}]}
+"""
+    sc = validate_source(parse_yaml(text, "fixture.yaml", environ={}))
+    run = build(final(entry("GET", "/a", {10: 5})), sc)["run"]
+    assert run["user_types"] == [
+        {"name": "u", "weight": 1, "think_time": "pacing 2s"},
+        {"name": "v", "weight": 3, "think_time": "between 500ms and 1.5s"},
+        {"name": "w", "weight": 1, "think_time": "constant 0ms"},
+    ]
+    assert (run["processes"], run["workers"]) == (1, 0)

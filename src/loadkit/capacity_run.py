@@ -2,7 +2,7 @@
 
 Design: **one short Locust run per step**, each a run folder of its own under the search's
 folder (``steps/NN-phase-RATE``), made by the same `runner` as `loadkit run`. The arrival
-schedule (`locustfile_helpers.Arrivals`) is compiled into the locustfile, and every step starts
+schedule (the helpers' `Arrivals`) is compiled into the locustfile, and every step starts
 with an
 empty backlog and fresh histograms, so a step that broke (a queue of late arrivals) cannot
 spill its backlog into the next step's judgement, and each step is a complete, inspectable run
@@ -14,7 +14,7 @@ would keep the pool warm but would carry each step's backlog into the next.
 Any scenario runs as an open model here: its load is replaced by one constant arrival rate
 per step, evenly spaced, on a pool of ``--max-concurrency`` users (a closed scenario's think
 time is replaced by the schedule; each arrival starts one iteration of a user type, as in
-`locustfile_helpers.Arrivals`).
+`locustfile_helpers.schedules.Arrivals`).
 
 A step is judged on its steady window only (`capacity.steady_window`: the first
 ``max(2 s, 20 %)`` and the last second left out), on corrected times (what an arriving user
@@ -366,7 +366,8 @@ def _search(
     on_done: StepDone | None,
     clock: Callable[[], float],
 ) -> SearchResult:
-    from loadkit.runner import LoadOverrides, plan_run, run_locust  # the CLI's process only
+    from loadkit.run_plan import LoadOverrides, plan_run  # the CLI's process only
+    from loadkit.runner import run_locust
 
     scenario = setup.scenario
     begun = clock()
@@ -643,7 +644,7 @@ def run_capacity(
     stream: TextIO | None = None,
 ) -> ExitStatus:
     """`loadkit capacity`: the searches, capacity.json and the answer on `stream`."""
-    from loadkit.runner import new_folder
+    from loadkit.run_plan import new_folder
 
     stream = stream or sys.stdout
     thresholds = _slo(slo, scenario, source_file)

@@ -15,6 +15,12 @@ above the baseline; for rps and apdex at most X % below it (the sign may be writ
 `5%`: what counts is the direction in which the metric gets worse); for error_rate, X is in
 percentage points (`error_rate:1%` lets it rise from 0.2 % to 1.2 %).
 
+Without limits (no --max-regression, no max_regression:) `regressions.DEFAULT_LIMITS` are
+judged, and the output says so. A change smaller than the floor never regresses, whatever its
+percentage (`regressions.Floor`: 1 ms for times, or 2 % of the metric's threshold in the current
+run's summary.json, whichever is larger): a few milliseconds on a 300 ms objective is no
+regression even when it is +50 %.
+
 Times are those the runs' thresholds judge by default (summary.json `timing`): the corrected
 times (histograms-corrected.json) of an open model, else the service times.
 """
@@ -23,8 +29,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -35,8 +42,17 @@ from loadkit.exit_codes import Verdict
 from loadkit.histogram import UNTIMED, bucket_index, bucket_value, load_histograms
 from loadkit.run_folder import RunFolder
 from loadkit.scenario import regressions
-from loadkit.scenario.regressions import ABSOLUTE, LOWER_IS_WORSE, TIME_METRICS, Limit
-from loadkit.summary_types import CORRECTED, SERVICE, Summary, Timing
+from loadkit.scenario.durations import format_duration
+from loadkit.scenario.regressions import (
+    ABSOLUTE,
+    DEFAULT_LIMITS,
+    LOWER_IS_WORSE,
+    TIME_METRICS,
+    Floor,
+    Limit,
+    Regressions,
+)
+from loadkit.summary_types import CORRECTED, SERVICE, Summary, ThresholdRow, Timing
 
 if TYPE_CHECKING:  # numpy is imported where it is used: only once two runs are compared
     import numpy as np
@@ -61,6 +77,9 @@ class Comparison:
     """Half-width of the 95 % interval of worse_by, from per-second resampling."""
     regressed: bool
     note: str = ""
+    floor: float | None = None
+    """The smallest change (in the metric's unit: ms, a fraction, req/s, a score) that can
+    regress; None: no floor applied."""
 
 
 def parse_limit(text: str) -> Limit:
@@ -206,8 +225,15 @@ def _bootstrap(
 
 
 def compare_runs(
-    baseline: Path, current: Path, limits: Sequence[Limit], *, seed: int = 0
+    baseline: Path,
+    current: Path,
+    limits: Sequence[Limit],
+    *,
+    seed: int = 0,
+    floors: Mapping[str, float] | None = None,
 ) -> list[Comparison]:
+    """`floors`: per metric, the smallest change that can regress (`floors_for`); none: no
+    floor."""
     import numpy as np
 
     base_run, cur_run = _load_run(baseline), _load_run(current)
@@ -216,7 +242,60 @@ def compare_runs(
     for limit in limits:
         b, b_se = _bootstrap(_metric(limit.metric, base_run), len(base_run.requests), rng)
         c, c_se = _bootstrap(_metric(limit.metric, cur_run), len(cur_run.requests), rng)
-        out.append(_judge(limit, b, b_se, c, c_se))
+        result = _judge(limit, b, b_se, c, c_se)
+        if floors is not None and limit.metric in floors:
+            result = apply_floor(result, floors[limit.metric])
+        out.append(result)
+    return out
+
+
+def apply_floor(result: Comparison, floor: float) -> Comparison:
+    """`result` with its floor: a regression whose change is smaller than `floor` (in the
+    metric's unit) is none."""
+    small = (
+        result.baseline is not None
+        and result.current is not None
+        and abs(result.current - result.baseline) < floor
+    )
+    if result.regressed and small:
+        note = f"below the floor of {format_value(result.limit.metric, floor)}"
+        return replace(result, regressed=False, note=note, floor=floor)
+    return replace(result, floor=floor)
+
+
+_THRESHOLD_METRICS = {"median": "p50"}
+"""A threshold's metric spelled otherwise than `max_regression:` spells it."""
+
+
+def threshold_limit(metric: str, thresholds: Sequence[ThresholdRow]) -> float | None:
+    """The limit of the metric's threshold over all requests (the strictest: the smallest,
+    which gives the smallest floor), or None when the run has none. Thresholds scoped to a
+    request, a user or a transaction are left out: compare judges all requests together."""
+    limits = [
+        float(row["limit"])
+        for row in thresholds
+        if _THRESHOLD_METRICS.get(row.get("metric", ""), row.get("metric")) == metric
+        and row.get("scope") is None
+        and row.get("user") is None
+        and row.get("transaction") is None
+        and isinstance(row.get("limit"), int | float)
+    ]
+    return min(limits) if limits else None
+
+
+def floors_for(
+    limits: Sequence[Limit], floor: Floor, thresholds: Sequence[ThresholdRow]
+) -> dict[str, float]:
+    """Per limited metric, the smallest change that can regress, in the metric's unit: the
+    larger of `floor.ms` (times only) and `floor.of_threshold` of its threshold."""
+    out = {}
+    for limit in limits:
+        metric = limit.metric
+        of_threshold = threshold_limit(metric, thresholds)
+        parts = [floor.ms] if metric in TIME_METRICS or metric == "avg" else []
+        if of_threshold is not None:
+            parts.append(floor.of_threshold * abs(of_threshold))
+        out[metric] = max(parts, default=0.0)
     return out
 
 
@@ -245,6 +324,33 @@ _NOT_COMPLETED: dict[str, str] = {
 """Verdicts (summary.json) of runs whose figures do not describe the planned load."""
 
 
+class FactKind(StrEnum):
+    LOAD = "load"
+    GENERATOR = "generator"
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One thing two runs must share to be compared, as a person reads it."""
+
+    label: str
+    value: str | None
+    """None: the run's summary.json does not record it (an older loadkit wrote it)."""
+    kind: FactKind = FactKind.LOAD
+
+
+_WHY = {
+    FactKind.LOAD: (
+        "the runs ran different loads",
+        "a different load changes the figures by itself",
+    ),
+    FactKind.GENERATOR: (
+        "the runs' load generators differ",
+        "the generator itself can change the figures",
+    ),
+}
+
+
 @dataclass(frozen=True)
 class RunFacts:
     """What summary.json says a run was: enough to tell whether two runs are comparable."""
@@ -257,6 +363,10 @@ class RunFacts:
     duration_s: float | None
     verdict: str | None
     aborted: bool
+    details: tuple[Fact, ...] = ()
+    """The rest of what decides the load and how it is generated (`setup_facts`)."""
+    open_model: bool = False
+    """Arrival rates: users and spawn rate are then the pool's, set by max concurrency."""
 
     @property
     def not_completed(self) -> str | None:
@@ -285,6 +395,7 @@ def read_run_facts(folder: Path) -> RunFacts:
     summary = read_summary(folder)
     run = summary["run"]
     scenario = summary.get("scenario")
+    load = summary.get("load")
     return RunFacts(
         folder=folder,
         scenario=scenario.get("name") if isinstance(scenario, dict) else None,
@@ -294,6 +405,90 @@ def read_run_facts(folder: Path) -> RunFacts:
         duration_s=run.get("duration_s"),
         verdict=summary.get("verdict"),
         aborted=bool(run.get("aborted")),
+        details=tuple(setup_facts(summary)),
+        open_model=isinstance(load, dict) and isinstance(load.get("arrivals"), dict),
+    )
+
+
+def setup_facts(summary: Summary) -> list[Fact]:
+    """What summary.json says decided the load (beyond users, spawn rate and duration) and
+    how it was generated. A fact that applies to one load model only (arrival rates, a shape's
+    stages) is listed for runs of that model; `differences` compares those both runs have."""
+    run = summary["run"]
+    load = summary.get("load")
+    facts = []
+    if isinstance(load, dict):
+        arrivals = load.get("arrivals")
+        if isinstance(arrivals, dict):
+            facts += [
+                Fact("load model", "open (arrival rates)"),
+                Fact("arrival rates", _rates(arrivals.get("stages"))),
+                Fact("max concurrency", _text(arrivals.get("max_concurrency"))),
+                Fact("arrival spacing", _text(arrivals.get("spacing"))),
+            ]
+        else:
+            facts += [
+                Fact("load model", "closed (users)"),
+                Fact("load shape", _shape(load.get("stages"))),
+            ]
+    else:
+        facts.append(Fact("load model", None))
+    types = run.get("user_types")
+    facts += [
+        Fact("user types", _user_types(types)),
+        Fact("think time", _think_times(types)),
+        Fact("processes", _text(run.get("processes")), FactKind.GENERATOR),
+        Fact("workers", _text(run.get("workers")), FactKind.GENERATOR),
+        Fact("Locust version", _text(run.get("locust_version")), FactKind.GENERATOR),
+        Fact("loadkit version", _text(run.get("loadkit_version")), FactKind.GENERATOR),
+    ]
+    return facts
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _rates(stages: object) -> str | None:
+    if not isinstance(stages, list):
+        return None
+    return ", then ".join(
+        f"{s.get('rate', 0):g}/s for {format_duration(float(s.get('duration_s', 0)))}"
+        for s in stages
+        if isinstance(s, dict)
+    )
+
+
+def _shape(stages: object) -> str | None:
+    """A shape's stages; "constant" for one stage (users and duration say the rest)."""
+    if not isinstance(stages, list):
+        return None
+    if len(stages) == 1:
+        return "constant"
+    return ", ".join(
+        f"{s.get('planned_users')} users {s.get('start_s', 0):g}-{s.get('end_s', 0):g}s"
+        for s in stages
+        if isinstance(s, dict)
+    )
+
+
+def _user_types(types: object) -> str | None:
+    if not isinstance(types, list):
+        return None
+    return ", ".join(
+        f"{t.get('name')} (weight {t.get('weight')})" for t in types if isinstance(t, dict)
+    )
+
+
+def _think_times(types: object) -> str | None:
+    if not isinstance(types, list):
+        return None
+    return ", ".join(
+        f"{t.get('name')}: {t.get('think_time') or 'none (arrivals start each task)'}"
+        for t in types
+        if isinstance(t, dict)
     )
 
 
@@ -315,8 +510,9 @@ def check_completed(baseline: RunFacts, current: RunFacts, *, allow_aborted: boo
 
 
 def differences(baseline: RunFacts, current: RunFacts) -> list[str]:
-    """One warning per way the two runs differ (scenario, host, load): the comparison still
-    runs, but a change it finds may come from there rather than from the build."""
+    """One warning per way the two runs differ (scenario, host, each fact of the load and of
+    its generator): the comparison still runs, but a change it finds may come from there
+    rather than from the build."""
     warnings = []
     if baseline.scenario != current.scenario:
         warnings.append(
@@ -328,36 +524,74 @@ def differences(baseline: RunFacts, current: RunFacts) -> list[str]:
             f"the runs targeted different hosts: {baseline.host} (baseline), "
             f"{current.host} (current)"
         )
-    changed = [
-        f"{label} {_setting(b)} -> {_setting(c)}"
-        for label, b, c in (
-            ("users", baseline.users, current.users),
-            ("spawn rate", baseline.spawn_rate, current.spawn_rate),
-            ("duration", baseline.duration_s, current.duration_s),
-        )
-        if b != c
+    warnings += [
+        f"{_WHY[kind][0]} (baseline -> current): {label} {b} -> {c}; {_WHY[kind][1]}"
+        for label, b, c, kind in _changed(baseline, current)
     ]
-    if changed:
-        warnings.append(
-            f"the runs ran different loads (baseline -> current): {', '.join(changed)}; "
-            "a different load changes the figures by itself"
-        )
+    for role, run, other in (("baseline", baseline, current), ("current", current, baseline)):
+        unknown = _unrecorded(run, other)
+        if unknown:
+            warnings.append(
+                f"the {role} run's summary.json does not record its {', '.join(unknown)} (an "
+                "older loadkit wrote it): whether they match the other run's is not known"
+            )
     return warnings
 
 
-def _setting(value: float | None) -> str:
-    return "-" if value is None else f"{value:g}"
+def _shared(baseline: RunFacts, current: RunFacts) -> list[tuple[Fact, Fact]]:
+    """The facts both runs list, with each run's value."""
+    # An open model's users and spawn rate are its pool's, set by max concurrency: that
+    # fact's own line says so.
+    both_open = baseline.open_model and current.open_model
+    pairs = list(zip(_settings(baseline, both_open), _settings(current, both_open), strict=True))
+    theirs = {fact.label: fact for fact in current.details}
+    return pairs + [(fact, theirs[fact.label]) for fact in baseline.details if fact.label in theirs]
+
+
+def _settings(run: RunFacts, both_open: bool) -> list[Fact]:
+    values = [("users", run.users), ("spawn rate", run.spawn_rate)] if not both_open else []
+    return [
+        Fact(label, None if value is None else f"{value:g}")
+        for label, value in [*values, ("duration", run.duration_s)]
+    ]
+
+
+def _changed(baseline: RunFacts, current: RunFacts) -> list[tuple[str, str, str, FactKind]]:
+    return [
+        (b.label, b.value or "-", c.value or "-", b.kind)
+        for b, c in _shared(baseline, current)
+        if b.value != c.value and (b.label in _SETTINGS or None not in (b.value, c.value))
+    ]
+
+
+_SETTINGS = ("users", "spawn rate", "duration")
+"""Recorded by every loadkit: a value missing there is shown as "-", not as unrecorded."""
+
+
+def _unrecorded(run: RunFacts, other: RunFacts) -> list[str]:
+    return [
+        b.label
+        for b, c in _shared(run, other)
+        if b.label not in _SETTINGS and b.value is None and c.value is not None
+    ]
 
 
 def limits_from_scenario(folder: Path) -> list[Limit]:
-    """`max_regression: {p95: 10%, rps: -5%}` in the run folder's scenario.yaml, read as
-    `loadkit run` reads a scenario (positions, `${VAR}`, the scenario model's validation)."""
+    """The limits of `max_regression:` in the run folder's scenario.yaml (see
+    `regressions_from_scenario`)."""
+    return regressions_from_scenario(folder).limits
+
+
+def regressions_from_scenario(folder: Path) -> Regressions:
+    """`max_regression: {p95: 10%, rps: -5%, floor: 1ms}` in the run folder's scenario.yaml,
+    read as `loadkit run` reads a scenario (positions, `${VAR}`, the scenario model's
+    validation)."""
     from loadkit.scenario import validate_source
     from loadkit.scenario.source import load_yaml
 
     path = RunFolder(folder).scenario
     if not path.is_file():
-        return []
+        return Regressions()
     try:
         source = load_yaml(path)
     except ScenarioError as exc:
@@ -371,7 +605,71 @@ def limits_from_scenario(folder: Path) -> list[Limit]:
         # locustfile next to the original scenario); the model accepted max_regression.
         data = source.data if isinstance(source.data, dict) else {}
         spec = data.get("max_regression") or {}
-    return [parse_limit(f"{metric}:{value}") for metric, value in spec.items()]
+    try:
+        return regressions.parse_regressions(spec)
+    except ValueError as exc:
+        raise CompareError(str(exc)) from None
+
+
+class LimitsSource(StrEnum):
+    """Where the limits a comparison judges came from."""
+
+    COMMAND_LINE = "command line"
+    SCENARIO = "scenario"
+    DEFAULTS = "defaults"
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What a comparison judges: its limits (and where they came from) and its floor."""
+
+    limits: list[Limit]
+    source: LimitsSource
+    floor: Floor
+
+    def describe_limits(self) -> str:
+        shown = ", ".join(f"{limit.metric} {limit.describe()}" for limit in self.limits)
+        if self.source is LimitsSource.DEFAULTS:
+            return (
+                f"Limits: loadkit's defaults ({shown}): none given (--max-regression, or "
+                "max_regression: in the scenario)"
+            )
+        if self.source is LimitsSource.SCENARIO:
+            return f"Limits: max_regression: in the current run's scenario ({shown})"
+        return f"Limits: --max-regression ({shown})"
+
+    def describe_floor(self) -> str:
+        return f"Floor: {self.floor.describe()}"
+
+
+def choose_gate(
+    given: Sequence[Limit],
+    scenario: Regressions,
+    *,
+    floor_ms: float | None = None,
+    floor_of_threshold: float | None = None,
+) -> Gate:
+    """The limits given on the command line, else the scenario's, else `DEFAULT_LIMITS`; each
+    part of the floor from the command line, else the scenario, else `Floor`'s default."""
+    if given:
+        limits, source = list(given), LimitsSource.COMMAND_LINE
+    elif scenario.limits:
+        limits, source = scenario.limits, LimitsSource.SCENARIO
+    else:
+        limits = [regressions.parse_limit(text) for text in DEFAULT_LIMITS]
+        source = LimitsSource.DEFAULTS
+    default = Floor()
+    floor = Floor(
+        ms=_first(floor_ms, scenario.floor_ms, default.ms),
+        of_threshold=_first(floor_of_threshold, scenario.floor_of_threshold, default.of_threshold),
+    )
+    return Gate(limits, source, floor)
+
+
+def _first(given: float | None, scenario: float | None, default: float) -> float:
+    if given is not None:
+        return given
+    return default if scenario is None else scenario
 
 
 def _unreadable_limits(exc: ScenarioError) -> CompareError:
@@ -408,6 +706,7 @@ def comparison_rows(results: Sequence[Comparison]) -> list[list[str]]:
                 worse,
                 noise,
                 r.limit.describe(),
+                "-" if not r.floor else format_value(metric, r.floor),
                 verdict,
             ]
         )
@@ -425,6 +724,7 @@ def comparison_json(results: Sequence[Comparison]) -> list[dict[str, Any]]:
             "noise": r.noise,
             "regressed": r.regressed,
             "note": r.note,
+            "floor": r.floor,
         }
         for r in results
     ]

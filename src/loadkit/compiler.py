@@ -13,169 +13,41 @@ A flow, a loop and the on_start/on_stop flows are timed as transactions: their s
 `txn.pause(...)` (think time is not part of a transaction's time), and a step that ends the
 flow (`return`) ends the transaction, failed. Steps outside a transaction are plain requests,
 with no extra work per request.
+
+This module writes the module around the users (imports, the version guard, user classes, the
+load shape, the open model's schedules, TLS, embedded data); `compiler_tasks` writes each
+user's task methods, `compiler_values` the Python source of the scenario's values.
 """
 
 from __future__ import annotations
 
 import ast
-import base64
 import json
-import keyword
-import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import urlencode
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from loadkit import __version__, locust_compat, locustfile_helpers_source
+from loadkit.compiler_tasks import task_method, timed_flow
+from loadkit.compiler_values import (
+    INDENT,
+    RESERVED_NAMES,
+    Context,
+    auth_header,
+    identifier,
+    is_static,
+    literal,
+    text_expr,
+)
 from loadkit.scenario import Scenario, shapes
 from loadkit.scenario.durations import format_duration
-from loadkit.scenario.model import Auth, Expect, Request, Step, Task, ThinkTime, UserSpec
+from loadkit.scenario.model import UserSpec
 from loadkit.scenario.shapes import Stage
-from loadkit.scenario.templates import Var, parse_json_path, parse_template
+from loadkit.scenario.tasks import Auth, Step, ThinkTime
+from loadkit.scenario.templates import Var, parse_template
 
-INDENT = "    "
 HELPERS_COMMENT = (
-    "# Helpers copied from loadkit's locustfile_helpers.py: this file needs only Locust."
+    "# Helpers copied from loadkit's locustfile_helpers package: this file needs only Locust."
 )
-_RESERVED_NAMES = frozenset(
-    {"FastHttpUser", "LoadTestShape", "LoadShape", "MasterRunner", "WorkerRunner", "StopUser",
-     "User", "HttpUser", "task", "between", "constant", "constant_pacing", "events",
-     "SCENARIO_NAME", "GreenletExit", locustfile_helpers_source.JSON_PATHS,
-     *locustfile_helpers_source.HELPER_NAMES}
-)  # fmt: skip
-
-
-def literal(value: object) -> str:
-    """Python source for a YAML value. Refuses anything whose repr is not a plain literal."""
-    text = repr(value)
-    try:
-        round_trip = ast.literal_eval(text)
-    except (ValueError, SyntaxError) as exc:
-        raise ValueError(
-            f"cannot embed {type(value).__name__} value {text[:40]} in Python"
-        ) from exc
-    if round_trip != value:
-        raise ValueError(f"value {text[:40]} does not survive embedding in Python")
-    return text
-
-
-def identifier(name: str, taken: set[str], *, style: str = "snake", suffix: str = "") -> str:
-    words = re.findall(r"[A-Za-z0-9]+", name)
-    if style == "camel":
-        base = "".join(w[:1].upper() + w[1:] for w in words) + suffix
-    else:
-        base = "_".join(w.lower() for w in words)
-    if not base or base[0].isdigit() or keyword.iskeyword(base):
-        base = ("Scenario" if style == "camel" else "task_") + base
-    candidate, n = base, 2
-    while candidate in taken or candidate in _RESERVED_NAMES:
-        candidate, n = f"{base}{n}", n + 1
-    taken.add(candidate)
-    return candidate
-
-
-@dataclass
-class _Context:
-    """What the code being generated needs from the module around it."""
-
-    constants: Mapping[str, Any]
-    imports: set[str] = field(default_factory=set)
-    helpers: set[str] = field(default_factory=set)
-    import_lines: set[str] = field(default_factory=set)
-    written: set[str] = field(default_factory=set)
-    """Helpers already written where the module first calls them while it is imported."""
-    json_paths: dict[str, tuple[str | int, ...]] = field(default_factory=dict)
-
-    def uses(self, *names: str) -> None:
-        for name in names:
-            if name in locustfile_helpers_source.HELPER_NAMES:
-                self.helpers.add(name)
-            else:
-                self.imports.add(name)
-
-    def helper_here(self, name: str) -> list[str]:
-        """The source of a helper the module calls while it is imported, written right
-        before that call (the other helpers come after the user classes)."""
-        self.uses(name)
-        source = locustfile_helpers_source.helpers_source({name}, without=frozenset(self.written))
-        self.written |= source.names
-        self.import_lines.update(source.extra_imports)
-        return ["", "", source.code] if source.code else []
-
-    def json_path(self, path: str) -> str:
-        """`path` as the json helpers name it; its parsed keys go into JSON_PATHS."""
-        self.json_paths.setdefault(path, parse_json_path(path))
-        return literal(path)
-
-
-# ------------------------------------------------------------------------- template expressions
-
-
-def _var_expr(var: Var, ctx: _Context) -> str:
-    if var.env:
-        ctx.uses("os")
-        return f"os.environ[{literal(var.name)}]"
-    return f"v[{literal(var.name)}]"
-
-
-def text_expr(text: str, ctx: _Context, *, raw: bool = False) -> str:
-    """Source of an expression producing `text` with its templates filled. With `raw`, a
-    value that is exactly one `{{ var }}` keeps the variable's type (for JSON bodies)."""
-    parts: list[str | Var] = []
-    for part in parse_template(text):
-        if isinstance(part, Var) and not part.env and part.name in ctx.constants:
-            value = ctx.constants[part.name]
-            if raw and text.strip() == str(part):
-                return literal(value)
-            part = str(value) if not isinstance(value, bool) else str(value).lower()
-        if isinstance(part, str) and parts and isinstance(parts[-1], str):
-            parts[-1] += part
-        else:
-            parts.append(part)
-    if all(isinstance(p, str) for p in parts):
-        return literal("".join(p for p in parts if isinstance(p, str)))
-    if len(parts) == 1 and isinstance(parts[0], Var):
-        expr = _var_expr(parts[0], ctx)
-        return expr if raw or parts[0].env else f"str({expr})"
-    pieces = [literal(p) if isinstance(p, str) else f"str({_var_expr(p, ctx)})" for p in parts]
-    return " + ".join(pieces)
-
-
-def value_expr(value: Any, ctx: _Context) -> str:
-    """A JSON value with templates in its strings."""
-    if isinstance(value, str):
-        return text_expr(value, ctx, raw=True)
-    if isinstance(value, dict):
-        items = [f"{literal(k)}: {value_expr(v, ctx)}" for k, v in value.items()]
-        return "{" + ", ".join(items) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(value_expr(v, ctx) for v in value) + "]"
-    return literal(value)
-
-
-def _mapping_expr(mapping: Mapping[str, str], ctx: _Context) -> str:
-    return "{" + ", ".join(f"{literal(k)}: {text_expr(v, ctx)}" for k, v in mapping.items()) + "}"
-
-
-def _is_static(text: str, ctx: _Context) -> bool:
-    return all(
-        isinstance(p, str) or (not p.env and p.name in ctx.constants) for p in parse_template(text)
-    )
-
-
-def _auth_header(auth: Auth, ctx: _Context) -> str:
-    if auth.bearer is not None:
-        return text_expr("Bearer " + auth.bearer, ctx)
-    assert auth.basic is not None
-    user, password = auth.basic.username, auth.basic.password
-    if _is_static(user, ctx) and _is_static(password, ctx):
-        plain = (
-            f"{ast.literal_eval(text_expr(user, ctx))}:{ast.literal_eval(text_expr(password, ctx))}"
-        )
-        return literal("Basic " + base64.b64encode(plain.encode()).decode())
-    ctx.uses("basic_auth")
-    return f"basic_auth({text_expr(user, ctx)}, {text_expr(password, ctx)})"
 
 
 # ----------------------------------------------------------------------------------- the module
@@ -199,7 +71,7 @@ def compile_scenario(
 ) -> str:
     """`stages` replaces the scenario's load shape (scaled with --users/--duration), `arrivals`
     its arrival rates (scaled with --arrival-rate/--max-concurrency/--duration)."""
-    ctx = _Context(constants=scenario.variables)
+    ctx = Context(constants=scenario.variables)
     load = scenario.load
     plan = arrivals or load.arrivals_plan()
     pools = (
@@ -236,7 +108,7 @@ def compile_scenario(
         body += ["", "", f"# Included as they are from {literal(include.locustfile)}."]
         body.append(f"{module} = load_locustfile({literal(str(path))})")
         for class_name in include.users:
-            if class_name in taken_classes or class_name in _RESERVED_NAMES:
+            if class_name in taken_classes or class_name in RESERVED_NAMES:
                 raise ValueError(f"included class {class_name} clashes with a generated class name")
             taken_classes.add(class_name)
             body.append(f"{class_name} = {module}.{class_name}")
@@ -301,7 +173,7 @@ def compile_scenario(
     return "\n".join(out) + "\n"
 
 
-def _json_paths(ctx: _Context) -> list[str]:
+def _json_paths(ctx: Context) -> list[str]:
     if not ctx.json_paths:
         return []
     return [
@@ -314,7 +186,7 @@ def _json_paths(ctx: _Context) -> list[str]:
     ]
 
 
-def _data_tables(scenario: Scenario, ctx: _Context) -> list[str]:
+def _data_tables(scenario: Scenario, ctx: Context) -> list[str]:
     """The test data, embedded so that workers receive it with the locustfile."""
     lines: list[str] = []
     for name, spec in scenario.data.items():
@@ -410,7 +282,7 @@ def _shape_class(
     return lines
 
 
-def _tls_settings(scenario: Scenario, ctx: _Context) -> list[str]:
+def _tls_settings(scenario: Scenario, ctx: Context) -> list[str]:
     """`TLS_SETTINGS`, when connections need a CA bundle or a client certificate. The CA
     certificates are embedded (public, and workers get them with the locustfile); the client
     certificate and key are read from their paths at run time, so a key is never copied."""
@@ -492,7 +364,7 @@ class _OpenModel:
 
 
 def _schedule(
-    class_name: str, think: ThinkTime, open_model: _OpenModel | None, ctx: _Context
+    class_name: str, think: ThinkTime, open_model: _OpenModel | None, ctx: Context
 ) -> tuple[list[str], list[str]]:
     """For a user whose iterations start on a schedule (arrivals, or pacing): the lines of its
     class, and the schedule made at the end of the file (after the helpers it uses), which
@@ -533,7 +405,7 @@ def _traced(scenario: Scenario, user: UserSpec) -> bool:
     return scenario.trace if user.trace is None else user.trace
 
 
-def _tracing(class_names: list[str], ctx: _Context) -> list[str]:
+def _tracing(class_names: list[str], ctx: Context) -> list[str]:
     """The end of the file for users with `trace: true`: their requests go through
     TracedClient (the lean path, each request with a traceparent header of its own)."""
     if not class_names:
@@ -559,18 +431,18 @@ def _user_class(
     scenario: Scenario,
     user: UserSpec,
     class_name: str,
-    ctx: _Context,
+    ctx: Context,
     tail: list[str],
     open_model: _OpenModel | None = None,
 ) -> list[str]:
     """`tail` receives what must come after the helpers (the user's schedule)."""
     defaults = scenario.defaults
     headers = {**defaults.headers, **user.headers}
-    static = {k: v for k, v in headers.items() if _is_static(v, ctx)}
+    static = {k: v for k, v in headers.items() if is_static(v, ctx)}
     dynamic = {k: v for k, v in headers.items() if k not in static}
     if user.auth is not None:
-        if _is_static(user.auth.bearer or "", ctx) and user.auth.basic is None:
-            static["Authorization"] = ast.literal_eval(_auth_header(user.auth, ctx))
+        if is_static(user.auth.bearer or "", ctx) and user.auth.basic is None:
+            static["Authorization"] = ast.literal_eval(auth_header(user.auth, ctx))
         else:
             dynamic["Authorization"] = ""  # filled below from the auth expression
     think = user.think_time or defaults.think_time
@@ -615,7 +487,7 @@ def _user_class(
                 lines.append(f"{pad}self.vars.update(DATA_{user.data.upper()}.take(self))")
         if user.on_start:
             lines.append(f"{pad}v = self.vars" if needs_vars else f"{pad}v = {{}}")
-            lines += _timed_flow(
+            lines += timed_flow(
                 user.on_start, user.flow_transaction("on_start"), pad, ctx, user_headers
             )
         if scheduled:
@@ -623,18 +495,18 @@ def _user_class(
     if user.on_stop:
         lines += ["", f"{INDENT}def on_stop(self):"]
         lines.append(f"{INDENT * 2}v = self.vars" if needs_vars else f"{INDENT * 2}v = {{}}")
-        lines += _timed_flow(
+        lines += timed_flow(
             user.on_stop, user.flow_transaction("on_stop"), INDENT * 2, ctx, user_headers
         )
 
     methods: set[str] = {"on_start", "on_stop"}
     for task in user.tasks:
         lines.append("")
-        lines += _task_method(task, identifier(task.label, methods), ctx, user_headers, needs_vars)
+        lines += task_method(task, identifier(task.label, methods), ctx, user_headers, needs_vars)
     return lines
 
 
-def _user_headers_method(dynamic: Mapping[str, str], auth: Auth | None, ctx: _Context) -> list[str]:
+def _user_headers_method(dynamic: Mapping[str, str], auth: Auth | None, ctx: Context) -> list[str]:
     """A method computing the user's templated headers; each is sent once every variable it
     needs has a value (a bearer token only after the login step captured it)."""
     pad = INDENT * 2
@@ -645,7 +517,7 @@ def _user_headers_method(dynamic: Mapping[str, str], auth: Auth | None, ctx: _Co
     ]
     for key, text in dynamic.items():
         if key == "Authorization" and auth is not None:
-            expr = _auth_header(auth, ctx)
+            expr = auth_header(auth, ctx)
             texts = (
                 [auth.bearer or ""]
                 if auth.bearer is not None
@@ -669,242 +541,3 @@ def _user_headers_method(dynamic: Mapping[str, str], auth: Auth | None, ctx: _Co
             lines.append(f"{pad}{assignment}")
     lines.append(f"{pad}return headers")
     return lines
-
-
-def _task_method(task: Task, method_name: str, ctx: _Context, user_headers: bool,
-                 needs_vars: bool) -> list[str]:  # fmt: skip
-    pad = INDENT * 2
-    lines = [f"{INDENT}@task({task.weight})" if task.weight != 1 else f"{INDENT}@task"]
-    lines.append(f"{INDENT}def {method_name}(self):")
-    if task.python is not None:
-        module, function = task.python.split(":")
-        ctx.uses("importlib")
-        lines.append(f"{pad}getattr(importlib.import_module({literal(module)}), "
-                     f"{literal(function)})(self)")  # fmt: skip
-        return lines
-    body: list[str] = []
-    transaction = task.transaction_name()
-    inner = pad + INDENT if transaction is not None else pad
-    if task.loop is not None:
-        body.append(f"{inner}for _ in range({literal(task.loop.count)}):")
-    steps = task.steps()
-    body += _flow(steps, inner + INDENT if task.loop else inner, ctx, user_headers,
-                  in_loop=task.loop is not None, timed=transaction is not None)  # fmt: skip
-    if transaction is not None:
-        body.insert(0, pad + _transaction_opening(transaction, steps, ctx))
-    # `v` (the user's variables) only where the task reads them; a string that merely holds
-    # the word v keeps the line, which is harmless.
-    if needs_vars and (task.data is not None or any(_MENTIONS_V.search(b) for b in body)):
-        lines.append(f"{pad}v = self.vars")
-        if task.data is not None:
-            lines.append(f"{pad}v.update(DATA_{task.data.upper()}.take(self))")
-    return lines + body
-
-
-_MENTIONS_V = re.compile(r"\bv\b")
-
-
-def _transaction_opening(name: str, steps: list[Step], ctx: _Context) -> str:
-    """`with Transaction(...)`, `as txn` only when a step pauses (`txn.pause`)."""
-    ctx.uses("Transaction")
-    pauses = any(step.think_time is not None for step in steps)
-    return f"with Transaction(self, {literal(name)}){' as txn' if pauses else ''}:"
-
-
-def _timed_flow(steps: list[Step], transaction: str | None, pad: str, ctx: _Context,
-                user_headers: bool) -> list[str]:  # fmt: skip
-    """An on_start/on_stop flow, inside its transaction when it is timed as one."""
-    if transaction is None:
-        return _flow(steps, pad, ctx, user_headers)
-    opening = pad + _transaction_opening(transaction, steps, ctx)
-    return [opening, *_flow(steps, pad + INDENT, ctx, user_headers, timed=True)]
-
-
-def _flow(steps: list[Step], pad: str, ctx: _Context, user_headers: bool,
-          *, in_loop: bool = False, timed: bool = False) -> list[str]:  # fmt: skip
-    """The steps one after the other. A failed check ends the flow before the next step; a
-    failed capture also skips the step's pause and the loop's next rounds. `timed`: inside a
-    transaction, whose `txn.pause` keeps think time out of its time."""
-    lines: list[str] = []
-    for index, step in enumerate(steps):
-        last = index == len(steps) - 1
-        more = in_loop or step.think_time is not None
-        lines += _step(step, pad, ctx, user_headers, checks_end_flow=not last,
-                       captures_end_flow=not last or more)  # fmt: skip
-        if step.think_time is not None:
-            lines.append(pad + _pause(step.think_time, ctx, timed=timed))
-    return lines
-
-
-def _pause(think: ThinkTime, ctx: _Context, *, timed: bool = False) -> str:
-    sleep = "txn.pause" if timed else "time.sleep"
-    if not timed:
-        ctx.uses("time")
-    if think.between is not None:
-        ctx.uses("random")
-        low, high = think.between
-        return f"{sleep}(random.uniform({literal(low)}, {literal(high)}))"
-    return f"{sleep}({literal(think.constant or 0.0)})"
-
-
-def _request_arguments(request: Request, ctx: _Context, user_headers: bool) -> list[str]:
-    url = text_expr(request.url, ctx)
-    args = [literal(request.method), url]
-    if url != literal(request.stats_name):  # Locust names a request by its url by default
-        args.append(f"name={literal(request.stats_name)}")
-    if request.params:
-        args.append(f"params={_mapping_expr(request.params, ctx)}")
-    if request.json_body is not None:
-        args.append(f"json={value_expr(request.json_body, ctx)}")
-    elif request.body is not None:
-        args.append(f"data={text_expr(request.body, ctx)}")
-    elif request.form is not None:
-        if all(_is_static(v, ctx) for v in request.form.values()):
-            form = {k: ast.literal_eval(text_expr(v, ctx)) for k, v in request.form.items()}
-            args.append(f"data={literal(urlencode(form))}")
-        else:
-            ctx.uses("form_body")
-            args.append(f"data=form_body({_mapping_expr(request.form, ctx)})")
-    header_items: list[str] = ["**self.user_headers(v)"] if user_headers else []
-    if request.auth is not None and "Authorization" not in request.headers:
-        header_items.append(f"'Authorization': {_auth_header(request.auth, ctx)}")
-    if request.form is not None and "Content-Type" not in request.headers:
-        header_items.append("'Content-Type': 'application/x-www-form-urlencoded'")
-    header_items += [f"{literal(k)}: {text_expr(v, ctx)}" for k, v in request.headers.items()]
-    if header_items == ["**self.user_headers(v)"]:
-        args.append("headers=self.user_headers(v)")
-    elif header_items:
-        args.append("headers={" + ", ".join(header_items) + "}")
-    return args
-
-
-def _checks(expect: Expect | None, ctx: _Context) -> list[str]:
-    """One helper call per check, in a fixed order: status first, the time last."""
-    if expect is None:
-        return []
-    checks: list[str] = []
-    if expect.status is not None:
-        checks.append(_helper_call(ctx, "expect_status", *map(literal, expect.status)))
-    for path, expected in (expect.json_equals or {}).items():
-        checks.append(
-            _helper_call(
-                ctx,
-                "expect_json",
-                ctx.json_path(path),
-                value_expr(expected, ctx),
-                *_template_argument(expected, ctx),
-            )
-        )
-    for path in expect.json_exists or []:
-        checks.append(_helper_call(ctx, "expect_json_exists", ctx.json_path(path)))
-    if expect.body_contains is not None:
-        text = expect.body_contains
-        checks.append(
-            _helper_call(
-                ctx, "expect_body_contains", text_expr(text, ctx), *_template_argument(text, ctx)
-            )
-        )
-    if expect.body_matches is not None:
-        checks.append(_helper_call(ctx, "expect_body_matches", literal(expect.body_matches)))
-    for name, expected in (expect.headers or {}).items():
-        checks.append(
-            _helper_call(
-                ctx,
-                "expect_header",
-                literal(name),
-                text_expr(expected, ctx),
-                *_template_argument(expected, ctx),
-            )
-        )
-    if expect.max_ms is not None:
-        ms = round(expect.max_ms * 1000, 3)
-        checks.append(
-            _helper_call(ctx, "expect_max_ms", literal(int(ms) if ms.is_integer() else ms))
-        )
-    return checks
-
-
-def _template_argument(expected: Any, ctx: _Context) -> list[str]:
-    """`template=` the expectation as the scenario writes it, when it is filled at run time
-    (a captured variable, a data column, the environment, a secret): a failed check names
-    it, never the value it had, so no live value reaches the failures table or a report."""
-    texts = _strings_in(expected)
-    if all(_is_static(text, ctx) for text in texts):
-        return []
-    written = expected if isinstance(expected, str) else json.dumps(expected, ensure_ascii=False)
-    return [f"template={literal(written)}"]
-
-
-def _strings_in(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [text for item in value.values() for text in _strings_in(item)]
-    if isinstance(value, list):
-        return [text for item in value for text in _strings_in(item)]
-    return []
-
-
-def _captures(step: Step, ctx: _Context) -> list[str]:
-    out = []
-    for name, spec in step.capture.items():
-        if spec.json_path is not None:
-            out.append(_helper_call(ctx, "capture_json", "v", literal(name),
-                                    ctx.json_path(spec.json_path)))  # fmt: skip
-        elif spec.regex is not None:
-            out.append(_helper_call(ctx, "capture_regex", "v", literal(name), literal(spec.regex)))
-        elif spec.header is not None:
-            out.append(
-                _helper_call(ctx, "capture_header", "v", literal(name), literal(spec.header))
-            )
-    return out
-
-
-def _helper_call(ctx: _Context, helper: str, *args: str) -> str:
-    ctx.uses(helper)
-    return f"{helper}({', '.join(['response', *args])})"
-
-
-def _step(step: Step, pad: str, ctx: _Context, user_headers: bool, *,
-          checks_end_flow: bool, captures_end_flow: bool) -> list[str]:  # fmt: skip
-    args = _request_arguments(step.request, ctx, user_headers)
-    checks = _checks(step.expect, ctx)
-    captures = _captures(step, ctx)
-    ctx.uses("send")  # the lean path: `send(self, ...)` is `self.client.request(...)`, leaner
-    if not checks and not captures:
-        return _call(pad, "send(", ["self", *args], ")")
-    lines = _call(pad, "with send(", ["self", *args, "catch_response=True"],
-                  ") as response:")  # fmt: skip
-    inner = pad + INDENT
-    decides = checks_end_flow or (captures_end_flow and bool(captures))
-    tests = list(checks)
-    if checks and (decides or captures) and (step.expect is None or step.expect.status is None):
-        tests.append("response.ok")  # no status check: Locust's rule, a status below 400
-    tests += captures
-    if not decides:
-        return lines + _chain(inner, "", tests, "")
-    return [*lines, *_chain(inner, "if not ", tests, ":"), f"{inner}{INDENT}return"]
-
-
-def _chain(pad: str, opening: str, tests: list[str], closing: str) -> list[str]:
-    """`a and b and c` on one line, or one test a line: the first that fails stops the rest."""
-    if len(tests) == 1:
-        return [f"{pad}{opening}{tests[0]}{closing}"]
-    one_line = f"{pad}{opening}({' and '.join(tests)}){closing}"
-    if len(one_line) <= 100:
-        return [one_line if opening else f"{pad}{' and '.join(tests)}"]
-    first, *rest = tests
-    return [
-        f"{pad}{opening}(",
-        f"{pad}{INDENT}{first}",
-        *(f"{pad}{INDENT}and {test}" for test in rest),
-        f"{pad}){closing}",
-    ]
-
-
-def _call(pad: str, opening: str, args: Iterable[str], closing: str) -> list[str]:
-    items = list(args)
-    one_line = f"{pad}{opening}{', '.join(items)}{closing}"
-    if len(one_line) <= 100:
-        return [one_line]
-    return [f"{pad}{opening}", *(f"{pad}{INDENT}{a}," for a in items), f"{pad}{closing}"]

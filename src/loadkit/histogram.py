@@ -52,7 +52,7 @@ failure counts. Past ``MAX_NAMED_SERIES`` request names the harness keeps the bu
 counts the others' requests under the name ``OTHER_NAMES``, per type, user class and second
 (``"folded_names"``: how many names were folded), so the totals stay Locust's.
 
-Transactions (a flow timed as one unit, see ``loadkit.locustfile_helpers.Transaction``) are
+Transactions (a flow timed as one unit, see ``loadkit.locustfile_helpers.users.Transaction``) are
 recorded like requests, with the request type ``TRANSACTION_TYPE`` ("TXN");
 ``RunHistograms.requests_only`` and ``transactions_only`` keep the two apart, so request counts
 stay the target's own count."""

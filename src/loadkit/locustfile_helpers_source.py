@@ -1,4 +1,4 @@
-"""Copies helpers from `locustfile_helpers.py` into generated locustfiles, with what they import.
+"""Copies helpers from `locustfile_helpers/` into generated locustfiles, with what they import.
 
 The source is read as text and cut with `ast` (never imported here: it imports Locust, and
 the CLI process must not be monkey-patched by gevent).
@@ -133,14 +133,27 @@ class HelpersSource:
     names: frozenset[str] = frozenset()
 
 
+FILES = ("checks.py", "lean_path.py", "users.py", "schedules.py")
+"""The helpers' modules in `locustfile_helpers/`, in the order a generated file carries them."""
+
+Place = tuple[int, int]
+"""A line of the helpers: (its module's place in FILES, line number)."""
+
+
 @cache
-def _segments() -> dict[str, tuple[int, int, str]]:
+def _segments() -> dict[str, tuple[Place, Place, str]]:
     """Each top-level definition's (first line, last line, source), with its decorators and
     the comment right above it."""
-    text = (resources.files("loadkit") / "locustfile_helpers.py").read_text(encoding="utf-8")
+    out: dict[str, tuple[Place, Place, str]] = {}
+    for number, name in enumerate(FILES):
+        helpers = resources.files("loadkit") / "locustfile_helpers" / name
+        _add_segments(out, number, helpers.read_text(encoding="utf-8"))
+    return out
+
+
+def _add_segments(out: dict[str, tuple[Place, Place, str]], number: int, text: str) -> None:
     lines = text.splitlines()
     tree = ast.parse(text)
-    out: dict[str, tuple[int, int, str]] = {}
     for node in tree.body:
         names: list[str] = []
         if isinstance(node, ast.FunctionDef | ast.ClassDef):
@@ -155,17 +168,16 @@ def _segments() -> dict[str, tuple[int, int, str]]:
             first -= 1
         segment = "\n".join(lines[first : node.end_lineno])
         for name in names:
-            out[name] = (first, node.end_lineno, segment)
-    return out
+            out[name] = ((number, first), (number, node.end_lineno), segment)
 
 
 def helpers_source(wanted: set[str], *, without: frozenset[str] = frozenset()) -> HelpersSource:
-    """The helpers `wanted` and everything they use, in locustfile_helpers.py's order, except those
-    `without` names (written elsewhere in the same file)."""
+    """The helpers `wanted` and everything they use, in the helpers' order (FILES, then their
+    lines), except those `without` names (written elsewhere in the same file)."""
     needed = _with_dependencies(wanted) - without
     segments = _segments()
     imports = sorted({imp for name in needed for imp in HELPERS[name][1]})
-    code, last_line = "", -1
+    code, last_line = "", (-1, -1)
     for first, last, segment in sorted({segments[name] for name in needed}):
         # Definitions on adjacent lines (ROW_REQUESTS, ROW_TICKETS) stay together.
         separator = "" if not code else "\n" if first == last_line else "\n\n\n"

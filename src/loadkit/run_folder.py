@@ -131,7 +131,7 @@ class RunFolder:
 
     @property
     def plan(self) -> Path:
-        """What the command line said about the load (`runner.write_plan`): with it,
+        """What the command line said about the load (`run_plan.write_plan`): with it,
         `loadkit report` rebuilds a summary.json that `loadkit run` never wrote."""
         return self.path / self.PLAN
 

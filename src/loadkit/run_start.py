@@ -14,23 +14,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from loadkit.errors import ScenarioError, UsageError
 
 if TYPE_CHECKING:
     from loadkit.launcher import LocustProcess
     from loadkit.run_cache import EarlyStart, Launch, Recording, RunCache
-    from loadkit.runner import LoadOverrides, MetricsEndpoint, PlannedRun
+    from loadkit.run_plan import PlannedRun
+    from loadkit.run_request import RunRequest
+    from loadkit.runner import MetricsEndpoint
     from loadkit.scenario import Scenario
-    from loadkit.settings import Distribution
 
 VALIDATE_AFTER_S = 2.0
 """On a cache hit, the scenario is validated once Locust runs, or after this long at most."""
-
-_FOLDER_OPTIONS = ("out", "reports_dir")
-"""Options that say where the run folder goes: not in the cache's key (each run has a new one)."""
 
 
 def read_scenario(
@@ -73,34 +70,6 @@ def read_scenario_to_run(
     return scenario, read
 
 
-def distribution(
-    processes: int,
-    master: bool,
-    expect_workers: int | None,
-    master_bind_host: str,
-    master_port: int | None,
-    expect_workers_max_wait: float,
-) -> Distribution:
-    """Where the load is generated, from the distribution options; UsageError when they
-    contradict each other."""
-    from loadkit.settings import Distribution
-
-    if not master and expect_workers is not None:
-        raise UsageError("--expect-workers needs --master")
-    if master and processes > 1:
-        raise UsageError(
-            "--processes cannot go with --master: start `loadkit worker --processes N` on each "
-            "worker machine instead"
-        )
-    return Distribution(
-        processes=processes,
-        expect_workers=(expect_workers or 1) if master else 0,
-        bind_host=master_bind_host,
-        port=master_port,
-        max_wait_s=expect_workers_max_wait,
-    )
-
-
 @dataclass(frozen=True)
 class StartedRun:
     """A run planned and its Locust begun or ready to begin (`runner.run_locust`)."""
@@ -114,49 +83,44 @@ class StartedRun:
 
 def start_run(
     source_file: str,
-    options: Mapping[str, Any],
+    request: RunRequest,
     *,
     locust: LocustProcess,
     metrics: MetricsEndpoint | None,
-    strict_generator: bool = False,
 ) -> StartedRun:
-    """Read `source_file` and plan the run with `options` (`loadkit run`'s load, distribution
-    and folder options, by name): from the run cache's entry when it holds one, else read now
-    and the entry written. `metrics` is checked once the scenario is read. Whatever fails
+    """Read `source_file` and plan the run `request` asks for (checked already on its own; here
+    with the scenario's load): from the run cache's entry when it holds one, else read now and
+    the entry written. `metrics` is checked once the scenario is read. Whatever fails
     before the run is handed over, a Locust begun from the cache is stopped and its folder
     taken back."""
     from loadkit import run_cache
 
     early: EarlyStart | None = None
-    cache = _run_cache(metrics, options)
+    cache = _run_cache(metrics, request)
     try:
-        # Every option that shapes Locust's command; the folder is a new one each run.
-        key_options = {k: v for k, v in options.items() if k not in _FOLDER_OPTIONS}
+        key_options = request.cache_key()
         hit = cache.lookup(source_file, key_options) if cache is not None else None
         if hit is not None:
             early = run_cache.start_early(
-                hit, locust, out=options["out"], reports_dir=options["reports_dir"]
+                hit, locust, out=request.out, reports_dir=request.reports_dir
             )
         if early is not None:
             run_cache.wait_until_running(locust, timeout_s=VALIDATE_AFTER_S)
             # The text Locust runs, even if edited.
-            scenario, text = read_scenario_to_run(source_file, options["host"], text=early.text)
+            scenario, text = read_scenario_to_run(source_file, request.host, text=early.text)
             store = None
         else:
             found = cache.key_for(source_file, key_options) if cache is not None else None
             with run_cache.recording() as recorded:
-                scenario, text = read_scenario_to_run(
-                    source_file, options["host"], recorded.environ
-                )
+                scenario, text = read_scenario_to_run(source_file, request.host, recorded.environ)
             store = _Store(cache, found[0], recorded) if cache and found and (
                 found[1] == text.encode("utf-8")  # read again unchanged
             ) else None  # fmt: skip
         if metrics is not None:
             metrics.check()
         return plan_started(
-            scenario, text, source_file, load_overrides(options, strict_generator),
-            out=options["out"], reports_dir=options["reports_dir"], locust=locust,
-            metrics=metrics, early=early, store=store,
+            scenario, text, source_file, request, locust=locust, metrics=metrics, early=early,
+            store=store,
         )  # fmt: skip
     except BaseException as exc:
         if early is not None and not early.handed_over:
@@ -166,50 +130,27 @@ def start_run(
         raise
 
 
-def load_overrides(options: Mapping[str, Any], strict_generator: bool = False) -> LoadOverrides:
-    """The run's load from `loadkit run`'s options, by name; UsageError when the distribution
-    options contradict each other."""
-    from loadkit.runner import LoadOverrides
-
-    return LoadOverrides(
-        options["host"],
-        options["users"],
-        options["spawn_rate"],
-        options["duration"],
-        distribution(
-            options["processes"],
-            options["master"],
-            options["expect_workers"],
-            options["master_bind_host"],
-            options["master_port"],
-            options["expect_workers_max_wait"],
-        ),
-        options["arrival_rate"],
-        options["max_concurrency"],
-        strict_generator,
-    )
-
-
 def plan_started(
     scenario: Scenario,
     text: str,
     source_file: str,
-    overrides: LoadOverrides,
+    request: RunRequest,
     *,
-    out: Path | None,
-    reports_dir: Path,
     locust: LocustProcess,
     metrics: MetricsEndpoint | None = None,
     early: EarlyStart | None = None,
     store: _Store | None = None,
 ) -> StartedRun:
     """Plan the run (in the folder of `early`, when Locust was begun from the cache) and say
-    what Locust is to be given; `store` writes the cache entry of a run that missed."""
-    from loadkit.runner import locust_launch, plan_run
+    what Locust is to be given; `store` writes the cache entry of a run that missed. UsageError
+    (every problem) when the request cannot apply to the scenario's load."""
+    from loadkit.run_plan import plan_run
+    from loadkit.runner import locust_launch
 
+    request.check(scenario.load)
     planned = plan_run(
-        scenario, text, source_file, overrides, out=out, reports_dir=reports_dir,
-        folder=early.folder if early is not None else None,
+        scenario, text, source_file, request.overrides(), out=request.out,
+        reports_dir=request.reports_dir, folder=early.folder if early is not None else None,
     )  # fmt: skip
     launch = None
     warnings = []
@@ -253,7 +194,7 @@ def _forget(early: EarlyStart) -> None:
         RunCache(folder).forget(early.key)
 
 
-def _run_cache(metrics: MetricsEndpoint | None, options: Mapping[str, Any]) -> RunCache | None:
+def _run_cache(metrics: MetricsEndpoint | None, request: RunRequest) -> RunCache | None:
     """The run cache, unless it is off or this run's command holds a value of its own: the
     metrics endpoint names the run folder, and --processes picks a free port each time."""
     from loadkit.run_cache import RunCache, cache_dir
@@ -261,6 +202,6 @@ def _run_cache(metrics: MetricsEndpoint | None, options: Mapping[str, Any]) -> R
     folder = cache_dir()
     if folder is None or metrics is not None:
         return None
-    if options["processes"] > 1 and options["master_port"] is None:
+    if request.processes > 1 and request.master_port is None:
         return None
     return RunCache(folder)

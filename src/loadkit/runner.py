@@ -4,13 +4,17 @@ Locust runs as a child process (`python -m loadkit.harness`, i.e. Locust's own C
 final-snapshot hook) so that gevent's monkey-patching never reaches this process, and so
 that a crash, a hang or a signal in the load generator cannot take the verdict down with it:
 whatever happens, this side still writes summary.json and summary.md.
+
+Its parts: `run_plan` (the run planned: settings, folder, locustfile, plan.json),
+`run_process` (the child's deadline, progress lines and signals; `loadkit worker`) and
+`run_finish` (after Locust ended: summary, report, masking). This module starts Locust on a
+plan, headless or under its web UI, with the metrics endpoint and what the harness is given.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import math
 import os
 import signal
@@ -19,15 +23,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from loadkit.compiler import compile_scenario, user_class_names
-from loadkit.delivery import data_warnings
+from loadkit.compiler import user_class_names
 from loadkit.errors import UsageError
 from loadkit.harness_protocol import (
     DEADLINE_ENV,
@@ -42,249 +44,32 @@ from loadkit.harness_protocol import (
     UI_SCENARIO_NAME_ENV,
     WEB_PASSWORD_ENV,
     WEB_USER_ENV,
-    FinalSnapshot,
     UiTestEnd,
 )
-from loadkit.histogram import RunHistograms, load_histograms
 from loadkit.launcher import LocustProcess
 from loadkit.live import LiveConfig
-from loadkit.masking import MIN_SECRET_LENGTH, TOO_SHORT, mask_folder
-from loadkit.periodic_stats import read_periodic_stats
-from loadkit.report.markdown import render_markdown
+from loadkit.masking import MIN_SECRET_LENGTH, TOO_SHORT
 from loadkit.run_cache import Launch
-from loadkit.run_folder import RunFolder, read_final_snapshot, write_atomic
-from loadkit.scenario import Scenario
+from loadkit.run_finish import RunOutcome, judge_folder
+from loadkit.run_folder import RunFolder, read_final_snapshot
+from loadkit.run_plan import PlannedRun, compiled_locustfile
+from loadkit.run_process import (
+    Deadline,
+    ProgressCallback,
+    RunTimes,
+    forward_signals,
+    read_progress,
+    wait_for_locust,
+)
 from loadkit.settings import MASTER_PORT, Distribution, RunSettings
 from loadkit.summary import (
     apdex_targets,
-    build_summary,
     default_timing,
-    slo_of,
     thresholds_of,
 )
-from loadkit.summary_types import Summary
 
 if TYPE_CHECKING:
-    from loadkit.capacity import CapacityReport
-
-ProgressCallback = Callable[[dict[str, Any]], None]
-
-# How long Locust may take to start the test (import the locustfile, connect workers), and,
-# after the planned duration and the users' grace period, to shut down, before it is
-# considered hung and killed.
-_STARTUP_GRACE_S = 60.0
-_SHUTDOWN_GRACE_S = 30.0
-_SIGNAL_KILL_AFTER_S = 5.0
-
-
-@dataclass
-class _Deadline:
-    """When Locust counts as hung: planned load + grace, from the moment the test started
-    (known from the first progress line), or from `begin` plus the start-up grace before."""
-
-    load_s: float
-    begun: float
-    test_started: float | None = None
-
-    def harness_bound_s(self) -> float:
-        """The harness's own deadline, from its start: later than ours, so it acts only when
-        this process is gone (it would have killed a hung Locust first)."""
-        return _STARTUP_GRACE_S + self.load_s + _SHUTDOWN_GRACE_S + 10.0
-
-    def passed(self, now: float) -> bool:
-        if self.test_started is None:
-            return now > self.begun + _STARTUP_GRACE_S + self.load_s + _SHUTDOWN_GRACE_S
-        return now > self.test_started + self.load_s + _SHUTDOWN_GRACE_S
-
-
-@dataclass
-class RunTimes:
-    """What this process saw of the run, by wall clock (from the progress lines and the
-    process itself): the span the numbers cover when Locust left no final snapshot (its
-    history CSV is flushed only every ~10 s, so its timestamps are no measure of the run)."""
-
-    test_started: float | None = None
-    load_stopped: float | None = None
-    """The first progress line saying the users are stopping, or None."""
-    process_ended: float | None = None
-    last_users: int = 0
-    """Users running in the last progress line: each one's request in flight, if any, is
-    lost when Locust is killed."""
-
-
-@dataclass(frozen=True)
-class LoadOverrides:
-    """What the command line (or LOADKIT_* variables) said about the load; None: the scenario's."""
-
-    host: str | None = None
-    users: int | None = None
-    spawn_rate: float | None = None
-    duration_s: float | None = None
-    distribution: Distribution = field(default_factory=Distribution)
-    arrival_rate: float | None = None
-    max_concurrency: int | None = None
-    strict_generator: bool = False
-    """--strict-generator (`RunSettings.strict_generator`)."""
-
-
-@dataclass(frozen=True)
-class PlannedRun:
-    """A run ready to start: its settings resolved, its folder made with the scenario and the
-    locustfile in it."""
-
-    scenario: Scenario
-    settings: RunSettings
-    folder: RunFolder
-    source_file: str
-    warnings: list[str]
-    """What the plan cannot deliver, known before any load is sent."""
-
-    def describe(self) -> str:
-        s = self.settings
-        if s.arrivals is not None:
-            a = s.arrivals
-            stages = "" if len(a.stages) == 1 else f" ({len(a.stages)} stages)"
-            return (
-                f"running {self.scenario.name!r}: {a.peak_rate:g} arrivals/s ({a.spacing}) "
-                f"on up to {a.max_concurrency} users for {s.duration_s}s{stages} against {s.host}"
-            )
-        shape = "" if s.stages is None else f" ({len(s.stages)} stages)"
-        return (
-            f"running {self.scenario.name!r}: {s.users} users at {s.spawn_rate:g}/s "
-            f"for {s.duration_s}s{shape} against {s.host}"
-        )
-
-
-def plan_run(
-    scenario: Scenario,
-    source_text: str,
-    source_file: str,
-    overrides: LoadOverrides,
-    *,
-    out: Path | None,
-    reports_dir: Path,
-    folder: RunFolder | None = None,
-) -> PlannedRun:
-    """Resolve the settings, make the run folder, write scenario and locustfile into it
-    (`folder`: made and written already, from the run cache). Raises UsageError when an
-    override cannot apply or the folder cannot be made."""
-    settings = resolve_settings(scenario, overrides)
-    if folder is None:
-        folder = new_folder(out, scenario.name, reports_dir)
-        prepare_folder(folder, scenario, source_text, source_file, settings)
-    write_plan(folder, overrides, settings.host, source_file)
-    warnings = data_warnings(scenario, settings.users)
-    return PlannedRun(scenario, settings, folder, source_file, warnings)
-
-
-def resolve_settings(scenario: Scenario, overrides: LoadOverrides) -> RunSettings:
-    try:
-        settings = RunSettings.resolve(
-            scenario,
-            host=overrides.host,
-            users=overrides.users,
-            spawn_rate=overrides.spawn_rate,
-            duration_s=overrides.duration_s,
-            distribution=overrides.distribution,
-            arrival_rate=overrides.arrival_rate,
-            max_concurrency=overrides.max_concurrency,
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if overrides.strict_generator:
-        settings = replace(settings, strict_generator=True)
-    return settings
-
-
-def write_plan(folder: RunFolder, overrides: LoadOverrides, host: str, source_file: str) -> None:
-    """plan.json: the overrides the run was planned with (the host resolved, as `${VAR}`s may
-    not be set where the folder is read again)."""
-    plan = {
-        "source_file": source_file,
-        # Where its data files are found again, from any working directory.
-        "source_path": str(Path(source_file).resolve()),
-        "overrides": {**dataclasses.asdict(overrides), "host": host},
-    }
-    try:
-        folder.plan.write_text(json.dumps(plan, indent=2) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot write {folder.plan}: {exc.strerror or exc}") from None
-
-
-def read_plan(folder: RunFolder, key: str = "source_file") -> tuple[LoadOverrides, str | None]:
-    """plan.json's overrides and source file (as given, or its `source_path`); none (the
-    scenario's own load) without it. ValueError names the field that is wrong."""
-    data = _read_json(folder.plan)
-    if data is None:
-        return LoadOverrides(), None
-    raw = data.get("overrides")
-    if not isinstance(raw, dict):
-        raise ValueError(f"{folder.plan}: 'overrides' is not an object")
-    try:
-        distribution = Distribution(**(raw.pop("distribution", None) or {}))
-        overrides = LoadOverrides(**raw, distribution=distribution)
-    except TypeError as exc:
-        raise ValueError(f"{folder.plan}: {exc}") from None
-    source = data.get(key)
-    return overrides, source if isinstance(source, str) else None
-
-
-def rebuild_summary(folder: RunFolder, scenario: Scenario) -> RunOutcome:
-    """summary.json (and the report) of a folder that `loadkit run` never finished (a SIGKILL
-    of the CLI): judged from what Locust left, with the load plan.json records. Raises
-    UsageError when the folder lacks what it takes."""
-    if not folder.final_stats.is_file() or not folder.histograms.is_file():
-        raise UsageError(
-            f"{folder.path} has no {folder.SUMMARY_JSON}, and no {folder.FINAL_STATS} and "
-            f"{folder.HISTOGRAMS} to rebuild it from: not a run folder, or a run that never "
-            "started"
-        )
-    try:
-        overrides, source_file = read_plan(folder)
-    except ValueError as exc:
-        raise UsageError(f"cannot rebuild {folder.SUMMARY_JSON}: {exc}") from None
-    settings = resolve_settings(scenario, overrides)
-    final = read_final_snapshot(folder.final_stats)
-    started = final["started_at"] if final else None
-    stopping = final.get("stopping_at") if final else None
-    ran_s = 0.0
-    if isinstance(started, int | float) and isinstance(stopping, int | float):
-        ran_s = stopping - started
-    # Stopped before its planned end: the CLI was gone and the harness stopped by itself.
-    aborted = ran_s < settings.duration_s - 1.0
-    exit_code = final.get("locust_exit_code") if final else None
-    return judge_folder(
-        folder,
-        scenario,
-        settings,
-        source_file or str(folder.scenario),
-        aborted=aborted,
-        exit_code=exit_code if isinstance(exit_code, int) else 0,
-        rebuilt=True,
-    )
-
-
-def new_folder(out: Path | None, scenario_name: str, reports_dir: Path) -> RunFolder:
-    try:
-        return RunFolder.create(out, scenario_name, reports_dir)
-    except (FileExistsError, NotADirectoryError) as exc:
-        raise UsageError(str(exc)) from None
-    except OSError as exc:  # not writable, a read-only file system, ...
-        where = out if out is not None else reports_dir
-        raise UsageError(
-            f"cannot create the run folder in {where}: {exc.strerror or exc}; "
-            "choose a writable --out or --reports-dir"
-        ) from None
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    folder: RunFolder
-    summary: Summary
-    locust_exit_code: int | None
-    report_problem: str | None = None
-    write_problems: tuple[str, ...] = ()
-    """summary.json / summary.md that could not be written (e.g. a full disk)."""
+    pass
 
 
 def locust_command(folder: RunFolder, settings: RunSettings) -> list[str]:
@@ -329,54 +114,6 @@ def _distribution_arguments(dist: Distribution) -> list[str]:
             "--master-bind-port", port, "--master-host", "127.0.0.1", "--master-port", port,
         ]  # fmt: skip
     return []
-
-
-def worker_command(master_host: str, master_port: int, processes: int | None) -> list[str]:
-    """A `loadkit worker`: Locust's worker through the harness (fine histograms, CPU samples),
-    with the locustfile received from the master (`-f -`), so what runs is the reviewed one."""
-    command = [
-        sys.executable, "-m", "loadkit.harness", "-f", "-", "--worker",
-        "--master-host", master_host, "--master-port", str(master_port),
-        # The verdict is the master's: a worker's exit code says only whether it ran cleanly,
-        # not whether some request failed (Locust's default exit code 1).
-        "--exit-code-on-error", "0",
-    ]  # fmt: skip
-    if processes is None or processes > 1:
-        command += ["--processes", "-1" if processes is None else str(processes)]
-    return command
-
-
-def run_worker(
-    master_host: str, master_port: int, processes: int | None, secret_names: tuple[str, ...] = ()
-) -> int:
-    """Run a worker until its master ends the test (or a signal arrives); its exit code.
-    `secret_names`: environment variables holding the scenario's secrets, which the worker's
-    harness masks in everything its Locust prints and logs (the master masks what workers
-    report in any case, but a worker's own output goes to its own terminal or pod log)."""
-    env = {**os.environ, SECRET_NAMES_ENV: worker_secret_names(secret_names, os.environ)}
-    command = worker_command(master_host, master_port, processes)
-    # Own session: a terminal's Ctrl-C reaches only us, and Locust is stopped once.
-    with subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, start_new_session=True, env=env
-    ) as process:
-        aborted = threading.Event()
-        with _forward_signals(process, aborted):
-            return process.wait()
-
-
-def worker_secret_names(names: tuple[str, ...], environ: Mapping[str, str]) -> str:
-    """LOADKIT_SECRET_NAMES for a worker's harness; UsageError for a name this machine's
-    environment does not hold, or whose value is too short to be masked safely (the same
-    rule as `loadkit run`'s, which never shows the value nor its length)."""
-    for name in names:
-        if not environ.get(name):
-            raise UsageError(
-                f"--secret-env {name}: no such environment variable here; export it (the "
-                "value the scenario reads as a secret) before starting the worker"
-            )
-        if len(environ[name]) < MIN_SECRET_LENGTH:
-            raise UsageError(f"--secret-env {name}: {TOO_SHORT}")
-    return ",".join(names)
 
 
 @dataclass(frozen=True)
@@ -488,9 +225,9 @@ def _run_ui(
         if line.get("event") == "test_end":
             ended.put(line)
 
-    deadline = _Deadline(load_s=float("inf"), begun=time.monotonic())
+    deadline = Deadline(load_s=float("inf"), begun=time.monotonic())
     reader = threading.Thread(
-        target=_read_progress, args=(locust.progress_fd, on_progress, deadline), daemon=True
+        target=read_progress, args=(locust.progress_fd, on_progress, deadline), daemon=True
     )
     reader.start()
     aborted = threading.Event()
@@ -511,7 +248,7 @@ def _run_ui(
             )  # fmt: skip
             on_test_end(outcome)
 
-    with _forward_signals(process, aborted):
+    with forward_signals(process, aborted):
         while True:
             try:
                 exit_code: int | None = process.wait(timeout=0.2)
@@ -550,29 +287,6 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def prepare_folder(
-    folder: RunFolder,
-    scenario: Scenario,
-    source_text: str,
-    source_name: str,
-    settings: RunSettings | None = None,
-) -> None:
-    folder.scenario.write_text(source_text, encoding="utf-8")
-    folder.locustfile.write_text(
-        compiled_locustfile(scenario, source_name, settings),
-        encoding="utf-8",
-    )
-
-
-def compiled_locustfile(
-    scenario: Scenario, source_name: str, settings: RunSettings | None = None
-) -> str:
-    """The locustfile of a run with `settings` (a shape's stages, an open model's arrivals)."""
-    stages = settings.stages if settings is not None else None
-    arrivals = settings.arrivals if settings is not None else None
-    return compile_scenario(scenario, source_name, stages=stages, arrivals=arrivals)
 
 
 @dataclass(frozen=True)
@@ -657,7 +371,7 @@ def locust_launch(
     written into its folder; without, the locustfile compiled again, not read from the
     folder: what the folder should hold); the run cache keeps it."""
     scenario, settings, folder = planned.scenario, planned.settings, planned.folder
-    deadline = _Deadline(load_s=settings.duration_s + settings.stop_timeout_s, begun=0.0)
+    deadline = Deadline(load_s=settings.duration_s + settings.stop_timeout_s, begun=0.0)
     live_config = live_config_text(planned)
     if write:
         folder.live_config.write_text(live_config, encoding="utf-8")
@@ -710,7 +424,7 @@ def _run_locust(
     source_file = planned.source_file
     locust = locust or LocustProcess.start()
     aborted = threading.Event()
-    deadline = _Deadline(
+    deadline = Deadline(
         load_s=settings.duration_s + settings.stop_timeout_s, begun=time.monotonic()
     )
     if not locust.begun:
@@ -721,7 +435,7 @@ def _run_locust(
     process, read_fd = locust.process, locust.progress_fd
     times = RunTimes()
     reader = threading.Thread(
-        target=_read_progress,
+        target=read_progress,
         args=(read_fd, on_progress, deadline, times),
         name="loadkit-progress",
         daemon=True,
@@ -729,11 +443,11 @@ def _run_locust(
     reader.start()
     # Held until every file is written: a signal after Locust ended is noted, never a
     # KeyboardInterrupt halfway through summary.json or junit.xml.
-    with _forward_signals(process, aborted):
-        exit_code = _wait(process, deadline, aborted)
+    with forward_signals(process, aborted):
+        exit_code = wait_for_locust(process, deadline, aborted)
         times.process_ended = time.time()
         if aborted.is_set() and exit_code == -signal.SIGKILL:
-            exit_code = None  # killed by `_forward_signals` after a second interrupt
+            exit_code = None  # killed by `forward_signals` after a second interrupt
         reader.join(timeout=2.0)
         early = locust.early_text()
         locust.discard()
@@ -750,303 +464,3 @@ def _run_locust(
             exit_code=exit_code,
             times=times,
         )
-
-
-def judge_folder(
-    folder: RunFolder,
-    scenario: Scenario,
-    settings: RunSettings,
-    source_file: str,
-    *,
-    aborted: bool,
-    exit_code: int | None,
-    times: RunTimes | None = None,
-    rebuilt: bool = False,
-) -> RunOutcome:
-    """What Locust left in `folder` → summary.json, summary.md, report.html, junit.xml, charts,
-    then the masking pass. Whatever happened: the verdict is always written (or, when a file
-    cannot be, `write_problems` names it and why)."""
-    times = times or RunTimes()
-    final = read_final_snapshot(folder.final_stats)
-    partial = None
-    if final is None:  # Locust died before its final snapshot: take what it wrote every second
-        started, stopped = _periodic_span(folder, times)
-        final = read_periodic_stats(folder, started_at=started, stopped_at=stopped)
-        if final is not None:
-            partial = (
-                f"{_why_no_final(folder, exit_code)}; the numbers are from Locust's periodic "
-                "CSV (rewritten every second) and may miss the last second or so of the run"
-            )
-            if exit_code is not None and exit_code < 0:  # killed from outside
-                partial += _in_flight(times)
-    histograms = _read_histograms(folder.histograms) if partial is None else None
-    corrected = (
-        _read_histograms(folder.corrected_histograms)
-        if histograms is not None and folder.corrected_histograms.exists()
-        else None
-    )
-    capacity = _analyze_capacity(folder, scenario, final, histograms, corrected)
-    killed = None
-    if exit_code is None:
-        killed = (
-            "Locust did not stop in time and was killed (a task that catches GreenletExit "
-            "or never returns keeps a user from stopping)"
-            if not aborted
-            else "Locust was killed after a second interrupt"
-        ) + _in_flight(times)
-    summary = build_summary(
-        final,
-        scenario,
-        settings,
-        source_file=source_file,
-        aborted=aborted,
-        histograms=histograms,
-        capacity=capacity,
-        killed=killed,
-        partial=partial,
-        corrected=corrected,
-    )
-    if rebuilt:
-        summary["warnings"].append(
-            f"{folder.SUMMARY_JSON} rebuilt by `loadkit report` from {folder.FINAL_STATS} and "
-            f"{folder.HISTOGRAMS}: `loadkit run` ended before it wrote it"
-        )
-    write_problems = []
-    for path, text in (
-        (folder.summary_json, json.dumps(summary, indent=2) + "\n"),
-        (folder.summary_md, render_markdown(summary)),
-    ):
-        try:
-            write_atomic(path, text)
-        except OSError as exc:  # a full disk: say what is missing, keep the verdict
-            write_problems.append(_could_not_write(path, exc))
-    # The final snapshot already parsed, unless it is the periodic CSV's stand-in: the report
-    # then says that locust_final.json is missing.
-    report_final = final if partial is None else None
-    report_problem = None
-    if not write_problems:
-        report_problem = _write_report(folder, capacity, report_final)
-    write_problems += _missing_verdict_files(
-        folder, write_problems, report_problem or f"it is made from {folder.SUMMARY_JSON}"
-    )
-    if write_problems:
-        report_problem = None  # said by the problems, file by file
-    # Last, so that nothing written above (Locust's log and CSVs included) keeps a secret.
-    try:
-        mask_folder(folder.path, scenario.secret_values)
-    except OSError as exc:
-        write_problems.append(f"could not mask the secrets in {exc.filename}: {exc.strerror}")
-    return RunOutcome(
-        folder=folder,
-        summary=summary,
-        locust_exit_code=exit_code,
-        report_problem=report_problem,
-        write_problems=tuple(write_problems),
-    )
-
-
-def _could_not_write(path: Path | str, exc: OSError) -> str:
-    return f"could not write {path}: {exc.strerror or exc}"
-
-
-def _missing_verdict_files(folder: RunFolder, said: list[str], why: str) -> list[str]:
-    """A line for each file the verdict is read from (junit.xml by a CI gate) that is not in
-    the folder and not named yet: without them the run is no pass, whatever summary.json says."""
-    return [
-        f"{folder.path / name} was not written: {why}"
-        for name in folder.VERDICT_FILES
-        if not (folder.path / name).is_file() and not any(name in line for line in said)
-    ]
-
-
-def _periodic_span(folder: RunFolder, times: RunTimes) -> tuple[float | None, float | None]:
-    """The span Locust's periodic stats CSV covers: from the test's start (this process saw
-    it) to when the CSV was last rewritten, or the load stopped, or Locust ended, whichever
-    came first. None where this process saw nothing (the history CSV's span then)."""
-    try:
-        written: float | None = folder.stats_csv.stat().st_mtime
-    except OSError:
-        written = None
-    ends = [t for t in (written, times.load_stopped, times.process_ended) if t is not None]
-    return times.test_started, (min(ends) if ends else None)
-
-
-def _why_no_final(folder: RunFolder, exit_code: int | None) -> str:
-    """The real reason locust_final.json is missing, as far as it can be known here."""
-    probe = folder.path / ".loadkit-write-probe"
-    try:
-        probe.write_bytes(b"x" * 4096)
-        probe.unlink()
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            probe.unlink()
-        return (
-            f"run folder not writable: {exc.strerror or exc}; Locust could not write its "
-            f"final statistics ({folder.FINAL_STATS})"
-        )
-    if exit_code is not None and exit_code < 0:
-        try:
-            name = signal.Signals(-exit_code).name
-        except ValueError:
-            name = f"signal {-exit_code}"
-        return f"the Locust process was killed by {name} before its final statistics"
-    if exit_code is None:
-        return "Locust was killed before its final statistics"
-    return (
-        f"Locust ended (exit code {exit_code}) without its final statistics; see "
-        f"{folder.LOCUST_LOG}"
-    )
-
-
-def _in_flight(times: RunTimes) -> str:
-    """What a kill cut off: each running user's request in flight (if it was not thinking),
-    answered or not, is counted nowhere."""
-    if times.last_users <= 0:
-        return ""
-    return (
-        f"; up to {times.last_users} requests in flight were interrupted and are not counted "
-        f"({times.last_users} users were running)"
-    )
-
-
-def _read_histograms(path: Path) -> RunHistograms | None:
-    try:
-        return load_histograms(path)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # e.g. Locust died before its final snapshot: Locust's stats still count
-
-
-def _analyze_capacity(
-    folder: RunFolder,
-    scenario: Scenario,
-    final: FinalSnapshot | None,
-    histograms: RunHistograms | None,
-    corrected: RunHistograms | None,
-) -> CapacityReport | None:
-    from loadkit.capacity import analyze_capacity  # pandas + numpy: only once the run is over
-
-    try:
-        return analyze_capacity(
-            folder.path,
-            slo=slo_of(scenario),
-            apdex_t_ms=apdex_targets(scenario).t_ms,
-            final=final,
-            histograms=histograms,
-            corrected=corrected,
-        )
-    except Exception:  # an analysis must never cost the verdict; the report says it is missing
-        return None
-
-
-def _write_report(
-    folder: RunFolder, capacity: CapacityReport | None, final: FinalSnapshot | None
-) -> str | None:
-    """report.html, junit.xml and charts; the verdict stands even if this fails, so a
-    problem here is reported, not raised."""
-    from loadkit.report.write import write_report  # pandas + matplotlib: only once the run is over
-
-    try:
-        write_report(folder.path, capacity=capacity, final=final)
-    except OSError as exc:  # e.g. a full disk: the file and the cause
-        return _could_not_write(exc.filename or folder.path, exc)
-    except Exception as exc:  # the summary is already written; never lose it to a chart
-        return f"the report could not be written: {type(exc).__name__}: {exc}"
-    return None
-
-
-def _wait(
-    process: subprocess.Popen[bytes], deadline: _Deadline, aborted: threading.Event
-) -> int | None:
-    signalled_at: float | None = None
-    while True:
-        try:
-            return process.wait(timeout=0.2)
-        except subprocess.TimeoutExpired:
-            pass
-        now = time.monotonic()
-        if aborted.is_set() and signalled_at is None:
-            signalled_at = now
-        hung = deadline.passed(now)
-        if hung or (signalled_at is not None and now - signalled_at > _SIGNAL_KILL_AFTER_S + 30):
-            process.kill()
-            process.wait()
-            return None
-
-
-@contextmanager
-def _forward_signals(process: subprocess.Popen[bytes], aborted: threading.Event) -> Iterator[None]:
-    """SIGINT/SIGTERM stop Locust gracefully (it still writes its final stats); a second
-    signal kills it. Once Locust has ended, a signal is noted and changes nothing: the run is
-    over, and its files are being written (the exit code stays the one summary.json says)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    noted: list[int] = []
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if process.poll() is not None:
-            if not noted:
-                os.write(
-                    sys.stderr.fileno(),
-                    f"loadkit: {signal.Signals(signum).name} received while the run's files "
-                    "are written; finishing them first\n".encode(),
-                )
-            noted.append(signum)
-            return
-        if aborted.is_set():
-            process.kill()
-        else:
-            aborted.set()
-            process.send_signal(signal.SIGTERM)
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-
-def _read_progress(
-    fd: int,
-    on_progress: ProgressCallback | None,
-    deadline: _Deadline,
-    times: RunTimes | None = None,
-) -> None:
-    times = times or RunTimes()
-    with os.fdopen(fd, "rb") as stream:
-        for raw in stream:
-            try:
-                line = json.loads(raw)
-            except (ValueError, TypeError):
-                continue
-            if not isinstance(line, dict):
-                continue
-            elapsed = line.get("elapsed")
-            if deadline.test_started is None and isinstance(elapsed, int | float) and elapsed > 0:
-                deadline.test_started = time.monotonic() - elapsed
-                times.test_started = time.time() - elapsed
-            _note_times(times, line)
-            if on_progress is not None:
-                with contextlib.suppress(ValueError, TypeError, KeyError):
-                    on_progress(line)
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _note_times(times: RunTimes, line: dict[str, Any]) -> None:
-    users = line.get("users")
-    if isinstance(users, int):
-        times.last_users = users
-    if times.load_stopped is None and line.get("state") in _STOPPING_STATES:
-        times.load_stopped = time.time()
-
-
-_STOPPING_STATES = ("stopping", "stopped", "cleanup")
-"""Locust's runner states once the users are told to stop (`locust.runners`)."""

@@ -73,7 +73,9 @@ class RunSettings:
         arrival_rate: float | None = None,
         max_concurrency: int | None = None,
     ) -> RunSettings:
-        """Raises ValueError when an override cannot apply (e.g. --users with stages)."""
+        """The scenario's load with the overrides applied; they are checked first, with the
+        scenario's load, by `RunRequest.problems` (the one place that decides whether an
+        override can apply: e.g. --spawn-rate with stages cannot)."""
         load = scenario.load
         stages = load.stage_list()
         target = (host or scenario.host).rstrip("/")
@@ -87,11 +89,6 @@ class RunSettings:
             plan = closed_as_open(scenario, arrival_rate, duration_s, max_concurrency)
             spawn_rate_of_pool = None
         if plan is not None:
-            if users is not None or spawn_rate is not None:
-                raise ValueError(
-                    "--users and --spawn-rate set a closed model; this scenario's load is "
-                    "arrival rates: use --arrival-rate, --max-concurrency and --duration"
-                )
             plan = scale_arrivals(
                 plan, rate=arrival_rate, duration_s=duration_s, max_concurrency=max_concurrency
             )
@@ -108,17 +105,7 @@ class RunSettings:
                 distribution=distribution or Distribution(),
                 arrivals=plan,
             )
-        if max_concurrency is not None:
-            raise ValueError(
-                "--max-concurrency sets the open model's pool: give --arrival-rate too (or a "
-                "scenario whose load is arrival rates)"
-            )
         if stages is not None:
-            if spawn_rate is not None:
-                raise ValueError(
-                    "--spawn-rate cannot change a load shape (stages, step, spike); "
-                    "--users and --duration scale it, or edit the scenario's load"
-                )
             stages = scale_stages(stages, users=users, duration_s=duration_s)
             return cls(
                 users=max(s.users for s in stages),
@@ -147,7 +134,8 @@ def scale_stages(
     and the full nightly run: `users` sets the peak (every stage's users and spawn rate scale
     by the same factor, at least 1 user where there were any), `duration_s` the total time
     (every stage's duration scales, and its spawn rate inversely, so each ramp keeps its
-    share of its stage). Raises ValueError when the result cannot run."""
+    share of its stage). A duration that leaves a stage no time is refused by
+    `RunRequest.problems`."""
     if users is None and duration_s is None:
         return stages
     peak = max(s.users for s in stages)
@@ -160,11 +148,6 @@ def scale_stages(
         if stage.users > 0:
             new_users = max(new_users, 1)
         seconds = round(stage.duration_s * time_factor, 3)
-        if seconds <= 0:
-            raise ValueError(
-                f"--duration {duration_s:g}s leaves a stage of {stage.duration_s:g}s with no time; "
-                "give a longer duration"
-            )
         scaled.append(Stage(new_users, stage.spawn_rate * user_factor / time_factor, seconds))
     return scaled
 
@@ -181,8 +164,6 @@ def scale_arrivals(
     scales), `max_concurrency` the pool. The backlog bound keeps its seconds of arrivals."""
     if rate is None and duration_s is None and max_concurrency is None:
         return plan
-    if rate is not None and rate <= 0:
-        raise ValueError("--arrival-rate must be above 0")
     peak = plan.peak_rate
     rate_factor = rate / peak if rate is not None and peak > 0 else 1.0
     total = plan.duration_s
@@ -191,8 +172,6 @@ def scale_arrivals(
         shapes.ArrivalStage(s.rate * rate_factor, round(s.duration_s * time_factor, 3))
         for s in plan.stages
     )
-    if any(s.duration_s <= 0 for s in stages):
-        raise ValueError(f"--duration {duration_s:g}s leaves a stage with no time; give more")
     return shapes.Arrivals(
         stages=stages,
         max_concurrency=max_concurrency or plan.max_concurrency,
@@ -209,10 +188,8 @@ def closed_as_open(
 ) -> shapes.Arrivals:
     """A closed scenario (users, think time) as an open model at `rate` arrivals/s for
     `duration_s` (default: the scenario's): the scenario's peak users become the pool unless
-    `max_concurrency` says otherwise, arrivals evenly spaced, the usual backlog bound. Raises
-    ValueError for a rate of 0 or less."""
-    if rate <= 0:
-        raise ValueError("--arrival-rate must be above 0")
+    `max_concurrency` says otherwise, arrivals evenly spaced, the usual backlog bound (a rate
+    above 0: `RunRequest.problems`)."""
     load = scenario.load
     stages = load.stage_list()
     peak_users = max(s.users for s in stages) if stages else load.users or 1

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from loadkit import __version__
 from loadkit.apdex import DEFAULT_APDEX_T_MS, apdex
 from loadkit.compiler import user_class_names
 from loadkit.delivery import load_delivered
@@ -28,6 +29,7 @@ from loadkit.histogram import (
 from loadkit.measurements import ApdexTargets, RunMeasurements
 from loadkit.request_stats import RequestStats
 from loadkit.scenario import Scenario
+from loadkit.scenario.durations import format_duration
 from loadkit.scenario.thresholds import (
     OPERATORS,
     Threshold,
@@ -51,10 +53,12 @@ from loadkit.summary_types import (
     Timing,
     TracedRequest,
     TransactionRow,
+    UserTypeInfo,
 )
 
 if TYPE_CHECKING:  # capacity needs pandas/numpy: imported by the runner only when used
     from loadkit.capacity import CapacityReport, LoadLevel
+    from loadkit.scenario.tasks import ThinkTime
 
 SCHEMA = "loadkit.summary/1"
 DEFAULT_THRESHOLDS = ("error_rate < 1%",)
@@ -187,6 +191,31 @@ def thresholds_of(scenario: Scenario) -> tuple[list[Threshold], bool]:
     if scenario.thresholds:
         return list(scenario.thresholds), False
     return [parse_threshold(t) for t in DEFAULT_THRESHOLDS], True
+
+
+def user_types(scenario: Scenario, settings: RunSettings) -> list[UserTypeInfo]:
+    """The scenario's users as they shape the load: weight and think time (see `UserTypeInfo`)."""
+    open_model = settings.arrivals is not None
+    return [
+        {
+            "name": user.name,
+            "weight": user.weight,
+            "think_time": None
+            if open_model
+            else think_time_text(user.think_time or scenario.defaults.think_time),
+        }
+        for user in scenario.users
+    ]
+
+
+def think_time_text(think: ThinkTime) -> str:
+    """How a user waits, as a person compares two runs: "pacing 2s", "between 1s and 3s"."""
+    if think.between is not None:
+        low, high = think.between
+        return f"between {format_duration(low)} and {format_duration(high)}"
+    if think.pacing is not None:
+        return f"pacing {format_duration(think.pacing)}"
+    return f"constant {format_duration(think.constant or 0.0)}"
 
 
 def build_summary(
@@ -340,6 +369,10 @@ def build_summary(
             "aborted_by": aborted_by,
             "peak_users": (final or {}).get("peak_users"),
             "locust_version": (final or {}).get("locust_version"),
+            "loadkit_version": __version__,
+            "processes": settings.distribution.processes,
+            "workers": settings.distribution.expect_workers,
+            "user_types": user_types(scenario, settings),
         },
         "load": delivered.to_dict() if delivered is not None else None,
         "times_from": "loadkit histograms (0.25% resolution)"

@@ -51,6 +51,7 @@ __all__ = [
     "ThresholdRow",
     "TracedRequest",
     "TransactionRow",
+    "UserTypeInfo",
     "UslFitDict",
     "Verdict",
     "WorkersInfo",
@@ -71,6 +72,16 @@ class AbortedBy(TypedDict):
     """Seconds into the run when it failed past its grace."""
     actual: str
     """Its value then, as a person reads it."""
+
+
+class UserTypeInfo(TypedDict):
+    """One of the scenario's user types, as far as it shapes the load."""
+
+    name: str
+    weight: int
+    think_time: str | None
+    """How it waits between tasks, e.g. "pacing 2s", "constant 0s", "between 1s and 3s";
+    None in an open model (each arrival starts one task: think time does not apply)."""
 
 
 class RunInfo(TypedDict):
@@ -100,6 +111,15 @@ class RunInfo(TypedDict):
     peak_users: int | None
     """The most users Locust ran at once."""
     locust_version: str | None
+    loadkit_version: str
+    processes: int
+    """--processes: the Locust processes generating load on this machine; 1 without it (and
+    for a master, whose workers generate the load)."""
+    workers: int
+    """--master: the workers the run waited for (each may run several processes); 0 for a run
+    on one machine."""
+    user_types: list[UserTypeInfo]
+    """The scenario's users (not those of an included locustfile), in its order."""
 
 
 class StageInfo(TypedDict):

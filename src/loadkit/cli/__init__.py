@@ -119,8 +119,9 @@ def run_cli(args: list[str]) -> ExitStatus:
             hint = f" (see '{exc.ctx.command_path} --help')"
         click.echo(f"loadkit: error: {exc.format_message()}{hint}", err=True)
         return ExitStatus.INVALID_INPUT
-    except UsageError as exc:
-        click.echo(f"loadkit: error: {exc}", err=True)
+    except UsageError as exc:  # one line per problem (a run request reports them all)
+        for line in str(exc).splitlines() or [""]:
+            click.echo(f"loadkit: error: {line}", err=True)
         return ExitStatus.INVALID_INPUT
     except KeyboardInterrupt:
         click.echo("loadkit: aborted", err=True)

@@ -4,12 +4,16 @@ and the groups of options that several commands share."""
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from loadkit.run_folder import DEFAULT_REPORTS_DIR
+from loadkit.run_request import OPTIONS, RunRequest
 from loadkit.scenario.durations import parse_duration
 
 
@@ -68,36 +72,40 @@ class HostParam(click.ParamType[str]):
 class WholeNumberParam(click.ParamType[int]):
     name = "integer"
 
-    def __init__(self, minimum: int = 1) -> None:
+    def __init__(self, minimum: int | None = 1) -> None:
         self.minimum = minimum
+        """None: parsed only (a run's options are checked by `RunRequest.problems`)."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         try:
             number = value if isinstance(value, int) else int(str(value).strip())
         except ValueError:
             raise BadValue("not a whole number", value, param, ctx) from None
-        if number < self.minimum:
+        if self.minimum is not None and number < self.minimum:
             raise BadValue(f"must be at least {self.minimum}", value, param, ctx)
         return number
 
 
-class PositiveNumberParam(click.ParamType[float]):
+class NumberParam(click.ParamType[float]):
+    """A number, parsed only (a run's options are checked by `RunRequest.problems`)."""
+
     name = "number"
 
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> float:
         try:
-            number = float(value)
+            return float(value)
         except ValueError:
             raise BadValue("not a number", value, param, ctx) from None
-        if not math.isfinite(number) or number <= 0:
-            raise BadValue("must be a number above 0", value, param, ctx)
-        return number
 
 
 class ArrivalRateParam(click.ParamType[float]):
     name = "rate"
+
+    def __init__(self, *, positive: bool = True) -> None:
+        self.positive = positive
+        """False: parsed only (a run's options are checked by `RunRequest.problems`)."""
 
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
@@ -108,7 +116,7 @@ class ArrivalRateParam(click.ParamType[float]):
             rate = parse_rate(str(value))
         except ValueError:
             raise BadValue("not a rate like 50/s, 3000/m or 100/h", value, param, ctx) from None
-        if rate <= 0:
+        if self.positive and rate <= 0:
             raise BadValue("must be above 0", value, param, ctx)
         return rate
 
@@ -173,49 +181,51 @@ def folder_options(func: Any) -> Any:
 
 
 def run_options(func: Any) -> Any:
+    """A run's options (`run`, `ui`): parsed here, checked by `RunRequest.problems` (see
+    `run_request`), all at once."""
     options = [
         click.option(
-            "--host",
-            type=HostParam(),
+            OPTIONS["host"],
+            metavar="URL",
             envvar="LOADKIT_HOST",
             help="Base URL of the target (overrides the scenario). [env: LOADKIT_HOST]",
         ),
         click.option(
             "-u",
-            "--users",
-            type=WholeNumberParam(minimum=1),
+            OPTIONS["users"],
+            type=WholeNumberParam(minimum=None),
             envvar="LOADKIT_USERS",
             help="Peak concurrent users. [env: LOADKIT_USERS]",
         ),
         click.option(
             "-r",
-            "--spawn-rate",
-            type=PositiveNumberParam(),
+            OPTIONS["spawn_rate"],
+            type=NumberParam(),
             envvar="LOADKIT_SPAWN_RATE",
             help="Users started per second. [env: LOADKIT_SPAWN_RATE]",
         ),
         click.option(
             "-t",
-            "--duration",
-            type=DurationParam(),
+            OPTIONS["duration_s"],
+            type=DurationParam(whole_seconds=False),
             envvar="LOADKIT_DURATION",
             help="Run time, e.g. 30s, 5m. [env: LOADKIT_DURATION]",
         ),
         click.option(
-            "--arrival-rate",
-            type=ArrivalRateParam(),
+            OPTIONS["arrival_rate"],
+            type=ArrivalRateParam(positive=False),
             envvar="LOADKIT_ARRIVAL_RATE",
             help="Open model: peak arrivals per second, e.g. 50/s. [env: LOADKIT_ARRIVAL_RATE]",
         ),
         click.option(
-            "--max-concurrency",
-            type=WholeNumberParam(minimum=1),
+            OPTIONS["max_concurrency"],
+            type=WholeNumberParam(minimum=None),
             envvar="LOADKIT_MAX_CONCURRENCY",
             help="Open model: users ready for arrivals. [env: LOADKIT_MAX_CONCURRENCY]",
         ),
         click.option(
-            "--processes",
-            type=WholeNumberParam(minimum=1),
+            OPTIONS["processes"],
+            type=WholeNumberParam(minimum=None),
             default=1,
             envvar="LOADKIT_PROCESSES",
             help="Locust worker processes on this machine (one per core). [env: LOADKIT_PROCESSES]",
@@ -226,8 +236,8 @@ def run_options(func: Any) -> Any:
             help="Be the master of workers on other machines (`loadkit worker`).",
         ),
         click.option(
-            "--expect-workers",
-            type=WholeNumberParam(minimum=1),
+            OPTIONS["expect_workers"],
+            type=WholeNumberParam(minimum=None),
             default=None,
             help="--master: workers to wait for before the test starts (default 1).",
         ),
@@ -245,8 +255,8 @@ def run_options(func: Any) -> Any:
             help="--master: port to listen on (default 5557).",
         ),
         click.option(
-            "--expect-workers-max-wait",
-            type=DurationParam(),
+            OPTIONS["expect_workers_max_wait_s"],
+            type=DurationParam(whole_seconds=False),
             default=60.0,
             help="--master: how long to wait for the workers before giving up, no load sent "
             "(default 60s).",
@@ -282,3 +292,30 @@ def metrics_options(func: Any) -> Any:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+_REQUEST_FIELDS = {"duration": "duration_s", "expect_workers_max_wait": "expect_workers_max_wait_s"}
+"""`run_options`' parameter -> its RunRequest field, where the names differ (seconds)."""
+
+
+def run_request(options: Mapping[str, Any], *, strict_generator: bool = False) -> RunRequest:
+    """The RunRequest of a command's `run_options` (by parameter name), not checked yet; the
+    values that came from a LOADKIT_* variable are noted, so that a problem names it."""
+    ctx = click.get_current_context()
+    fields = {_REQUEST_FIELDS.get(name, name): value for name, value in options.items()}
+    from_environment = {}
+    for param in ctx.command.params:
+        name = param.name
+        if name not in options or name is None:
+            continue
+        if ctx.get_parameter_source(name) is not ParameterSource.ENVIRONMENT:
+            continue
+        envvars = param.envvar or []
+        for variable in [envvars] if isinstance(envvars, str) else envvars:
+            if os.environ.get(variable):
+                field = _REQUEST_FIELDS.get(name, name)
+                from_environment[field] = f"{variable}={os.environ[variable]!r}"
+                break
+    return RunRequest(
+        **fields, strict_generator=strict_generator, from_environment=from_environment
+    )

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 import click
 
 from loadkit.cli.files import read_scenario
-from loadkit.cli.params import DurationParam
+from loadkit.cli.params import DurationParam, PercentParam
 from loadkit.errors import UsageError
 from loadkit.exit_codes import ExitStatus
+from loadkit.scenario.regressions import DEFAULT_LIMITS, FLOOR_KEY, FLOOR_OF_THRESHOLD_KEY, Floor
 
 if TYPE_CHECKING:
     from loadkit.run_folder import RunFolder
@@ -56,7 +57,8 @@ def report(run_folder: Path, slo_p95: float | None) -> ExitStatus:
 
 def _rebuild_summary(folder: RunFolder) -> None:
     """summary.json of a run whose `loadkit run` was killed before writing it."""
-    from loadkit.runner import read_plan, rebuild_summary
+    from loadkit.run_finish import rebuild_summary
+    from loadkit.run_plan import read_plan
 
     if not folder.scenario.is_file():
         raise UsageError(f"{folder.path} is not a run folder (it has no summary.json)")
@@ -87,7 +89,24 @@ def _rebuild_summary(folder: RunFolder) -> None:
     "limits",
     multiple=True,
     metavar="METRIC:PERCENT",
-    help="e.g. p95:10% or rps:-5% (repeatable). Default: max_regression in the scenario.",
+    help="e.g. p95:10% or rps:-5% (repeatable). Default: max_regression in the scenario, "
+    f"else {', '.join(DEFAULT_LIMITS)}.",
+)
+@click.option(
+    "--floor",
+    "floor",
+    type=DurationParam(whole_seconds=False),
+    default=None,
+    help=f"A time that changes by less never regresses (default: {Floor().ms:g}ms; "
+    f"max_regression: {FLOOR_KEY}:).",
+)
+@click.option(
+    "--floor-of-threshold",
+    type=PercentParam(),
+    default=None,
+    metavar="PERCENT",
+    help="A metric that changes by less than this share of its threshold never regresses "
+    f"(default: {Floor().of_threshold * 100:g}%; max_regression: {FLOOR_OF_THRESHOLD_KEY}:).",
 )
 @click.option(
     "--json",
@@ -104,13 +123,18 @@ def compare(
     baseline: Path,
     current: Path,
     limits: Sequence[str],
+    floor: float | None,
+    floor_of_threshold: float | None,
     json_out: Path | None,
     allow_aborted: bool,
 ) -> ExitStatus:
-    """Fail (exit 1) when CURRENT is a real regression of BASELINE, beyond run-to-run noise.
+    """Fail (exit 1) when CURRENT is a real regression of BASELINE, beyond run-to-run noise
+    and by at least the floor.
 
-    Warns when the runs ran different scenarios, hosts or loads; refuses aborted runs.
+    Warns when the runs ran different scenarios, hosts, loads or load generators; refuses
+    aborted runs.
     """
+    import dataclasses
     import json
 
     from loadkit import compare as comparing
@@ -123,23 +147,29 @@ def compare(
         warnings += comparing.differences(base_run, cur_run)
         for warning in warnings:
             click.echo(f"loadkit: warning: {warning}", err=True)
-        parsed = [comparing.parse_limit(text) for text in limits]
-        parsed = parsed or comparing.limits_from_scenario(current)
-        if not parsed:
-            raise UsageError(
-                "say what may not regress: --max-regression p95:10% (or max_regression: in the "
-                "scenario)"
-            )
-        results = comparing.compare_runs(baseline, current, parsed)
+        given = [comparing.parse_limit(text) for text in limits]
+        gate = comparing.choose_gate(
+            given,
+            comparing.regressions_from_scenario(current),
+            floor_ms=None if floor is None else floor * 1000.0,
+            floor_of_threshold=floor_of_threshold,
+        )
+        thresholds = comparing.read_summary(current).get("thresholds") or []
+        floors = comparing.floors_for(gate.limits, gate.floor, thresholds)
+        results = comparing.compare_runs(baseline, current, gate.limits, floors=floors)
     except comparing.CompareError as exc:
         raise UsageError(str(exc)) from None
-    headers = ["Metric", "Baseline", "Current", "Worse by", "Noise", "Allowed", "Verdict"]
+    click.echo(gate.describe_limits())
+    click.echo(gate.describe_floor())
+    headers = ["Metric", "Baseline", "Current", "Worse by", "Noise", "Allowed", "Floor", "Verdict"]
     click.echo("\n".join(table(headers, comparing.comparison_rows(results))))
     if json_out is not None:
         payload = {
             "baseline": str(baseline),
             "current": str(current),
             "warnings": warnings,
+            "limits_from": gate.source.value,
+            "floor": dataclasses.asdict(gate.floor),
             "comparisons": comparing.comparison_json(results),
         }
         json_out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

@@ -17,6 +17,7 @@ from loadkit.cli.params import (
     folder_options,
     metrics_options,
     run_options,
+    run_request,
 )
 from loadkit.errors import UsageError
 from loadkit.exit_codes import ExitStatus, Verdict
@@ -25,8 +26,9 @@ from loadkit.masking import mask_text
 from loadkit.report.console import ProgressLine, final_report
 
 if TYPE_CHECKING:
+    from loadkit.run_finish import RunOutcome
     from loadkit.run_start import StartedRun
-    from loadkit.runner import MetricsEndpoint, RunOutcome
+    from loadkit.runner import MetricsEndpoint
 
 
 def _metrics(port: int | None, host: str, linger: float) -> MetricsEndpoint | None:
@@ -62,7 +64,7 @@ def run(
     metrics_host: str,
     metrics_linger: float,
     strict_generator: bool,
-    **overrides: Any,
+    **options: Any,
 ) -> ExitStatus:
     """Run a scenario headless and judge it by its thresholds.
 
@@ -71,12 +73,12 @@ def run(
     """
     from loadkit.run_start import start_run
 
+    request = run_request(options, strict_generator=strict_generator)
+    request.check()  # before Locust starts; what the scenario's load allows, once it is read
     locust = LocustProcess.start()  # imports Locust while we read the scenario
     try:
         metrics = _metrics_endpoint(metrics_port, metrics_host, metrics_linger)
-        started = start_run(
-            file, overrides, locust=locust, metrics=metrics, strict_generator=strict_generator
-        )
+        started = start_run(file, request, locust=locust, metrics=metrics)
         return _run(started, file, locust=locust, metrics=metrics)
     finally:
         locust.discard()
@@ -153,18 +155,10 @@ def ui(
     web_host: str,
     web_port: int,
     web_login: bool,
-    out: Path | None,
-    reports_dir: Path,
-    host: str | None,
-    users: int | None,
-    spawn_rate: float | None,
-    duration: float | None,
-    arrival_rate: float | None,
-    max_concurrency: int | None,
     metrics_port: int | None,
     metrics_host: str,
     metrics_linger: float,
-    **distribution: Any,
+    **options: Any,
 ) -> ExitStatus:
     """Run a scenario under Locust's own web UI (until Ctrl-C).
 
@@ -175,23 +169,23 @@ def ui(
     """
     import tempfile
 
-    from loadkit.run_start import distribution as distribution_of
-    from loadkit.runner import LoadOverrides, WebUI, plan_run, run_ui
+    from loadkit.run_plan import plan_run
+    from loadkit.runner import WebUI, run_ui
 
-    if out is not None:
+    request = run_request(options)
+    if request.out is not None:
         raise UsageError("each test started in the UI gets its own folder: use --reports-dir")
-    overrides = LoadOverrides(
-        host, users, spawn_rate, duration, distribution_of(**distribution),
-        arrival_rate, max_concurrency,
-    )
+    request.check()
+    reports_dir = request.reports_dir
     web = WebUI(web_host, web_port, web_login)
     verdicts: list[Verdict] = []
     locust = LocustProcess.start()  # imports Locust while we read the scenario
     try:
-        scenario, text = read_scenario_to_run(file, host)
+        scenario, text = read_scenario_to_run(file, request.host)
+        request.check(scenario.load)
         session = Path(tempfile.mkdtemp(prefix="loadkit-ui-"))
         planned = plan_run(
-            scenario, text, file, overrides, out=session, reports_dir=reports_dir
+            scenario, text, file, request.overrides(), out=session, reports_dir=reports_dir
         )
         for warning in planned.warnings:
             click.echo(f"loadkit: warning: {file}: {warning}", err=True)
@@ -258,7 +252,7 @@ def worker(
     own environment, never sent over the wire; name them with --secret-env so that this
     worker masks them in its own output too (the master masks what workers report).
     """
-    from loadkit.runner import run_worker
+    from loadkit.run_process import run_worker
 
     code = run_worker(master_host, master_port, processes, secret_envs)
     return ExitStatus.PASS if code == 0 else ExitStatus.INTERNAL_ERROR
@@ -275,7 +269,7 @@ def worker(
 @click.option(
     "-t",
     "--duration",
-    type=DurationParam(),
+    type=DurationParam(whole_seconds=False),
     default=None,
     help="Run time of the demo load test (default: the scenario's 30s).",
 )
@@ -285,10 +279,12 @@ def demo(
 ) -> ExitStatus:
     """Start the bundled target on 127.0.0.1 and load-test it with scenarios/demo.yaml."""
     from loadkit.demo_target.process import TargetProcess
+    from loadkit.run_request import RunRequest
     from loadkit.run_start import plan_started
-    from loadkit.runner import LoadOverrides
 
     source = "scenarios/demo.yaml"
+    # The target's address is known only once it listens; the duration is checked now.
+    RunRequest(duration_s=duration).check()
 
     if serve:
         with TargetProcess(port=8080 if port is None else port) as target:
@@ -304,10 +300,10 @@ def demo(
     try:
         with TargetProcess(port=port or 0) as target:
             click.echo(f"loadkit: demo target listening on {target.url}")
-            overrides = LoadOverrides(host=target.url, duration_s=duration)
-            started = plan_started(
-                scenario, text, source, overrides, out=out, reports_dir=reports_dir, locust=locust
+            request = RunRequest(
+                host=target.url, duration_s=duration, out=out, reports_dir=reports_dir
             )
+            started = plan_started(scenario, text, source, request, locust=locust)
             return _run(started, source, locust=locust)
     finally:
         locust.discard()

@@ -3,8 +3,9 @@
 `load_scenario(path)` is the way in: YAML with positions (`source`, PyYAML's errors in plain
 words in `yaml_errors`) -> the pydantic model (`model`) -> checks that span several keys
 (`checks`). Every problem becomes one line `file:line:col: key.path: what; how to fix`
-(`messages`). The parts of the language have a module each: `durations`, `templates`,
-`thresholds`, `shapes`, `datasets`, `certificates`; `schema` is the model as JSON Schema.
+(`messages`). The model's own parts: `load`, `tasks`, `fields`. The parts of the language have
+a module each: `durations`, `templates`, `thresholds`, `shapes`, `datasets`, `certificates`;
+`schema` is the model as JSON Schema.
 """
 
 from __future__ import annotations

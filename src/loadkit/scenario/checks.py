@@ -12,8 +12,9 @@ from typing import Any
 from loadkit.errors import Problem, did_you_mean
 from loadkit.scenario import certificates, files, templates, unset
 from loadkit.scenario.datasets import read_table
-from loadkit.scenario.model import Auth, Scenario, Step, UserSpec
+from loadkit.scenario.model import Scenario, UserSpec
 from loadkit.scenario.source import KeyPath, SourceDocument, format_key_path
+from loadkit.scenario.tasks import Auth, Step
 from loadkit.scenario.unset import UnsetValue
 
 
