@@ -265,5 +265,9 @@ def _dump(**kwargs):
     traced = sorted(t for t in sent if t is not None)
     assert len(traced) > 100 and all(TRACEPARENT.match(t) for t in traced)
     assert len(set(traced)) == len(traced)
-    assert sorted(c for c in dumped["contexts"] if c is not None) == traced
-    assert len(sent) - len(traced) == sum(1 for c in dumped["contexts"] if c is None) > 0
+    # Each request event's context holds the header its request was sent with. (A user stopped
+    # at the end while its request was in flight sent it, but fired no event: at most 4.)
+    contexts = [c for c in dumped["contexts"] if c is not None]
+    assert set(contexts) <= set(traced) and len(traced) - len(contexts) <= 4
+    untraced = sum(1 for c in dumped["contexts"] if c is None)
+    assert 0 < untraced <= len(sent) - len(traced) <= untraced + 4
