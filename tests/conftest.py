@@ -6,12 +6,17 @@ anything gevent-based — the demo target included — runs in a subprocess.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
-from helpers import CliResult, TargetFactory, run_loadkit
+from helpers import NO_HISTORY_ENV, CliResult, TargetFactory, run_loadkit
 
 from loadkit.demo_target.process import TargetProcess
+
+# The run history is on by default (history.db in the reports directory): the suite's runs,
+# started through `run_loadkit` or directly, record nothing unless a test names a history.
+os.environ[NO_HISTORY_ENV] = "1"
 
 
 @pytest.fixture

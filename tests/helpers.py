@@ -27,6 +27,8 @@ def write(tmp_path: Path, text: str, name: str = "scenario.yaml") -> Path:
 
 
 REPO = Path(__file__).resolve().parent.parent
+NO_HISTORY_ENV = "LOADKIT_NO_HISTORY"
+"""Set for every loadkit the suite starts, unless the test names a history (`--history`)."""
 
 
 class CliResult:
@@ -50,6 +52,10 @@ def run_loadkit(
     full_env["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, full_env.get("PYTHONPATH", "")) if p)
     # The run cache of the test session, not the person's own (~/.cache/loadkit).
     full_env["LOADKIT_CACHE_DIR"] = _session_cache_dir()
+    # The run history is on by default (reports/history.db): the suite's runs stay out of the
+    # person's. A test that checks the history names one (--history or LOADKIT_HISTORY).
+    if "--history" not in args and "LOADKIT_HISTORY" not in (env or {}):
+        full_env[NO_HISTORY_ENV] = "1"
     full_env.update(env or {})
     proc = subprocess.run(
         [sys.executable, "-m", "loadkit", *args],

@@ -249,7 +249,7 @@ def test_usl_formula_lives_in_one_place() -> None:
         for path in sorted((REPO / "src" / "loadkit").glob("*.py"))
         for _ in term.finditer(path.read_text())
     ]
-    assert copies == ["capacity.py"]
+    assert copies == ["usl.py"]
 
 
 @pytest.mark.parametrize("name", list(INCONSISTENT_CASES))

@@ -126,6 +126,41 @@ def test_the_knee_is_an_arrival_rate(tmp_path: Path) -> None:
     assert find_knee(as_users) == 60
 
 
+def test_stages_judged_as_search_steps_give_a_bracket(tmp_path: Path) -> None:
+    """With a judge (the scenario's service levels, `loadkit run`'s), each stage is judged as
+    a capacity step: the 20/s stage completes too few requests to be judged (80 < 100), 60/s
+    holds, 80/s breaks (its late arrivals' corrected p95)."""
+    from loadkit.capacity_judge import StepJudge
+    from loadkit.measurements import ApdexTargets
+    from loadkit.scenario.thresholds import parse_threshold
+
+    judge = StepJudge((parse_threshold("p95 < 200ms"),), ApdexTargets(500.0, {}, {}), {})
+    folder = write_open_run(tmp_path, STAGES, capacity=60)
+    report = analyze_capacity(folder, judge=judge)
+    assert report.sustained is not None and report.breaking is not None
+    assert (report.sustained.rate, report.breaking.rate) == (60, 80)
+    assert report.sustained.requests_per_s == 60 and report.sustained.transactions_per_s is None
+    assert report.breaking.reasons[0].startswith("p95 < 200ms: ")
+    # The levels' SLO is the bracket: one definition of "holds".
+    assert (report.max_rate_within_slo, report.max_rps_within_slo) == (60, 60)
+    headline = report.headline()
+    assert "; the SLO held up to 60 arrivals/s (60 req/s), broke at 80 arrivals/s (p95" in headline
+    assert headline.endswith(". Run `loadkit capacity` for a bracketed figure.")
+    data = capacity_dict(report)
+    assert data is not None
+    assert (data["sustained_rate"], data["breaking_rate"]) == (60, 80)
+    assert data["sustained"] == {
+        "rate": 60.0, "requests_per_s": 60.0, "transactions_per_s": None,
+        "p95_ms": report.sustained.p95_ms, "reasons": [],
+    }  # fmt: skip
+    # Every stage below capacity holds: no bracket's upper end, and it says so.
+    below = analyze_capacity(write_open_run(tmp_path / "b", STAGES[:3], capacity=200), judge=judge)
+    assert below.sustained is not None and below.sustained.rate == 60 and below.breaking is None
+    assert (
+        "the SLO held up to 60 arrivals/s (60 req/s), no stage above it broke" in below.headline()
+    )
+
+
 def _rest(level: LoadLevel) -> list[Any]:
     return [level.start, level.end, level.requests, level.throughput_rps, level.p50_ms,
             level.p95_ms, level.p99_ms, level.error_rate, level.apdex]  # fmt: skip
@@ -243,6 +278,7 @@ def test_an_open_run_saturates_at_an_arrival_rate(target_factory: Any, tmp_path:
             host: {target.url}
             load: {{max_concurrency: {SLOTS}, stages: [{stages}]}}
             defaults: {{timeout: 30s}}
+            thresholds: [p95 < 300ms]
             users:
               - name: citizen
                 tasks:
@@ -265,6 +301,15 @@ def test_an_open_run_saturates_at_an_arrival_rate(target_factory: Any, tmp_path:
     assert abs(capacity["capacity_rps"] - CAPACITY) <= 0.15 * CAPACITY, capacity
     assert capacity["knee_users"] is None and capacity["knee_rate"] in (60, 80, 100), capacity
     assert "saturates at" in capacity["headline"] and "arrivals/s" in capacity["headline"]
+    # The stages judged by the threshold as capacity steps are: 20/s and 40/s complete too
+    # few requests in their 2 s steady windows to be judged, 60/s holds (below 80 req/s),
+    # 100/s and 120/s break; 80/s, at the capacity, may go either way.
+    held, broke = capacity["sustained_rate"], capacity["breaking_rate"]
+    assert held in (60, 80) and broke == held + 20, capacity
+    assert capacity["sustained"]["requests_per_s"] == pytest.approx(held, rel=0.1)
+    assert capacity["breaking"]["reasons"], capacity
+    assert f"the SLO held up to {held:g} arrivals/s (" in capacity["headline"]
+    assert capacity["headline"].endswith("Run `loadkit capacity` for a bracketed figure.")
     assert capacity["headline"] in result.stdout
     html = (out / "report.html").read_text(encoding="utf-8")
     assert ">Arrivals/s</th>" in html and f"{capacity['knee_rate']:g} arrivals/s" in html

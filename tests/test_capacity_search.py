@@ -185,8 +185,9 @@ def test_the_search_brackets_a_known_capacity(target_factory: Any, tmp_path: Pat
     assert 0.95 * saturated <= sustained <= BY_CONSTRUCTION, found
     assert sustained >= 0.85 * BY_CONSTRUCTION  # the overhead is a few %, plus a busy machine
     assert breaking > sustained and breaking / sustained - 1 <= 0.05 + 1e-9
-    assert found["sustained"]["phase"] == "confirm" and found["sustained"]["steady_s"] >= 4
+    assert found["held"]["phase"] == "confirm" and found["held"]["steady_s"] >= 4
     assert found["plan"]["instances_needed"] == math.ceil(1200 / sustained)
+    assert found["plan"]["method"] == "linear" and found["bracketed"]
     steps = found["searches"][0]
     # Bracketed: a confirmation held at the sustained rate, and the breaking rate broke in a
     # short step above it or, when a confirmation there had broken before, in that long hold.
@@ -208,7 +209,8 @@ def test_the_search_says_not_reached_below_capacity(target_factory: Any, tmp_pat
     )
     assert result.returncode == ExitStatus.PASS, result
     assert found["outcome"] == "not reached" and found["breaking_rate"] is None, found
-    assert found["sustained_rate"] == 150
+    # Held at the top, never broke: a lower bound, not a bracket to plan with.
+    assert found["sustained_rate"] is None and found["highest_rate_held"] == 150
     assert [s["rate"] for s in found["searches"][0]] == [80, 150]
     assert (
         "Not reached: the SLO (p95 < 100ms) held up to --max-rate, 150 arrivals/s" in result.stdout
@@ -264,7 +266,8 @@ def test_a_generator_that_runs_out_of_cpu_gives_no_capacity(target: Any, tmp_pat
     assert result.returncode == ExitStatus.THRESHOLDS_FAILED, result
     found = json.loads((out / "capacity.json").read_text(encoding="utf-8"))
     assert found["outcome"] == "generator-limited", found
-    assert found["breaking"]["generator_cpu_pct"] > 90
+    assert found["broke"]["generator_cpu_pct"] > 90
+    assert found["sustained_rate"] is None and found["breaking_rate"] is None  # no figure
     assert "Generator-limited: no capacity figure" in result.stdout
     assert "add --processes (one per core) or workers" in result.stdout
 
@@ -304,7 +307,8 @@ def test_ctrl_c_ends_the_search_with_what_was_found(target: Any, tmp_path: Path)
     assert "Traceback" not in stderr
     found = json.loads((out / "capacity.json").read_text(encoding="utf-8"))
     assert found["outcome"] == "incomplete" and found["note"] == "interrupted (Ctrl-C)"
-    assert found["sustained_rate"] == 20  # the first step held: what was found so far
+    # The first step held: what was found so far, which is no capacity figure.
+    assert found["sustained_rate"] is None and found["highest_rate_held"] == 20
     assert "Incomplete: interrupted (Ctrl-C)" in stdout
 
 

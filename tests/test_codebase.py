@@ -73,11 +73,13 @@ def test_import_contracts_hold() -> None:
 
 def test_the_cli_and_the_renderers_load_no_heavy_library() -> None:
     """What the contracts say, seen at run time: the CLI, the scenario language and the text
-    renderers import neither Locust nor gevent (never monkey-patched) nor pandas/matplotlib."""
+    renderers import neither Locust nor gevent (never monkey-patched) nor pandas/matplotlib, nor
+    the run history's database libraries (loaded once a run is judged)."""
     code = (
         "import sys, loadkit.cli, loadkit.scenario, loadkit.runner, loadkit.summary, "
         "loadkit.report.html, loadkit.report.junit, loadkit.report.markdown; "
-        "print(sorted(m for m in ('matplotlib', 'pandas', 'numpy', 'locust', 'gevent') "
+        "print(sorted(m for m in ('matplotlib', 'pandas', 'numpy', 'locust', 'gevent', "
+        "'sqlalchemy', 'psycopg') "
         "if m in sys.modules))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)

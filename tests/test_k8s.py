@@ -785,3 +785,96 @@ def test_a_value_that_sizes_the_jobs_must_be_set_here(tmp_path: Path) -> None:
     deadline = "activeDeadlineSeconds"
     short_job, long_job = (valid_documents(r.stdout)["Job/master"]["spec"] for r in (short, long))
     assert long_job[deadline] - short_job[deadline] == 7200 - 30
+
+
+# --- a capacity search as a Job (`loadkit k8s --capacity`) ------------------------------------
+
+
+def capacity_variants(project: Path) -> list[str]:
+    from loadkit.k8s_capacity import CapacityJob
+
+    scenario = project / "Checkout Flow.yaml"
+    return [
+        generate(scenario, secrets=["shop-secrets"], capacity=CapacityJob(slo=("p95 < 300ms",))),
+        generate(
+            scenario,
+            workers=3,
+            namespace="load-tests",
+            secrets=["shop-secrets"],
+            host="https://staging.example.com",
+            worker_cpu="1500m",
+            worker_memory="512Mi",
+            keep_results_s=900,
+            data_secrets=["users"],
+            capacity=CapacityJob(
+                slo=("p95 < 300ms", "error_rate < 1%"),
+                budget_s=900,
+                forecast=4000,
+                headroom=0.3,
+                start_rate=50,
+                max_rate=2000,
+                pool=400,
+            ),
+        ),
+    ]
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_a_capacity_search_job_is_valid_for_kubernetes(
+    project: Path, secret_env: None, version: str
+) -> None:
+    for text in capacity_variants(project):
+        for doc in yaml.safe_load_all(text):
+            kubernetes_validate.validate(doc, version, strict=True)
+            assert DNS_LABEL.fullmatch(doc["metadata"]["name"]), doc["metadata"]["name"]
+
+
+def test_a_capacity_search_is_one_job_running_loadkit_capacity(
+    project: Path, secret_env: None
+) -> None:
+    text = capacity_variants(project)[1]
+    found = documents(text)
+    # One pod generates the load: nothing listens, so no Service, no policy, no worker Job.
+    assert set(found) == {"ConfigMap", "Secret", "Job/capacity"}, set(found)
+    job = found["Job/capacity"]
+    assert job["metadata"]["name"] == "loadkit-checkout-flow-eu-capacity"
+    assert job["spec"]["backoffLimit"] == 0
+    # The budget, the run Jobs' margins (start, end) and the time the results are kept.
+    assert job["spec"]["activeDeadlineSeconds"] == 600 + 900 + 300 + 900
+    box = container(job)
+    assert box["resources"]["limits"] == {"cpu": "4500m", "memory": "1536Mi"}  # 3 × each
+    assert box["resources"]["requests"] == box["resources"]["limits"]
+    assert box["command"][:2] == ["/bin/sh", "-c"]  # kept for `kubectl cp`, as a run's master
+    args = box["args"]
+    assert args[:2] == ["capacity", "/scenario/Checkout Flow.yaml"]
+    command = cli.commands["capacity"]
+    with command.make_context("capacity", args[1:]) as ctx:  # parsed by the real CLI
+        params = ctx.params
+    assert params["slo"] == ("p95 < 300ms", "error_rate < 1%")
+    assert params["processes"] == 3  # 3 workers × 1 process (1500m: one whole core)
+    assert (params["budget_s"], params["forecast"], params["headroom"]) == (900, 4000, 0.3)
+    assert (params["start_rate"], params["max_rate"], params["pool"]) == (50, 2000, 400)
+    assert params["host"] == "https://staging.example.com"
+    assert str(params["out"]) == "/results/loadkit-checkout-flow-eu"
+    assert "kubectl -n load-tests logs -f job/loadkit-checkout-flow-eu-capacity" in text
+    assert "exec job/loadkit-checkout-flow-eu-capacity -- test -e /results/exit-code" in text
+    assert SECRET_VALUE not in text
+
+
+def test_capacity_options_are_checked_before_any_pod(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\nhost: https://shop.example.com\nload: {users: 1, spawn_rate: 1, duration: 1m}\n"
+        "users:\n  - name: u\n    tasks:\n      - request: {url: /}\n",
+        encoding="utf-8",
+    )
+    cases = {
+        ("--slo", "p95 < 1s"): "--slo is an option of a capacity search: add --capacity",
+        ("--capacity",): "the scenario has no thresholds on times, errors or Apdex to hold",
+        ("--capacity", "--slo", "rps > 5"): "rps is set by the search's load",
+    }
+    for args, message in cases.items():
+        result = run_loadkit("k8s", str(path), *args)
+        assert result.returncode == ExitStatus.INVALID_INPUT, result
+        assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -48,7 +48,7 @@ LOAD_KEYS = (
 )
 TOP_KEYS = (
     "(allowed: name, description, host, load, defaults, tls, variables, secrets, data, users, "
-    "include, thresholds, apdex, max_regression, files, trace)"
+    "include, thresholds, observe, apdex, max_regression, files, trace)"
 )
 TASK_KEYS = (
     "(allowed: name, weight, request, expect, capture, flow, loop, data, python, transaction)"

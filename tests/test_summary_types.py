@@ -51,6 +51,16 @@ def mismatches(
             for i, element in enumerate(value)
             for problem in mismatches(element, item, f"{path}[{i}]", seen, older=older)
         ]
+    if get_origin(annotation) is dict:  # a mapping of plain values (history.thresholds)
+        if not isinstance(value, dict):
+            return [f"{path}: {value!r} is not an object"]
+        key_type, item = get_args(annotation)
+        return [f"{path}: key {k!r} is not a {key_type.__name__}" for k in value
+                if not isinstance(k, key_type)] + [
+            problem
+            for k, element in value.items()
+            for problem in mismatches(element, item, f"{path}.{k}", seen, older=older)
+        ]  # fmt: skip
     if is_typeddict(annotation):
         if not isinstance(value, dict):
             return [f"{path}: {value!r} is not an object"]
@@ -58,7 +68,10 @@ def mismatches(
         hints = get_type_hints(annotation)
         problems = [f"{path}.{key}: not in {annotation.__name__}" for key in value.keys() - hints]
         if not older:
-            problems += [f"{path}.{key}: missing" for key in hints.keys() - value.keys()]
+            # A NotRequired key is written only where it applies (the run history's view).
+            extras = get_type_hints(annotation, include_extras=True)
+            required = {k for k in hints if get_origin(extras[k]) is not typing.NotRequired}
+            problems += [f"{path}.{key}: missing" for key in required - value.keys()]
         for key in hints.keys() & value.keys():
             problems += mismatches(value[key], hints[key], f"{path}.{key}", seen, older=older)
         return problems
@@ -82,14 +95,15 @@ def test_a_real_summary_has_exactly_the_typed_keys() -> None:
     data = json.loads(CURRENT.read_text(encoding="utf-8"))
     assert mismatches(data, Summary, "summary", seen) == []
     # Every part was there to be checked (the fixture has a value for each, not null), but a
-    # lost worker, an abort and trace links: a plain run has none (tests/test_distributed.py,
-    # tests/test_abort.py and tests/test_trace_links.py check real ones against the types).
+    # lost worker, an abort, the run history's view and trace links: a plain run has none of
+    # them (tests/test_distributed.py, tests/test_abort.py, tests/test_history.py and
+    # tests/test_trace_links.py check real ones against the types), nor the system's metrics
+    # (tests/test_observe.py, against a real Prometheus).
     assert seen == ALL_TYPED_DICTS - {
-        summary_types.LostWorker,
-        summary_types.AbortedBy,
-        summary_types.SlowestRequests,
-        summary_types.TracedRequest,
-    }
+        summary_types.LostWorker, summary_types.AbortedBy, summary_types.HistoryView,
+        summary_types.HistoryPoint, summary_types.DriftEntry, summary_types.TelemetrySummary,
+        summary_types.QueryStats, summary_types.SlowestRequests, summary_types.TracedRequest,
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("path", OLDER, ids=lambda p: p.parent.name)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import REPO, SRC, run_loadkit
+from helpers import NO_HISTORY_ENV, REPO, SRC, run_loadkit
 
 from loadkit.demo_target.process import TargetProcess
 from loadkit.exit_codes import ExitStatus
@@ -105,11 +105,12 @@ thresholds: [p95 < 500ms, error_rate < 1%]
     reports, shots = tmp_path / "reports", tmp_path / SCREENSHOTS
     shots.mkdir()
     port = free_port()
+    history = tmp_path / "history.db"
     ui = subprocess.Popen(
         [sys.executable, "-m", "loadkit", "ui", str(scenario), "--web-port", str(port),
-         "--reports-dir", str(reports)],
+         "--reports-dir", str(reports), "--history", f"sqlite:///{history}"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": SRC},
+        env={**{k: v for k, v in os.environ.items() if k != NO_HISTORY_ENV}, "PYTHONPATH": SRC},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     output = Output(ui)
@@ -178,6 +179,21 @@ thresholds: [p95 < 500ms, error_rate < 1%]
             page.screenshot(path=shots / "4-apdex.png")
             page.get_by_role("button", name="STOP").click()
             folder = Path(output.wait_for(r"run folder: (\S+)"))
+            # The History tab lists the test, recorded in the run history, with its verdict.
+            run_id = output.wait_for(r"History: run (\w+) recorded")
+            with urllib.request.urlopen(url + "/stats/requests") as response:
+                tabs = {t["key"]: t["data"] for t in json.load(response)["extended_stats"]}
+            [row] = tabs["loadkit-history"]
+            assert (row["run_id"], row["verdict"]) == (run_id, "PASS")
+            # Locust's page polls while a test runs: a reload shows the list now.
+            page.reload()
+            page.wait_for_timeout(1500)
+            page.get_by_role("tab", name="History").click()
+            page.wait_for_timeout(1000)
+            history_table = page.get_by_role("table").first.inner_text()
+            assert run_id in history_table and "PASS" in history_table, history_table
+            assert f"/loadkit/history/{run_id}" in history_table
+            page.screenshot(path=shots / "6-history.png")
             page.wait_for_timeout(1500)
             page.get_by_role("tab", name="Download Data").click()
             page.wait_for_timeout(800)
@@ -193,6 +209,8 @@ thresholds: [p95 < 500ms, error_rate < 1%]
         assert (folder / "report.html").is_file() and (folder / "junit.xml").is_file()
         with urllib.request.urlopen(url + "/loadkit/reports/latest") as response:
             assert "web-swarm" in response.read().decode()
+        with urllib.request.urlopen(f"{url}/loadkit/history/{run_id}") as response:
+            assert '<section id="history">' in response.read().decode()
         assert run_loadkit("report", str(folder)).returncode == ExitStatus.PASS
 
         # A second swarm (through Locust's own form API) gets a second folder.

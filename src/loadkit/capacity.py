@@ -33,7 +33,7 @@ Knee
     up, so the flat throughput is saturation, not a client-side limit). No such pair: no knee.
 
 Universal Scalability Law
-    ``X(N) = λN / (1 + σ(N-1) + κN(N-1))`` (`usl_scaling`, the one copy of the formula) is
+    ``X(N) = λN / (1 + σ(N-1) + κN(N-1))`` (`usl.usl_scaling`, the one copy of the formula) is
     fitted to the levels' throughput by least squares (numpy only: for each (σ, κ) the best λ
     is closed-form; σ in [0, 1] and κ in [0, 1] are searched on a log grid, then refined by a
     pattern search). ``R²`` is over the throughput. With κ > 0 the model peaks at
@@ -97,15 +97,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from loadkit.apdex import DEFAULT_APDEX_T_MS, apdex
 from loadkit.histogram import RequestHistogram, RunHistograms, load_histograms
 from loadkit.run_folder import RunFolder, read_final_snapshot
+from loadkit.usl import MIN_POINTS, UslFit, fit_usl, usl_scaling
+
+if TYPE_CHECKING:
+    from loadkit.capacity_judge import StepJudge
+    from loadkit.capacity_search import StepResult
 
 __all__ = [
     "CapacityReport",
@@ -126,7 +129,7 @@ RAMP_FRACTION = 0.2
 MIN_STEADY_S = 1
 KNEE_SLOPE_FRACTION = 0.25
 KNEE_LATENCY_RISE = 1.10
-MIN_LEVELS = 3
+MIN_LEVELS = MIN_POINTS  # the fit needs as many levels as a capacity estimate
 MIN_R_SQUARED = 0.8
 USERS_AXIS = "users"
 ARRIVALS_AXIS = "arrivals/s"
@@ -159,39 +162,6 @@ def _load(level: LoadLevel) -> float:
     return level.users if level.arrival_rate is None else level.arrival_rate
 
 
-def usl_scaling(
-    users: npt.ArrayLike, sigma: npt.ArrayLike, kappa: npt.ArrayLike
-) -> npt.NDArray[np.float64]:
-    """``N / (1 + σ(N-1) + κN(N-1))``: the Universal Scalability Law's throughput for λ = 1.
-    The one copy of the formula; broadcasts like numpy (the fit evaluates a whole grid)."""
-    n = np.asarray(users, dtype=float)
-    s = np.asarray(sigma, dtype=float)
-    k = np.asarray(kappa, dtype=float)
-    # X(0) = 0; with σ = 1 the formula is 0/0 there (a chart's curve starts at 0 users), and
-    # numpy's RuntimeWarning must not reach the terminal.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        result: npt.NDArray[np.float64] = n / (1 + s * (n - 1) + k * n * (n - 1))
-    return np.where(n <= 0, 0.0, result)
-
-
-@dataclass(frozen=True)
-class UslFit:
-    sigma: float
-    """Contention (serial fraction)."""
-    kappa: float
-    """Coherency (crosstalk) cost."""
-    lambda_rps: float
-    """Single-user throughput."""
-    r_squared: float
-    peak_users: float | None
-    """N* = sqrt((1 - sigma) / kappa); None when kappa is 0 (no peak)."""
-    peak_rps: float | None
-
-    def throughput(self, users: float) -> float:
-        """The model's throughput (req/s) at ``users``: ``λN / (1 + σ(N-1) + κN(N-1))``."""
-        return self.lambda_rps * float(usl_scaling(users, self.sigma, self.kappa))
-
-
 @dataclass(frozen=True)
 class CapacityReport:
     levels: list[LoadLevel]
@@ -219,6 +189,15 @@ class CapacityReport:
     max_rate_within_slo: float | None = None
     """Open model: the arrival rate of the last level meeting the SLO (as
     ``max_users_within_slo`` for users)."""
+    sustained_rate: float | None = None
+    """``sustained``'s offered arrival rate (arrivals/s), or None."""
+    breaking_rate: float | None = None
+    """``breaking``'s offered arrival rate (arrivals/s), or None."""
+    sustained: StepResult | None = None
+    """Open model judged by the SLO (`capacity_judge`): the highest stage rate that held it,
+    below every stage that broke it (`capacity_search.bracket`, the search's own rule)."""
+    breaking: StepResult | None = None
+    """Open model judged by the SLO: the lowest stage rate above ``sustained`` that broke it."""
     saturated_at_lowest: bool = False
     """Closed model: the throughput was highest at the lowest tested user count and no level
     above it gained: saturated at or below that many users (no USL fit is needed to say so)."""
@@ -275,7 +254,9 @@ class CapacityReport:
                 f"Capacity: at least {measured}; no saturation up to the highest tested level,"
                 f" {rate_text(top)}"
             )
-        if self.slo_given:
+        if self.judged:
+            text += "; " + self._stage_bracket()
+        elif self.slo_given:
             if self.max_rate_within_slo is None or self.max_rps_within_slo is None:
                 text += "; no level met the SLO"
             else:
@@ -286,8 +267,35 @@ class CapacityReport:
         # The stages are a grid the user chose: the real limit lies between two of them.
         return text + f". {BRACKET_HINT}"
 
+    @property
+    def judged(self) -> bool:
+        """An open run whose stages were judged by the SLO as the search judges its steps."""
+        return self.sustained is not None or self.breaking is not None
+
+    def _stage_bracket(self) -> str:
+        """Held at X (its req/s, txn/s), broke at Y: the stages' answer, in every unit."""
+        held, broke = self.sustained, self.breaking
+        parts = []
+        if held is None:
+            parts.append("no stage held the SLO")
+        else:
+            parts.append(f"the SLO held up to {rate_text(held.rate)}{_units(held)}")
+        if broke is not None:
+            parts.append(f"broke at {rate_text(broke.rate)} ({'; '.join(broke.reasons)})")
+        elif held is not None:
+            parts.append("no stage above it broke")
+        return ", ".join(parts)
+
 
 BRACKET_HINT = "Run `loadkit capacity` for a bracketed figure."
+
+
+def _units(step: StepResult) -> str:
+    """A judged stage's measured throughput: req/s, and txn/s when the flow has them."""
+    parts = [] if step.requests_per_s is None else [f"{_rps(step.requests_per_s)} req/s"]
+    if step.transactions_per_s is not None:
+        parts.append(f"{_rps(step.transactions_per_s)} {TXN_UNIT}")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _rps(value: float) -> str:
@@ -489,47 +497,6 @@ def _knee(levels: Sequence[LoadLevel], load: Callable[[LoadLevel], float]) -> Lo
     return None
 
 
-def fit_usl(users: Sequence[float], throughput: Sequence[float]) -> UslFit | None:
-    """Least-squares USL fit; None with fewer than 3 distinct user counts or no throughput."""
-    n = np.asarray(users, dtype=float)
-    x = np.asarray(throughput, dtype=float)
-    if len(set(n.tolist())) < MIN_LEVELS or not np.any(x > 0) or np.any(n <= 0):
-        return None
-
-    def cost(sigma: float, kappa: float) -> tuple[float, float]:
-        g = usl_scaling(n, sigma, kappa)
-        lam = float(g @ x / (g @ g))
-        return float(((lam * g - x) ** 2).sum()), lam
-
-    # Coarse: every (σ, κ) on a log grid, λ in closed form for each.
-    sigmas = np.concatenate([[0.0], np.logspace(-4, 0, 81)])
-    kappas = np.concatenate([[0.0], np.logspace(-7, 0, 141)])
-    g = usl_scaling(n[None, None, :], sigmas[:, None, None], kappas[None, :, None])
-    lams = (g * x).sum(axis=-1) / (g * g).sum(axis=-1)
-    sse = ((lams[..., None] * g - x) ** 2).sum(axis=-1)
-    i, j = np.unravel_index(int(np.argmin(sse)), sse.shape)
-    sigma, kappa = float(sigmas[i]), float(kappas[j])
-    best, lam = cost(sigma, kappa)
-    # Fine: a pattern search around the best grid point, within the bounds.
-    step_s, step_k = max(sigma, 1e-4) / 2, max(kappa, 1e-7) / 2
-    while step_s > 1e-10 or step_k > 1e-13:
-        improved = False
-        for ds, dk in ((step_s, 0.0), (-step_s, 0.0), (0.0, step_k), (0.0, -step_k)):
-            s2, k2 = min(max(sigma + ds, 0.0), 1.0), min(max(kappa + dk, 0.0), 1.0)
-            c2, lam2 = cost(s2, k2)
-            if c2 < best:
-                best, sigma, kappa, lam, improved = c2, s2, k2, lam2, True
-        if not improved:
-            step_s, step_k = step_s / 2, step_k / 2
-    total = float(((x - x.mean()) ** 2).sum())
-    r_squared = 1 - best / total if total > 0 else 0.0
-    fit = UslFit(sigma, kappa, lam, r_squared, None, None)
-    if kappa > 0:
-        peak = math.sqrt((1 - sigma) / kappa)
-        fit = replace(fit, peak_users=peak, peak_rps=fit.throughput(peak))
-    return fit
-
-
 # -- the report ------------------------------------------------------------------------------
 
 
@@ -541,19 +508,24 @@ def analyze_capacity(
     final: Mapping[str, Any] | None = None,
     histograms: RunHistograms | None = None,
     corrected: RunHistograms | None = None,
+    judge: StepJudge | None = None,
 ) -> CapacityReport:
     """Levels, knee, USL fit, capacity and SLO limit of the run in ``run_folder``. An open
     model's run (arrival rates) is analysed by arrival stage, its times from the corrected
     histograms (what a user experiences; see the module docstring). `final`, `histograms`
     and `corrected`: the folder's locust_final.json and histograms when the caller has read
-    them already (a long run's are tens of MB); else they are read here."""
+    them already (a long run's are tens of MB); else they are read here. `judge`: an open
+    model's stages are judged by it (`StepJudge.bracket_report`) and ``slo`` is then theirs."""
     folder = RunFolder(Path(run_folder))
     if final is None:
         final = read_final_snapshot(folder.final_stats)
     if final is not None and isinstance(final.get("arrivals"), dict):
-        return _analyze_open(
+        report = _analyze_open(
             folder, final, slo=slo, apdex_t_ms=apdex_t_ms, run=corrected or histograms
         )
+        if judge is None or report.insufficient is not None:
+            return report
+        return judge.bracket_report(report, final, folder, histograms, corrected)
     histograms_path = folder.histograms
     needed = [folder.history_csv] + ([histograms_path] if histograms is None else [])
     missing = [p.name for p in needed if not p.is_file()]

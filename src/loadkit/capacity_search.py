@@ -31,9 +31,18 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from loadkit.delivery import BUSY_CPU_PERCENT
+from loadkit.errors import UsageError
+from loadkit.scenario.thresholds import (
+    COUNT_METRICS,
+    SERVER_METRIC,
+    THROUGHPUT_METRICS,
+    Threshold,
+    parse_threshold,
+)
 
 __all__ = [
     "CPU_LIMIT_PCT",
+    "MIN_STEP_REQUESTS",
     "Outcome",
     "Phase",
     "PlannedStep",
@@ -41,8 +50,13 @@ __all__ = [
     "SearchPolicy",
     "SearchResult",
     "StepResult",
+    "bracket",
+    "service_levels",
+    "slo_thresholds",
 ]
 
+MIN_STEP_REQUESTS = 100
+"""Requests a step's steady window must complete to be judged (p95 of fewer is noise)."""
 CPU_LIMIT_PCT = BUSY_CPU_PERCENT  # the one rule for a busy generator (delivery)
 """Generator CPU (% of one core) above which a step measured the generator, not the target."""
 
@@ -307,6 +321,55 @@ class Search:
             steps=tuple(self.steps),
             note=note,
         )
+
+
+def bracket(steps: Sequence[StepResult]) -> tuple[StepResult | None, StepResult | None]:
+    """The highest rate that held below every rate that broke, and the lowest that broke
+    above it, by the search's own rule (`Search`) for steps judged in this order: the one
+    definition `loadkit run` also reads an open model's stages by."""
+    search = Search(SearchPolicy(), list(steps))
+    return search._holding(), search._breaking()
+
+
+NOT_SERVICE_LEVELS = THROUGHPUT_METRICS | COUNT_METRICS | {SERVER_METRIC}
+"""A throughput or a count (`rps > 20`, `requests > 100`) is the load a rate sets, not a
+service level that a rate can hold; a server metric (`server api_cpu < 3.5`) is a resource
+of the system under test, reported beside each step (telemetry), not a service level."""
+
+
+def service_levels(thresholds: Sequence[Threshold]) -> tuple[Threshold, ...]:
+    """The thresholds a rate can hold or break (times, errors, Apdex)."""
+    return tuple(t for t in thresholds if t.metric not in NOT_SERVICE_LEVELS)
+
+
+def slo_thresholds(
+    texts: Sequence[str], scenario_thresholds: Sequence[Threshold], source_file: str
+) -> tuple[Threshold, ...]:
+    """--slo thresholds (parsed as the scenario's are), else the scenario's own that are
+    service levels: a throughput or a count (`rps > 20`, `requests > 100`) is the load the
+    search sets, not something a rate can hold, so the scenario's are left out and --slo's
+    refused."""
+    if not texts:
+        levels = service_levels(scenario_thresholds)
+        if not levels:
+            raise UsageError(
+                f"{source_file}: the scenario has no thresholds on times, errors or Apdex to "
+                "hold; give one with --slo, e.g. --slo 'p95 < 300ms'"
+            )
+        return levels
+    parsed = []
+    for text in texts:
+        try:
+            threshold = parse_threshold(text)
+        except ValueError as exc:
+            raise UsageError(f"--slo: {exc}") from None
+        if threshold.metric in NOT_SERVICE_LEVELS:
+            raise UsageError(
+                f"--slo {text!r}: {threshold.metric} is set by the search's load, not a "
+                "service level; give times, error_rate or apdex, e.g. 'p95 < 300ms'"
+            )
+        parsed.append(threshold)
+    return tuple(parsed)
 
 
 def _round_rate(rate: float) -> float:

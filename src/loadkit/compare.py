@@ -728,3 +728,13 @@ def comparison_json(results: Sequence[Comparison]) -> list[dict[str, Any]]:
         }
         for r in results
     ]
+
+
+def metric_noise(folder: Path, metric: str, *, seed: int = 0) -> tuple[float | None, float]:
+    """One run's metric on its steady seconds and its standard error by resampling them: the
+    noise model `compare_runs` judges by, for a run against its history (`history.drift`).
+    CompareError when the run has too few steady seconds."""
+    import numpy as np
+
+    run = _load_run(folder)
+    return _bootstrap(_metric(metric, run), len(run.requests), np.random.default_rng(seed))

@@ -96,3 +96,24 @@ def request_label(method: object, name: object) -> str:
     if not verb or text.split(" ", 1)[0].upper() == verb.upper():
         return text.strip()
     return f"{verb} {text}".strip()
+
+
+def measured(value: float | None, unit: str) -> str:
+    """A system's metric (`observe:`) in its unit: bytes as MiB/GiB, other units after three
+    significant figures (0.0312 cores, 3.9 cores, 18 connections)."""
+    if value is None:
+        return NONE
+    if unit == "bytes":
+        for size, name in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+            if abs(value) >= size:
+                return f"{value / size:.3g} {name}"
+        return f"{value:.0f} bytes"
+    number = f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return f"{number} {unit}".rstrip()
+
+
+def utc_time(unix_s: float) -> str:
+    """A moment as the history lists it: `2026-12-06 04:29:35` (UTC)."""
+    import datetime
+
+    return datetime.datetime.fromtimestamp(unix_s, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")

@@ -62,6 +62,26 @@ class UiTestEnd(StrEnum):
 BY_THE_USER = (UiTestEnd.STOP, UiTestEnd.NEW_SWARM, UiTestEnd.RESET)
 """Ends a person chose in the UI: before the planned end, the test did not run as planned."""
 UI_SCENARIO_NAME_ENV = "LOADKIT_UI_SCENARIO_NAME"
+UI_HISTORY_ENV = "LOADKIT_UI_HISTORY"
+"""`loadkit ui` with a run history: a JSON file (a list of `UiHistoryRow`) that `loadkit ui`
+rewrites after each test with the scenario's recent runs, for the web UI's History tab."""
+UI_HISTORY_FILE = "history-runs.json"
+"""Its name in the UI session's folder."""
+UI_HISTORY_REPORT = "/loadkit/history/"
+"""+ a run id: the web UI's route to the report of a run its History tab lists."""
+
+
+class UiHistoryRow(TypedDict):
+    """One recent run of the scenario in the web UI's History tab (all text, as shown)."""
+
+    run_id: str
+    recorded: str
+    verdict: str
+    p95: str
+    errors: str
+    report: str
+    """The run's report: a path of the web UI's (`webui.HISTORY_REPORT`), or a URL."""
+    folder: str
 LIVE_CONFIG_ENV = "LOADKIT_LIVE_CONFIG"
 """A JSON file with the scenario's thresholds and Apdex targets (`live.LiveConfig`), for what
 the harness judges while the run lasts (metrics, the web UI)."""

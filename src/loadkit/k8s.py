@@ -28,16 +28,19 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from loadkit import __version__
 from loadkit.errors import UsageError
+from loadkit.k8s_files import ALL_DATA as ALL_DATA  # the CLI's --data-secret '*'
+from loadkit.k8s_files import ShippedFile, shipped_files
 
 if TYPE_CHECKING:  # the CLI imports this module for its defaults: no pydantic, no YAML yet
+    from loadkit.k8s_capacity import CapacityJob
     from loadkit.scenario import Scenario
 
 MASTER_PORT = 5557  # Locust's default master port: the Service, the policy and both commands
@@ -52,7 +55,6 @@ SCENARIO_DIR = "/scenario"
 RESULTS_DIR = "/results"
 EXIT_CODE_FILE = "exit-code"  # in RESULTS_DIR, written when the run is over (--keep-results-for)
 COLLECTED_FILE = "collected"  # in RESULTS_DIR: `touch` it to let a kept master end at once
-CONFIGMAP_LIMIT_BYTES = 1024 * 1024  # what the API server accepts in one ConfigMap
 
 # Deadlines beyond the planned load: getting a node and pulling the image, then shutting
 # down and writing the summary and reports (30 s grace before a hung Locust is killed).
@@ -64,7 +66,6 @@ _DNS_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _CPU = re.compile(r"(\d+(\.\d+)?|\d+m)")
 _MEMORY = re.compile(r"\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|M|G|T)?")
-_CONFIGMAP_KEY = re.compile(r"[^-._a-zA-Z0-9]")
 _NAME_MAX = 50  # leaves room for "-scenario" and a Job's pod suffixes within 63
 
 # After the run, the master keeps its pod (and so /results) for `kubectl cp`, until the time
@@ -87,20 +88,6 @@ exit "$status"
 """
 
 
-@dataclass(frozen=True)
-class ShippedFile:
-    """A file the scenario needs, as it goes into the ConfigMap."""
-
-    path: str  # relative to the scenario's folder, with /
-    key: str  # the ConfigMap's (or Secret's) key (no / allowed there)
-    text: str  # exactly the file's bytes, as UTF-8
-    secret: bool = False  # a data file holding secrets: shipped in a Secret
-
-
-ALL_DATA = "*"
-"""`--data-secret '*'`: every data file goes into the Secret."""
-
-
 def manifests(
     scenario_path: str | Path,
     scenario: Scenario,
@@ -119,13 +106,15 @@ def manifests(
     keep_results_s: int = 0,
     results_pvc: str | None = None,
     data_secrets: Sequence[str] = (),
+    capacity: CapacityJob | None = None,
 ) -> str:
     """The multi-document YAML for one distributed run of the scenario at `scenario_path`.
 
     Raises UsageError for options Kubernetes would refuse and for what cannot be shipped
     (a client key, a file outside the scenario's folder, a ConfigMap over 1 MiB).
     `data_secrets`: names of data sources shipped in a Secret besides those the scenario
-    marks `secret: true` (`ALL_DATA`: every one).
+    marks `secret: true` (`ALL_DATA`: every one). `capacity`: a capacity search's Job
+    instead of a run's (`k8s_capacity`).
     """
     if workers < 1:
         raise UsageError(f"--workers must be at least 1 (got {workers})")
@@ -164,8 +153,10 @@ def manifests(
             f"{'them' if len(filled) > 1 else 'it'}"
             + (", or --host URL" if filled == _host_variables(scenario) else "")
         )
+    if capacity is not None:
+        capacity.check(scenario, str(scenario_path))
     load_s = scenario.load.total_duration
-    if load_s <= 0:
+    if load_s <= 0 and capacity is None:  # a search sets its own steps' durations
         raise UsageError("the scenario's load has no duration; a Kubernetes run needs an end")
 
     name = run_name(scenario.name, run_id)
@@ -179,6 +170,11 @@ def manifests(
     secret_items = tuple((f.key, f.path) for f in files if f.secret)
     pod = _PodParts(name, namespace, image, tuple(secrets), python_tasks, items, secret_items)
 
+    if capacity is not None:
+        return _capacity_manifests(
+            pod, files, capacity, scenario_file, host, workers, processes, image,
+            worker_cpu, worker_memory, keep_results_s, results_pvc, filled,
+        )  # fmt: skip
     master_args = [
         "run",
         f"{SCENARIO_DIR}/{scenario_file.name}",
@@ -246,6 +242,44 @@ def manifests(
     return header + _dump(documents)
 
 
+def _capacity_manifests(
+    pod: _PodParts,
+    files: list[ShippedFile],
+    search: CapacityJob,
+    scenario_file: Path,
+    host: str | None,
+    workers: int,
+    processes: int,
+    image: str,
+    worker_cpu: str,
+    worker_memory: str,
+    keep_results_s: int,
+    results_pvc: str | None,
+    filled: Sequence[str],
+) -> str:
+    from loadkit.k8s_capacity import CAPACITY_COMPONENT, capacity_documents, capacity_header
+
+    job = capacity_documents(
+        pod, search, scenario_file=scenario_file, host=host, workers=workers,
+        processes=processes, worker_cpu=worker_cpu, worker_memory=worker_memory,
+        margins_s=_START_MARGIN_S + _END_MARGIN_S, keep_results_s=keep_results_s,
+        results_pvc=results_pvc,
+    )  # fmt: skip
+    documents = [
+        _configmap(pod, files),
+        *([_data_secret(pod, files)] if pod.secret_items else []),
+        job,
+    ]
+    header = _header(
+        pod.name, pod.namespace, scenario_file, workers, processes, image, keep_results_s,
+        results_pvc, filled, pod.secrets, [f.path for f in files if f.secret],
+        top=capacity_header(pod.name, pod.namespace, scenario_file, workers, processes, image,
+                            search),
+        component=CAPACITY_COMPONENT,
+    )  # fmt: skip
+    return header + _dump(documents)
+
+
 def run_name(scenario_name: str, run_id: str | None = None) -> str:
     """`loadkit-<scenario>[-<run id>]`: a DNS label, stable for a scenario name."""
     slug = re.sub(r"[^a-z0-9]+", "-", scenario_name.lower()).strip("-") or "scenario"
@@ -308,102 +342,6 @@ def worker_processes(cpu: str) -> int:
     """One Locust process per whole core of a worker's CPU limit (at least one)."""
     cores = int(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu)
     return max(1, math.floor(cores))
-
-
-def shipped_files(
-    scenario_file: Path, scenario: Scenario, data_secrets: Sequence[str] = ()
-) -> list[ShippedFile]:
-    """The scenario file and every file it names, read as bytes, in a stable order; data
-    files marked `secret: true`, or named in `data_secrets`, are to go into a Secret."""
-    base = scenario.base_dir
-    named: dict[str, str] = {scenario_file.name: "the scenario"}
-    secret = _secret_data_files(scenario, data_secrets)
-    for data_name, source in sorted(scenario.data.items()):
-        named.setdefault(source.file, f"data.{data_name}.file")
-    if scenario.tls.ca_bundle is not None:
-        named.setdefault(scenario.tls.ca_bundle, "tls.ca_bundle")
-    for include in scenario.include:
-        named.setdefault(include.locustfile, "include[].locustfile")
-    for module in sorted(
-        {t.python.split(":")[0] for u in scenario.users for t in u.tasks if t.python}
-    ):
-        for relative in _module_files(base, module):
-            named.setdefault(relative, f"python task module {module}")
-    if scenario.tls.client_cert is not None or scenario.tls.client_key is not None:
-        raise UsageError(
-            "tls.client_cert / tls.client_key: loadkit k8s does not ship client certificates "
-            "(a private key does not belong in a ConfigMap); run without mutual TLS, or mount "
-            "a Secret at the same path in master and workers by editing the manifests"
-        )
-    files: list[ShippedFile] = []
-    keys: set[str] = set()
-    for relative, what in sorted(named.items()):
-        path = (base / relative).resolve()
-        try:
-            inside = path.relative_to(base.resolve())
-        except ValueError:
-            raise UsageError(
-                f"{what}: {relative} is outside the scenario's folder {base}; loadkit k8s "
-                "ships that folder's files only: move the file next to the scenario"
-            ) from None
-        posix = PurePosixPath(*inside.parts).as_posix()
-        key = _configmap_key(posix, keys)
-        try:
-            text = path.read_bytes().decode("utf-8")
-        except UnicodeDecodeError:
-            raise UsageError(f"{what}: {relative} is not UTF-8 text") from None
-        except OSError as exc:  # e.g. named by a variable that is not set here
-            raise UsageError(f"{what}: cannot read {relative}: {exc.strerror}") from None
-        files.append(ShippedFile(posix, key, text, relative in secret))
-    for in_secret, kind in ((False, "ConfigMap"), (True, "Secret")):
-        size = sum(len(f.text.encode("utf-8")) for f in files if f.secret == in_secret)
-        if size > CONFIGMAP_LIMIT_BYTES:
-            what = "the secret data files" if in_secret else "the scenario and its files"
-            raise UsageError(
-                f"{what} take {size:,} bytes; a {kind} holds at most "
-                f"{CONFIGMAP_LIMIT_BYTES:,} (1 MiB): use smaller test data"
-            )
-    return files
-
-
-def _secret_data_files(scenario: Scenario, data_secrets: Sequence[str]) -> set[str]:
-    """The files (as the scenario names them) of the data sources that go into a Secret."""
-    from loadkit.errors import did_you_mean
-
-    for name in data_secrets:
-        if name != ALL_DATA and name not in scenario.data:
-            known = sorted(scenario.data)
-            listing = ", ".join(known) if known else "none"
-            raise UsageError(
-                f"--data-secret {name!r}: no data source has that name"
-                f"{did_you_mean(name, known)} (data sources: {listing}; '{ALL_DATA}': all)"
-            )
-    chosen = set(data_secrets)
-    return {
-        source.file
-        for name, source in scenario.data.items()
-        if source.secret or name in chosen or ALL_DATA in chosen
-    }
-
-
-def _module_files(base: Path, module: str) -> Iterable[str]:
-    """`flows.checkout` -> flows/__init__.py (if there) and flows/checkout.py (or its package).
-    A module not found next to the scenario is taken to be installed in the image."""
-    parts = module.split(".")
-    for depth in range(1, len(parts) + 1):
-        folder = "/".join(parts[:depth])
-        for candidate in (f"{folder}/__init__.py", f"{folder}.py"):
-            if (base / candidate).is_file():
-                yield candidate
-
-
-def _configmap_key(path: str, taken: set[str]) -> str:
-    key = _CONFIGMAP_KEY.sub("_", path.replace("/", "__"))
-    unique, number = key, 2
-    while unique in taken:
-        unique, number = f"{key}-{number}", number + 1
-    taken.add(unique)
-    return unique
 
 
 def _check_quantity(option: str, value: str, pattern: re.Pattern[str], example: str) -> None:
@@ -578,20 +516,21 @@ def _network_policy(pod: _PodParts) -> dict[str, Any]:
     }
 
 
-def _master_job(
+def job_container(
     pod: _PodParts,
+    component: str,
     args: list[str],
     *,
     cpu: str,
     memory: str,
-    deadline_s: int,
     keep_results_s: int,
     results_pvc: str | None,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The container and pod spec of a Job that writes its folder to RESULTS_DIR (a run's
+    master, a capacity search): kept for `kubectl cp` or on a volume claim."""
     container = pod.container(
-        "master", args, cpu, memory, [{"mountPath": RESULTS_DIR, "name": "results"}]
+        component, args, cpu, memory, [{"mountPath": RESULTS_DIR, "name": "results"}]
     )
-    container["ports"] = [{"containerPort": MASTER_PORT, "name": "locust", "protocol": "TCP"}]
     if keep_results_s > 0:
         script = _KEEP_SCRIPT.format(
             results=RESULTS_DIR,
@@ -607,6 +546,24 @@ def _master_job(
     )
     spec = pod.pod_spec(container, "Never", [{"name": "results", **results}])
     spec["terminationGracePeriodSeconds"] = 60  # an aborted run still writes its folder
+    return container, spec
+
+
+def _master_job(
+    pod: _PodParts,
+    args: list[str],
+    *,
+    cpu: str,
+    memory: str,
+    deadline_s: int,
+    keep_results_s: int,
+    results_pvc: str | None,
+) -> dict[str, Any]:
+    container, spec = job_container(
+        pod, "master", args, cpu=cpu, memory=memory, keep_results_s=keep_results_s,
+        results_pvc=results_pvc,
+    )  # fmt: skip
+    container["ports"] = [{"containerPort": MASTER_PORT, "name": "locust", "protocol": "TCP"}]
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -652,10 +609,15 @@ def _header(
     filled: Sequence[str] = (),
     secrets: Sequence[str] = (),
     secret_files: Sequence[str] = (),
+    *,
+    top: list[str] | None = None,
+    component: str = "master",
 ) -> str:
+    """The comment that says how to run, watch and collect it; `top`: other first lines
+    (a capacity search's), `component`: the Job that keeps the results."""
     ns = f" -n {namespace}" if namespace else ""
-    master = f"app.kubernetes.io/instance={name},app.kubernetes.io/component=master"
-    lines = [
+    master = f"app.kubernetes.io/instance={name},app.kubernetes.io/component={component}"
+    lines = top or [
         f"# Generated by loadkit {__version__} (`loadkit k8s`) from {scenario_file.as_posix()};",
         "# edit the scenario and generate again rather than editing this file.",
         f"# Run {name!r}: 1 master Job + {workers} worker(s) x {processes} process(es), "
@@ -672,8 +634,9 @@ def _header(
     ]
     if keep_results_s > 0:
         lines += [
-            f"# The master keeps {RESULTS_DIR}/{name} for {keep_results_s}s after the run:",
-            f"#   until kubectl{ns} exec job/{name}-master -- test -e "
+            f"# The {'master' if component == 'master' else 'pod'} keeps {RESULTS_DIR}/{name} "
+            f"for {keep_results_s}s after the run:",
+            f"#   until kubectl{ns} exec job/{name}-{component} -- test -e "
             f"{RESULTS_DIR}/{EXIT_CODE_FILE}; do sleep 10; done",
             f"#   POD=$(kubectl{ns} get pods -l {master} -o name | cut -d/ -f2)",
             f'#   kubectl{ns} cp "$POD:{RESULTS_DIR}/{name}" ./{name}',

@@ -20,6 +20,8 @@ from loadkit.histogram import RunHistograms
 from loadkit.measurements import ApdexTargets, RunMeasurements
 from loadkit.scenario.thresholds import Threshold, ThresholdResult, judge, parse_threshold
 from loadkit.summary_types import CORRECTED, SERVICE, Timing
+from loadkit.telemetry import Telemetry, judge_server
+from loadkit.telemetry import read as read_telemetry
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,9 @@ class LiveConfig:
     """Thresholds that stop the run when they fail: expression -> grace in seconds."""
     default_timing: Timing = SERVICE
     """What a time threshold naming neither judges (`summary.default_timing`)."""
+    telemetry_file: str | None = None
+    """Where the CLI's poller writes the `observe:` queries so far (`observe.LivePoller`), for
+    `server` thresholds; None without `observe:`."""
 
     def to_json(self) -> str:
         return json.dumps(
@@ -46,6 +51,7 @@ class LiveConfig:
                 "apdex_t_ms": self.apdex_t_ms,
                 "apdex_per_request": dict(self.apdex_per_request),
                 "user_classes": dict(self.user_classes),
+                **({"telemetry_file": self.telemetry_file} if self.telemetry_file else {}),
             }
         )
 
@@ -60,6 +66,7 @@ class LiveConfig:
             user_classes={str(k): str(v) for k, v in data["user_classes"].items()},
             aborts={str(k): float(v) for k, v in (data.get("aborts") or {}).items()},
             default_timing=CORRECTED if data.get("default_timing") == CORRECTED else SERVICE,
+            telemetry_file=data.get("telemetry_file"),
         )
 
 
@@ -84,15 +91,20 @@ def threshold_results(
     elapsed_s: float,
     *,
     corrected: tuple[RunHistograms, Callable[[int], RunHistograms]] | None = None,
+    server: Telemetry | None = None,
 ) -> list[tuple[Threshold, ThresholdResult]]:
     """Each threshold judged now: a whole-run one on everything so far (`whole`, e.g. one
     cumulative pseudo-second), an `over 30s` one on the last 30 s only (`recent(30)`) — cheap
     enough to do every second however long the run. `corrected`: the same two for the
-    corrected times, when some starts are scheduled."""
+    corrected times, when some starts are scheduled. `server`: the `observe:` queries so far
+    (`server_telemetry`), for `server` thresholds (`telemetry.judge_server`, as the verdict)."""
     targets = ApdexTargets(config.apdex_t_ms, config.apdex_per_request)
     results = []
     for text in config.thresholds:
         threshold = parse_threshold(text)
+        if threshold.server is not None:  # the system's metric, from the poller's file
+            results.append((threshold, judge_server(threshold, server)))
+            continue
         if threshold.window_s is None:
             histograms, duration = whole, elapsed_s
             fixed = None if corrected is None else corrected[0]
@@ -110,6 +122,11 @@ def threshold_results(
         )
         results.append((threshold, judge(threshold, run)))
     return results
+
+
+def server_telemetry(config: LiveConfig) -> Telemetry | None:
+    """The `observe:` queries over the run so far, as the CLI's poller last wrote them."""
+    return None if config.telemetry_file is None else read_telemetry(Path(config.telemetry_file))
 
 
 def abort_reason(

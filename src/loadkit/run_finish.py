@@ -30,6 +30,7 @@ from loadkit.summary import (
     slo_of,
 )
 from loadkit.summary_types import Summary
+from loadkit.telemetry import read as read_telemetry
 
 if TYPE_CHECKING:
     from loadkit.capacity import CapacityReport
@@ -133,12 +134,17 @@ def judge_folder(
         killed=killed,
         partial=partial,
         corrected=corrected,
+        telemetry=read_telemetry(folder.path / folder.TELEMETRY_JSON),
     )
     if rebuilt:
         summary["warnings"].append(
             f"{folder.SUMMARY_JSON} rebuilt by `loadkit report` from {folder.FINAL_STATS} and "
             f"{folder.HISTOGRAMS}: `loadkit run` ended before it wrote it"
         )
+    if settings.history is not None and summary["run"]["not_started"] is None:
+        from loadkit.history.recording import record_run  # SQLAlchemy: only once a run is over
+
+        record_run(summary, folder, settings.history)
     write_problems = []
     for path, text in (
         (folder.summary_json, json.dumps(summary, indent=2) + "\n"),
@@ -252,6 +258,7 @@ def _analyze_capacity(
     corrected: RunHistograms | None,
 ) -> CapacityReport | None:
     from loadkit.capacity import analyze_capacity  # pandas + numpy: only once the run is over
+    from loadkit.capacity_judge import stage_judge
 
     try:
         return analyze_capacity(
@@ -261,6 +268,7 @@ def _analyze_capacity(
             final=final,
             histograms=histograms,
             corrected=corrected,
+            judge=stage_judge(scenario),  # an open model's stages, judged as capacity steps
         )
     except Exception:  # an analysis must never cost the verdict; the report says it is missing
         return None

@@ -66,6 +66,10 @@ class RunFolder:
     JUNIT_XML = "junit.xml"
     CHARTS_DIR = "charts"
     LIVE_CONFIG = "live.json"
+    TELEMETRY_JSON = "telemetry.json"
+    """The `observe:` queries' series over the run, asked of Prometheus after it (`observe`)."""
+    TELEMETRY_LIVE = ".telemetry-live.json"
+    """The same while the run lasts, for the harness's live judgement of server thresholds."""
     PLAN = "plan.json"
     METRICS_TEXT = ".metrics.prom"
     """The metrics' text the harness renders once a second for `loadkit run` to serve;

@@ -12,8 +12,9 @@ Only the standard library at import: this module runs before Locust has its comm
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from loadkit.errors import ScenarioError, UsageError
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 VALIDATE_AFTER_S = 2.0
 """On a cache hit, the scenario is validated once Locust runs, or after this long at most."""
+_OBSERVES = re.compile(r"^observe\s*:", re.MULTILINE)
+"""A scenario with `observe:` (top level), whose queries are checked before Locust begins."""
 
 
 def read_scenario(
@@ -100,6 +103,8 @@ def start_run(
     try:
         key_options = request.cache_key()
         hit = cache.lookup(source_file, key_options) if cache is not None else None
+        if hit is not None and _OBSERVES.search(hit.text):
+            hit = None  # its PromQL is checked before any load: Locust is not begun early
         if hit is not None:
             early = run_cache.start_early(
                 hit, locust, out=request.out, reports_dir=request.reports_dir
@@ -118,16 +123,28 @@ def start_run(
             ) else None  # fmt: skip
         if metrics is not None:
             metrics.check()
-        return plan_started(
+        observing = _check_observe(scenario)
+        started = plan_started(
             scenario, text, source_file, request, locust=locust, metrics=metrics, early=early,
             store=store,
         )  # fmt: skip
+        return replace(started, warnings=observing + started.warnings)
     except BaseException as exc:
         if early is not None and not early.handed_over:
             early.abandon(locust)
             if isinstance(exc, ScenarioError | UsageError) and cache is not None:
                 cache.forget(early.key)  # cannot happen for an entry made by this code
         raise
+
+
+def _check_observe(scenario: Scenario) -> list[str]:
+    """The `observe:` queries asked once before any load (`observe.check`): UsageError for
+    PromQL Prometheus refuses, a warning when it does not answer."""
+    if scenario.observe is None:
+        return []
+    from loadkit import observe
+
+    return observe.check(scenario.observe)
 
 
 def plan_started(

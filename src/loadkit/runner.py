@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loadkit import observe
 from loadkit.compiler import user_class_names
 from loadkit.errors import UsageError
 from loadkit.harness_protocol import (
@@ -40,6 +41,8 @@ from loadkit.harness_protocol import (
     RUN_DIR_ENV,
     SECRET_NAMES_ENV,
     UI_CONFIG_ENV,
+    UI_HISTORY_ENV,
+    UI_HISTORY_FILE,
     UI_REPORTS_DIR_ENV,
     UI_SCENARIO_NAME_ENV,
     WEB_PASSWORD_ENV,
@@ -214,6 +217,7 @@ def _run_ui(
             LIVE_CONFIG_ENV: str(config_path),  # judged while each test lasts (the tabs)
             UI_REPORTS_DIR_ENV: str(reports_dir),
             UI_SCENARIO_NAME_ENV: scenario.name,
+            **({UI_HISTORY_ENV: str(session.path / UI_HISTORY_FILE)} if settings.history else {}),
             SECRET_NAMES_ENV: ",".join(scenario.secret_names),
             **(metrics.environment(planned) if metrics is not None else {}),
         },
@@ -360,6 +364,9 @@ def live_config_text(planned: PlannedRun) -> str:
         user_classes=user_class_names(scenario),
         aborts={t.expression: t.abort_after_s for t in thresholds if t.abort},
         default_timing=default_timing(planned.settings),
+        telemetry_file=None
+        if scenario.observe is None
+        else str(planned.folder.path / planned.folder.TELEMETRY_LIVE),
     )
     return config.to_json()
 
@@ -444,7 +451,8 @@ def _run_locust(
     # Held until every file is written: a signal after Locust ended is noted, never a
     # KeyboardInterrupt halfway through summary.json or junit.xml.
     with forward_signals(process, aborted):
-        exit_code = wait_for_locust(process, deadline, aborted)
+        with observe.while_running(scenario.observe, folder, lambda: times.test_started):
+            exit_code = wait_for_locust(process, deadline, aborted)
         times.process_ended = time.time()
         if aborted.is_set() and exit_code == -signal.SIGKILL:
             exit_code = None  # killed by `forward_signals` after a second interrupt
@@ -455,6 +463,7 @@ def _run_locust(
             log_path = folder.locust_log
             with contextlib.suppress(OSError), open(log_path, "a", encoding="utf-8") as log:
                 log.write(early)
+        observe.after_run(scenario.observe, folder, (times.test_started, times.process_ended))
         return judge_folder(
             folder,
             scenario,

@@ -39,6 +39,15 @@ class Distribution:
 
 
 @dataclass(frozen=True)
+class HistoryChoice:
+    """Where a run is recorded (`--history`, LOADKIT_HISTORY, or the reports directory's
+    history.db; `loadkit.history`) and whether drift fails it (`--fail-on-drift`)."""
+
+    url: str
+    fail_on_drift: bool = False
+
+
+@dataclass(frozen=True)
 class RunSettings:
     host: str
     users: int
@@ -55,6 +64,8 @@ class RunSettings:
     the arrivals' duration)."""
     strict_generator: bool = False
     """--strict-generator: a busy or lagging load generator fails the run (else a warning)."""
+    history: HistoryChoice | None = None
+    """Where the run is recorded (`loadkit.history`); None: nowhere (--no-history)."""
 
     @property
     def processes(self) -> int:

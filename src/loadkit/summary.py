@@ -28,6 +28,7 @@ from loadkit.histogram import (
 )
 from loadkit.measurements import ApdexTargets, RunMeasurements
 from loadkit.request_stats import RequestStats
+from loadkit.run_folder import RunFolder
 from loadkit.scenario import Scenario
 from loadkit.scenario.durations import format_duration
 from loadkit.scenario.thresholds import (
@@ -46,18 +47,23 @@ from loadkit.summary_types import (
     CapacityDict,
     ExceptionRow,
     FailureRow,
+    JudgedStageDict,
     RequestRow,
     SlowestRequests,
     Summary,
+    TelemetrySummary,
     ThresholdRow,
     Timing,
     TracedRequest,
     TransactionRow,
     UserTypeInfo,
 )
+from loadkit.telemetry import Telemetry, judge_server, knee_window
+from loadkit.telemetry import summarize as summarize_telemetry
 
 if TYPE_CHECKING:  # capacity needs pandas/numpy: imported by the runner only when used
     from loadkit.capacity import CapacityReport, LoadLevel
+    from loadkit.capacity_search import StepResult
     from loadkit.scenario.tasks import ThinkTime
 
 SCHEMA = "loadkit.summary/1"
@@ -230,6 +236,7 @@ def build_summary(
     killed: str | None = None,
     partial: str | None = None,
     corrected: RunHistograms | None = None,
+    telemetry: Telemetry | None = None,
 ) -> Summary:
     """`histograms` (histograms.json) gives exact-to-0.25 % times, Apdex, per-user and windowed
     thresholds; without it the summary falls back to Locust's own histograms. `killed` says
@@ -266,9 +273,17 @@ def build_summary(
             corrected=corrected,
             default_timing=timing,
         )
-        results = [judge(t, run) for t in thresholds]
+        results = [
+            judge_server(t, telemetry) if t.server is not None else judge(t, run)
+            for t in thresholds
+        ]
     else:
-        results = [evaluate(t, total, named, elapsed, txn_by_name) for t in thresholds]
+        results = [
+            judge_server(t, telemetry)
+            if t.server is not None
+            else evaluate(t, total, named, elapsed, txn_by_name)
+            for t in thresholds
+        ]
     requests_fine = histograms.requests_only() if histograms is not None else None
     txn_fine = histograms.transactions_only() if histograms is not None else None
     requests_corrected = corrected.requests_only() if corrected is not None else None
@@ -351,7 +366,7 @@ def build_summary(
             (final or {}).get("errors", []), key=lambda f: -int(f.get("occurrences", 0))
         )
     ]
-    return {
+    summary: Summary = {
         "schema": SCHEMA,
         "scenario": {"name": scenario.name, "file": source_file},
         "run": {
@@ -414,7 +429,12 @@ def build_summary(
         "reasons": reasons,
         "warnings": warnings,
         "exit_code": int(verdict.exit_status),
+        "telemetry": None,
     }
+    if scenario.observe is not None:  # the system's own metrics (`telemetry`)
+        summary["telemetry"] = _telemetry(telemetry, summary["capacity"])
+        warnings += _telemetry_warnings(summary["telemetry"], telemetry)
+    return summary
 
 
 def slowest_requests(final: Mapping[str, Any] | None) -> list[SlowestRequests]:
@@ -439,6 +459,24 @@ def slowest_requests(final: Mapping[str, Any] | None) -> list[SlowestRequests]:
         for (name, method), rows in sorted(grouped.items())
     ]
 
+
+def _telemetry(
+    telemetry: Telemetry | None, capacity: CapacityDict | None
+) -> TelemetrySummary | None:
+    return None if telemetry is None else summarize_telemetry(telemetry, knee_window(capacity))
+
+
+def _telemetry_warnings(summary: TelemetrySummary | None, telemetry: Telemetry | None) -> list[str]:
+    if telemetry is None:
+        return [f"observe: no {TELEMETRY_FILE}: Prometheus was not asked for the system's metrics"]
+    return [
+        f"observe: query {name}: {row['error']}"
+        for name, row in (summary or {"queries": {}})["queries"].items()
+        if "error" in row
+    ]
+
+
+TELEMETRY_FILE = RunFolder.TELEMETRY_JSON
 
 _WRAPPED = re.compile(r"^CatchResponseError\((['\"])(.*)\1\)$", re.S)
 
@@ -513,7 +551,23 @@ def capacity_dict(capacity: CapacityReport | None) -> CapacityDict | None:
         data["load_axis"] = capacity.load_axis
         data["knee_rate"] = capacity.knee_rate
         data["max_rate_within_slo"] = capacity.max_rate_within_slo
+        if capacity.judged:
+            held, broke = capacity.sustained, capacity.breaking
+            data["sustained_rate"] = capacity.sustained_rate
+            data["breaking_rate"] = capacity.breaking_rate
+            data["sustained"] = None if held is None else _judged_stage(held)
+            data["breaking"] = None if broke is None else _judged_stage(broke)
     return data
+
+
+def _judged_stage(step: StepResult) -> JudgedStageDict:
+    return {
+        "rate": step.rate,
+        "requests_per_s": step.requests_per_s,
+        "transactions_per_s": step.transactions_per_s,
+        "p95_ms": step.p95_ms,
+        "reasons": list(step.reasons),
+    }
 
 
 def slo_of(scenario: Scenario) -> Callable[[LoadLevel], bool] | None:
@@ -673,3 +727,13 @@ def _verdict(
     if not have_stats or killed or partial:
         return Verdict.ERROR, reasons
     return (Verdict.FAIL if reasons else Verdict.PASS), reasons
+
+
+def judged_time(row: RequestRow, summary: Summary, key: str) -> float | None:
+    """The row's time that thresholds judge by default: corrected for an open model."""
+    corrected = row.get("corrected")
+    if summary.get("timing") == "corrected" and corrected:
+        value = corrected.get(key)
+        return float(value) if isinstance(value, int | float) else None
+    value = row.get(key)
+    return float(value) if isinstance(value, int | float) else None

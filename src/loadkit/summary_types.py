@@ -34,11 +34,14 @@ __all__ = [
     "AbortedBy",
     "ApdexEntry",
     "CapacityDict",
+    "DriftEntry",
     "ExceptionRow",
     "FailedTimes",
     "FailureRow",
     "GeneratorCpu",
     "GeneratorLag",
+    "HistoryPoint",
+    "HistoryView",
     "LoadInfo",
     "LoadLevelDict",
     "LostWorker",
@@ -440,6 +443,21 @@ class UslFitDict(TypedDict):
     peak_rps: float | None
 
 
+class JudgedStageDict(TypedDict):
+    """An open model's stage judged by the SLO as a `loadkit capacity` step is
+    (`capacity_judge`), on its steady window: rates per second."""
+
+    rate: float
+    """Offered arrivals per second."""
+    requests_per_s: float | None
+    transactions_per_s: float | None
+    """None when the flow has no transactions."""
+    p95_ms: float | None
+    """Corrected p95 of the steady window."""
+    reasons: list[str]
+    """Why it broke the SLO (empty when it held)."""
+
+
 class CapacityDict(TypedDict):
     """`capacity.CapacityReport` and its one-line headline."""
 
@@ -466,8 +484,91 @@ class CapacityDict(TypedDict):
     """The open model's saturation point, an arrival rate (then ``knee_users`` is None)."""
     max_rate_within_slo: NotRequired[float | None]
     """Open model: the arrival rate of the last level meeting the SLO."""
+    sustained_rate: NotRequired[float | None]
+    """Open model with service-level thresholds: the highest stage rate (arrivals/s) that held
+    them, below every stage that broke them (judged and bracketed as `loadkit capacity`
+    judges its steps); a stage of the user's grid, not a searched figure."""
+    breaking_rate: NotRequired[float | None]
+    """Open model: the lowest stage rate above ``sustained_rate`` that broke the SLO."""
+    sustained: NotRequired[JudgedStageDict | None]
+    breaking: NotRequired[JudgedStageDict | None]
     saturated_at_lowest: bool
     """Closed model: the throughput peaked at the lowest user count tested (and fell after)."""
+
+
+class QueryStats(TypedDict):
+    """summary.json's `telemetry.queries[NAME]`: an `observe:` query over the run (`telemetry`)."""
+
+    query: str
+    unit: str
+    limit: float | None
+    series: int
+    min: float | None
+    mean: float | None
+    max: float | None
+    at_saturation: float | None
+    """Its value at the saturation point (`level_value` of the knee level), when there is one."""
+    error: NotRequired[str]
+
+
+class TelemetrySummary(TypedDict):
+    prometheus: str
+    step_s: float
+    queries: dict[str, QueryStats]
+
+
+class HistoryPoint(TypedDict):
+    """One earlier run of the same scenario, as the run history holds it (`loadkit.history`)."""
+
+    run_id: str
+    recorded_at: float
+    """Unix seconds."""
+    verdict: str
+    same_load: bool
+    """Same host and planned load as this run: only these are compared with it."""
+    git_commit: str | None
+    git_branch: str | None
+    p95_ms: float | None
+    """Of the times the run's thresholds judge by default (summary.json ``timing``)."""
+    error_rate: float | None
+    throughput_rps: float | None
+    apdex: float | None
+    capacity_rps: float | None
+    folder: str
+
+
+class DriftEntry(TypedDict):
+    """A passing run significantly worse than the median of the last passing runs."""
+
+    metric: str
+    current: float
+    median: float
+    worse_by: float
+    """Relative (a fraction), or points of a fraction for error_rate."""
+    noise: float
+    """Half-width of the 95 % band of worse_by: the runs' spread and this run's resampling."""
+    runs: int
+    """How many passing runs the median is of."""
+    headroom_used: float | None
+    """How much of the threshold's headroom above the median this run uses (a fraction)."""
+    message: str
+
+
+class HistoryView(TypedDict):
+    """This run among the earlier runs of its scenario (`loadkit.history`), for the renderers."""
+
+    store: str
+    """Where the history is, its password masked."""
+    run_id: str
+    runs: list[HistoryPoint]
+    """The last runs of the scenario before this one, oldest first."""
+    baseline: HistoryPoint | None
+    """The run pinned as the baseline (`loadkit history pin`), if any."""
+    thresholds: dict[str, float]
+    """Whole-run limits by metric (p95, error_rate, rps, apdex), drawn on the charts."""
+    drift: list[DriftEntry]
+    trend: str
+    """One line: this run's p95 against the median of the comparable passing runs."""
 
 
 class Summary(TypedDict):
@@ -507,3 +608,8 @@ class Summary(TypedDict):
     """What a reader must know although it does not decide the verdict."""
     exit_code: int
     """The process exit code, `Verdict.exit_status` (see `exit_codes.ExitStatus`)."""
+    telemetry: TelemetrySummary | None
+    """The system under test's metrics (`observe:`); None when the scenario observes nothing
+    (or Prometheus was not asked: then a warning says so)."""
+    history: NotRequired[HistoryView]
+    """Written when the run was recorded in a run history (`--history`)."""

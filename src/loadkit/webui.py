@@ -2,10 +2,11 @@
 
 Through Locust's extension points only, no fork of its frontend: a **Thresholds** tab (the
 scenario's thresholds with their value so far and pass/fail, and Apdex per request, refreshed
-with Locust's own statistics poll), links in the **Download Data** tab to the report of the
-test that ended last and to a list of every test's run folder, and, when the UI listens beyond
-loopback, a login page (Locust's `--web-login`) checked against LOADKIT_WEB_USER and
-LOADKIT_WEB_PASSWORD.
+with Locust's own statistics poll), a **History** tab (the scenario's recent runs from the
+run history with their verdicts, each linking its report), links in the **Download Data** tab
+to the report of the test that ended last and to a list of every test's run folder, and, when
+the UI listens beyond loopback, a login page (Locust's `--web-login`) checked against
+LOADKIT_WEB_USER and LOADKIT_WEB_PASSWORD.
 """
 
 from __future__ import annotations
@@ -22,15 +23,22 @@ from typing import Any
 from flask import Response, make_response, redirect, request, send_file, session
 from locust.env import Environment
 
-from loadkit.harness_protocol import WEB_PASSWORD_ENV, WEB_USER_ENV
+from loadkit.harness_protocol import (
+    UI_HISTORY_REPORT,
+    WEB_PASSWORD_ENV,
+    WEB_USER_ENV,
+    UiHistoryRow,
+)
 
 THRESHOLDS_TAB = "loadkit-thresholds"
 APDEX_TAB = "loadkit-apdex"
+HISTORY_TAB = "loadkit-history"
 LATEST_REPORT = "/loadkit/reports/latest"
 RUNS = "/loadkit/runs"
 
 LiveTables = Callable[[], Mapping[str, Sequence[Any]]]
 Finished = Callable[[], list[dict[str, Any]]]
+RecentRuns = Callable[[], list[UiHistoryRow]]
 BeforeSwarm = Callable[[Mapping[str, str]], None]
 """Called with a POST /swarm's form before Locust's view starts (or changes) the test."""
 
@@ -42,6 +50,7 @@ def install(
     finished: Finished,
     before_swarm: BeforeSwarm,
     before_stop: Callable[[], None],
+    recent_runs: RecentRuns | None = None,
 ) -> None:
     web_ui = environment.web_ui
     assert web_ui is not None and web_ui.app is not None
@@ -53,6 +62,7 @@ def install(
     web_ui.template_args["extended_tabs"] = [
         {"title": "Thresholds", "key": THRESHOLDS_TAB},
         {"title": "Apdex", "key": APDEX_TAB},
+        *([{"title": "History", "key": HISTORY_TAB}] if recent_runs is not None else []),
     ]
     web_ui.template_args["extended_tables"] = [
         {
@@ -72,6 +82,17 @@ def install(
                 {"key": "requests", "title": "Requests"},
             ],
         },
+        {
+            "key": HISTORY_TAB,
+            "structure": [
+                {"key": "recorded", "title": "Recorded (UTC)"},
+                {"key": "run_id", "title": "Run"},
+                {"key": "verdict", "title": "Verdict"},
+                {"key": "p95", "title": "p95"},
+                {"key": "errors", "title": "Errors"},
+                {"key": "report", "title": "Report"},
+            ],
+        },
     ]
     web_ui.template_args["extended_csv_files"] = [
         {"href": LATEST_REPORT, "title": "loadkit report of the test that ended last"},
@@ -88,6 +109,11 @@ def install(
         payload["extended_stats"] = [
             {"key": THRESHOLDS_TAB, "data": list(tables.get("thresholds", []))},
             {"key": APDEX_TAB, "data": list(tables.get("apdex", []))},
+            *(
+                [{"key": HISTORY_TAB, "data": list(recent_runs())}]
+                if recent_runs is not None
+                else []
+            ),
         ]
         response.set_data(json.dumps(payload))
         return response
@@ -103,6 +129,21 @@ def install(
             return make_response(
                 f"The report of {runs[-1]['folder']} is being written; reload in a moment.", 404
             )
+        return send_file(report, mimetype="text/html", max_age=0)
+
+    @app.route(f"{UI_HISTORY_REPORT}<run_id>")
+    @web_ui.auth_required_if_enabled
+    def history_report(run_id: str) -> Any:
+        # Only a run the tab lists: the route never serves a path a request names.
+        rows = {row["run_id"]: row for row in (recent_runs() if recent_runs else [])}
+        row = rows.get(run_id)
+        if row is None:
+            return make_response(f"No run {run_id} among the scenario's recent runs.", 404)
+        if "://" in row["folder"]:
+            return redirect(row["folder"])
+        report = (Path(row["folder"]) / "report.html").resolve()
+        if not report.is_file():
+            return make_response(f"{report} is not there any more.", 404)
         return send_file(report, mimetype="text/html", max_age=0)
 
     @app.route(RUNS)

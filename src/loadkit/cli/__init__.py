@@ -10,6 +10,7 @@ and one-line `loadkit: error: ...` messages; commands return an ExitStatus.
 - `scenario`: validate, compile, schema, k8s
 - `importers`: import har, import openapi
 - `reports`: report, compare
+- `history`: history list, trend, pin; the history a run is recorded in
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import click
 from click.core import ParameterSource
 
 from loadkit import __version__
-from loadkit.cli import capacity, importers, reports, run, scenario
+from loadkit.cli import capacity, history, importers, reports, run, scenario
 from loadkit.cli.files import read_scenario as _load  # noqa: F401  (tests read scenarios so)
 from loadkit.cli.params import BadValue
 from loadkit.errors import ScenarioError, UsageError
@@ -54,6 +55,7 @@ for _command in (
     run.worker,
     run.demo,
     capacity.capacity,
+    capacity.plan,
     scenario.validate,
     scenario.compile_command,
     scenario.schema,
@@ -61,6 +63,7 @@ for _command in (
     importers.import_group,
     reports.report,
     reports.compare,
+    history.history_group,
 ):
     cli.add_command(_command)
 

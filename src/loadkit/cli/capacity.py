@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from loadkit.cli import history as run_history
 from loadkit.cli.files import read_scenario_to_run
 from loadkit.cli.params import (
     ArrivalRateParam,
@@ -14,6 +15,7 @@ from loadkit.cli.params import (
     PercentParam,
     WholeNumberParam,
     folder_options,
+    history_options,
 )
 from loadkit.exit_codes import ExitStatus
 
@@ -53,8 +55,15 @@ from loadkit.exit_codes import ExitStatus
               help="With --forecast: plan for this much above the forecast.")  # fmt: skip
 @click.option("--instances", type=WholeNumberParam(minimum=1), default=1, show_default=True,
               help="Instances of the target tested (recorded; scales the plan).")  # fmt: skip
+@click.option("--scale-from", "scale_from", multiple=True, metavar="FOLDER",
+              help="With --forecast: an earlier search's folder (another --instances count); "
+              "the plan fits the scale-out to them instead of assuming it linear "
+              "(repeatable).")  # fmt: skip
 @folder_options
-def capacity(file: str, **options: Any) -> ExitStatus:
+@history_options
+def capacity(
+    file: str, history_url: str | None, no_history: bool, **options: Any
+) -> ExitStatus:
     """Search the highest arrival rate that holds the SLO: a ramp, a bisection, a
     confirmation hold and a step above it (see README, Capacity planning).
 
@@ -65,4 +74,21 @@ def capacity(file: str, **options: Any) -> ExitStatus:
 
     # As `run`: a --host stands in for the scenario's host and its ${VAR}.
     scenario, text = read_scenario_to_run(file, options.get("host"))
-    return run_capacity(scenario, text, file, **options)
+    history = run_history.choice(history_url, no_history, False, options["reports_dir"])
+    return run_capacity(scenario, text, file, history=history, **options)
+
+
+@click.command()
+@click.argument("folders", nargs=-1, required=True, metavar="FOLDER...")
+@click.option("--forecast", type=ArrivalRateParam(), required=True,
+              help="The forecast peak, e.g. 4000/s.")  # fmt: skip
+@click.option("--headroom", type=PercentParam(), default="0%", show_default=True,
+              help="Plan for this much above the forecast.")  # fmt: skip
+def plan(folders: tuple[str, ...], forecast: float, headroom: float) -> ExitStatus:
+    """The instances a forecast peak needs, from `loadkit capacity` search folders made at
+    one or more --instances counts (the scale-out fitted to them; see README, Capacity
+    planning). Sends no load; prints the plan and its JSON (capacity.json's `plan`).
+    """
+    from loadkit.capacity_run import plan_from_folders
+
+    return plan_from_folders(folders, forecast, headroom)

@@ -180,6 +180,34 @@ def folder_options(func: Any) -> Any:
     )(func)
 
 
+def drift_option(func: Any) -> Any:
+    """--fail-on-drift (`history.drift`)."""
+    return click.option(
+        "--fail-on-drift",
+        is_flag=True,
+        help="Fail the run (exit 1) when it drifted: significantly worse than the median of "
+        "the last passing runs in the history (else a warning).",
+    )(func)
+
+
+def history_options(func: Any) -> Any:
+    """--history, --no-history: where the run is recorded (`cli.history`)."""
+    func = click.option(
+        "--no-history",
+        is_flag=True,
+        envvar="LOADKIT_NO_HISTORY",
+        help="Record nothing in a run history. [env: LOADKIT_NO_HISTORY]",
+    )(func)
+    return click.option(
+        "--history",
+        "history_url",
+        metavar="URL",
+        envvar="LOADKIT_HISTORY",
+        help="The run history: sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB "
+        "(default: history.db in --reports-dir). [env: LOADKIT_HISTORY]",
+    )(func)
+
+
 def run_options(func: Any) -> Any:
     """A run's options (`run`, `ui`): parsed here, checked by `RunRequest.problems` (see
     `run_request`), all at once."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from loadkit.cli.files import read_scenario
+from loadkit.cli.history import store_options as history_store_options
 from loadkit.cli.params import DurationParam, PercentParam
 from loadkit.errors import UsageError
 from loadkit.exit_codes import ExitStatus
@@ -83,7 +84,15 @@ def _rebuild_summary(folder: RunFolder) -> None:
 
 @click.command()
 @click.argument("baseline", type=click.Path(file_okay=False, path_type=Path))
-@click.argument("current", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("current", type=click.Path(file_okay=False, path_type=Path), required=False)
+@click.option(
+    "--baseline",
+    "baseline_from",
+    type=click.Choice(["pinned", "last-pass"]),
+    help="Compare the one run folder given with a baseline from the run history: the run "
+    "pinned (`loadkit history pin`) or the last passing run of its scenario.",
+)
+@history_store_options
 @click.option(
     "--max-regression",
     "limits",
@@ -127,9 +136,13 @@ def compare(
     floor_of_threshold: float | None,
     json_out: Path | None,
     allow_aborted: bool,
+    baseline_from: str | None,
+    history_url: str | None,
+    reports_dir: Path,
 ) -> ExitStatus:
     """Fail (exit 1) when CURRENT is a real regression of BASELINE, beyond run-to-run noise
-    and by at least the floor.
+    and by at least the floor. With --baseline pinned|last-pass, give CURRENT only: the
+    baseline comes from the history.
 
     Warns when the runs ran different scenarios, hosts, loads or load generators; refuses
     aborted runs.
@@ -140,6 +153,9 @@ def compare(
     from loadkit import compare as comparing
     from loadkit.report.console import table
 
+    baseline, current = _baseline_and_current(
+        baseline, current, baseline_from, history_url, reports_dir
+    )
     try:
         base_run = comparing.read_run_facts(baseline)
         cur_run = comparing.read_run_facts(current)
@@ -179,3 +195,22 @@ def compare(
         return ExitStatus.THRESHOLDS_FAILED
     click.echo("Verdict: PASS (no regression beyond noise)")
     return ExitStatus.PASS
+
+
+def _baseline_and_current(
+    first: Path, second: Path | None, baseline_from: str | None, history_url: str | None,
+    reports_dir: Path,
+) -> tuple[Path, Path]:  # fmt: skip
+    """BASELINE CURRENT as given, or CURRENT and the baseline the history names."""
+    from loadkit.cli.history import resolve_baseline
+
+    if baseline_from is None:
+        if second is None:
+            raise UsageError(
+                "give BASELINE and CURRENT run folders, or CURRENT with --baseline "
+                "pinned|last-pass"
+            )
+        return first, second
+    if second is not None:
+        raise UsageError(f"--baseline {baseline_from} takes one run folder (CURRENT), not two")
+    return resolve_baseline(baseline_from, first, history_url, reports_dir), first

@@ -10,11 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from loadkit.cli import history as run_history
 from loadkit.cli.files import read_scenario, read_scenario_to_run
 from loadkit.cli.params import (
     DurationParam,
     ProcessesParam,
+    drift_option,
     folder_options,
+    history_options,
     metrics_options,
     run_options,
     run_request,
@@ -27,8 +30,10 @@ from loadkit.report.console import ProgressLine, final_report
 
 if TYPE_CHECKING:
     from loadkit.run_finish import RunOutcome
+    from loadkit.run_plan import PlannedRun
     from loadkit.run_start import StartedRun
     from loadkit.runner import MetricsEndpoint
+    from loadkit.settings import HistoryChoice
 
 
 def _metrics(port: int | None, host: str, linger: float) -> MetricsEndpoint | None:
@@ -52,6 +57,8 @@ def _metrics_endpoint(port: int | None, host: str, linger: float) -> MetricsEndp
 @click.argument("file", type=click.Path(dir_okay=False))
 @run_options
 @metrics_options
+@history_options
+@drift_option
 @click.option(
     "--strict-generator",
     is_flag=True,
@@ -64,6 +71,9 @@ def run(
     metrics_host: str,
     metrics_linger: float,
     strict_generator: bool,
+    history_url: str | None,
+    no_history: bool,
+    fail_on_drift: bool,
     **options: Any,
 ) -> ExitStatus:
     """Run a scenario headless and judge it by its thresholds.
@@ -75,11 +85,12 @@ def run(
 
     request = run_request(options, strict_generator=strict_generator)
     request.check()  # before Locust starts; what the scenario's load allows, once it is read
+    history = run_history.choice(history_url, no_history, fail_on_drift, request.reports_dir)
     locust = LocustProcess.start()  # imports Locust while we read the scenario
     try:
         metrics = _metrics_endpoint(metrics_port, metrics_host, metrics_linger)
         started = start_run(file, request, locust=locust, metrics=metrics)
-        return _run(started, file, locust=locust, metrics=metrics)
+        return _run(started, file, locust=locust, metrics=metrics, history=history)
     finally:
         locust.discard()
 
@@ -90,10 +101,17 @@ def _run(
     *,
     locust: LocustProcess,
     metrics: MetricsEndpoint | None = None,
+    history: HistoryChoice | None = None,
 ) -> ExitStatus:
+    import dataclasses
+
     from loadkit.runner import run_locust
 
+    # The history is not part of the plan (nor of the run cache's key): only of the judging.
     planned = started.planned
+    planned = dataclasses.replace(
+        planned, settings=dataclasses.replace(planned.settings, history=history)
+    )
     for warning in started.warnings:
         click.echo(f"loadkit: warning: {source_file}: {warning}", err=True)
     click.echo(f"loadkit: {planned.describe()}")
@@ -125,6 +143,7 @@ def _run(
     if folder.report_html.is_file():
         text += f"\nReport: {folder.report_html}"
     click.echo(mask_text(text, planned.scenario.secret_values))
+    _say_history(outcome)
     if outcome.report_problem is not None:
         click.echo(f"loadkit: warning: {outcome.report_problem}", err=True)
     for problem in outcome.write_problems:
@@ -134,10 +153,31 @@ def _run(
     return outcome.summary["verdict"].exit_status
 
 
+def _ui_history(planned: PlannedRun, history: HistoryChoice | None) -> None:
+    """The web UI's History tab: the scenario's recent runs, rewritten after each test."""
+    if history is None:
+        return
+    from loadkit.harness_protocol import UI_HISTORY_FILE
+    from loadkit.history.recording import write_ui_history
+
+    path = planned.folder.path / UI_HISTORY_FILE
+    problem = write_ui_history(path, history, planned.scenario.name)
+    if problem is not None:
+        click.echo(f"loadkit: warning: {problem}", err=True)
+
+
+def _say_history(outcome: RunOutcome) -> None:
+    view = outcome.summary.get("history")
+    if view is not None:
+        click.echo(f"History: run {view['run_id']} recorded in {view['store']}; {view['trend']}")
+
+
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @run_options
 @metrics_options
+@history_options
+@drift_option
 @click.option(
     "--web-host",
     default="127.0.0.1",
@@ -158,6 +198,9 @@ def ui(
     metrics_port: int | None,
     metrics_host: str,
     metrics_linger: float,
+    history_url: str | None,
+    no_history: bool,
+    fail_on_drift: bool,
     **options: Any,
 ) -> ExitStatus:
     """Run a scenario under Locust's own web UI (until Ctrl-C).
@@ -167,6 +210,7 @@ def ui(
     judged and reported like `loadkit run`'s; the terminal prints each verdict. Exit code 3
     when Ctrl-C interrupted a running test (its folder says aborted), else 0.
     """
+    import dataclasses
     import tempfile
 
     from loadkit.run_plan import plan_run
@@ -187,6 +231,11 @@ def ui(
         planned = plan_run(
             scenario, text, file, request.overrides(), out=session, reports_dir=reports_dir
         )
+        history = run_history.choice(history_url, no_history, fail_on_drift, reports_dir)
+        planned = dataclasses.replace(
+            planned, settings=dataclasses.replace(planned.settings, history=history)
+        )
+        _ui_history(planned, history)
         for warning in planned.warnings:
             click.echo(f"loadkit: warning: {file}: {warning}", err=True)
         click.echo(
@@ -207,6 +256,8 @@ def ui(
                     scenario.secret_values,
                 )
             )
+            _say_history(outcome)
+            _ui_history(planned, history)
 
         run_ui(
             planned,

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from loadkit import k8s as kubernetes  # light: no pydantic, no YAML yet
 from loadkit.cli.files import emit, read_scenario, warn_about_data
-from loadkit.cli.params import DurationParam, HostParam, WholeNumberParam
+from loadkit.cli.params import (
+    ArrivalRateParam,
+    DurationParam,
+    HostParam,
+    PercentParam,
+    WholeNumberParam,
+)
 from loadkit.errors import ScenarioError, UsageError
 from loadkit.exit_codes import ExitStatus
+
+if TYPE_CHECKING:
+    from loadkit.k8s_capacity import CapacityJob
 
 
 @click.command()
@@ -168,18 +178,39 @@ def schema(output: Path | None) -> ExitStatus:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the manifests here instead of standard output.",
 )
+@click.option("--capacity", "search", is_flag=True,
+              help="A Job running `loadkit capacity` (one pod with --workers worker "
+              "processes) instead of a run; see README, Capacity planning.")  # fmt: skip
+@click.option("--slo", multiple=True, help="With --capacity: as `loadkit capacity --slo`.")
+@click.option("--budget", "budget_s", type=DurationParam(), default="10m", show_default=True,
+              help="With --capacity: the search's budget (sizes the Job's deadline).")  # fmt: skip
+@click.option("--forecast", type=ArrivalRateParam(), help="With --capacity: a forecast peak.")
+@click.option("--headroom", type=PercentParam(), default="0%", help="With --forecast.")
+@click.option("--start-rate", type=ArrivalRateParam(), help="With --capacity: the ramp's start.")
+@click.option("--max-rate", type=ArrivalRateParam(), help="With --capacity: the highest rate.")
+@click.option("--max-concurrency", "pool", type=WholeNumberParam(minimum=1),
+              help="With --capacity: the pool of users.")  # fmt: skip
 def k8s(
     file: str,
     output: Path | None,
     expect_workers_max_wait: float,
     keep_results_for: float | None,
+    search: bool,
+    slo: tuple[str, ...],
+    budget_s: float,
+    forecast: float | None,
+    headroom: float,
+    start_rate: float | None,
+    max_rate: float | None,
+    pool: int | None,
     **options: Any,
 ) -> ExitStatus:
     """Kubernetes manifests for a distributed run: `kubectl apply -f` them.
 
     A ConfigMap with the scenario and its files, the master as a Job whose exit status is
     the verdict, a Service and a NetworkPolicy for its port, the workers as a Job.
-    See README, Scaling out.
+    See README, Scaling out. With --capacity: the ConfigMap and one Job running
+    `loadkit capacity`.
     """
     # Values the pods read from their environment (the --secret Secrets) are not needed here.
     scenario, _ = read_scenario(file, allow_unset=True)
@@ -193,7 +224,28 @@ def k8s(
         scenario,
         workers_max_wait_s=int(expect_workers_max_wait),
         keep_results_s=int(keep_results_for or 0),
+        capacity=_capacity_job(search, slo, budget_s, forecast, headroom, start_rate,
+                               max_rate, pool),
         **options,
-    )
+    )  # fmt: skip
     emit(text, output)
     return ExitStatus.PASS
+
+
+def _capacity_job(search: bool, slo: tuple[str, ...], budget_s: float, forecast: float | None,
+                  headroom: float, start_rate: float | None, max_rate: float | None,
+                  pool: int | None) -> CapacityJob | None:  # fmt: skip
+    """--capacity's options, refused without --capacity (they would change nothing)."""
+    from loadkit.k8s_capacity import DEFAULT_BUDGET_S, CapacityJob
+
+    given = {"--slo": bool(slo), "--forecast": forecast is not None,
+             "--start-rate": start_rate is not None, "--max-rate": max_rate is not None,
+             "--max-concurrency": pool is not None,
+             "--budget": int(budget_s) != DEFAULT_BUDGET_S}  # fmt: skip
+    if not search:
+        stray = [name for name, set_ in given.items() if set_]
+        if stray:
+            raise UsageError(f"{stray[0]} is an option of a capacity search: add --capacity")
+        return None
+    return CapacityJob(tuple(slo), math.ceil(budget_s), forecast, headroom, start_rate,
+                       max_rate, pool)  # fmt: skip

@@ -3,7 +3,9 @@
 ``loadkit demo`` points load tests at it, and the test suite uses it as the real server
 that load tests hit, so its behaviour is deliberately deterministic and observable:
 ``/__loadkit/requests`` reports what the server saw (and, with ``--record``, exactly what
-clients sent) without being counted itself.
+clients sent) without being counted itself, and ``/metrics`` gives Prometheus the target's own
+metrics (process CPU and memory, requests in service, ``--max-concurrency``, requests served),
+also without being counted, so a test can observe the system under test as a team observes theirs.
 
 Run it with ``python -m loadkit.demo_target [--port N] [--max-concurrency C] [--service-ms S]``
 (HTTPS with ``--tls-cert FILE --tls-key FILE``, requiring client certificates with
@@ -19,6 +21,7 @@ parent, the pytest process): gevent is imported only inside :func:`serve` and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import secrets
@@ -27,7 +30,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -50,6 +53,8 @@ HOST: Final = "127.0.0.1"
 LISTENING_PREFIX: Final = "loadkit target listening on "
 
 _INTROSPECTION_PREFIX: Final = "/__loadkit/"
+#: Where Prometheus scrapes the target (not counted as a served request).
+METRICS_PATH: Final = "/metrics"
 _CASE_PATH: Final = re.compile(r"/api/cases/([^/]+)")
 _STATUS_PATH: Final = re.compile(r"/api/status/([^/]+)")
 _MAX_DELAY_MS: Final = 60_000
@@ -76,6 +81,52 @@ class TargetTLS:
     cert: str
     key: str
     client_ca: str | None = None
+
+
+class TargetMetrics:
+    """The target's Prometheus metrics, in a registry of its own: the process's CPU seconds
+    and resident memory (prometheus-client's process collector), requests in service now
+    (handled, not waiting for an /api/work slot), the --max-concurrency those are bounded by,
+    and requests served (answered, by route: /metrics and /__loadkit/ are never counted).
+
+    prometheus-client is imported here, when the server makes its metrics: after gevent's
+    patching (it imports ``ssl``; see the module docstring)."""
+
+    def __init__(self, max_concurrency: int | None) -> None:
+        import prometheus_client as prom
+
+        self._prom = prom
+        self.registry = prom.CollectorRegistry()
+        prom.ProcessCollector(registry=self.registry)
+        self.in_service = prom.Gauge(
+            "loadkit_target_requests_in_service",
+            "Requests being served now (not those waiting for an /api/work slot)",
+            registry=self.registry,
+        )
+        self.max_concurrency = prom.Gauge(
+            "loadkit_target_max_concurrency",
+            "At most this many /api/work requests are served at once (--max-concurrency; "
+            "0: unbounded)",
+            registry=self.registry,
+        )
+        self.max_concurrency.set(max_concurrency or 0)
+        self.served = prom.Counter(
+            "loadkit_target_requests_served",
+            "Requests answered (not /metrics, not /__loadkit/)",
+            registry=self.registry,
+        )
+
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        """Around a request's service (for /api/work: while it holds its slot)."""
+        self.in_service.inc()
+        try:
+            yield
+        finally:
+            self.in_service.dec()
+
+    def exposition(self) -> tuple[bytes, str]:
+        return self._prom.generate_latest(self.registry), self._prom.CONTENT_TYPE_LATEST
 
 
 class _BadRequest(Exception):
@@ -155,8 +206,10 @@ class TargetApp:
         service_ms: float = 0.0,
         record: bool = False,
         stall: tuple[float, float] | None = None,
+        metrics: TargetMetrics | None = None,
     ) -> None:
-        """``stall``: (stall_ms, every_s): /api/work stops answering for stall_ms at the start
+        """``metrics``: the target's Prometheus metrics (``serve`` makes them), or None.
+        ``stall``: (stall_ms, every_s): /api/work stops answering for stall_ms at the start
         of every every_s seconds (a garbage-collection pause, a failover): a request that
         comes meanwhile waits for the stall's end, then for its service time."""
         self._sleep = sleep
@@ -165,6 +218,7 @@ class TargetApp:
         self._stall = None if stall is None else (stall[0] / 1000.0, stall[1])
         self._origin = time.monotonic()
         self._record = record
+        self._metrics = metrics
         # Greenlets never switch inside these critical sections, but a lock keeps the
         # bookkeeping correct if the app is ever mounted on a threaded WSGI server.
         self._lock = threading.Lock()
@@ -193,14 +247,25 @@ class TargetApp:
         client = str(environ.get("REMOTE_ADDR", ""))
         request = _Request(method, path, query, headers, body, client)
 
+        if path == METRICS_PATH and self._metrics is not None and method == "GET":
+            text, content_type = self._metrics.exposition()
+            start_response(
+                "200 OK", [("Content-Type", content_type), ("Content-Length", str(len(text)))]
+            )
+            return [text]
         if path.startswith(_INTROSPECTION_PREFIX):
             code, payload, extra = self._introspect(request)
         else:
             self._count(request)
+            # /api/work with slots is in service only while it holds one (see `_work`).
+            slotted = path == "/api/work" and self._work_slots is not None
             try:
-                code, payload, extra = self._dispatch(request)
+                with self._in_service() if not slotted else contextlib.nullcontext():
+                    code, payload, extra = self._dispatch(request)
             except _BadRequest as exc:
                 code, payload, extra = 400, {"error": str(exc)}, []
+            if self._metrics is not None:
+                self._metrics.served.inc()
 
         if code in (204, 304):
             # These statuses must not carry a body; gevent rejects one outright.
@@ -218,6 +283,9 @@ class TargetApp:
         return [data]
 
     # -- bookkeeping -------------------------------------------------------------------
+
+    def _in_service(self) -> AbstractContextManager[None]:
+        return self._metrics.serving() if self._metrics is not None else contextlib.nullcontext()
 
     def _count(self, request: _Request) -> None:
         route = f"{request.method} {request.path}"
@@ -361,7 +429,8 @@ class TargetApp:
             if self._service_s:
                 self._sleep(self._service_s)
             return 200, {"status": "done"}, []
-        with self._work_slots:
+        # Waiting for a slot is queueing, not service: in service never exceeds the slots.
+        with self._work_slots, self._in_service():
             if self._service_s:
                 self._sleep(self._service_s)
         return 200, {"status": "done"}, []
@@ -419,6 +488,7 @@ def serve(
         service_ms=service_ms,
         record=record,
         stall=stall,
+        metrics=TargetMetrics(max_concurrency),
     )
 
     def handler(sock: socket.socket, address: Any, server: Any) -> Any:

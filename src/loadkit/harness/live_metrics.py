@@ -107,7 +107,7 @@ def _judge_loop(environment: Environment) -> None:
 def _judged_now(environment: Environment) -> list[Any]:
     """Every threshold judged on what the run measured so far (at most once a second)."""
     from loadkit.histogram import RunHistograms
-    from loadkit.live import threshold_results
+    from loadkit.live import server_telemetry, threshold_results
 
     now = int(time.time())
     cache = state.live.cache
@@ -133,6 +133,7 @@ def _judged_now(environment: Environment) -> list[Any]:
         corrected=None
         if corrected is None
         else (corrected.as_run(), lambda seconds: recent(seconds, _corrected)),
+        server=server_telemetry(config),
     )
     state.live.cache = (now, results)
     return results

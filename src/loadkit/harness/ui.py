@@ -22,8 +22,10 @@ from loadkit.harness.snapshot import write_final_snapshot
 from loadkit.harness.state import _is_reporting_process, state
 from loadkit.harness_protocol import (
     RUN_DIR_ENV,
+    UI_HISTORY_ENV,
     UI_REPORTS_DIR_ENV,
     UI_SCENARIO_NAME_ENV,
+    UiHistoryRow,
     UiTestEnd,
 )
 
@@ -43,7 +45,19 @@ def _install_ui(environment: Environment, config_path: str) -> None:
         finished=lambda: list(state.ui.finished),
         before_swarm=_before_swarm,
         before_stop=lambda: _ended_by(UiTestEnd.STOP),
+        recent_runs=_recent_runs if os.environ.get(UI_HISTORY_ENV) else None,
     )
+
+
+def _recent_runs() -> list[UiHistoryRow]:
+    """The scenario's recent runs as `loadkit ui` last wrote them (none while it writes)."""
+    import json
+
+    try:
+        rows = json.loads(Path(os.environ[UI_HISTORY_ENV]).read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError):
+        return []
+    return rows if isinstance(rows, list) else []
 
 
 def _ended_by(end: UiTestEnd) -> None:

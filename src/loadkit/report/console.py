@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from loadkit import formatting
+from loadkit.report import telemetry_view
 from loadkit.summary_types import (
     SERVICE,
     ArrivalsInfo,
@@ -307,6 +308,9 @@ def final_report(summary: Summary, run_folder: str) -> str:
     capacity = summary.get("capacity")
     if capacity and capacity.get("headline"):
         lines += ["", capacity["headline"]]
+    system = telemetry_view.summary_lines(summary)
+    if system:
+        lines += ["", *system]
     lines += ["", "Thresholds:", *threshold_lines(summary), ""]
     for warning in summary.get("warnings", []):
         lines.append(f"Warning: {warning}")

@@ -46,6 +46,8 @@ from loadkit.summary_types import SERVICE, RequestRow, Summary, TransactionRow
 
 LOCUST_TIMES_CHART = "response_times_locust"
 """The response times chart drawn from Locust's history when histograms.json is missing."""
+HISTORY_CHART = "history"
+"""The History section's chart (`report.history_charts`)."""
 CHART_CAPTIONS: dict[str, tuple[str, str]] = {
     "users_throughput": (
         "Users and throughput over time",
@@ -94,10 +96,16 @@ CHART_CAPTIONS: dict[str, tuple[str, str]] = {
         "Response-time percentiles at each load level against the p95 objective, and the"
         " saturation point.",
     ),
+    HISTORY_CHART: (
+        "This run among the earlier runs of its scenario",
+        "One panel per metric, runs in the order they were recorded, this run last (red). "
+        "Runs of the same host and load: blue, joined; other loads: hollow grey; runs that did "
+        "not pass: x. Dashed: the pinned baseline; red line: the whole-run threshold.",
+    ),
 }
 """Known chart names -> (title, how to read it). Charts are shown in this order."""
 CAPACITY_CHARTS = ("capacity_throughput", "capacity_latency")
-SECTION_CHARTS = (*CAPACITY_CHARTS, "transactions")
+SECTION_CHARTS = (*CAPACITY_CHARTS, "transactions", HISTORY_CHART)
 """Charts shown in their own section, not under Charts."""
 """Shown in the capacity section, next to the numbers they illustrate."""
 
@@ -326,6 +334,53 @@ def _thresholds(summary: Summary) -> str:
         cls="thresholds",
     )
     return f'<section id="thresholds"><h2>Thresholds</h2>{table}</section>'
+
+
+def _history(summary: Summary, charts: Mapping[str, bytes]) -> str:
+    """This run against the earlier runs of its scenario (`loadkit.history`)."""
+    view = summary.get("history")
+    if not view:
+        return ""
+    parts = [
+        f'<p class="note">Run <code>{esc(view["run_id"])}</code> recorded in '
+        f"<code>{esc(view['store'])}</code>. {esc(view['trend'])}.</p>"
+    ]
+    parts += [f'<p class="warning">⚠ {esc(d["message"])}</p>' for d in view["drift"]]
+    baseline = view["baseline"]
+    if baseline is not None:
+        parts.append(
+            f"<p>Pinned baseline: run <code>{esc(baseline['run_id'])}</code> "
+            f"(p95 {esc(_ms(baseline['p95_ms']))}).</p>"
+        )
+    if HISTORY_CHART in charts:
+        parts.append(_figure(HISTORY_CHART, charts[HISTORY_CHART]))
+    recent = view["runs"][-10:]
+    if recent:
+        headers = [("Recorded", False), ("Run", False), ("Verdict", False),
+                   ("Same host and load", False), ("p95 (ms)", True), ("Errors", True),
+                   ("Report", False)]  # fmt: skip
+        rows = [
+            _row(
+                [
+                    (esc(_time(p["recorded_at"])), ""),
+                    (f"<code>{esc(p['run_id'])}</code>", ""),
+                    (esc(p["verdict"].upper()), ""),
+                    ("yes" if p["same_load"] else "no", ""),
+                    (esc(_ms(p["p95_ms"])), "num"),
+                    (esc(_percent(p["error_rate"])), "num"),
+                    (_report_link(p["folder"]), ""),
+                ]
+            )
+            for p in reversed(recent)
+        ]
+        parts.append(_table(headers, rows, ""))
+    return f'<section id="history"><h2>History</h2>{"".join(parts)}</section>'
+
+
+def _report_link(folder: str) -> str:
+    if "://" in folder:
+        return f'<a href="{esc(folder)}">report</a>'
+    return f'<a href="{esc(quote(folder.rstrip("/") + "/" + RunFolder.REPORT_HTML))}">report</a>'
 
 
 def _capacity(capacity: CapacityReportLike, charts: Mapping[str, bytes]) -> str:
@@ -692,8 +747,10 @@ def render_html(
     *,
     links: Sequence[str] | None = None,
     notes: Sequence[str] = (),
+    system: str = "",
 ) -> str:
-    """The whole report.html. `charts` maps a chart name (see CHART_CAPTIONS) to PNG or SVG
+    """The whole report.html. `system`: the system under test's section (`telemetry_html`);
+    `charts` maps a chart name (see CHART_CAPTIONS) to PNG or SVG
     bytes; `links` are paths relative to the run folder (default: every file it usually
     holds); `notes` are shown above the charts (e.g. why one is missing)."""
     label = _VERDICTS.get(_verdict(summary), _VERDICTS[Verdict.ERROR])[1]
@@ -702,7 +759,9 @@ def render_html(
         _header(summary),
         _facts(summary),
         _thresholds(summary),
+        _history(summary, charts),
         _capacity(capacity, charts) if capacity is not None else "",
+        system,
         _charts(charts, notes),
         _requests(summary),
         _timing(summary),

@@ -6,6 +6,7 @@ import html
 
 from loadkit import formatting
 from loadkit.exit_codes import Verdict
+from loadkit.report import telemetry_view
 from loadkit.report.console import (
     CORRECTED_TIMES,
     REPORT_NAMES,
@@ -53,6 +54,9 @@ def render_markdown(summary: Summary) -> str:
     arrival = arrivals_line(summary)
     if arrival:
         lines += [f"Arrivals: {arrival}", ""]
+    history = summary.get("history")
+    if history:
+        lines += [f"Trend: {history['trend']} (run `{history['run_id']}`)", ""]
     for reason in summary["reasons"]:
         lines.append(f"- {reason}")
     for warning in summary.get("warnings", []):
@@ -68,6 +72,10 @@ def render_markdown(summary: Summary) -> str:
             f"| {mark} | `{t['expression']}`{default} | {format_threshold_actual(t)}{_cell(note)} |"
         )
     lines += _capacity(summary.get("capacity"))
+    system = telemetry_view.summary_lines(summary)
+    if system:
+        lines += ["", "### System under test", "", _cell(system[0]), ""]
+        lines += [f"- {_cell(line.strip())}" for line in system[1:]]
     lines += [
         "",
         "### Requests",

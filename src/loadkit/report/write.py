@@ -26,10 +26,18 @@ from loadkit.exit_codes import Verdict
 from loadkit.histogram import RunHistograms, load_histograms
 from loadkit.report import charts
 from loadkit.report.capacity_view import CapacityReportLike, has_capacity_charts
-from loadkit.report.html import CHART_CAPTIONS, LOCUST_TIMES_CHART, RUN_FILES, render_html
+from loadkit.report.html import (
+    CHART_CAPTIONS,
+    HISTORY_CHART,
+    LOCUST_TIMES_CHART,
+    RUN_FILES,
+    render_html,
+)
 from loadkit.report.junit import render_junit
 from loadkit.run_folder import RunFolder, write_atomic
 from loadkit.summary_types import Summary
+from loadkit.telemetry import knee_window
+from loadkit.telemetry import read as read_telemetry
 
 if TYPE_CHECKING:  # mypy checks that the real report fits; nothing is imported at run time
     from loadkit.capacity import CapacityReport
@@ -88,7 +96,8 @@ def write_report(
     times = _histogram_parts(folder, summary, damaged)
     notes += damaged
     series = charts.time_series(history, final_parts.counts, times.overall, times.corrected)
-    per_request = times.per_request(_first_second(history, final_parts.counts, times))
+    first_second = _first_second(history, final_parts.counts, times)
+    per_request = times.per_request(first_second)
     if len(series) < 2:
         notes.append("Less than two seconds were recorded: no charts over time.")
     histogram = final_parts.histogram
@@ -108,6 +117,11 @@ def write_report(
             )
         }
         figures.update(_draw(drill_down, notes))
+    view = summary.get("history")
+    if view:
+        from loadkit.report.history_charts import history_chart
+
+        figures.update(_draw({HISTORY_CHART: lambda: history_chart(summary, view)}, notes))
     if summary.get("transactions"):
         counts = charts.per_second_counts(final, transactions=True)
         figures.update(_draw({"transactions": lambda: charts.transactions_chart(counts)}, notes))
@@ -130,11 +144,31 @@ def write_report(
     links = [name for name, _ in RUN_FILES if (folder / name).is_file()]
     links += [f"{CHARTS_DIR}/{path.name}" for path in chart_files.values()]
     html = folder / REPORT_HTML
-    text = render_html(summary, images, capacity, links=links, notes=notes)
+    system = _system_section(folder, summary, series, first_second, notes)
+    text = render_html(summary, images, capacity, links=links, notes=notes, system=system)
     _write_bytes(html, text.encode("utf-8"))
     return ReportFiles(
         html=html, junit=junit, charts=chart_files, notes=tuple(notes), damaged=tuple(damaged)
     )
+
+
+def _system_section(
+    folder: Path, summary: Summary, series: pd.DataFrame, origin: float | None, notes: list[str]
+) -> str:
+    """The system under test's section (`observe:`): its numbers, levels and chart."""
+    if summary.get("telemetry") is None:
+        return ""
+    from loadkit.report.telemetry_charts import system_chart
+    from loadkit.report.telemetry_html import system_section
+
+    telemetry = read_telemetry(folder / RunFolder.TELEMETRY_JSON)
+    chart = None
+    if telemetry is not None:
+        saturation = knee_window(summary.get("capacity"))
+        plan = {"system": lambda: system_chart(telemetry, series, origin, saturation)}
+        drawn = _draw(plan, notes)
+        chart = charts.to_png(drawn["system"]) if "system" in drawn else None
+    return system_section(summary, telemetry, chart)
 
 
 # --- reading the run folder -------------------------------------------------------------------
@@ -391,8 +425,7 @@ def _read_histograms(path: Path, summary: Summary, damaged: list[str]) -> RunHis
         damaged.append(
             f"{path.name} is damaged or cut short ({_first_line(error)}); "
             + (
-                "summary.json's times were computed from it when the run ended, when it was "
-                "whole"
+                "summary.json's times were computed from it when the run ended, when it was whole"
                 if used
                 else "summary.json's times are Locust's coarser ones"
             )

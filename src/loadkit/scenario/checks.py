@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from loadkit.errors import Problem, did_you_mean
-from loadkit.scenario import certificates, files, templates, unset
+from loadkit.scenario import certificates, files, observe, templates, unset
 from loadkit.scenario.datasets import read_table
 from loadkit.scenario.model import Scenario, UserSpec
 from loadkit.scenario.source import KeyPath, SourceDocument, format_key_path
@@ -170,6 +170,10 @@ def cross_checks(
                     source, ("thresholds", i), _unknown("user type", threshold.user, user_names)
                 )
             )
+    problems += [
+        problem(source, ("thresholds", i), message)
+        for i, message in observe.server_threshold_problems(scenario.observe, scenario.thresholds)
+    ]
     for name in scenario.apdex.transactions:
         if name not in transactions:
             problems.append(

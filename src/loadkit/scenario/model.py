@@ -34,6 +34,7 @@ from loadkit.scenario.fields import (
     short_repr,
 )
 from loadkit.scenario.load import Load
+from loadkit.scenario.observe import Observe
 from loadkit.scenario.tasks import TLS, Auth, Defaults, OptionalThinkTime, Step, Task
 from loadkit.scenario.unset import UnsetValue
 
@@ -183,6 +184,9 @@ class Scenario(Model):
     users: list[UserSpec] = Field(default_factory=list)
     include: list[Include] = Field(default_factory=list)
     thresholds: list[ThresholdSpec] = Field(default_factory=list)
+    observe: Observe | None = Field(
+        default=None, description="The system under test's metrics, asked of Prometheus."
+    )
     apdex: ApdexConfig = ApdexConfig()
     max_regression: dict[str, str] = Field(
         default_factory=dict,

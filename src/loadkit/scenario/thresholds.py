@@ -15,6 +15,11 @@ request was actually sent) or `corrected p95 < 300ms` (from the moment it should
 sent: the service time plus how late its iteration started, when iterations start on a
 schedule: arrival rates, pacing). Without either word an open model (arrival rates) judges
 the corrected time, what a user waits; a closed model the service time.
+
+`server NAME < 3.5 [over 30s]` judges a metric of the system under test: the query NAME of the
+scenario's `observe:` (asked of Prometheus, `loadkit.observe`), not the requests. Its value is
+the mean of the query's samples over the run (or over each window: the worst window's), of its
+worst series when the query returns several.
 """
 
 from __future__ import annotations
@@ -58,6 +63,12 @@ _SYNTAX = re.compile(
     r"(?P<metric>[A-Za-z_][A-Za-z0-9_.]*)(?:\((?P<arg>[^)]*)\))?\s*"
     r"(?P<op><=|>=|==|<|>)\s*(?P<value>\S.*?)(?:\s+over\s+(?P<window>\S.*?))?\s*$"
 )
+SERVER_METRIC = "server"
+"""The metric of a threshold on an `observe:` query (`server NAME < VALUE`)."""
+_SERVER_SYNTAX = re.compile(
+    r"^\s*server\s+(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op><=|>=|==|<|>)\s*"
+    r"(?P<value>\S.*?)(?:\s+over\s+(?P<window>\S.*?))?\s*$"
+)
 EXAMPLE = "write it like 'p95 < 500ms', 'error_rate < 1%', 'rps > 20' or '/api/x: p99 < 1s'"
 
 
@@ -84,6 +95,8 @@ class Threshold:
     """Grace before an `abort` threshold may stop the run (warm-up)."""
     timing: Timing | None = None
     """"service" or "corrected" as written; None: the run's default (see the docstring)."""
+    server: str | None = None
+    """`server NAME ...`: the `observe:` query judged (then `metric` is SERVER_METRIC)."""
 
     @property
     def on_transactions(self) -> bool:
@@ -101,6 +114,8 @@ class Threshold:
         return ""
 
     def format_value(self, value: float | None) -> str:
+        if self.server is not None:  # in the query's unit, which observe: knows, not this
+            return formatting.measured(value, "")
         return formatting.metric_value(self.unit, value, metric=self.metric)
 
 
@@ -114,6 +129,8 @@ class ThresholdResult:
 
 def parse_threshold(text: str) -> Threshold:
     """Raises ValueError with a message fit for the user."""
+    if text.strip().startswith(SERVER_METRIC + " "):
+        return _parse_server(text)
     match = _SYNTAX.match(text)
     if not match:
         raise ValueError(f"cannot read threshold {text!r}; {EXAMPLE}")
@@ -161,6 +178,30 @@ def parse_threshold(text: str) -> Threshold:
         apdex_t_ms=_parse_apdex_t(metric, match.group("arg"), text),
         transaction=transaction,
         timing=timing,
+    )
+
+
+def _parse_server(text: str) -> Threshold:
+    match = _SERVER_SYNTAX.match(text)
+    if not match:
+        raise ValueError(
+            f"cannot read threshold {text!r}; write it like 'server api_cpu < 3.5' "
+            "(NAME: a query of observe:, then a number)"
+        )
+    raw = match.group("value").strip()
+    try:
+        limit = float(raw)
+    except ValueError:
+        limit = math.nan
+    if not math.isfinite(limit):
+        raise ValueError(f"invalid value '{raw}' in {text!r}; a server metric takes a number")
+    return Threshold(
+        expression=text.strip(),
+        metric=SERVER_METRIC,
+        op=match.group("op"),
+        limit=limit,
+        window_s=_parse_window(match.group("window"), text),
+        server=match.group("name"),
     )
 
 
@@ -299,6 +340,8 @@ def measure(
 
 def judge(threshold: Threshold, run: Measurements) -> ThresholdResult:
     t = threshold
+    if t.server is not None:  # the system's metric: `telemetry.judge_server`, not requests
+        return ThresholdResult(t, None, False, "no data: the system's metrics were not read")
     on_txn = t.on_transactions
     name = t.transaction if on_txn else t.scope
     t_ms = t.apdex_t_ms if t.apdex_t_ms is not None else run.apdex_t_ms(name, transaction=on_txn)

@@ -1,0 +1,148 @@
+"""`loadkit k8s FILE --capacity`: a capacity search as one Kubernetes Job (`k8s.manifests`).
+
+The Job's one pod runs `loadkit capacity` on the shipped scenario with ``--workers`` Locust
+worker processes of its own (``--processes``; the pod sized ``--workers`` × ``--worker-cpu``
+and ``--worker-memory``). A search is a sequence of separate Locust runs, one per step, and a
+`loadkit worker` serves one master's run and ends with it, so worker pods of their own would
+have to rejoin every step's master: the search keeps its generator in one pod instead (no
+Service, no NetworkPolicy, nothing listens). Its deadline is the search's ``--budget`` plus
+the same margins a run's Jobs get; the search folder is kept as a run's is
+(``--keep-results-for``, ``--results-pvc``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from loadkit.errors import UsageError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from loadkit.k8s import _PodParts
+    from loadkit.scenario import Scenario
+
+__all__ = ["CAPACITY_COMPONENT", "DEFAULT_BUDGET_S", "CapacityJob", "capacity_documents"]
+
+CAPACITY_COMPONENT = "capacity"
+DEFAULT_BUDGET_S = 600  # `loadkit capacity --budget`'s default, 10m
+_QUANTITY = re.compile(r"(\d+(?:\.\d+)?)(\D*)")
+
+
+@dataclass(frozen=True)
+class CapacityJob:
+    """The search's options, as `loadkit capacity` takes them (None: its default)."""
+
+    slo: tuple[str, ...] = ()
+    budget_s: int = DEFAULT_BUDGET_S
+    forecast: float | None = None
+    headroom: float = 0.0
+    start_rate: float | None = None
+    max_rate: float | None = None
+    pool: int | None = None
+    """--max-concurrency."""
+
+    def check(self, scenario: Scenario, source: str) -> None:
+        """The SLO as `loadkit capacity` reads it, here, so a bad one is exit 2 before any
+        pod starts."""
+        from loadkit.capacity_search import slo_thresholds
+
+        slo_thresholds(self.slo, scenario.thresholds, source)
+        if self.budget_s <= 0:
+            raise UsageError("--budget must be above 0 s")
+
+    def args(self) -> list[str]:
+        args = [arg for text in self.slo for arg in ("--slo", text)]
+        args += ["--budget", f"{self.budget_s}s"]
+        if self.start_rate is not None:
+            args += ["--start-rate", f"{self.start_rate:g}/s"]
+        if self.max_rate is not None:
+            args += ["--max-rate", f"{self.max_rate:g}/s"]
+        if self.pool is not None:
+            args += ["--max-concurrency", str(self.pool)]
+        if self.forecast is not None:
+            args += [
+                "--forecast",
+                f"{self.forecast:g}/s",
+                "--headroom",
+                f"{self.headroom * 100:g}%",
+            ]
+        return args
+
+
+def times(quantity: str, n: int) -> str:
+    """A Kubernetes quantity times ``n`` ("500m" × 2 = "1000m", "1Gi" × 2 = "2Gi")."""
+    match = _QUANTITY.fullmatch(quantity)
+    assert match is not None  # checked by k8s before
+    return f"{float(match.group(1)) * n:g}{match.group(2)}"
+
+
+def capacity_documents(
+    pod: _PodParts,
+    search: CapacityJob,
+    *,
+    scenario_file: Path,
+    host: str | None,
+    workers: int,
+    processes: int,
+    worker_cpu: str,
+    worker_memory: str,
+    margins_s: int,
+    keep_results_s: int,
+    results_pvc: str | None,
+) -> dict[str, Any]:
+    """The search's Job: `loadkit capacity` with ``workers × processes`` worker processes."""
+    from loadkit.k8s import RESULTS_DIR, SCENARIO_DIR, job_container
+
+    args = [
+        "capacity",
+        f"{SCENARIO_DIR}/{scenario_file.name}",
+        *search.args(),
+        "--processes",
+        str(workers * processes),
+        "--out",
+        f"{RESULTS_DIR}/{pod.name}",
+    ]
+    if host is not None:
+        args += ["--host", host]
+    _, spec = job_container(
+        pod,
+        CAPACITY_COMPONENT,
+        args,
+        cpu=times(worker_cpu, workers),
+        memory=times(worker_memory, workers),
+        keep_results_s=keep_results_s,
+        results_pvc=results_pvc,
+    )
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": pod.metadata(f"{pod.name}-{CAPACITY_COMPONENT}", CAPACITY_COMPONENT),
+        "spec": {
+            # The budget bounds the search; the margins cover scheduling and the last step.
+            "activeDeadlineSeconds": margins_s + math.ceil(search.budget_s) + keep_results_s,
+            "backoffLimit": 0,  # the exit status is the answer: never search again unasked
+            "template": {"metadata": {"labels": pod.labels(CAPACITY_COMPONENT)}, "spec": spec},
+        },
+    }
+
+
+def capacity_header(name: str, namespace: str | None, scenario_file: Path, workers: int,
+                    processes: int, image: str, search: CapacityJob) -> list[str]:  # fmt: skip
+    ns = f" -n {namespace}" if namespace else ""
+    job = f"job/{name}-{CAPACITY_COMPONENT}"
+    return [
+        f"# Generated by loadkit (`loadkit k8s --capacity`) from {scenario_file.as_posix()};",
+        "# edit the scenario and generate again rather than editing this file.",
+        f"# Capacity search {name!r}: 1 Job, one pod with {workers * processes} Locust worker "
+        f"process(es), image {image}, budget {search.budget_s}s.",
+        f"#   kubectl{ns} apply -f THIS_FILE",
+        f"#   kubectl{ns} logs -f {job}      # each step as it ends, then the answer",
+        f"#   kubectl{ns} wait --for=condition=complete {job} --timeout=2h"
+        "   # a bracket or 'not reached' (exit 0)",
+        f"#   kubectl{ns} wait --for=condition=failed {job} --timeout=2h"
+        "     # no capacity figure (exit 1-4)",
+    ]
