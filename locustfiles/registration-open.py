@@ -108,8 +108,8 @@ def send(user, method, url, name=None, headers=None, data=None, json=None, param
     `success()` and `failure(message)` decide the outcome, as Locust's is."""
     try:
         lean = user.lean_client
-    except AttributeError:
-        lean = user.lean_client = LeanClient(user) if lean_path_works(user) else None
+    except AttributeError:  # its first request: the client it keeps (`trace: true` names one)
+        lean = user.lean_client = getattr(user, "lean_client_kind", LeanClient).of(user)
     if lean is None:  # this Locust lacks an internal the lean path needs: its public API
         return user.client.request(method, url, name=name, headers=headers, data=data,
                                    json=json, params=params, catch_response=catch_response)
@@ -163,16 +163,26 @@ class LeanClient:
     """A user's lean path: its FastHttpSession, that session's client, and what each request
     it sent needed once computed (the parsed URL, the merged headers, the request head)."""
 
+    @classmethod
+    def of(cls, user):
+        """The client `send` keeps for `user`; None when this Locust lacks an internal the
+        lean path needs."""
+        return cls(user) if lean_path_works(user) else None
+
     def __init__(self, user):
         self.user = user
         self.session = user.client
         self.agent = user.client.client
         self.prepared = {}
+        self.prepared_kind = Prepared
+        # The request event's context; bound here so that a traced client (`trace: true`)
+        # can put its own in place without a call more per request for everyone else.
+        self.context = user.context
 
     def request(self, method, url, name, headers, data, json_body, params, catch_response):
         session, agent = self.session, self.agent
         start_time = time.time()
-        context = self.user.context()
+        context = self.context()
         if not name:  # Locust's rename_request (2.44 on)
             name = getattr(session, "request_name", None)
         built_url = url if absolute_http_url_regexp.match(url) else session.base_url + url
@@ -231,8 +241,8 @@ class LeanClient:
     def prepare(self, key, method, built_url, headers, params, as_json, has_body):
         if len(self.prepared) >= 500:  # templated URLs or headers (a new token): keep it small
             self.prepared.clear()
-        prepared = self.prepared[key] = Prepared(self, method, built_url, headers, params,
-                                                 as_json, has_body)  # fmt: skip
+        prepared = self.prepared[key] = self.prepared_kind(self, method, built_url, headers,
+                                                           params, as_json, has_body)  # fmt: skip
         return prepared
 
     def send(self, prepared, data):

@@ -48,7 +48,7 @@ LOAD_KEYS = (
 )
 TOP_KEYS = (
     "(allowed: name, description, host, load, defaults, tls, variables, secrets, data, users, "
-    "include, thresholds, observe, apdex, max_regression, files)"
+    "include, thresholds, observe, apdex, max_regression, files, trace)"
 )
 TASK_KEYS = (
     "(allowed: name, weight, request, expect, capture, flow, loop, data, python, transaction)"
@@ -57,7 +57,7 @@ REQUEST_KEYS = "(allowed: method, url, name, params, headers, json, body, form, 
 THINK_KEYS = "(allowed: between, constant, pacing)"
 USER_KEYS = (
     "(allowed: name, weight, think_time, headers, auth, data, on_start, on_stop, tasks, "
-    "transactions)"
+    "transactions, trace)"
 )
 METRICS = (
     "(metrics: apdex, avg, error_rate, failures, max, median, min, p100, p50, p66, p75, p80, "

@@ -95,14 +95,14 @@ def test_a_real_summary_has_exactly_the_typed_keys() -> None:
     data = json.loads(CURRENT.read_text(encoding="utf-8"))
     assert mismatches(data, Summary, "summary", seen) == []
     # Every part was there to be checked (the fixture has a value for each, not null), but a
-    # lost worker, an abort and the run history's view: a plain run has none of them
-    # (tests/test_distributed.py, tests/test_abort.py and tests/test_history.py check real
-    # ones against the types), nor the system's metrics (tests/test_observe.py, against a
-    # real Prometheus).
+    # lost worker, an abort, the run history's view and trace links: a plain run has none of
+    # them (tests/test_distributed.py, tests/test_abort.py, tests/test_history.py and
+    # tests/test_trace_links.py check real ones against the types), nor the system's metrics
+    # (tests/test_observe.py, against a real Prometheus).
     assert seen == ALL_TYPED_DICTS - {
         summary_types.LostWorker, summary_types.AbortedBy, summary_types.HistoryView,
         summary_types.HistoryPoint, summary_types.DriftEntry, summary_types.TelemetrySummary,
-        summary_types.QueryStats,
+        summary_types.QueryStats, summary_types.SlowestRequests, summary_types.TracedRequest,
     }  # fmt: skip
 
 

@@ -19,6 +19,12 @@ some user's iterations start on a schedule (arrival rates, pacing)."""
 START_DELAY_KEY = "start_delay_ms"
 """The request event's context key (set by the generated code's schedules) with how late the
 request's iteration started."""
+TRACE_CONTEXT_KEY = "traceparent"
+"""The request event's context key (set by the generated code's TracedClient, for `trace:
+true`) with the W3C traceparent header the request was sent with; also the client class's
+`context_key`, by which the harness knows a traced user class."""
+SLOWEST_KEPT = 10
+"""Trace links: the slowest requests kept per request name (each process, and the master)."""
 WAIT_FOR_COMMAND_ENV = "LOADKIT_WAIT_FOR_COMMAND"
 """Set by `launcher`: the harness waits for its Locust arguments as one JSON line on stdin."""
 DEADLINE_ENV = "LOADKIT_DEADLINE_S"
@@ -89,6 +95,18 @@ METRICS_LINGER_ENV = "LOADKIT_METRICS_LINGER_S"
 """Seconds the metrics stay up after the run, for a last scrape of the final numbers."""
 
 
+class SlowRequest(TypedDict):
+    """One of a request name's slowest traced requests (`trace: true`)."""
+
+    method: str  # the request type
+    name: str
+    response_time_ms: float
+    trace_id: str  # 32 hex digits, as in its traceparent header
+    span_id: str  # 16 hex digits
+    started_at: float  # unix seconds
+    failed: bool
+
+
 class FinalSnapshot(TypedDict):
     """locust_final.json: what the harness knows when the run ends (`harness.snapshot`), or what
     `periodic_stats.read_periodic_stats` rebuilds from Locust's periodic CSVs when Locust died.
@@ -116,3 +134,4 @@ class FinalSnapshot(TypedDict):
     ended_by: NotRequired[str | None]  # a web UI test's `UiTestEnd`
     arrivals: NotRequired[dict[str, Any] | None]  # the open model's columns, series, final, stages
     total: NotRequired[Mapping[str, Any]]  # Locust's Aggregated row, serialized
+    slowest: NotRequired[list[SlowRequest] | None]  # trace links; None when nothing is traced

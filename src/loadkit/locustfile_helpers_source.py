@@ -42,7 +42,7 @@ HELPERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("import logging", "import locust", "from geventhttpclient.url import URL"),
     ),
     "LeanClient": (
-        ("Prepared", "LeanResponse", "LeanErrorResponse", "adopt"),
+        ("Prepared", "LeanResponse", "LeanErrorResponse", "adopt", "lean_path_works"),
         (
             "import json",
             "import time",
@@ -67,6 +67,14 @@ HELPERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "LeanErrorResponse": (("LeanResponse",), (_FASTHTTP,)),
     "adopt": (("LeanResponse", "LeanErrorResponse"), (_FASTHTTP,)),
+    "TRACE_HEADER": ((), ()),
+    "new_traceparent": ((), ("import random",)),
+    "TracedClient": (
+        ("LeanClient", "TracedPrepared", "TracedPublicClient", "new_traceparent", "TRACE_HEADER"),
+        (),
+    ),
+    "TracedPublicClient": (("new_traceparent", "TRACE_HEADER"), ()),
+    "TracedPrepared": (("Prepared", "TRACE_HEADER"), ()),
     "TRANSACTION": ((), ()),
     "Transaction": (
         ("TRANSACTION",),

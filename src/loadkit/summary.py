@@ -49,10 +49,12 @@ from loadkit.summary_types import (
     FailureRow,
     JudgedStageDict,
     RequestRow,
+    SlowestRequests,
     Summary,
     TelemetrySummary,
     ThresholdRow,
     Timing,
+    TracedRequest,
     TransactionRow,
     UserTypeInfo,
 )
@@ -419,6 +421,7 @@ def build_summary(
         if txn_entries
         else None,
         "failures": failures,
+        "slowest": slowest_requests(final),
         "exceptions": exceptions,
         "thresholds": [_threshold_row(r, defaulted) for r in results],
         "capacity": capacity_dict(capacity),
@@ -432,6 +435,29 @@ def build_summary(
         summary["telemetry"] = _telemetry(telemetry, summary["capacity"])
         warnings += _telemetry_warnings(summary["telemetry"], telemetry)
     return summary
+
+
+def slowest_requests(final: Mapping[str, Any] | None) -> list[SlowestRequests]:
+    """The final snapshot's slowest traced requests, grouped by request (method, name)."""
+    grouped: dict[tuple[str, str], list[TracedRequest]] = defaultdict(list)
+    for row in (final or {}).get("slowest") or []:
+        grouped[(row["name"], row["method"])].append(
+            {
+                "trace_id": row["trace_id"],
+                "span_id": row["span_id"],
+                "response_time_ms": round(row["response_time_ms"], 3),
+                "started_at": row["started_at"],
+                "failed": row["failed"],
+            }
+        )
+    return [
+        {
+            "method": method,
+            "name": name,
+            "slowest": sorted(rows, key=lambda r: -r["response_time_ms"]),
+        }
+        for (name, method), rows in sorted(grouped.items())
+    ]
 
 
 def _telemetry(

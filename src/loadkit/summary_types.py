@@ -48,9 +48,11 @@ __all__ = [
     "RequestRow",
     "RunInfo",
     "ScenarioInfo",
+    "SlowestRequests",
     "StageInfo",
     "Summary",
     "ThresholdRow",
+    "TracedRequest",
     "TransactionRow",
     "UserTypeInfo",
     "UslFitDict",
@@ -388,6 +390,28 @@ class ThresholdRow(TypedDict):
     """Applied because the scenario lists no thresholds (`summary.DEFAULT_THRESHOLDS`)."""
 
 
+class TracedRequest(TypedDict):
+    """One of the slowest requests of its name, sent with a W3C traceparent header."""
+
+    trace_id: str
+    """32 hex digits: what an APM (Jaeger, Tempo, Datadog...) finds the request's trace by."""
+    span_id: str
+    """16 hex digits: the client's span, the parent of the server's first one."""
+    response_time_ms: float
+    started_at: float
+    """Unix seconds."""
+    failed: bool
+
+
+class SlowestRequests(TypedDict):
+    """Trace links (`trace: true`): one request (method, name) and its slowest requests."""
+
+    method: str
+    name: str
+    slowest: list[TracedRequest]
+    """At most `harness_protocol.SLOWEST_KEPT` (10), slowest first, failed ones included."""
+
+
 class LoadLevelDict(TypedDict):
     """`capacity.LoadLevel`: one steady stretch of a constant user count."""
 
@@ -570,6 +594,9 @@ class Summary(TypedDict):
     """All transactions together; None when there were none."""
     failures: list[FailureRow]
     """Requests' failures and transactions' (method "TXN") as Locust groups them."""
+    slowest: list[SlowestRequests]
+    """Trace links, one per (method, name) sorted as `requests`; empty when no user class
+    traced its requests (`trace: true`)."""
     exceptions: list[ExceptionRow]
     thresholds: list[ThresholdRow]
     capacity: CapacityDict | None

@@ -26,7 +26,8 @@ before it is written (`secrets`).
 
 Its parts: `lifecycle` (main, init, the test's start and end, deadline, die-with-parent, the
 stdin protocol), `requests` (the request listener, batching, joining Locust's statistics),
-`sampling` (users, CPU, event-loop lag, arrivals, notes each second), `workers` (worker reports,
+`traces` (the slowest traced requests, for trace links), `sampling` (users, CPU,
+event-loop lag, arrivals, notes each second), `workers` (worker reports,
 lost and late workers), `progress` (the progress pipe), `live_metrics` (live judgement,
 Prometheus), `ui` (the web UI's run folders), `snapshot` (the final snapshot), `secrets`
 (masking), all sharing the one typed `state.state`.

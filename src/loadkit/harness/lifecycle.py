@@ -19,6 +19,7 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+from loadkit.harness import traces
 from loadkit.harness.live_metrics import _metrics_at_quit, _start_live, _start_metrics
 from loadkit.harness.progress import _progress_loop
 from loadkit.harness.requests import (
@@ -74,6 +75,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
         if callable(getattr(schedule, "wait", None)):
             _schedules.append(schedule)
     _join_locusts_stats(environment)
+    traces.install(environment)  # after: it may put its listener in place of `_on_request`
     _cap_locusts_history()
     gevent.spawn(_log_noted_loop)
     # Locust fires `quitting` in reverse: added last (the locustfile's and the runner's are

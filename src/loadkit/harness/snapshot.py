@@ -15,6 +15,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
+from loadkit.harness import traces
 from loadkit.harness.requests import _corrected, _histograms, _log_noted, _schedules
 from loadkit.harness.sampling import _ARRIVAL_COUNTS, _all_arrival_counts
 from loadkit.harness.state import state
@@ -81,6 +82,7 @@ def write_final_snapshot(
         "aborted_by": state.aborted_by,
         "ended_by": None if ended_by is None else str(ended_by),  # a web UI test's
         "arrivals": _arrivals_snapshot(),
+        "slowest": traces.snapshot(),
         "entries": [entry.serialize() for entry in stats.entries.values()],
         "total": stats.total.serialize(),
         "errors": list(stats.serialize_errors().values()),

@@ -13,6 +13,7 @@ import gevent
 from locust.env import Environment
 from locust.stats import PERCENTILES_TO_REPORT
 
+from loadkit.harness import traces
 from loadkit.harness.live_metrics import _judged_now
 from loadkit.harness.progress import _send_progress
 from loadkit.harness.requests import _corrected, _histograms
@@ -165,6 +166,7 @@ def _begin_ui_test(environment: Environment) -> None:
     state.reset_for_new_test()
     _histograms.drain()
     _corrected.drain()
+    traces.reset()
     del _cpu_samples[:]
     del _lag_samples[:]
     writer = StatsCSVFileWriter(

@@ -7,6 +7,7 @@ uses is not there."""
 import errno
 import json
 import logging
+import random
 import time
 
 import locust
@@ -40,8 +41,8 @@ def send(user, method, url, name=None, headers=None, data=None, json=None, param
     `success()` and `failure(message)` decide the outcome, as Locust's is."""
     try:
         lean = user.lean_client
-    except AttributeError:
-        lean = user.lean_client = LeanClient(user) if lean_path_works(user) else None
+    except AttributeError:  # its first request: the client it keeps (`trace: true` names one)
+        lean = user.lean_client = getattr(user, "lean_client_kind", LeanClient).of(user)
     if lean is None:  # this Locust lacks an internal the lean path needs: its public API
         return user.client.request(method, url, name=name, headers=headers, data=data,
                                    json=json, params=params, catch_response=catch_response)
@@ -95,16 +96,26 @@ class LeanClient:
     """A user's lean path: its FastHttpSession, that session's client, and what each request
     it sent needed once computed (the parsed URL, the merged headers, the request head)."""
 
+    @classmethod
+    def of(cls, user):
+        """The client `send` keeps for `user`; None when this Locust lacks an internal the
+        lean path needs."""
+        return cls(user) if lean_path_works(user) else None
+
     def __init__(self, user):
         self.user = user
         self.session = user.client
         self.agent = user.client.client
         self.prepared = {}
+        self.prepared_kind = Prepared
+        # The request event's context; bound here so that a traced client (`trace: true`)
+        # can put its own in place without a call more per request for everyone else.
+        self.context = user.context
 
     def request(self, method, url, name, headers, data, json_body, params, catch_response):
         session, agent = self.session, self.agent
         start_time = time.time()
-        context = self.user.context()
+        context = self.context()
         if not name:  # Locust's rename_request (2.44 on)
             name = getattr(session, "request_name", None)
         built_url = url if absolute_http_url_regexp.match(url) else session.base_url + url
@@ -163,8 +174,8 @@ class LeanClient:
     def prepare(self, key, method, built_url, headers, params, as_json, has_body):
         if len(self.prepared) >= 500:  # templated URLs or headers (a new token): keep it small
             self.prepared.clear()
-        prepared = self.prepared[key] = Prepared(self, method, built_url, headers, params,
-                                                 as_json, has_body)  # fmt: skip
+        prepared = self.prepared[key] = self.prepared_kind(self, method, built_url, headers,
+                                                           params, as_json, has_body)  # fmt: skip
         return prepared
 
     def send(self, prepared, data):
@@ -444,3 +455,107 @@ def adopt(response):
         if hasattr(response, slot):  # CompatResponse's __slots__, set or not
             setattr(lean, slot, getattr(response, slot))
     return lean
+
+
+# -- trace: true ----------------------------------------------------------------------------
+#
+# A user class whose `lean_client_kind` is TracedClient (the scenario's `trace: true`, set at the
+# end of the generated file) sends every request with a W3C Trace Context `traceparent` header:
+# a new trace per request, so that an APM shows each request as a trace of its own. The same
+# value goes on the request event's context (under TRACE_HEADER), where loadkit keeps the
+# slowest requests' ids for the report. Other users' requests pay nothing for it.
+TRACE_HEADER = "traceparent"
+
+
+def new_traceparent():
+    """`00-<trace id>-<span id>-01`: version 00, a random 16-byte trace id and 8-byte span id
+    (never all zeros, which the spec forbids), sampled."""
+    trace_id = random.getrandbits(128) or 1
+    span_id = random.getrandbits(64) or 1
+    return f"00-{trace_id:032x}-{span_id:016x}-01"
+
+
+class TracedClient(LeanClient):
+    """The lean path with a new traceparent on each request: made with the request event's
+    context (the first thing `request` asks for), sent by TracedPrepared."""
+
+    context_key = TRACE_HEADER  # how loadkit's harness knows this client (and the key)
+
+    @classmethod
+    def of(cls, user):
+        return cls(user) if lean_path_works(user) else TracedPublicClient(user)
+
+    def __init__(self, user):
+        super().__init__(user)
+        self.traceparent = None
+        self.prepared_kind = TracedPrepared
+        self.context = self.traced_context
+
+    def traced_context(self):
+        self.traceparent = traceparent = new_traceparent()
+        return {**self.user.context(), TRACE_HEADER: traceparent}
+
+
+class TracedPublicClient:
+    """`trace: true` where the lean path is off: Locust's own `self.client.request`, with the
+    header and the same context."""
+
+    def __init__(self, user):
+        self.user = user
+
+    def request(self, method, url, name, headers, data, json_body, params, catch_response):
+        traceparent = new_traceparent()
+        return self.user.client.request(
+            method, url, name=name, headers={**(headers or {}), TRACE_HEADER: traceparent},
+            data=data, json=json_body, params=params, catch_response=catch_response,
+            context={TRACE_HEADER: traceparent},
+        )  # fmt: skip
+
+
+class TracedPrepared(Prepared):
+    """A Prepared request whose headers and request head carry its client's traceparent of
+    the moment (the request being sent): everything else is computed once, as Prepared's."""
+
+    def __init__(self, lean, *args):
+        self.lean = lean
+        super().__init__(lean, *args)
+
+    def traced(self, headers):
+        traced = headers.copy()  # of its own type: geventhttpclient's Headers keep their case
+        traced[TRACE_HEADER] = self.lean.traceparent
+        return traced
+
+    # Prepared sets these four once; read, each has this request's traceparent added.
+    @property
+    def session_headers(self):
+        return self.traced(self.untraced_session_headers)
+
+    @session_headers.setter
+    def session_headers(self, value):
+        self.untraced_session_headers = value
+
+    @property
+    def wire_headers(self):
+        return self.traced(self.untraced_wire_headers)
+
+    @wire_headers.setter
+    def wire_headers(self, value):
+        self.untraced_wire_headers = value
+
+    @property
+    def head(self):
+        if self.untraced_head is None:
+            return None
+        return f"{self.untraced_head}{TRACE_HEADER}: {self.lean.traceparent}\r\n"
+
+    @head.setter
+    def head(self, value):
+        self.untraced_head = value
+
+    @property
+    def empty_head(self):  # the head, then what ends it (an empty body's length, a blank line)
+        return self.head + self.untraced_empty_head[len(self.untraced_head):]
+
+    @empty_head.setter
+    def empty_head(self, value):
+        self.untraced_empty_head = value

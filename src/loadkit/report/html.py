@@ -684,6 +684,45 @@ def _failures(summary: Summary) -> str:
     return section + "</section>"
 
 
+def _slowest(summary: Summary) -> str:
+    """Trace links (`trace: true`): per request, its slowest requests' trace ids, to look up
+    in the APM; nothing when no request was traced."""
+    groups = summary.get("slowest") or []
+    if not groups:
+        return ""
+    started = summary.get("run", {}).get("started_at")
+    parts = []
+    for group in groups:
+        rows = [
+            _row(
+                [
+                    (_ms(r.get("response_time_ms")), "num"),
+                    (f"<code>{esc(r.get('trace_id'))}</code>", "name"),
+                    (f"<code>{esc(r.get('span_id'))}</code>", "name"),
+                    (_time(r.get("started_at")), ""),
+                    (_into_run(r.get("started_at"), started), "num"),
+                    ("failed" if r.get("failed") else "", "error"),
+                ]
+            )
+            for r in group.get("slowest") or []
+        ]
+        label = formatting.request_label(group.get("method"), group.get("name"))
+        parts.append(f"<h3><code>{esc(label)}</code></h3>")
+        headers = [("Time", True), ("Trace id", False), ("Span id", False), ("Started", False)]
+        parts.append(_table([*headers, ("Into the run", True), ("", False)], rows))
+    note = (
+        '<p class="note">Each request was sent with a W3C <code>traceparent</code> header '
+        "(a trace of its own); find a trace id in your APM to see what the server did.</p>"
+    )
+    return f'<section id="slowest"><h2>Slowest requests</h2>{note}{"".join(parts)}</section>'
+
+
+def _into_run(epoch: object, started: object) -> str:
+    if not isinstance(epoch, int | float) or not isinstance(started, int | float):
+        return "–"
+    return f"{max(0.0, epoch - started):,.1f} s"
+
+
 def _links(links: Sequence[str]) -> str:
     described = dict(RUN_FILES)
     items = []
@@ -728,6 +767,7 @@ def render_html(
         _timing(summary),
         _transactions(summary, charts),
         _failures(summary),
+        _slowest(summary),
         _links([n for n, _ in RUN_FILES] if links is None else links),
     ]
     return (

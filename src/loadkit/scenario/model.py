@@ -58,6 +58,9 @@ class UserSpec(Model):
     on_stop: list[Step] = Field(default_factory=list)
     tasks: list[Task] = Field(min_length=1)
     transactions: UserTransactions = UserTransactions()
+    trace: bool | None = Field(
+        default=None, description="This user's `trace:` (else the scenario's)."
+    )
 
     def flow_transaction(self, which: Literal["on_start", "on_stop"]) -> str | None:
         """The transaction `on_start` or `on_stop` is timed as (None: off, or no such flow)."""
@@ -191,6 +194,11 @@ class Scenario(Model):
         "floor: 1ms and floor_of_threshold: 2% (a smaller change never regresses).",
     )
     files: Files = Files()
+    trace: bool = Field(
+        default=False,
+        description="A W3C traceparent header (a new trace) on every request; the report lists "
+        "the slowest requests' trace ids.",
+    )
 
     _tables: dict[str, DataTable] = PrivateAttr(default_factory=dict)
     _base_dir: Path = PrivateAttr(default=Path("."))
