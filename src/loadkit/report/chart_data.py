@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from loadkit import formatting
-from loadkit.histogram import TRANSACTION_TYPE, RequestHistogram, RunHistograms
+from loadkit.histogram import TRANSACTION_TYPE, RequestHistogram, RunHistograms, busiest_first
 
 MAX_POINTS = 1200
 """Time series longer than this are shown as buckets of several seconds."""
@@ -216,8 +216,7 @@ def top_requests(
     for key, per_second in histograms.requests_only().series.items():
         request = (key.request_type, key.name)
         totals[request] = totals.get(request, 0) + sum(h.requests for h in per_second.values())
-    ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0][1], item[0][0]))
-    return [request for request, count in ranked if count > 0][:limit]
+    return [request for request in busiest_first(totals) if totals[request] > 0][:limit]
 
 
 def per_request_series(
