@@ -13,11 +13,12 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import psutil
 import pytest
-from helpers import SRC, run_loadkit, write
+from helpers import SRC, run_loadkit, run_scenario, write
 
 from loadkit.demo_target.process import TargetProcess
 from loadkit.exit_codes import ExitStatus
@@ -474,3 +475,56 @@ users:
     # The terminal shows Apdex with its rating and the capacity headline.
     assert "Apdex" in result.stdout and "excellent" in result.stdout.lower()
     assert "Insufficient data for a capacity estimate" in result.stdout
+
+
+def test_apdex_user_and_window_thresholds_and_ci_outputs(tmp_path: Path) -> None:
+    with TargetProcess() as target:
+        text = f"""\
+name: verdicts
+host: {target.url}
+load: {{users: 4, spawn_rate: 20, duration: 4s}}
+apdex: {{t: 100ms, requests: {{slow: 30ms}}}}
+defaults: {{think_time: {{constant: 0.05}}}}
+users:
+  - name: quick
+    tasks:
+      - request: {{url: /health, name: fast}}
+  - name: slowpoke
+    tasks:
+      - request: {{url: "/api/delay?ms=60", name: slow}}
+thresholds:
+  - apdex >= 0.9
+  - "fast: apdex(20ms) >= 0.9"
+  - "slow: apdex < 0.6"
+  - "user=slowpoke: p50 > 55ms"
+  - "user=quick: p99 < 200ms"
+  - p99 < 500ms over 2s
+  - rps > 5 over 2s
+  - "slow: p50 < 40ms"
+"""
+        result, summary, out = run_scenario(tmp_path, text)
+    assert result.returncode == 1, result
+    rows = {t["expression"]: t for t in summary["thresholds"]}
+    assert rows["apdex >= 0.9"]["passed"]  # 60 ms is within T = 100 ms
+    assert rows["fast: apdex(20ms) >= 0.9"]["passed"]
+    # slow has its own T = 30 ms: 60 ms is tolerating (<= 4T), so Apdex is 0.5 (a little less
+    # when a loaded machine stretches a request past 120 ms, never more: none is under 30 ms).
+    slow_apdex = rows["slow: apdex < 0.6"]
+    assert slow_apdex["passed"] and 0.4 <= slow_apdex["actual"] <= 0.5
+    assert rows["user=slowpoke: p50 > 55ms"]["passed"]
+    assert rows["user=quick: p99 < 200ms"]["passed"]
+    window = rows["p99 < 500ms over 2s"]
+    assert window["passed"] and window["window_s"] == 2 and "worst 2s window" in window["note"]
+    assert rows["rps > 5 over 2s"]["passed"]
+    failed = rows["slow: p50 < 40ms"]
+    assert not failed["passed"] and 58 <= failed["actual"] <= 120
+    by_name = {r["name"]: r for r in summary["requests"]}
+    assert by_name["slow"]["apdex"]["t_ms"] == 30 and by_name["fast"]["apdex"]["t_ms"] == 100
+    assert summary["totals"]["apdex"]["rating"] in ("Excellent", "Good")
+
+    suite = ET.parse(out / "junit.xml").getroot()
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert cases["slow: p50 < 40ms"].find("failure") is not None
+    assert cases["apdex >= 0.9"].find("failure") is None
+    markdown = (out / "summary.md").read_text()
+    assert "❌ | `slow: p50 < 40ms`" in markdown
