@@ -1,8 +1,10 @@
-"""Verdicts that never lie (issue 8): each defect reproduced against real processes.
+"""The verdict of a run, end to end against real processes: it never lies.
 
 A run that did not deliver its planned load, whose requests all failed, that had to be killed,
 that was measured by a saturated load generator or whose Locust died: none of them may pass
-silently, and whatever was measured is still reported.
+silently, and whatever was measured is still reported. Thresholds of every kind (Apdex, per
+user type, over a window) judged as the verdict and the CI outputs (junit.xml, summary.md)
+show them.
 """
 
 from __future__ import annotations
