@@ -357,7 +357,7 @@ def test_report_rebuilds_the_summary_a_killed_cli_never_wrote(
     import signal
     import time
 
-    from test_hardening import harness_of, start_cli, steady, write
+    from test_faults import harness_of, start_cli, steady
 
     scenario = write(tmp_path, steady(target.url, duration="30s"))
     folder = tmp_path / "run"
