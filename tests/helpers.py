@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
 """The working tree's src/: tests run it even when loadkit is not (editable-)installed."""
@@ -67,6 +68,20 @@ def run_loadkit(
         stdin=subprocess.DEVNULL,
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_scenario(
+    tmp_path: Path, text: str, timeout: float = 150
+) -> tuple[CliResult, dict[str, Any], Path]:
+    """`loadkit run` of the scenario `text` into tmp_path/run: its result (no traceback in
+    it), its summary.json and its run folder."""
+    import json
+
+    scenario = write(tmp_path, text)
+    out = tmp_path / "run"
+    result = run_loadkit("run", str(scenario), "--out", str(out), timeout=timeout)
+    assert "Traceback" not in result.stdout + result.stderr, result
+    return result, json.loads((out / "summary.json").read_text()), out
 
 
 def _session_cache_dir() -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import REPO
+from helpers import REPO, run_scenario
 
 from loadkit import histogram
 from loadkit.capacity import (
@@ -27,6 +27,7 @@ from loadkit.capacity import (
     steady_window,
     usl_scaling,
 )
+from loadkit.demo_target.process import TargetProcess
 from loadkit.histogram import HistogramRecorder, RunHistograms
 from loadkit.summary import capacity_dict
 
@@ -393,3 +394,62 @@ def test_a_ramp_saturated_at_one_user(target_factory: Any, tmp_path: Path) -> No
     assert "RuntimeWarning" not in result.stderr and "Traceback" not in result.stderr, result
     assert "Insufficient data" not in result.stdout, result.stdout
     assert re.search(r"[Ss]aturate[sd] at (or below )?1 user", result.stdout), result.stdout
+
+
+@pytest.mark.e2e
+def test_capacity_of_a_service_known_by_construction(tmp_path: Path) -> None:
+    # At most 4 requests in service at once, 50 ms each: at most 80 req/s, reached at 4 users.
+    with TargetProcess("--max-concurrency", "4", "--service-ms", "50") as target:
+        text = (
+            f"""\
+name: capacity
+host: {target.url}
+load:
+  stages:
+"""
+            + "".join(
+                f"    - {{users: {n}, spawn_rate: 50, duration: 4s}}\n"
+                for n in (1, 2, 3, 4, 6, 8, 12)
+            )
+            + """\
+users:
+  - name: worker
+    tasks:
+      - request: {url: /api/work}
+thresholds:
+  - p95 < 120ms
+"""
+        )
+        result, summary, out = run_scenario(tmp_path, text)
+    assert result.returncode == 1, result  # p95 grows past 120 ms once requests queue
+    capacity = summary["capacity"]
+    assert capacity["insufficient"] is None, capacity
+    assert [level["users"] for level in capacity["levels"]] == [1, 2, 3, 4, 6, 8, 12]
+    assert abs(capacity["capacity_rps"] - 80.0) <= 0.15 * 80.0, capacity["headline"]
+    assert 3 <= capacity["knee_users"] <= 6, capacity["headline"]
+    assert capacity["usl"] is not None and capacity["usl"]["r_squared"] >= 0.8
+    assert capacity["max_users_within_slo"] in (4, 6, 8), capacity["headline"]
+    assert capacity["headline"].startswith("Capacity: about ")
+    html = (out / "report.html").read_text()
+    assert "Capacity: about" in html
+    assert (out / "charts").is_dir() and len(list((out / "charts").glob("*.png"))) >= 5
+
+
+@pytest.mark.e2e
+def test_single_level_run_says_insufficient_data(tmp_path: Path) -> None:
+    with TargetProcess() as target:
+        text = f"""\
+name: one-level
+host: {target.url}
+load: {{users: 3, spawn_rate: 10, duration: 7s}}
+users:
+  - name: u
+    tasks:
+      - request: {{url: /health}}
+"""
+        result, summary, out = run_scenario(tmp_path, text)
+    assert result.returncode == 0, result
+    headline = summary["capacity"]["headline"]
+    assert headline.startswith("Insufficient data for a capacity estimate")
+    assert "single load level" in headline
+    assert "Insufficient data for a capacity estimate" in (out / "report.html").read_text()

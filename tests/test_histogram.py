@@ -9,6 +9,7 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 import pytest
 from helpers import SRC
@@ -17,6 +18,7 @@ from loadkit import histogram
 from loadkit.histogram import (
     GROWTH,
     MIN_MS,
+    OTHER_NAMES,
     RELATIVE_ERROR,
     UNTIMED,
     Histogram,
@@ -27,8 +29,12 @@ from loadkit.histogram import (
     bucket_lower,
     bucket_upper,
     bucket_value,
+    busiest_first,
     load_histograms,
 )
+from loadkit.report import charts
+from loadkit.report.console import shown_requests
+from loadkit.summary_types import Summary
 
 # Floating-point slack at bucket boundaries (documented in histogram.py as ~1e-12).
 FP = 1e-9
@@ -245,6 +251,26 @@ def test_memory_grows_with_buckets_not_with_requests(clock: list[float]) -> None
     recorder.record("GET", "/x", 1.0, False)
     recorder.seal(int(clock[0]))
     assert len(recorder._sealed) == 1 and len(recorder._live) == 1  # old second packed
+
+
+def test_the_busiest_names_are_ranked_one_way_wherever_names_are_cut(clock: list[float]) -> None:
+    """Most requests first, ties by name then method: histograms.json folds the same names the
+    per-request charts leave out and the tables hide."""
+    counts = {("GET", "/z"): 5, ("DELETE", "/c"): 2, ("GET", "/b"): 2, ("POST", "/a"): 2}
+    ranked = [("GET", "/z"), ("POST", "/a"), ("GET", "/b"), ("DELETE", "/c")]
+    assert busiest_first(counts) == ranked
+    recorder = HistogramRecorder()
+    for (method, name), n in counts.items():
+        for _ in range(n):
+            recorder.record(method, name, 10.0, False)
+    document = recorder.to_json(max_names=2)
+    kept = {(s["type"], s["name"]) for s in document["series"] if s["name"] != OTHER_NAMES}
+    assert kept == set(ranked[:2]) and document["folded_names"] == 2
+    assert charts.top_requests(RunHistograms.from_json(recorder.to_json()), 2) == ranked[:2]
+    rows = [{"method": m, "name": n, "requests": c} for (m, n), c in sorted(counts.items())]
+    shown, more = shown_requests(cast(Summary, {"requests": rows}), 2)
+    assert [(r["method"], r["name"]) for r in shown] == ranked[:2]
+    assert more == "… and 2 more names (4 requests)"
 
 
 def test_histograms_json_roundtrip_and_rejects_other_documents(

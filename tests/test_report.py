@@ -1,4 +1,5 @@
-"""write_report on real and broken run folders; report.html in headless Chromium."""
+"""write_report on real and broken run folders; report.html in headless Chromium; request names
+that would break a table (a newline, a |, HTML) shown as text in every table."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from urllib.parse import unquote
 
 import numpy as np
 import pytest
-from helpers import run_loadkit
+from helpers import run_loadkit, write
 from PIL import Image
 from test_charts import assert_legible, png_size, sample_capacity
 from test_html_report import Page
@@ -356,7 +357,7 @@ def test_report_rebuilds_the_summary_a_killed_cli_never_wrote(
     import signal
     import time
 
-    from test_hardening import harness_of, start_cli, steady, write
+    from test_faults import harness_of, start_cli, steady
 
     scenario = write(tmp_path, steady(target.url, duration="30s"))
     folder = tmp_path / "run"
@@ -388,3 +389,31 @@ def test_report_rebuilds_the_summary_a_killed_cli_never_wrote(
     assert any("rebuilt by `loadkit report`" in w for w in summary["warnings"])
     check_structure((folder / "junit.xml").read_text())
     assert (folder / "report.html").is_file()
+
+
+@pytest.mark.e2e
+def test_hostile_request_names_cannot_break_tables(target: TargetProcess, tmp_path: Path) -> None:
+    scenario = write(
+        tmp_path,
+        f"""\
+name: hostile
+host: {target.url}
+load: {{users: 1, spawn_rate: 1, duration: 2s}}
+defaults: {{think_time: {{constant: 0.2}}}}
+users:
+  - name: u
+    tasks:
+      - request: {{url: /health, name: "a\\nb | <img src=x onerror=alert(1)>"}}
+""",
+    )
+    out = tmp_path / "run"
+    result = run_loadkit("run", str(scenario), "--out", str(out))
+    assert result.returncode == ExitStatus.PASS, result
+    table = result.stdout[result.stdout.index("Request") :].splitlines()
+    assert any("a\\nb" in line for line in table)  # the newline is shown, not obeyed
+    md = (out / "summary.md").read_text()
+    assert "<img" not in md and "&lt;img" in md
+    rows = [line for line in md.splitlines() if "a\\nb" in line]
+    assert rows and all(line.count("|") - line.count("\\|") == 12 for line in rows), rows
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["requests"][0]["name"] == "a\nb | <img src=x onerror=alert(1)>"

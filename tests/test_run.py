@@ -379,7 +379,7 @@ def test_a_signal_while_the_files_are_written_changes_nothing(
 ) -> None:
     """SIGTERM right after Locust ended (and again while the report is drawn): the run is
     over, so the signal is noted, every file is written and the exit code is summary.json's."""
-    from test_hardening import harness_of
+    from test_faults import harness_of
 
     scenario = write(tmp_path, basic_scenario(target.url, duration="2s"))
     out = tmp_path / "run"

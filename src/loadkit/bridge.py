@@ -4,6 +4,10 @@
 
 Everything Locust offers then applies as usual: its web UI, master/worker, its CLI flags.
 Thresholds are judged by `loadkit run`, not here.
+
+It runs inside `locust -f`, not inside loadkit's CLI, so no `run_cli` maps its errors to exit
+codes: a scenario it cannot read ends Locust's process here, with loadkit's code for invalid
+input and a one-line error, instead of the traceback Locust shows for a locustfile that raises.
 """
 
 from __future__ import annotations

@@ -51,3 +51,12 @@ def did_you_mean(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
     """`; did you mean 'x'?` for the closest choice, or "" when none is close."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
     return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def did_you_mean_among(word: str, choices: Iterable[str], label: str = "allowed") -> str:
+    """`did_you_mean`, then every choice: `; did you mean 'x'? (label: a, b, c)`; "" when
+    there is no choice."""
+    known = list(choices)
+    if not known:
+        return ""
+    return f"{did_you_mean(word, known)} ({label}: {', '.join(known)})"

@@ -1,7 +1,10 @@
 """The process exit codes of `loadkit`: the contract a CI stage gates on, and the verdict of a
 run that decides one.
 
-Decided in one place (`cli.main`); every other module raises or returns values.
+Decided in one place (`cli.run_cli`); every other module raises or returns values. Two
+processes that are not the CLI leave with one of these codes themselves, as no `run_cli` runs
+there: `bridge` (inside a plain `locust -f`, a scenario it cannot read) and the harness
+(inside Locust, `harness.lifecycle`'s deadline when Locust does not stop).
 """
 
 from enum import IntEnum, StrEnum

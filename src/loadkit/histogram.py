@@ -88,6 +88,8 @@ __all__ = [
     "bucket_lower",
     "bucket_upper",
     "bucket_value",
+    "busiest_first",
+    "busiest_order",
     "load_histograms",
 ]
 
@@ -99,6 +101,22 @@ time without Locust's ``name=``): each would add a series, and the run folder wo
 with every distinct URL while telling nothing per name. The rest are counted, second by
 second, under ``OTHER_NAMES``: totals stay exact."""
 OTHER_NAMES = "(other names)"
+
+
+def busiest_order(method: str, name: str, requests: int) -> tuple[int, str, str]:
+    """The sort key that ranks request names busiest first: most requests, ties by name, then
+    method (or request type). The one order wherever names are cut to the busiest after a run
+    (``histograms.json`` folded, the summary's note on many names, the tables, the per-request
+    charts), so that all of them keep the same names. Locust's history CSV is the exception:
+    capped again every second while names arrive, its ties go to the names seen first, so that
+    it keeps the same names from one second to the next."""
+    return (-requests, name, method)
+
+
+def busiest_first(counts: Mapping[tuple[str, str], int]) -> list[tuple[str, str]]:
+    """The (method, name)s of `counts` (their requests) in `busiest_order`."""
+    return sorted(counts, key=lambda key: busiest_order(key[0], key[1], counts[key]))
+
 TRANSACTION_TYPE = "TXN"
 """The request type of a transaction's `request` event (the generated code's helper
 `Transaction` fires it with the same literal): counted apart from requests everywhere."""
@@ -628,8 +646,7 @@ def _folded_names(rows: list[list[Any]], max_names: int | None) -> set[tuple[str
             counts[key] = counts.get(key, 0) + sum(ok[1::2]) + sum(failed[1::2])
     if max_names is None or len(counts) <= max_names:
         return set()
-    busiest = sorted(counts, key=lambda key: (-counts[key], key))
-    return set(busiest[max_names:])
+    return set(busiest_first(counts)[max_names:])
 
 
 def _fold(rows: list[list[Any]], folded: set[tuple[str, str]]) -> list[list[Any]]:

@@ -25,6 +25,7 @@ from loadkit.histogram import (
     TRANSACTION_TYPE,
     RequestHistogram,
     RunHistograms,
+    busiest_order,
 )
 from loadkit.measurements import ApdexTargets, RunMeasurements
 from loadkit.request_stats import RequestStats
@@ -646,7 +647,7 @@ def _many_names(
     only `python:`/`include:` code gets here."""
     if len(entries) <= MAX_NAMED_SERIES:
         return None
-    busiest = sorted(entries, key=lambda e: (-e.requests, e.name, e.method))
+    busiest = sorted(entries, key=lambda e: busiest_order(e.method, e.name, e.requests))
     tail = busiest[MAX_NAMED_SERIES:]
     names = [e.name for e in tail]
     classes = {c: u for u, c in user_class_names(scenario).items()}

@@ -32,9 +32,9 @@ lost and late workers), `progress` (the progress pipe), `live_metrics` (live jud
 Prometheus), `ui` (the web UI's run folders), `snapshot` (the final snapshot), `secrets`
 (masking), all sharing the one typed `state.state`.
 
-At import it needs `harness_protocol` (plain constants), `histogram` and `masking` (pure,
-standard library only) of loadkit; `live`, `metrics`, `webui` and `run_folder` only when a run
-asks for them (import-linter checks both): this package must stay cheap to import, and nothing
-may import ssl-using code before Locust patches. This file imports nothing: `python -m
-loadkit.harness` runs `__main__`.
+At import it needs `harness_protocol` and `exit_codes` (plain constants), `histogram` and
+`masking` (pure, standard library only) of loadkit; `live`, `metrics`, `webui` and `run_folder`
+only when a run asks for them (import-linter checks both): this package must stay cheap to
+import, and nothing may import ssl-using code before Locust patches. This file imports nothing:
+`python -m loadkit.harness` runs `__main__`.
 """

@@ -19,6 +19,7 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+from loadkit.exit_codes import ExitStatus
 from loadkit.harness import traces
 from loadkit.harness.live_metrics import _metrics_at_quit, _start_live, _start_metrics
 from loadkit.harness.progress import _progress_loop
@@ -185,7 +186,11 @@ def _deadline_loop(seconds: float) -> None:
     if environment is not None and environment.runner is not None:
         gevent.spawn(environment.runner.quit)
     gevent.sleep(15.0)
-    os._exit(4)
+    # Not the CLI's process: this is Locust's, so no `run_cli` is there to map an exception
+    # to a code, and Locust's own exit (its greenlets, its `quit`) is what failed to happen.
+    # os._exit leaves without them; `loadkit run` reads the code and, finding no final
+    # snapshot, reports an internal error, which is what this code says.
+    os._exit(ExitStatus.INTERNAL_ERROR)
 
 
 def main() -> None:

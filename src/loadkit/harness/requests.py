@@ -207,6 +207,9 @@ def _cap_locusts_history() -> None:
         if not self.full_history or len(entries) <= MAX_NAMED_SERIES:
             write_rows(self, csv_writer, now)
             return
+        # Not histogram.busiest_order's ties (by name): this cap is chosen again every second
+        # while new names arrive, and ties kept in the order Locust first saw them keep the
+        # same names from one second to the next (by name, each new name could push one out).
         busiest = sorted(entries.items(), key=lambda item: -item[1].num_requests)
         # Swapped only while Locust writes its rows (no greenlet switch in between).
         stats.entries = dict(busiest[:MAX_NAMED_SERIES])

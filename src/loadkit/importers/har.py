@@ -2,10 +2,9 @@
 
 `import_har(har, ...)` is a pure function of the parsed HAR. In order:
 
-1. **Keep** the requests worth replaying: those to the recording's main host (the one most
-   requests went to) and `include_hosts`; not static assets (unless `keep_static`), CORS
-   preflights (the browser's, not the application's), aborted requests, or the request a
-   redirect led to (the client follows redirects itself).
+1. **Keep** the requests worth replaying (`har_recording`): those to the recording's main
+   host and `include_hosts`; not static assets, CORS preflights, aborted requests, or the
+   request a redirect led to (the client follows redirects itself).
 2. **Correlate**: a value that a request sends (URL path or query, a header, a JSON or form
    field) and an earlier response returned (a JSON field, a header, text around it in an
    HTML page) becomes a `capture` on that response and a `{{ var }}` where it is sent, so
@@ -24,17 +23,22 @@ what `Set-Cookie` responses set and sends it back, as the browser did.
 from __future__ import annotations
 
 import base64
-import contextlib
-import datetime
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urljoin, urlsplit
 
-from loadkit.errors import UsageError
 from loadkit.importers import names
+from loadkit.importers.har_recording import (
+    Dropped,
+    HarError,
+    Recorded,
+    find_header,
+    keep_requests,
+    main_origin,
+    read_entries,
+)
 from loadkit.importers.skeleton import (
     DEFAULT_SCHEMA_REF,
     ImportedScenario,
@@ -47,15 +51,7 @@ from loadkit.importers.yaml_writer import Map, Seq, literal_text, literal_value
 from loadkit.scenario.durations import format_duration
 from loadkit.scenario.templates import parse_json_path, parse_template
 
-STATIC_RESOURCE_TYPES = frozenset(
-    {"stylesheet", "script", "image", "font", "media", "manifest", "texttrack", "ping"}
-)
-STATIC_EXTENSIONS = frozenset({
-    ".css", ".js", ".mjs", ".map", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".ico", ".webp",
-    ".avif", ".bmp", ".woff", ".woff2", ".ttf", ".otf", ".eot", ".mp4", ".webm", ".mp3", ".ogg",
-    ".wav", ".pdf", ".zip", ".wasm", ".webmanifest"
-})  # fmt: skip
-_STATIC_MIME = re.compile(r"^(image/|font/|audio/|video/|text/css|(application|text)/javascript)")
+__all__ = ["HarError", "import_har", "json_path"]
 
 # Headers that describe the browser or the connection, not the request: the client sends its
 # own, or they would make the replay wrong (a stale If-None-Match turns a 200 into a 304).
@@ -65,8 +61,6 @@ _DROPPED_HEADERS = frozenset({
     "upgrade-insecure-requests", "dnt", "te", "priority", "keep-alive", "transfer-encoding",
     "expect", "purpose", "x-client-data"
 })  # fmt: skip
-_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # A response header worth capturing from (others describe the response, not the session).
 _UNCAPTURED_RESPONSE_HEADERS = frozenset({
     "date", "server", "content-type", "content-length", "content-encoding", "connection",
@@ -82,32 +76,8 @@ MIN_STRONG_LENGTH = 8
 """A value at least this long, with a digit, mixed case or punctuation, is taken for an id or
 a token wherever it appears; shorter ones only from a field named like an id."""
 _MAX_LEAVES = 5000
-_MAX_TEXT = 2_000_000
 _MIN_THINK_S = 0.1
 _MAX_THINK_S = 60.0
-
-
-@dataclass
-class _Recorded:
-    """One request of the recording, as the replay will send it, and its response."""
-
-    index: int
-    method: str
-    url: str
-    origin: str
-    path: str
-    query: list[tuple[str, str]]
-    headers: list[tuple[str, str]]
-    body_kind: Literal["json", "form", "text"] | None
-    body: Any
-    status: int
-    response_headers: list[tuple[str, str]]
-    response_text: str
-    response_json: Any
-    response_is_json: bool
-    started: float
-    ended: float
-    cookies_set: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -128,10 +98,6 @@ class _Correlation:
     uses: list[str] = field(default_factory=list)
 
 
-class HarError(UsageError):
-    """A file that is not a usable HAR recording."""
-
-
 def import_har(
     har: Any,
     *,
@@ -142,244 +108,13 @@ def import_har(
     schema_ref: str = DEFAULT_SCHEMA_REF,
 ) -> ImportedScenario:
     """The scenario for a parsed HAR document (`json.load` of the file)."""
-    entries = _entries(har, source_file)
-    kept, dropped = _keep(entries, include_hosts, keep_static)
+    entries = read_entries(har, source_file)
+    kept, dropped = keep_requests(entries, include_hosts, keep_static)
     if not kept:
         raise HarError(
             f"{source_file}: no request left to replay ({'; '.join(dropped.lines()) or 'empty'})"
         )
     return _Importer(kept, dropped, name, source_file, har, schema_ref).scenario()
-
-
-# ------------------------------------------------------------------------------ reading the HAR
-
-
-def _entries(har: Any, source_file: str) -> list[dict[str, Any]]:
-    log = har.get("log") if isinstance(har, dict) else None
-    entries = log.get("entries") if isinstance(log, dict) else None
-    if not isinstance(entries, list):
-        raise HarError(f"{source_file}: not a HAR file (no log.entries list)")
-    good = [e for e in entries if isinstance(e, dict) and isinstance(e.get("request"), dict)]
-    return sorted(good, key=lambda e: _time(e.get("startedDateTime")))
-
-
-def _time(text: Any) -> float:
-    if not isinstance(text, str):
-        return 0.0
-    try:
-        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
-
-
-def _headers(raw: Any) -> list[tuple[str, str]]:
-    pairs = []
-    for header in raw if isinstance(raw, list) else []:
-        if isinstance(header, dict) and isinstance(header.get("name"), str):
-            pairs.append((header["name"], str(header.get("value", ""))))
-    return pairs
-
-
-def _header(pairs: list[tuple[str, str]], name: str) -> str | None:
-    return next((v for k, v in pairs if k.lower() == name), None)
-
-
-def _response_text(response: dict[str, Any]) -> str:
-    content: Any = response.get("content") or {}
-    text = content.get("text") if isinstance(content, dict) else None
-    if not isinstance(text, str):
-        return ""
-    if content.get("encoding") == "base64":
-        try:
-            return base64.b64decode(text).decode("utf-8")
-        except (ValueError, UnicodeDecodeError):
-            return ""
-    return text[:_MAX_TEXT]
-
-
-def _body(request: dict[str, Any]) -> tuple[Literal["json", "form", "text"] | None, Any, str]:
-    post = request.get("postData")
-    if not isinstance(post, dict):
-        return None, None, ""
-    mime = str(post.get("mimeType", "")).lower()
-    text = post.get("text")
-    if "json" in mime and isinstance(text, str):
-        try:
-            return "json", json.loads(text), mime
-        except ValueError:
-            return "text", text, mime
-    if mime.startswith("application/x-www-form-urlencoded"):
-        pairs = (
-            parse_qsl(text, keep_blank_values=True)
-            if isinstance(text, str)
-            else [(str(p.get("name")), str(p.get("value", ""))) for p in post.get("params", [])]
-        )
-        if len({k for k, _ in pairs}) == len(pairs):
-            return "form", dict(pairs), mime
-    if isinstance(text, str) and text:
-        return "text", text, mime
-    return None, None, mime
-
-
-def _set_cookies(response: dict[str, Any]) -> dict[str, str]:
-    cookies: dict[str, str] = {}
-    for cookie in response.get("cookies") or []:
-        if isinstance(cookie, dict) and isinstance(cookie.get("name"), str):
-            cookies[cookie["name"]] = str(cookie.get("value", ""))
-    for name, value in _headers(response.get("headers")):
-        if name.lower() == "set-cookie":
-            for line in value.split("\n"):
-                pair = line.split(";", 1)[0]
-                if "=" in pair:
-                    key, _, val = pair.partition("=")
-                    cookies[key.strip()] = val.strip()
-    return cookies
-
-
-class _Dropped:
-    def __init__(self) -> None:
-        self.static = 0
-        self.hosts: dict[str, int] = {}
-        self.preflights = 0
-        self.aborted = 0
-        self.followed = 0
-        self.other: list[str] = []
-
-    def lines(self) -> list[str]:
-        lines = []
-        if self.static:
-            lines.append(f"{self.static} static asset(s) (--keep-static keeps them)")
-        if self.hosts:
-            hosts = ", ".join(sorted(self.hosts))
-            lines.append(
-                f"{sum(self.hosts.values())} request(s) to other hosts: {hosts} "
-                "(--include-host HOST keeps them)"
-            )
-        if self.preflights:
-            lines.append(f"{self.preflights} CORS preflight(s) (the browser's own)")
-        if self.followed:
-            lines.append(f"{self.followed} request(s) a redirect led to (the client follows)")
-        if self.aborted:
-            lines.append(f"{self.aborted} request(s) without a response")
-        lines += self.other
-        return lines
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _is_static(entry: dict[str, Any], path: str) -> bool:
-    if entry.get("_resourceType") in STATIC_RESOURCE_TYPES:
-        return True
-    last = path.rsplit("/", 1)[-1].lower()
-    if "." in last and "." + last.rsplit(".", 1)[1] in STATIC_EXTENSIONS:
-        return True
-    content = entry.get("response", {}).get("content", {})
-    mime = str(content.get("mimeType", "")) if isinstance(content, dict) else ""
-    return bool(_STATIC_MIME.match(mime.lower()))
-
-
-def _keep(
-    entries: list[dict[str, Any]], include_hosts: Sequence[str], keep_static: bool
-) -> tuple[list[_Recorded], _Dropped]:
-    dropped = _Dropped()
-    candidates: list[tuple[dict[str, Any], str]] = []
-    for entry in entries:
-        request = entry["request"]
-        url = str(request.get("url", ""))
-        method = str(request.get("method", "GET")).upper()
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            continue  # data:, blob:, chrome-extension:, ws:
-        headers = _headers(request.get("headers"))
-        if method == "OPTIONS" and _header(headers, "access-control-request-method"):
-            dropped.preflights += 1
-            continue
-        response = entry.get("response") if isinstance(entry.get("response"), dict) else {}
-        if not isinstance(response, dict) or not int(response.get("status") or 0):
-            dropped.aborted += 1
-            continue
-        if method not in _METHODS:
-            dropped.other.append(f"{method} {parts.path}: not a method scenarios send")
-            continue
-        if not keep_static and method == "GET" and _is_static(entry, parts.path):
-            dropped.static += 1
-            continue
-        candidates.append((entry, url))
-    main = _main_origin([url for _, url in candidates])
-    wanted = {h.lower() for h in include_hosts}
-    kept: list[_Recorded] = []
-    follow: str | None = None
-    for entry, url in candidates:
-        parts = urlsplit(url)
-        if _origin(url) != main and not ({parts.netloc.lower(), (parts.hostname or "")} & wanted):
-            dropped.hosts[parts.netloc] = dropped.hosts.get(parts.netloc, 0) + 1
-            continue
-        recorded = _recorded(len(kept), entry, url)
-        if follow is not None and url == follow and kept:
-            # The client follows the redirect: expect what it led to, capture from it.
-            dropped.followed += 1
-            previous = kept[-1]
-            previous.status = recorded.status
-            previous.response_headers = recorded.response_headers
-            previous.response_text = recorded.response_text
-            previous.response_json = recorded.response_json
-            previous.response_is_json = recorded.response_is_json
-            previous.cookies_set.update(recorded.cookies_set)
-            previous.ended = recorded.ended
-            recorded = previous
-        else:
-            kept.append(recorded)
-        location = _header(recorded.response_headers, "location")
-        follow = (
-            urljoin(recorded.url, location) if recorded.status in _REDIRECTS and location else None
-        )
-    return kept, dropped
-
-
-def _main_origin(urls: list[str]) -> str | None:
-    counts: dict[str, int] = {}
-    for url in urls:
-        counts[_origin(url)] = counts.get(_origin(url), 0) + 1
-    return max(counts, key=lambda o: counts[o]) if counts else None
-
-
-def _recorded(index: int, entry: dict[str, Any], url: str) -> _Recorded:
-    request, response = entry["request"], entry["response"]
-    parts = urlsplit(url)
-    kind, body, _ = _body(request)
-    text = _response_text(response)
-    content = response.get("content") if isinstance(response.get("content"), dict) else {}
-    mime = str(content.get("mimeType", "")).lower() if isinstance(content, dict) else ""
-    parsed: Any = None
-    is_json = False
-    if text and ("json" in mime or text.lstrip()[:1] in ("{", "[")):
-        with contextlib.suppress(ValueError):
-            parsed, is_json = json.loads(text), True
-    started = _time(entry.get("startedDateTime"))
-    duration = entry.get("time")
-    ended = started + (float(duration) / 1000 if isinstance(duration, int | float) else 0.0)
-    return _Recorded(
-        index=index,
-        method=str(request.get("method", "GET")).upper(),
-        url=url,
-        origin=_origin(url),
-        path=parts.path or "/",
-        query=parse_qsl(parts.query, keep_blank_values=True),
-        headers=_headers(request.get("headers")),
-        body_kind=kind,
-        body=body,
-        status=int(response.get("status") or 0),
-        response_headers=_headers(response.get("headers")),
-        response_text=text,
-        response_json=parsed,
-        response_is_json=is_json,
-        started=started,
-        ended=max(ended, started),
-        cookies_set=_set_cookies(response),
-    )
 
 
 # ----------------------------------------------------------------------------- correlation
@@ -428,7 +163,7 @@ def _strong(text: str) -> bool:
     )
 
 
-def _wish(keys: tuple[str | int, ...], entry: _Recorded) -> str:
+def _wish(keys: tuple[str | int, ...], entry: Recorded) -> str:
     named = [k for k in keys if isinstance(k, str)]
     last = named[-1] if named else ""
     if last.lower() in ("id", "uuid", "") or not names.snake(last):
@@ -445,8 +180,8 @@ def _is_sent(text: str, sent_text: str, sent_tokens: set[str]) -> bool:
 class _Importer:
     def __init__(
         self,
-        kept: list[_Recorded],
-        dropped: _Dropped,
+        kept: list[Recorded],
+        dropped: Dropped,
         name: str,
         source_file: str,
         har: Any,
@@ -458,7 +193,7 @@ class _Importer:
         self.source_file = source_file
         self.har = har
         self.schema_ref = schema_ref
-        self.main_origin = _main_origin([r.url for r in kept]) or kept[0].origin
+        self.main_origin = main_origin([r.url for r in kept]) or kept[0].origin
         self.variables = names.Names()
         self.secret_names = names.Names(upper=True)
         self.secrets: dict[str, str] = {}
@@ -502,7 +237,7 @@ class _Importer:
         return sources
 
     @staticmethod
-    def _request_text(entry: _Recorded) -> str:
+    def _request_text(entry: Recorded) -> str:
         parts = [entry.path, *(f"{k}={v}" for k, v in entry.query)]
         parts += [f"{k}: {v}" for k, v in entry.headers if k.lower() not in _DROPPED_HEADERS]
         if entry.body_kind == "json":
@@ -578,7 +313,7 @@ class _Importer:
 
     # -- one request ---------------------------------------------------------------------
 
-    def _url(self, entry: _Recorded) -> str:
+    def _url(self, entry: Recorded) -> str:
         where = f"the URL of {entry.method} {entry.path}"
         segments = [
             self._substitute(segment, entry.index, where, exact_only=not _strong(segment))
@@ -591,27 +326,32 @@ class _Importer:
             return literal_text(entry.origin) + path
         return path
 
-    def _params(self, entry: _Recorded) -> Map | None:
+    def _params(self, entry: Recorded) -> Map | None:
         if not entry.query:
             return None
-        params = Map()
-        for key, value in entry.query:
-            where = f"query parameter {key} of {entry.method} {entry.path}"
+        return self._fields(entry.query, entry, "query parameter")
+
+    def _fields(self, pairs: Iterable[tuple[str, str]], entry: Recorded, what: str) -> Map:
+        """Named text values a request sends (query parameters, form fields): each correlated
+        with an earlier response, or a secret when its name says so, or written as recorded."""
+        fields = Map()
+        for key, value in pairs:
+            where = f"{what} {key} of {entry.method} {entry.path}"
             filled = self._substitute(
                 value, entry.index, where, exact_only=not _strong(value), hint=key
             )
             comment = None
             if filled == literal_text(value) and names.is_sensitive(key) and value:
-                filled = self._secret(value, key, f"query parameter {key} of {entry.path}")
+                filled = self._secret(value, key, f"{what} {key} of {entry.path}")
                 comment = "secret: see the top of the file"
-            params.add(key, filled, comment)
-        return params
+            fields.add(key, filled, comment)
+        return fields
 
-    def _headers_and_auth(self, entry: _Recorded) -> tuple[Map, Map | None, list[str]]:
+    def _headers_and_auth(self, entry: Recorded) -> tuple[Map, Map | None, list[str]]:
         headers = Map()
         auth: Map | None = None
         notes: list[str] = []
-        cookie = _header(entry.headers, "cookie")
+        cookie = find_header(entry.headers, "cookie")
         if cookie:
             kept_cookies = self._unrecorded_cookies(cookie, entry)
             if kept_cookies:
@@ -638,7 +378,7 @@ class _Importer:
             headers.add(key, filled, comment)
         return headers, auth, notes
 
-    def _authorization(self, value: str, entry: _Recorded, where: str) -> tuple[Map, str | None]:
+    def _authorization(self, value: str, entry: Recorded, where: str) -> tuple[Map, str | None]:
         scheme, _, credentials = value.partition(" ")
         credentials = credentials.strip()
         if scheme.lower() == "bearer" and credentials:
@@ -660,7 +400,7 @@ class _Importer:
         # The whole header value, so it goes in as a header, not as `auth`.
         return Map().add("header", secret), "secret: see the top of the file"
 
-    def _unrecorded_cookies(self, cookie: str, entry: _Recorded) -> str | None:
+    def _unrecorded_cookies(self, cookie: str, entry: Recorded) -> str | None:
         """The cookies the request sent that no earlier response set (the jar sends those)."""
         kept = []
         for pair in cookie.split(";"):
@@ -674,7 +414,7 @@ class _Importer:
             kept.append(f"{literal_text(key)}={value}")
         return "; ".join(kept) or None
 
-    def _json_body(self, value: Any, entry: _Recorded, key: str = "") -> Any:
+    def _json_body(self, value: Any, entry: Recorded, key: str = "") -> Any:
         where = f"the body of {entry.method} {entry.path}"
         if isinstance(value, dict):
             # Keys are sent as written (never filled in), so they are not escaped.
@@ -712,21 +452,7 @@ class _Importer:
             node = node[key]
         return isinstance(node, int)
 
-    def _form_body(self, form: dict[str, str], entry: _Recorded) -> Map:
-        body = Map()
-        for key, value in form.items():
-            where = f"form field {key} of {entry.method} {entry.path}"
-            filled = self._substitute(
-                value, entry.index, where, exact_only=not _strong(value), hint=key
-            )
-            comment = None
-            if filled == literal_text(value) and names.is_sensitive(key) and value:
-                filled = self._secret(value, key, f"form field {key} of {entry.path}")
-                comment = "secret: see the top of the file"
-            body.add(key, filled, comment)
-        return body
-
-    def _request(self, entry: _Recorded) -> tuple[Map, list[str]]:
+    def _request(self, entry: Recorded) -> tuple[Map, list[str]]:
         request = Map()
         if entry.method != "GET":
             request.add("method", entry.method)
@@ -749,7 +475,7 @@ class _Importer:
         if entry.body_kind == "json":
             request.add("json", _to_tree(self._json_body(entry.body, entry)))
         elif entry.body_kind == "form":
-            request.add("form", self._form_body(entry.body, entry))
+            request.add("form", self._fields(entry.body.items(), entry, "form field"))
         elif entry.body_kind == "text":
             text = str(entry.body)
             where = f"the body of {entry.method} {entry.path}"

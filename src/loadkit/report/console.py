@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from loadkit import formatting
+from loadkit.histogram import busiest_order
 from loadkit.report import telemetry_view
 from loadkit.summary_types import (
     SERVICE,
@@ -87,7 +88,14 @@ def shown_requests(summary: Summary, limit: int) -> tuple[list[RequestRow], str 
     rows = list(summary.get("requests") or [])
     if len(rows) <= limit:
         return rows, None
-    order = sorted(range(len(rows)), key=lambda i: -int(rows[i].get("requests") or 0))
+    order = sorted(
+        range(len(rows)),
+        key=lambda i: busiest_order(
+            str(rows[i].get("method") or ""),
+            str(rows[i].get("name") or ""),
+            int(rows[i].get("requests") or 0),
+        ),
+    )
     hidden = [rows[i] for i in order[limit:]]
     more = sum(int(r.get("requests") or 0) for r in hidden)
     return [rows[i] for i in order[:limit]], (

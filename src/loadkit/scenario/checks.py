@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from loadkit.errors import Problem, did_you_mean
+from loadkit.errors import Problem, did_you_mean_among
 from loadkit.scenario import certificates, files, observe, templates, unset
 from loadkit.scenario.datasets import read_table
 from loadkit.scenario.model import Scenario, UserSpec
@@ -98,9 +98,8 @@ def read_tls(scenario: Scenario, source: SourceDocument) -> list[Problem]:
 
 
 def _unknown(kind: str, name: str, known: list[str]) -> str:
-    hint = did_you_mean(name, known)
-    listing = f" ({kind} names: {', '.join(known)})" if known else f" (no {kind}s are defined)"
-    return f"no {kind} is named '{name}'{hint}{listing}"
+    hint = did_you_mean_among(name, known, f"{kind} names") or f" (no {kind}s are defined)"
+    return f"no {kind} is named '{name}'{hint}"
 
 
 def cross_checks(

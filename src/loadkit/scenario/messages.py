@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ValidationError
 
-from loadkit.errors import Problem, did_you_mean
+from loadkit.errors import Problem, did_you_mean_among
 from loadkit.scenario.model import Scenario
 from loadkit.scenario.source import KeyPath, SourceDocument, format_key_path
 
@@ -27,7 +27,8 @@ def problems_from(exc: ValidationError, source: SourceDocument) -> list[Problem]
             location = source.locate(path, at_key=True)
         elif kind == "extra_forbidden":
             key = str(path[-1])
-            message = f"unknown key '{key}'" + _suggest(key, _allowed_keys(error["loc"][:-1]))
+            allowed = _allowed_keys(error["loc"][:-1])
+            message = f"unknown key '{key}'" + did_you_mean_among(key, allowed)
             location = source.locate(path, at_key=True)
         else:
             message = _message(error)
@@ -161,9 +162,3 @@ def _unwrap(tp: Any) -> Any:
 def _item_type(tp: Any) -> Any:
     args = typing.get_args(_unwrap(tp))
     return args[0] if args else Any
-
-
-def _suggest(key: str, allowed: list[str]) -> str:
-    if not allowed:
-        return ""
-    return f"{did_you_mean(key, allowed)} (allowed: {', '.join(allowed)})"

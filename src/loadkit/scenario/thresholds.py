@@ -33,7 +33,7 @@ from typing import Protocol, cast, get_args
 
 from loadkit import formatting
 from loadkit.apdex import DEFAULT_APDEX_T_MS
-from loadkit.errors import did_you_mean
+from loadkit.errors import did_you_mean_among
 from loadkit.request_stats import RequestStats
 from loadkit.scenario.durations import parse_duration
 from loadkit.summary_types import Timing
@@ -136,10 +136,8 @@ def parse_threshold(text: str) -> Threshold:
         raise ValueError(f"cannot read threshold {text!r}; {EXAMPLE}")
     metric = match.group("metric").lower()
     if metric not in METRICS:
-        hint = did_you_mean(metric, sorted(METRICS))
-        raise ValueError(
-            f"unknown metric '{metric}' in {text!r}{hint} (metrics: {', '.join(sorted(METRICS))})"
-        )
+        hint = did_you_mean_among(metric, sorted(METRICS), "metrics")
+        raise ValueError(f"unknown metric '{metric}' in {text!r}{hint}")
     raw = match.group("value").strip()
     limit = _parse_limit(metric, raw, text)
     scope = (match.group("scope") or "").strip() or None

@@ -1,5 +1,7 @@
-"""Hardening (issue 10): no load outlives the command that started it; errors carry the right
-exit code; hostile text cannot break a table. Real processes, signals sent at each phase."""
+"""Faults during a run: the command killed, interrupted once or twice, the harness killed, a
+folder that cannot be written, a disk that fills. No load outlives the command that started
+it, every fault exits with its code and names its cause, what was measured is still reported.
+Real processes, signals sent at each phase."""
 
 from __future__ import annotations
 
@@ -139,33 +141,6 @@ def test_an_unwritable_out_folder_is_invalid_input(tmp_path: Path) -> None:
         result = run_loadkit("run", str(scenario), "--out", str(tmp_path / "file" / "run"))
     assert result.returncode == ExitStatus.INVALID_INPUT, result
     assert result.stderr.startswith("loadkit: error: ") and len(result.stderr.splitlines()) == 1
-
-
-def test_hostile_request_names_cannot_break_tables(target: TargetProcess, tmp_path: Path) -> None:
-    scenario = write(
-        tmp_path,
-        f"""\
-name: hostile
-host: {target.url}
-load: {{users: 1, spawn_rate: 1, duration: 2s}}
-defaults: {{think_time: {{constant: 0.2}}}}
-users:
-  - name: u
-    tasks:
-      - request: {{url: /health, name: "a\\nb | <img src=x onerror=alert(1)>"}}
-""",
-    )
-    out = tmp_path / "run"
-    result = run_loadkit("run", str(scenario), "--out", str(out))
-    assert result.returncode == ExitStatus.PASS, result
-    table = result.stdout[result.stdout.index("Request") :].splitlines()
-    assert any("a\\nb" in line for line in table)  # the newline is shown, not obeyed
-    md = (out / "summary.md").read_text()
-    assert "<img" not in md and "&lt;img" in md
-    rows = [line for line in md.splitlines() if "a\\nb" in line]
-    assert rows and all(line.count("|") - line.count("\\|") == 12 for line in rows), rows
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["requests"][0]["name"] == "a\nb | <img src=x onerror=alert(1)>"
 
 
 @pytest.fixture
