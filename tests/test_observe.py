@@ -431,3 +431,67 @@ def test_formatting_a_measured_value() -> None:
     assert measured(512 * 2**20, "bytes") == "512 MiB"
     assert measured(18, "") == "18"
     assert measured(None, "cores") == "-"
+
+
+UI_SCENARIO = """
+name: observed-ui
+host: {host}
+load: {{users: 8, spawn_rate: 100, duration: 5s}}
+observe:
+  prometheus: ${{PROMETHEUS_URL:-http://127.0.0.1:1}}
+  queries:
+    in_service: {{query: '{in_service}', limit: {limit}}}
+thresholds:
+  - server in_service <= {limit}
+  - server in_service < {limit} over 2s
+users:
+  - name: worker
+    tasks:
+      - request: {{url: /api/work}}
+"""
+
+
+@pytest.mark.e2e
+def test_a_web_ui_test_is_observed_live_and_judged_on_its_own_seconds(
+    prometheus_for: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`loadkit ui`: the poller asks Prometheus while each test runs (the Thresholds tab shows
+    a server threshold's value so far, not "no data yet"), and each test's folder gets the
+    queries over that test's own span, judged like `loadkit run`'s."""
+    from test_webui import ui_session
+
+    from loadkit.demo_target.process import TargetProcess
+
+    with TargetProcess("--max-concurrency", str(MAX_CONCURRENCY), "--service-ms", "50") as target:
+        prometheus = prometheus_for(target.url)
+        monkeypatch.setenv("PROMETHEUS_URL", prometheus.url)
+        scenario = write(
+            tmp_path, UI_SCENARIO.format(host=target.url, in_service=IN_SERVICE, limit=4)
+        )
+        with ui_session(scenario, tmp_path / "reports") as ui:
+            ui.swarm(8, 100, target.url, "6s")
+            live: list[dict[str, Any]] = []
+            deadline = time.monotonic() + 6
+            while time.monotonic() < deadline and not live:
+                time.sleep(0.5)
+                tables = {t["key"]: t["data"] for t in ui.get("/stats/requests")["extended_stats"]}
+                live = [
+                    row for row in tables["loadkit-thresholds"]
+                    if row["threshold"].startswith("server in_service <= 4")
+                    and row["status"] != "no data yet"
+                ]  # fmt: skip
+            assert live, "the Thresholds tab never showed the server threshold's value"
+            folder = ui.folder()
+            ui.finish()
+    summary = json.loads((folder / "summary.json").read_text())
+    telemetry = read_telemetry(folder / "telemetry.json")
+    assert telemetry is not None
+    in_service = summary["telemetry"]["queries"]["in_service"]
+    assert in_service["max"] == MAX_CONCURRENCY  # 8 users on 4 slots: every slot in service
+    # The span asked is the test's own: from its start, never the idle UI before it.
+    final = json.loads((folder / "locust_final.json").read_text())
+    assert telemetry["start"] == pytest.approx(final["started_at"], abs=1)
+    results = {t["expression"]: t for t in summary["thresholds"]}
+    assert results["server in_service <= 4"]["passed"] is True
+    assert results["server in_service < 4 over 2s"]["passed"] is False
+    assert summary["verdict"] == "fail"

@@ -224,10 +224,17 @@ def _run_ui(
         python_path=[str(scenario.base_dir)],
     )
     ended: queue.Queue[dict[str, Any]] = queue.Queue()
+    # When the running test started (unix seconds), None between tests: the span `observe:`'s
+    # poller asks Prometheus for, so that each test's server thresholds are judged live on
+    # its own seconds.
+    test_started: list[float | None] = [None]
 
     def on_progress(line: dict[str, Any]) -> None:
         if line.get("event") == "test_end":
+            test_started[0] = None
             ended.put(line)
+        elif line.get("state") in _RUNNING_STATES and (elapsed := line.get("elapsed")):
+            test_started[0] = time.time() - float(elapsed)
 
     deadline = Deadline(load_s=float("inf"), begun=time.monotonic())
     reader = threading.Thread(
@@ -246,13 +253,17 @@ def _run_ui(
             folder = RunFolder(Path(line["folder"]))
             test_settings = _ui_test_settings(settings, line.get("plan") or {}, folder)
             interrupted = line.get("ended_by") == UiTestEnd.INTERRUPT  # as `loadkit run`'s
+            observe.after_run(scenario.observe, folder, (None, None))  # its span: the test's
             outcome = judge_folder(
                 folder, scenario, test_settings, planned.source_file,
                 aborted=interrupted, exit_code=0,
             )  # fmt: skip
             on_test_end(outcome)
 
-    with forward_signals(process, aborted):
+    with (
+        forward_signals(process, aborted),
+        observe.while_running(scenario.observe, session, lambda: test_started[0]),
+    ):
         while True:
             try:
                 exit_code: int | None = process.wait(timeout=0.2)
@@ -263,6 +274,10 @@ def _run_ui(
     judge_pending()
     locust.discard()
     return exit_code
+
+
+_RUNNING_STATES = ("spawning", "running")
+"""Locust's runner states while a test's users run (`locust.runners`)."""
 
 
 def _ui_test_settings(
