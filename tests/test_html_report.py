@@ -22,7 +22,8 @@ from test_charts import (
 )
 
 from loadkit.report import charts
-from loadkit.report.html import CAPACITY_CHARTS, CHART_CAPTIONS, LOCUST_TIMES_CHART, render_html
+from loadkit.report.html import render_html
+from loadkit.report.html_parts import CAPACITY_CHARTS, CHART_CAPTIONS, LOCUST_TIMES_CHART
 from loadkit.report.markdown import render_markdown
 from loadkit.report.write import write_report
 from loadkit.summary_sections import capacity_dict
