@@ -29,7 +29,7 @@ from loadkit.capacity import (
 )
 from loadkit.demo_target.process import TargetProcess
 from loadkit.histogram import HistogramRecorder, RunHistograms
-from loadkit.summary import capacity_dict
+from loadkit.summary_sections import capacity_dict
 
 FIXTURES = REPO / "tests" / "fixtures" / "capacity"
 HISTORY_HEADER = (

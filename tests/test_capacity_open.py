@@ -27,7 +27,7 @@ from loadkit.report import charts
 from loadkit.report.capacity_view import has_capacity_charts
 from loadkit.report.html import render_html
 from loadkit.report.markdown import render_markdown
-from loadkit.summary import capacity_dict
+from loadkit.summary_sections import capacity_dict
 
 T0 = 1_700_000_000
 SERVICE_MS = 50.0

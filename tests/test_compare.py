@@ -12,21 +12,23 @@ from helpers import REPO, run_loadkit
 
 import loadkit
 from loadkit.compare import (
-    CompareError,
     Comparison,
-    Fact,
-    FactKind,
     Limit,
     LimitsSource,
-    RunFacts,
     apply_floor,
-    check_completed,
     choose_gate,
-    differences,
     floors_for,
     limits_from_scenario,
     parse_limit,
     regressions_from_scenario,
+)
+from loadkit.compare_facts import (
+    CompareError,
+    Fact,
+    FactKind,
+    RunFacts,
+    check_completed,
+    differences,
     setup_facts,
 )
 from loadkit.demo_target.process import TargetProcess

@@ -22,10 +22,11 @@ from test_charts import (
 )
 
 from loadkit.report import charts
-from loadkit.report.html import CAPACITY_CHARTS, CHART_CAPTIONS, LOCUST_TIMES_CHART, render_html
+from loadkit.report.html import render_html
+from loadkit.report.html_parts import CAPACITY_CHARTS, CHART_CAPTIONS, LOCUST_TIMES_CHART
 from loadkit.report.markdown import render_markdown
 from loadkit.report.write import write_report
-from loadkit.summary import capacity_dict
+from loadkit.summary_sections import capacity_dict
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 EVIL = "<script>alert(1)</script>"

@@ -121,7 +121,7 @@ def test_an_older_summary_has_no_key_the_types_do_not_know(path: Path) -> None:
     ],
 )
 def test_capacity_parts_follow_their_dataclasses(typed: Any, source: Any, extra: set[str]) -> None:
-    """summary.capacity_dict writes each dataclass field by name: a new field needs a key."""
+    """summary_sections.capacity_dict writes each field by name: a new field needs a key."""
     fields = [f.name for f in dataclasses.fields(source)]
     assert list(get_type_hints(typed)) == [*sorted(extra), *fields]
 

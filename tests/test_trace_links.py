@@ -23,7 +23,7 @@ from loadkit.compiler import compile_scenario
 from loadkit.exit_codes import ExitStatus
 from loadkit.harness_protocol import SLOWEST_KEPT, TRACE_CONTEXT_KEY
 from loadkit.scenario import load_scenario
-from loadkit.summary import slowest_requests
+from loadkit.summary_sections import slowest_requests
 from loadkit.summary_types import SlowestRequests, Summary, TracedRequest
 
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-01$")

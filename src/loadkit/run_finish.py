@@ -27,8 +27,8 @@ from loadkit.settings import RunSettings
 from loadkit.summary import (
     apdex_targets,
     build_summary,
-    slo_of,
 )
+from loadkit.summary_sections import slo_of
 from loadkit.summary_types import Summary
 from loadkit.telemetry import read as read_telemetry
 

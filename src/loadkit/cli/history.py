@@ -219,14 +219,14 @@ def resolve_baseline(
     kind: str, current: Path, history_url: str | None, reports_dir: Path
 ) -> Path:
     """The run folder `compare --baseline pinned|last-pass` compares CURRENT with."""
-    from loadkit import compare as comparing
+    from loadkit import compare_facts
     from loadkit.exit_codes import Verdict
     from loadkit.history.record import git_revision
     from loadkit.history.recording import folder_path
 
     try:
-        facts = comparing.read_summary(current)
-    except comparing.CompareError as exc:
+        facts = compare_facts.read_summary(current)
+    except compare_facts.CompareError as exc:
         raise UsageError(str(exc)) from None
     name = str(facts["scenario"].get("name", ""))
     view = facts.get("history")

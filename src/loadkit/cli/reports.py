@@ -151,16 +151,17 @@ def compare(
     import json
 
     from loadkit import compare as comparing
+    from loadkit import compare_facts
     from loadkit.report.console import table
 
     baseline, current = _baseline_and_current(
         baseline, current, baseline_from, history_url, reports_dir
     )
     try:
-        base_run = comparing.read_run_facts(baseline)
-        cur_run = comparing.read_run_facts(current)
-        warnings = comparing.check_completed(base_run, cur_run, allow_aborted=allow_aborted)
-        warnings += comparing.differences(base_run, cur_run)
+        base_run = compare_facts.read_run_facts(baseline)
+        cur_run = compare_facts.read_run_facts(current)
+        warnings = compare_facts.check_completed(base_run, cur_run, allow_aborted=allow_aborted)
+        warnings += compare_facts.differences(base_run, cur_run)
         for warning in warnings:
             click.echo(f"loadkit: warning: {warning}", err=True)
         given = [comparing.parse_limit(text) for text in limits]
@@ -170,10 +171,10 @@ def compare(
             floor_ms=None if floor is None else floor * 1000.0,
             floor_of_threshold=floor_of_threshold,
         )
-        thresholds = comparing.read_summary(current).get("thresholds") or []
+        thresholds = compare_facts.read_summary(current).get("thresholds") or []
         floors = comparing.floors_for(gate.limits, gate.floor, thresholds)
         results = comparing.compare_runs(baseline, current, gate.limits, floors=floors)
-    except comparing.CompareError as exc:
+    except compare_facts.CompareError as exc:
         raise UsageError(str(exc)) from None
     click.echo(gate.describe_limits())
     click.echo(gate.describe_floor())

@@ -56,7 +56,8 @@ def find_drift(
 
 
 def _own_noise(folder: Path | None, metric: str) -> float:
-    from loadkit.compare import CompareError, metric_noise
+    from loadkit.compare import metric_noise
+    from loadkit.compare_facts import CompareError
 
     if folder is None:
         return 0.0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 
 from loadkit import formatting
-from loadkit.report.html import esc
+from loadkit.report.html_parts import esc
 from loadkit.report.telemetry_view import (
     LevelRow,
     cpu_cost,

@@ -26,13 +26,8 @@ from loadkit.exit_codes import Verdict
 from loadkit.histogram import RunHistograms, load_histograms
 from loadkit.report import charts
 from loadkit.report.capacity_view import CapacityReportLike, has_capacity_charts
-from loadkit.report.html import (
-    CHART_CAPTIONS,
-    HISTORY_CHART,
-    LOCUST_TIMES_CHART,
-    RUN_FILES,
-    render_html,
-)
+from loadkit.report.html import RUN_FILES, render_html
+from loadkit.report.html_parts import CHART_CAPTIONS, HISTORY_CHART, LOCUST_TIMES_CHART
 from loadkit.report.junit import render_junit
 from loadkit.run_folder import RunFolder, write_atomic
 from loadkit.summary_types import Summary
@@ -458,7 +453,7 @@ def build_figures(
     slo_p95_ms: float | None,
     notes: list[str],
 ) -> dict[str, Figure]:
-    """The charts there is data for, by name (see html_report.CHART_CAPTIONS)."""
+    """The charts there is data for, by name (see html_parts.CHART_CAPTIONS)."""
     totals = summary.get("totals", {})
     planned: dict[str, Callable[[], Figure]] = {}
     if len(series) >= 2:
