@@ -103,6 +103,16 @@ def test_usl_fit_amdahl_has_no_peak_and_noise_lowers_r_squared() -> None:
     assert fit_usl([1, 2, 3], [0, 0, 0]) is None
 
 
+def test_a_fit_far_from_its_grid_point_ends_at_the_data() -> None:
+    # A service saturated at its first level (a real run's levels: 1, 4 and 7 users at 45, 46
+    # and 46 req/s): the optimum's κ is far from the grid's, and a search whose step never
+    # grew took minutes, so the run's verdict waited on it (and a test timed out).
+    fit = fit_usl([1, 4, 7], [45.0, 46.0, 46.0])
+    assert fit is not None and fit.r_squared > 0.99
+    for users, measured in ((1, 45.0), (4, 46.0), (7, 46.0)):
+        assert fit.throughput(users) == pytest.approx(measured, rel=0.01)
+
+
 def test_knee_is_where_throughput_flattens_and_latency_rises() -> None:
     saturating = [level(1, 20, 50), level(2, 40, 50), level(4, 78, 51), level(6, 80, 75),
                   level(8, 80, 100), level(16, 80, 200)]  # fmt: skip

@@ -227,7 +227,8 @@ class CapacityReport:
         assert self.usl is not None
         model = f"USL fit R²={self.usl.r_squared:.2f}"
         if self.knee_users is not None:
-            text = f"Capacity: about {measured}; saturates at {self.knee_users} users ({model})"
+            users = "user" if self.knee_users == 1 else "users"
+            text = f"Capacity: about {measured}; saturates at {self.knee_users} {users} ({model})"
         else:
             top = max(level.users for level in self.levels)
             text = (
