@@ -6,8 +6,12 @@ anything gevent-based — the demo target included — runs in a subprocess.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from helpers import NO_HISTORY_ENV, CliResult, TargetFactory, run_loadkit
@@ -69,3 +73,46 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if REAL_SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
+
+
+# -- two tests at a time, an `exclusive` one alone -------------------------------------------
+# pytest-xdist runs two workers (pyproject's addopts). Every test holds a shared lock while it
+# runs (setup to teardown); an `exclusive` test holds it alone, so that a capacity, a CPU
+# figure or an on-time arrival is measured on a machine no other test loads. A turnstile taken
+# before the lock keeps a waiting exclusive test from being starved by the other worker's next
+# shared ones.
+
+
+LOCKS_ENV = "LOADKIT_TEST_LOCKS"
+"""The folder of the run's two lock files: made by the controller before its workers start
+(they inherit it), removed when the run ends."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER") is None and LOCKS_ENV not in os.environ:
+        os.environ[LOCKS_ENV] = tempfile.mkdtemp(prefix="loadkit-tests-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER") is None and LOCKS_ENV in os.environ:
+        shutil.rmtree(os.environ.pop(LOCKS_ENV), ignore_errors=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    folder = os.environ.get(LOCKS_ENV)
+    if os.environ.get("PYTEST_XDIST_WORKER") is None or folder is None:  # one test at a time
+        yield
+        return
+    exclusive = item.get_closest_marker("exclusive") is not None
+    with (
+        open(Path(folder) / "turnstile", "a") as turnstile,
+        open(Path(folder) / "lock", "a") as lock,
+    ):
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        fcntl.flock(turnstile, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

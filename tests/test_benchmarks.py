@@ -30,6 +30,9 @@ from loadbench.options import ALL_CASES, Options, parse_args  # noqa: E402
 from loadbench.results import Outcome, json_document, print_summary  # noqa: E402
 from loadbench.verdicts import noise_band  # noqa: E402
 
+# Benchmark ratios need the machine alone (conftest: `exclusive`).
+pytestmark = pytest.mark.exclusive
+
 SMOKE_CASES = ("2", "4", "5", "6")
 RUN_PY = REPO / "benchmarks" / "run.py"
 MIB = 1024 * 1024

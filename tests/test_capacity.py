@@ -385,6 +385,7 @@ def test_a_levels_table_in_txn_per_s_says_its_times_are_the_requests() -> None:
     assert header == "| Users | Req/s | p50 ms | p95 ms | p99 ms | Errors | |"
 
 
+@pytest.mark.exclusive
 @pytest.mark.e2e
 def test_a_ramp_saturated_at_one_user(target_factory: Any, tmp_path: Path) -> None:
     # One request at a time, 20 ms each: saturated from the first user on (such a run once
@@ -406,6 +407,7 @@ def test_a_ramp_saturated_at_one_user(target_factory: Any, tmp_path: Path) -> No
     assert re.search(r"[Ss]aturate[sd] at (or below )?1 user", result.stdout), result.stdout
 
 
+@pytest.mark.exclusive
 @pytest.mark.e2e
 def test_capacity_of_a_service_known_by_construction(tmp_path: Path) -> None:
     # At most 4 requests in service at once, 50 ms each: at most 80 req/s, reached at 4 users.

@@ -29,6 +29,9 @@ from loadkit.report.html import render_html
 from loadkit.report.markdown import render_markdown
 from loadkit.summary_sections import capacity_dict
 
+# Saturation rates the machine must deliver alone (conftest: `exclusive`).
+pytestmark = pytest.mark.exclusive
+
 T0 = 1_700_000_000
 SERVICE_MS = 50.0
 FIXTURES = REPO / "tests" / "fixtures" / "report"

@@ -30,6 +30,9 @@ from loadkit.errors import UsageError
 from loadkit.exit_codes import ExitStatus
 from loadkit.usl import usl_scaling
 
+# Searches' capacities are rates the machine must deliver alone (conftest: `exclusive`).
+pytestmark = pytest.mark.exclusive
+
 
 def points(*pairs: tuple[int, float]) -> list[ScalePoint]:
     return [ScalePoint(n, rate, f"search-{n}") for n, rate in pairs]

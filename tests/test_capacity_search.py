@@ -22,6 +22,9 @@ from loadkit.capacity_search import (
 )
 from loadkit.exit_codes import ExitStatus
 
+# A search's capacity is a rate the machine must deliver alone (conftest: `exclusive`).
+pytestmark = pytest.mark.exclusive
+
 
 def simulate(
     policy: SearchPolicy,

@@ -416,6 +416,7 @@ def test_the_overall_chart_draws_corrected_times_beside_service() -> None:
 STALL_MS, STALL_EVERY_S = 1200, 4
 
 
+@pytest.mark.exclusive
 @pytest.mark.e2e
 def test_a_stall_shows_in_the_second_it_happened(target_factory: Any, tmp_path: Path) -> None:
     """The bundled target stalls /api/work for 1.2 s every 4 s; 4 users with a 100 ms think

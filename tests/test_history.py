@@ -30,7 +30,12 @@ from loadkit.history.store import HistoryStore, HistoryUnavailable, masked_url
 from loadkit.run_folder import RunFolder
 from loadkit.summary_types import HistoryView, Summary
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_BIN = max(
+    Path("/usr/lib/postgresql").glob("*/bin"),
+    key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+    default=Path("/usr/lib/postgresql/15/bin"),
+)
+"""Debian's newest installed PostgreSQL (`apt-get install postgresql`: 15 on Debian 12)."""
 PG_PASSWORD = "s3cret-pg-pw"
 """In every PostgreSQL URL of these tests (trust authentication ignores it): never printed."""
 
@@ -56,7 +61,7 @@ def postgres_server() -> Iterator[str]:
     unprivileged user: initdb refuses root), on 127.0.0.1; stopped and deleted at the end.
     Yields the base URL (no database)."""
     if not (PG_BIN / "initdb").exists():
-        pytest.skip(f"PostgreSQL 15 is not installed ({PG_BIN}); .ci/run installs it")
+        pytest.skip(f"PostgreSQL is not installed ({PG_BIN}); .ci/run installs it")
     user = _unprivileged_user()
     if user is None:
         pytest.skip("no unprivileged user (postgres or nobody) to run PostgreSQL as")

@@ -28,6 +28,9 @@ from loadkit.scenario.shapes import parse_rate, pool_sizes
 from loadkit.scenario.thresholds import parse_threshold
 from loadkit.settings import RunSettings
 
+# Arrivals on time are a rate the machine must deliver alone (conftest: `exclusive`).
+pytestmark = pytest.mark.exclusive
+
 # -- the schedule on a simulated clock ------------------------------------------------------
 
 

@@ -313,6 +313,7 @@ def burn(user):
 """
 
 
+@pytest.mark.exclusive
 def test_a_saturated_load_generator_is_flagged(target: TargetProcess, tmp_path: Path) -> None:
     (tmp_path / "burn.py").write_text(BURN)
     scenario = write(
@@ -358,6 +359,7 @@ users:
     )
 
 
+@pytest.mark.exclusive
 def test_a_lagging_event_loop_is_flagged(target: TargetProcess, tmp_path: Path) -> None:
     scenario = lagging_scenario(tmp_path, target.url)
     out = tmp_path / "run"
@@ -379,6 +381,7 @@ def test_a_lagging_event_loop_is_flagged(target: TargetProcess, tmp_path: Path) 
     assert len(seconds) >= 4 and all(len(row) == 3 and row[1] >= row[2] for row in seconds)
 
 
+@pytest.mark.exclusive
 def test_strict_generator_fails_a_lagging_run(target: TargetProcess, tmp_path: Path) -> None:
     scenario = lagging_scenario(tmp_path, target.url)
     out = tmp_path / "run"
