@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from loadkit.cli.params import FolderParam
+from loadkit.cli.params import reports_dir_option
 from loadkit.errors import UsageError
 from loadkit.exit_codes import ExitStatus
-from loadkit.run_folder import DEFAULT_REPORTS_DIR
 
 if TYPE_CHECKING:
     from loadkit.history.record import RunRecord
@@ -43,14 +42,7 @@ def _store(history_url: str | None, reports_dir: Path) -> HistoryStore:
 
 
 def store_options(func: Any) -> Any:
-    func = click.option(
-        "--reports-dir",
-        type=FolderParam(),
-        default=DEFAULT_REPORTS_DIR,
-        show_default=True,
-        envvar="LOADKIT_REPORTS_DIR",
-        help="Where the default history (history.db) is. [env: LOADKIT_REPORTS_DIR]",
-    )(func)
+    func = reports_dir_option("Where the default history (history.db) is.")(func)
     return click.option(
         "--history",
         "history_url",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -163,16 +163,21 @@ class ProcessesParam(click.ParamType[int | None]):
         return WholeNumberParam(minimum=1).convert(value, param, ctx)
 
 
-def folder_options(func: Any) -> Any:
-    """--out and --reports-dir: where the run folder goes."""
-    func = click.option(
+def reports_dir_option(help_text: str) -> Callable[[Any], Any]:
+    """--reports-dir (LOADKIT_REPORTS_DIR): the one declaration, its help said per command."""
+    return click.option(
         "--reports-dir",
         type=FolderParam(),
         default=DEFAULT_REPORTS_DIR,
         show_default=True,
         envvar="LOADKIT_REPORTS_DIR",
-        help="Where new run folders are made. [env: LOADKIT_REPORTS_DIR]",
-    )(func)
+        help=f"{help_text} [env: LOADKIT_REPORTS_DIR]",
+    )
+
+
+def folder_options(func: Any) -> Any:
+    """--out and --reports-dir: where the run folder goes."""
+    func = reports_dir_option("Where new run folders are made.")(func)
     return click.option(
         "--out",
         type=FolderParam(),
