@@ -85,11 +85,14 @@ def run_scenario(
 
 
 def _session_cache_dir() -> str:
+    import atexit
+    import shutil
     import tempfile
 
     global _CACHE_DIR
     if _CACHE_DIR is None:
         _CACHE_DIR = tempfile.mkdtemp(prefix="loadkit-test-cache-")
+        atexit.register(shutil.rmtree, _CACHE_DIR, ignore_errors=True)
     return _CACHE_DIR
 
 

@@ -211,6 +211,7 @@ def ui(
     when Ctrl-C interrupted a running test (its folder says aborted), else 0.
     """
     import dataclasses
+    import shutil
     import tempfile
 
     from loadkit.run_plan import plan_run
@@ -224,10 +225,11 @@ def ui(
     web = WebUI(web_host, web_port, web_login)
     verdicts: list[Verdict] = []
     locust = LocustProcess.start()  # imports Locust while we read the scenario
+    # The generated locustfile and the History tab's file: needed while the UI runs, not after.
+    session = Path(tempfile.mkdtemp(prefix="loadkit-ui-"))
     try:
         scenario, text = read_scenario_to_run(file, request.host)
         request.check(scenario.load)
-        session = Path(tempfile.mkdtemp(prefix="loadkit-ui-"))
         planned = plan_run(
             scenario, text, file, request.overrides(), out=session, reports_dir=reports_dir
         )
@@ -256,8 +258,10 @@ def ui(
                     scenario.secret_values,
                 )
             )
-            _say_history(outcome)
+            # The History tab's file first: a person (or a test) who reads the line below and
+            # reloads the page finds the run listed.
             _ui_history(planned, history)
+            _say_history(outcome)
 
         run_ui(
             planned,
@@ -269,6 +273,7 @@ def ui(
         )
     finally:
         locust.discard()
+        shutil.rmtree(session, ignore_errors=True)
     # Ctrl-C while a test ran ends as `loadkit run`'s would; between tests it closes the UI.
     return ExitStatus.ABORTED if Verdict.ABORTED in verdicts else ExitStatus.PASS
 
