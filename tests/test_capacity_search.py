@@ -176,7 +176,7 @@ def capacity_search(tmp_path: Path, host: str, *args: str) -> tuple[CliResult, d
 def test_the_search_brackets_a_known_capacity(target_factory: Any, tmp_path: Path) -> None:
     target = target_factory("--max-concurrency", str(SLOTS), "--service-ms", str(SERVICE_MS))
     result, found = capacity_search(
-        tmp_path, target.url, "--start-rate", "100/s", "--forecast", "1000/s", "--headroom", "20%"
+        tmp_path, target.url, "--start-rate", "200/s", "--forecast", "1000/s", "--headroom", "20%"
     )
     assert result.returncode == ExitStatus.PASS, result
     assert found["outcome"] == "found" and found["confirmed"], found

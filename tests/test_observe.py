@@ -278,8 +278,8 @@ def test_run_goes_on_when_prometheus_does_not_answer(target: Any, tmp_path: Path
 def test_invalid_promql_is_refused_before_any_load(
     observed_run: ObservedRun, target: Any, tmp_path: Path
 ) -> None:
-    """The PromQL is asked of the real Prometheus before Locust begins: an error naming the
-    query, exit 2, and the target never saw a request."""
+    """The PromQL is asked of the real Prometheus before Locust begins (`run`, `capacity`,
+    `ui`): an error naming the query, exit 2, and the target never saw a request."""
     text = SCENARIO.format(host=target.url, cpu="sum(rate(", in_service=IN_SERVICE, limit=4)
     scenario = write(tmp_path, text)
     result = run_loadkit(
@@ -290,7 +290,79 @@ def test_invalid_promql_is_refused_before_any_load(
     error = result.stderr.strip()
     assert error.startswith("loadkit: error: observe.queries.target_cpu: Prometheus refuses")
     assert "\n" not in error and "Traceback" not in error
+    # A capacity search asks before its first step, as a run does.
+    searched = run_loadkit(
+        "capacity", str(scenario), "--slo", "p95 < 100ms", "--out", str(tmp_path / "search"),
+        env={"PROMETHEUS_URL": observed_run.prometheus.url},
+    )  # fmt: skip
+    assert searched.returncode == ExitStatus.INVALID_INPUT, searched
+    assert searched.stderr.strip() == error
+    assert not (tmp_path / "search").exists()
+    # So does the web UI, before it opens.
+    ui = run_loadkit(
+        "ui", str(scenario), "--web-port", str(_free_port()), "--reports-dir",
+        str(tmp_path / "ui"), env={"PROMETHEUS_URL": observed_run.prometheus.url}, timeout=60,
+    )  # fmt: skip
+    assert ui.returncode == ExitStatus.INVALID_INPUT, ui
+    assert ui.stderr.strip() == error
     assert target.requests_seen()["total"] == 0
+
+
+ABORTING = """
+name: saturating
+host: {host}
+load: {{users: 8, spawn_rate: 100, duration: 40s, stop_timeout: 1s}}
+defaults:
+  think_time: {{constant: 0}}
+observe:
+  prometheus: {prometheus}
+  step: 1s
+  queries:
+    in_service: {{query: '{in_service}', limit: {limit}}}
+thresholds:
+  - {{threshold: "server in_service < {limit} over 2s", abort: true, after: 3s}}
+users:
+  - name: worker
+    tasks:
+      - request: {{url: /api/work}}
+"""
+
+
+@pytest.mark.e2e
+def test_a_server_threshold_with_abort_stops_the_run_while_it_lasts(
+    prometheus_for: Any, tmp_path: Path
+) -> None:
+    """8 users on 4 slots: every slot is in service from the first seconds, Prometheus says so,
+    and the harness stops a 40 s run soon after the 3 s grace; the folder is complete and the
+    verdict names the server threshold, its time and its value."""
+    from loadkit.demo_target.process import TargetProcess
+
+    with TargetProcess("--max-concurrency", str(MAX_CONCURRENCY), "--service-ms", "50") as target:
+        prometheus = prometheus_for(target.url)
+        scenario = write(
+            tmp_path,
+            ABORTING.format(host=target.url, prometheus=prometheus.url, in_service=IN_SERVICE,
+                            limit=MAX_CONCURRENCY),
+        )  # fmt: skip
+        out = tmp_path / "run"
+        started = time.monotonic()
+        result = run_loadkit("run", str(scenario), "--out", str(out), timeout=90)
+        took = time.monotonic() - started
+        seen = target.requests_seen()["total"]
+    assert result.returncode == ExitStatus.THRESHOLDS_FAILED, result
+    assert "Traceback" not in result.stdout + result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    expression = f"server in_service < {MAX_CONCURRENCY} over 2s"
+    aborted_by = summary["run"]["aborted_by"]
+    assert aborted_by["threshold"] == expression and 3 <= aborted_by["at_s"] < 15, aborted_by
+    assert summary["reasons"][0].startswith(f"threshold '{expression}' stopped the run")
+    assert summary["run"]["elapsed_s"] < 20 and took < 40, (summary["run"], took)
+    assert summary["totals"]["requests"] == seen > 0
+    [row] = summary["thresholds"]
+    assert row["passed"] is False and row["actual"] == pytest.approx(MAX_CONCURRENCY)
+    for name in ("report.html", "junit.xml", "telemetry.json", "histograms.json"):
+        assert (out / name).is_file(), name
+    assert "stopped the run" in (out / "junit.xml").read_text()
 
 
 @pytest.mark.e2e

@@ -28,8 +28,8 @@ from loadkit.scenario.shapes import parse_rate, pool_sizes
 from loadkit.scenario.thresholds import parse_threshold
 from loadkit.settings import RunSettings
 
-# Arrivals on time are a rate the machine must deliver alone (conftest: `exclusive`).
-pytestmark = pytest.mark.exclusive
+# Arrivals on time are a rate the machine must deliver alone: the tests that judge timing are
+# `exclusive` (conftest); those that count (data, scrapes) share the machine.
 
 # -- the schedule on a simulated clock ------------------------------------------------------
 
@@ -387,6 +387,7 @@ def corrected_and_service(out: Path) -> tuple[Any, Any]:
     return service, corrected
 
 
+@pytest.mark.exclusive
 def test_half_capacity_is_delivered_on_time(target_factory: Any, tmp_path: Path) -> None:
     target = target_factory("--max-concurrency", str(SLOTS), "--service-ms", str(SERVICE_MS))
     rate = CAPACITY / 2
@@ -406,6 +407,7 @@ def test_half_capacity_is_delivered_on_time(target_factory: Any, tmp_path: Path)
     assert "arrivals/s on up to 8 users" in result.stdout
 
 
+@pytest.mark.exclusive
 def test_overload_queues_on_the_client_where_only_corrected_times_see_it(
     target_factory: Any, tmp_path: Path
 ) -> None:
@@ -441,6 +443,7 @@ def test_overload_queues_on_the_client_where_only_corrected_times_see_it(
 STALL_MS, STALL_EVERY_S = 1000, 5
 
 
+@pytest.mark.exclusive
 def test_coordinated_omission_is_corrected(target_factory: Any, tmp_path: Path) -> None:
     """A target answering in ~2 ms that stalls for 1 s every 5 s, 100 arrivals/s on 2 users:
     the stall blocks both, so the arrivals of that second wait. Analytically about 18 % of
@@ -516,6 +519,7 @@ def test_started_counts_only_iterations_that_sent_their_request(
     assert arrivals["dropped"] == arrivals["waiting"] == 0
 
 
+@pytest.mark.exclusive
 def test_processes_split_the_rate(target_factory: Any, tmp_path: Path) -> None:
     target = target_factory()
     result, summary, _ = open_run(
@@ -537,6 +541,7 @@ def test_processes_split_the_rate(target_factory: Any, tmp_path: Path) -> None:
     assert abs(arrivals["started"] - 240) <= 0.03 * 240, arrivals
 
 
+@pytest.mark.exclusive
 def test_pacing_measures_the_overrun_it_causes(target_factory: Any, tmp_path: Path) -> None:
     """A closed model with pacing: a stall makes iterations overrun; the ones that were due
     meanwhile start at once, late, and their corrected times say so."""
@@ -573,6 +578,7 @@ def test_pacing_measures_the_overrun_it_causes(target_factory: Any, tmp_path: Pa
     assert late >= slow + 5, (late, slow)
 
 
+@pytest.mark.exclusive
 def test_the_web_ui_runs_and_judges_the_open_model(target_factory: Any, tmp_path: Path) -> None:
     """Two tests started in `loadkit ui` (through Locust's own form API): each starts its
     arrivals afresh, and each run folder is judged like a headless run."""
@@ -732,6 +738,7 @@ def test_live_metrics_of_the_open_model(target_factory: Any, tmp_path: Path) -> 
 
 
 @pytest.mark.e2e
+@pytest.mark.exclusive
 def test_a_closed_scenario_is_run_at_an_arrival_rate(target: Any, tmp_path: Path) -> None:
     path = scenario_file(tmp_path, "{users: 3, spawn_rate: 1, duration: 30s}")
     out = tmp_path / "run"

@@ -253,6 +253,7 @@ def run_capacity(
     """`loadkit capacity`: the searches, capacity.json and the answer on `stream`; one
     record of it in the run `history`."""
     from loadkit.run_plan import new_folder
+    from loadkit.run_start import check_observe
 
     stream = stream or sys.stdout
     thresholds = slo_thresholds(slo, scenario.thresholds, source_file)
@@ -271,6 +272,8 @@ def run_capacity(
         policy.check()
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    for warning in check_observe(scenario):  # as `loadkit run`: refused PromQL sends no load
+        sys.stderr.write(f"loadkit: warning: {source_file}: {warning}\n")
     folder = new_folder(out, f"{scenario.name}-capacity", reports_dir).path
     setup = SearchSetup(
         scenario, text, source_file, thresholds, pool, host, Distribution(processes=processes),

@@ -149,7 +149,9 @@ class ProcessLag:
     lagging_seconds: int
     """Seconds whose p99 lag exceeded LAG_P99_MS."""
     max_ms: float
+    """The latest any timer fired, over the whole test."""
     worst_p99_ms: float
+    """The highest per-second p99: the worst second's."""
     requests_in_lagging: int | None = None
     """Requests (every process's) that completed in those seconds; None: not known."""
     requests: int | None = None

@@ -123,7 +123,7 @@ def start_run(
             ) else None  # fmt: skip
         if metrics is not None:
             metrics.check()
-        observing = _check_observe(scenario)
+        observing = check_observe(scenario)
         started = plan_started(
             scenario, text, source_file, request, locust=locust, metrics=metrics, early=early,
             store=store,
@@ -137,7 +137,7 @@ def start_run(
         raise
 
 
-def _check_observe(scenario: Scenario) -> list[str]:
+def check_observe(scenario: Scenario) -> list[str]:
     """The `observe:` queries asked once before any load (`observe.check`): UsageError for
     PromQL Prometheus refuses, a warning when it does not answer."""
     if scenario.observe is None:

@@ -97,12 +97,14 @@ class RunSettings:
         if plan is None and arrival_rate is not None:
             # A closed scenario run as an open model: its users become the pool, each arrival
             # one iteration; the pool starts at once (the scenario's spawn rate paced users).
+            # The overrides are its whole shape: nothing left to scale.
             plan = closed_as_open(scenario, arrival_rate, duration_s, max_concurrency)
             spawn_rate_of_pool = None
-        if plan is not None:
+        elif plan is not None:
             plan = scale_arrivals(
                 plan, rate=arrival_rate, duration_s=duration_s, max_concurrency=max_concurrency
             )
+        if plan is not None:
             pool = plan.max_concurrency
             duration = math.ceil(round(plan.duration_s, 6))
             spawn = shapes.pool_spawn_rate(pool, spawn_rate_of_pool)

@@ -162,7 +162,9 @@ class GeneratorLag(TypedDict):
     lagging_seconds: int
     """Seconds whose p99 lag exceeded `delivery.LAG_P99_MS`."""
     max_ms: float
+    """The latest any timer fired, over the whole test."""
     worst_p99_ms: float
+    """The highest per-second p99: the worst second's."""
     requests_in_lagging: int | None
     """Requests (every process's) completed in those seconds; None without histograms."""
     lagging: bool

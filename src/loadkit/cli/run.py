@@ -215,6 +215,7 @@ def ui(
     import tempfile
 
     from loadkit.run_plan import plan_run
+    from loadkit.run_start import check_observe
     from loadkit.runner import WebUI, run_ui
 
     request = run_request(options)
@@ -230,6 +231,7 @@ def ui(
     try:
         scenario, text = read_scenario_to_run(file, request.host)
         request.check(scenario.load)
+        observing = check_observe(scenario)  # before the UI can start any test
         planned = plan_run(
             scenario, text, file, request.overrides(), out=session, reports_dir=reports_dir
         )
@@ -238,7 +240,7 @@ def ui(
             planned, settings=dataclasses.replace(planned.settings, history=history)
         )
         _ui_history(planned, history)
-        for warning in planned.warnings:
+        for warning in observing + planned.warnings:
             click.echo(f"loadkit: warning: {file}: {warning}", err=True)
         click.echo(
             f"loadkit: Locust's web UI on http://{web_host}:{web_port} for {scenario.name!r} "
