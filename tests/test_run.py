@@ -294,12 +294,18 @@ def test_live_progress_line_on_a_terminal(target: TargetProcess, tmp_path: Path)
 
 
 def test_demo_runs_bundled_target_and_scenario(tmp_path: Path) -> None:
-    result = run_loadkit("demo", "--duration", "3s", "--reports-dir", str(tmp_path), timeout=120)
+    reports = tmp_path / "reports"
+    history = f"sqlite:///{tmp_path / 'history.db'}"
+    result = run_loadkit("demo", "--duration", "3s", "--reports-dir", str(reports),
+                         "--history", history, timeout=120)  # fmt: skip
     assert result.returncode == 0, result
     assert "loadkit: demo target listening on http://127.0.0.1:" in result.stdout
-    (folder,) = tmp_path.iterdir()
+    (folder,) = reports.iterdir()
     summary = read_summary(folder)
     assert summary["scenario"]["name"] == "demo" and summary["verdict"] == "pass"
+    # Recorded in the run history, as any run.
+    assert summary["history"]["store"] == history
+    assert f"History: run {summary['history']['run_id']} recorded in {history}" in result.stdout
     names = {r["name"] for r in summary["requests"]}
     assert {"/api/cases", "/api/reports", "/api/login", "/api/stats"} <= names
 

@@ -332,10 +332,18 @@ def worker(
     help="Run time of the demo load test (default: the scenario's 30s).",
 )
 @folder_options
+@history_options
 def demo(
-    serve: bool, port: int | None, duration: float | None, out: Path | None, reports_dir: Path
+    serve: bool,
+    port: int | None,
+    duration: float | None,
+    out: Path | None,
+    reports_dir: Path,
+    history_url: str | None,
+    no_history: bool,
 ) -> ExitStatus:
-    """Start the bundled target on 127.0.0.1 and load-test it with scenarios/demo.yaml."""
+    """Start the bundled target on 127.0.0.1 and load-test it with scenarios/demo.yaml
+    (recorded in the run history like any run; give --port for runs whose host compares)."""
     from loadkit.demo_target.process import TargetProcess
     from loadkit.run_request import RunRequest
     from loadkit.run_start import plan_started
@@ -362,7 +370,8 @@ def demo(
                 host=target.url, duration_s=duration, out=out, reports_dir=reports_dir
             )
             started = plan_started(scenario, text, source, request, locust=locust)
-            return _run(started, source, locust=locust)
+            history = run_history.choice(history_url, no_history, False, reports_dir)
+            return _run(started, source, locust=locust, history=history)
     finally:
         locust.discard()
 
