@@ -1,7 +1,8 @@
 """Trace links (`trace: true`): a W3C traceparent header on every request of a traced user
-class, on the lean path and on Locust's own client, and the slowest requests' trace ids in
-locust_final.json, summary.json and report.html. The e2e runs check the ids against what the
-bundled target received, in one process and with --processes 2 (workers merged)."""
+class, on the lean path, on Locust's own client and from `python:` code's `self.client`, and
+the slowest requests' trace ids in locust_final.json, summary.json and report.html. The e2e
+runs check the ids against what the bundled target received, in one process and with
+--processes 2 (workers merged)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ users:
         weight: 2
         request: {{method: GET, url: /health}}
         expect: {{status: 200}}
+      - python: traced_code:lookup
   - name: quiet
     trace: false
     think_time: {{constant: 0.01}}
@@ -51,6 +53,18 @@ users:
       - name: cases
         request: {{method: GET, url: /api/cases}}
 """
+
+
+# A `python:` task: its requests go through the user's own `self.client`.
+PYTHON_TASK = """\
+def lookup(user):
+    user.client.get("/api/delay", params={"ms": "2"}, name="lookup")
+"""
+
+
+def traced_scenario(tmp_path: Path, host: str) -> Path:
+    (tmp_path / "traced_code.py").write_text(PYTHON_TASK, encoding="utf-8")
+    return write(tmp_path, SCENARIO.format(host=host))
 
 
 def helper_namespace(*names: str) -> dict[str, Any]:
@@ -86,12 +100,10 @@ def test_the_generated_code_and_the_harness_agree_on_the_context_key() -> None:
 
 
 def test_trace_is_set_for_the_scenario_and_overridden_per_user(tmp_path: Path) -> None:
-    code = compile_scenario(
-        load_scenario(write(tmp_path, SCENARIO.format(host="http://127.0.0.1:9")))
-    )
-    assert code.count(".lean_client_kind = TracedClient") == 1
-    assert "\nApiUser.lean_client_kind = TracedClient\n" in code
-    assert "class TracedClient(LeanClient):" in code
+    code = compile_scenario(load_scenario(traced_scenario(tmp_path, "http://127.0.0.1:9")))
+    assert code.count("trace_requests(") == 2  # its definition, and one call
+    assert "\ntrace_requests(ApiUser)\n" in code
+    assert "class TracedClient(LeanClient):" in code and "def trace_session(" in code
     api = code.split("class ApiUser")[1].split("\nclass ")[0]
     assert "# trace: true: a W3C traceparent header on each request" in api
     quiet = code.split("class QuietUser")[1].split("\n\n\n")[0]
@@ -135,7 +147,7 @@ def test_every_traced_request_carries_a_distinct_traceparent_and_the_report_link
     processes: int, target_factory: TargetFactory, tmp_path: Path
 ) -> None:
     target = target_factory(record=True)
-    scenario = write(tmp_path, SCENARIO.format(host=target.url))
+    scenario = traced_scenario(tmp_path, target.url)
     out = tmp_path / "run"
     args = ["run", str(scenario), "--out", str(out)]
     result = run_loadkit(*args, *(["--processes", str(processes)] if processes > 1 else []))
@@ -153,6 +165,8 @@ def test_every_traced_request_carries_a_distinct_traceparent_and_the_report_link
         received[header] = entry
     traced = [e for e in log if e["path"] != "/api/cases"]
     assert len(traced) > 200
+    # The python: task's requests, sent through the user's own self.client, carry one too.
+    assert sum(1 for e in traced if e["query"] == "ms=2") > 20, log[:5]
     trace_ids = {t.split("-")[1] for t in received}
     assert len(received) == len(trace_ids) == len(traced)  # distinct, across processes too
 
@@ -177,7 +191,8 @@ def test_every_traced_request_carries_a_distinct_traceparent_and_the_report_link
         for kept in slowest:
             traceparent = f"00-{kept['trace_id']}-{kept['span_id']}-01"
             seen = received[traceparent]  # the target received exactly this header...
-            assert f"{seen['method']} {seen['path']}" == f"{key[0]} {rows[key]['name']}"
+            path = {"lookup": "/api/delay"}.get(rows[key]["name"], rows[key]["name"])
+            assert f"{seen['method']} {seen['path']}" == f"{key[0]} {path}"
             assert abs(seen["time"] - kept["started_at"]) < 1.0  # ...about when it was sent
             assert kept["trace_id"] in report
 
@@ -233,7 +248,7 @@ def test_plain_locust_on_its_own_client_sends_the_header_and_the_context(
     """Where the lean path is off (a Locust that lacks an internal it needs), a traced user's
     requests go through Locust's own client with the same header and request context."""
     target = target_factory(record=True)
-    code = compile_scenario(load_scenario(write(tmp_path, SCENARIO.format(host=target.url))))
+    code = compile_scenario(load_scenario(traced_scenario(tmp_path, target.url)))
     dump = tmp_path / "contexts.json"
     code += f"""
 LEAN_PATH_NEEDS["HTTPClient"] += ("_renamed_in_a_later_release",)
@@ -252,7 +267,7 @@ def _dump(**kwargs):
 """
     locustfile = tmp_path / "locustfile.py"
     locustfile.write_text(code.replace("from locust import ", "from locust import events, ", 1))
-    env = {**os.environ, "PYTHONPATH": SRC}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join((SRC, str(tmp_path)))}  # + its python:
     proc = subprocess.run(
         [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "4", "-r",
          "20", "-t", "2s", "--only-summary"],

@@ -406,13 +406,14 @@ def _traced(scenario: Scenario, user: UserSpec) -> bool:
 
 
 def _tracing(class_names: list[str], ctx: Context) -> list[str]:
-    """The end of the file for users with `trace: true`: their requests go through
-    TracedClient (the lean path, each request with a traceparent header of its own)."""
+    """The end of the file for users with `trace: true`: their compiled requests go through
+    TracedClient (the lean path, each request with a traceparent header of its own), and
+    what `python:`/`include:` code sends through `self.client` through a traced session."""
     if not class_names:
         return []
-    ctx.uses("TracedClient")
+    ctx.uses("trace_requests")
     comment = "# trace: true: a new W3C traceparent header on each request of these users."
-    return ["", "", comment, *(f"{name}.lean_client_kind = TracedClient" for name in class_names)]
+    return ["", "", comment, *(f"trace_requests({name})" for name in class_names)]
 
 
 def _schedule_methods() -> list[str]:

@@ -69,11 +69,9 @@ HELPERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "adopt": (("LeanResponse", "LeanErrorResponse"), (_FASTHTTP,)),
     "TRACE_HEADER": ((), ()),
     "new_traceparent": ((), ("import random",)),
-    "TracedClient": (
-        ("LeanClient", "TracedPrepared", "TracedPublicClient", "new_traceparent", "TRACE_HEADER"),
-        (),
-    ),
-    "TracedPublicClient": (("new_traceparent", "TRACE_HEADER"), ()),
+    "trace_requests": (("TracedClient", "trace_session"), ()),
+    "trace_session": (("new_traceparent", "TRACE_HEADER"), ()),
+    "TracedClient": (("LeanClient", "TracedPrepared", "new_traceparent", "TRACE_HEADER"), ()),
     "TracedPrepared": (("Prepared", "TRACE_HEADER"), ()),
     "TRANSACTION": ((), ()),
     "Transaction": (

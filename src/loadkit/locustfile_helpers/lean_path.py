@@ -459,11 +459,11 @@ def adopt(response):
 
 # -- trace: true ----------------------------------------------------------------------------
 #
-# A user class whose `lean_client_kind` is TracedClient (the scenario's `trace: true`, set at the
-# end of the generated file) sends every request with a W3C Trace Context `traceparent` header:
-# a new trace per request, so that an APM shows each request as a trace of its own. The same
-# value goes on the request event's context (under TRACE_HEADER), where loadkit keeps the
-# slowest requests' ids for the report. Other users' requests pay nothing for it.
+# A user class given to `trace_requests` (the scenario's `trace: true`, at the end of the
+# generated file) sends every request with a W3C Trace Context `traceparent` header: a new
+# trace per request, so that an APM shows each request as a trace of its own. The same value
+# goes on the request event's context (under TRACE_HEADER), where loadkit keeps the slowest
+# requests' ids for the report. Other users' requests pay nothing for it.
 TRACE_HEADER = "traceparent"
 
 
@@ -475,15 +475,43 @@ def new_traceparent():
     return f"00-{trace_id:032x}-{span_id:016x}-01"
 
 
+def trace_requests(user_class):
+    """`trace: true` for `user_class`: its compiled requests go through TracedClient, and
+    what its users' own code sends through `self.client` (`python:` tasks, `include:`d
+    code) through their session, traced by `trace_session` as each user is made."""
+    user_class.lean_client_kind = TracedClient
+    untraced_init = user_class.__init__
+
+    def __init__(self, *args, **kwargs):
+        untraced_init(self, *args, **kwargs)
+        trace_session(self.client)
+
+    user_class.__init__ = __init__
+
+
+def trace_session(session):
+    """A user's Locust session (FastHttpSession or HttpSession) whose every request carries a
+    new traceparent, on the wire and in the request event's context. Its get, post... call
+    `self.request`, which this instance's attribute now answers. (The lean path never calls
+    `session.request`: a compiled request is traced once, by TracedClient.)"""
+    untraced_request = session.request
+
+    def request(method, url, *args, headers=None, context=None, **kwargs):
+        traceparent = new_traceparent()
+        return untraced_request(
+            method, url, *args, headers={**(headers or {}), TRACE_HEADER: traceparent},
+            context={**(context or {}), TRACE_HEADER: traceparent}, **kwargs,
+        )  # fmt: skip
+
+    session.request = request
+
+
 class TracedClient(LeanClient):
     """The lean path with a new traceparent on each request: made with the request event's
-    context (the first thing `request` asks for), sent by TracedPrepared."""
+    context (the first thing `request` asks for), sent by TracedPrepared. Where the lean path
+    is off, `send` hands the request to the user's session, traced by `trace_session`."""
 
     context_key = TRACE_HEADER  # how loadkit's harness knows this client (and the key)
-
-    @classmethod
-    def of(cls, user):
-        return cls(user) if lean_path_works(user) else TracedPublicClient(user)
 
     def __init__(self, user):
         super().__init__(user)
@@ -494,22 +522,6 @@ class TracedClient(LeanClient):
     def traced_context(self):
         self.traceparent = traceparent = new_traceparent()
         return {**self.user.context(), TRACE_HEADER: traceparent}
-
-
-class TracedPublicClient:
-    """`trace: true` where the lean path is off: Locust's own `self.client.request`, with the
-    header and the same context."""
-
-    def __init__(self, user):
-        self.user = user
-
-    def request(self, method, url, name, headers, data, json_body, params, catch_response):
-        traceparent = new_traceparent()
-        return self.user.client.request(
-            method, url, name=name, headers={**(headers or {}), TRACE_HEADER: traceparent},
-            data=data, json=json_body, params=params, catch_response=catch_response,
-            context={TRACE_HEADER: traceparent},
-        )  # fmt: skip
 
 
 class TracedPrepared(Prepared):
