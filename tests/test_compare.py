@@ -17,10 +17,13 @@ from loadkit.compare import (
     LimitsSource,
     apply_floor,
     choose_gate,
+    compare_points,
+    compare_runs,
     floors_for,
     limits_from_scenario,
     parse_limit,
     regressions_from_scenario,
+    run_points,
 )
 from loadkit.compare_facts import (
     CompareError,
@@ -29,11 +32,13 @@ from loadkit.compare_facts import (
     RunFacts,
     check_completed,
     differences,
+    facts_summary,
+    run_facts_of,
     setup_facts,
 )
 from loadkit.demo_target.process import TargetProcess
 from loadkit.exit_codes import ExitStatus
-from loadkit.scenario.regressions import Floor, Regressions, parse_regressions
+from loadkit.scenario.regressions import METRICS, Floor, Regressions, parse_regressions
 from loadkit.summary_types import Summary, ThresholdRow
 
 SCENARIO = """\
@@ -423,6 +428,25 @@ def test_a_run_records_what_its_load_and_generator_were(
     assert run["user_types"] == [{"name": "u", "weight": 1, "think_time": None}]
     closed = json.loads((runs["first"] / "summary.json").read_text())["run"]
     assert closed["user_types"] == [{"name": "u", "weight": 1, "think_time": "constant 0ms"}]
+
+
+def test_what_a_history_record_keeps_compares_as_the_folder_does(
+    open_runs: dict[str, Path], runs: dict[str, Path]
+) -> None:
+    """A record keeps `facts_summary` and `run_points` of a run: the same facts (so the same
+    load warnings) and the same figures and errors as its folder gives `compare`."""
+    for folder in (open_runs["at70"], open_runs["at85"], runs["first"]):
+        summary = json.loads((folder / "summary.json").read_text())
+        kept = json.loads(json.dumps(facts_summary(summary)))  # as the record stores it
+        assert run_facts_of(kept, folder) == run_facts_of(summary, folder)
+        assert len(json.dumps(kept)) < len(json.dumps(summary)) / 2
+    points = run_points(open_runs["at85"])
+    assert set(points) == set(METRICS)
+    assert {m: points[m] for m in ("p95", "rps")} == run_points(open_runs["at85"], ["rps", "p95"])
+    limits = [parse_limit(text) for text in ("p95:10%", "rps:-10%", "error_rate:1%")]
+    by_folder = compare_runs(open_runs["at70"], open_runs["at85"], limits)
+    recorded = json.loads(json.dumps(run_points(open_runs["at70"])))  # [value, error] lists
+    assert compare_points(recorded, run_points(open_runs["at85"]), limits) == by_folder
 
 
 # --------------------------------------------------------------- the rules, as functions

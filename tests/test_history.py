@@ -292,7 +292,7 @@ def test_git_revision_from_ci_variables_else_git(tmp_path: Path) -> None:
 def test_drift_is_a_significant_change_against_the_median_of_passing_runs() -> None:
     history = [make_record(f"r{n}", 50.0 + (n % 3) * 0.5) for n in range(10)]
     found = drift.find_drift(
-        make_record("now", 59.0), history, folder=None, thresholds={"p95": 70.0}
+        make_record("now", 59.0), history, thresholds={"p95": 70.0}
     )
     assert [d["metric"] for d in found] == ["p95"]
     entry = found[0]
@@ -304,10 +304,10 @@ def test_drift_is_a_significant_change_against_the_median_of_passing_runs() -> N
     )
     # Within the runs' own spread, below the floor, or too few runs: no drift.
     noisy = [make_record(f"r{n}", 45.0 + n * 2) for n in range(10)]
-    assert drift.find_drift(make_record("now", 59.0), noisy, folder=None, thresholds={}) == []
-    assert drift.find_drift(make_record("now", 52.0), history, folder=None, thresholds={}) == []
+    assert drift.find_drift(make_record("now", 59.0), noisy, thresholds={}) == []
+    assert drift.find_drift(make_record("now", 52.0), history, thresholds={}) == []
     few = history[: drift.MIN_RUNS - 1]
-    assert drift.find_drift(make_record("now", 80.0), few, folder=None, thresholds={}) == []
+    assert drift.find_drift(make_record("now", 80.0), few, thresholds={}) == []
 
 
 def _summary(verdict: str = "pass") -> Summary:
@@ -316,7 +316,7 @@ def _summary(verdict: str = "pass") -> Summary:
 
 def test_drift_warns_and_fails_only_with_fail_on_drift() -> None:
     history = [make_record(f"r{n}", 50.0) for n in range(10)]
-    found = drift.find_drift(make_record("now", 60.0), history, folder=None, thresholds={})
+    found = drift.find_drift(make_record("now", 60.0), history, thresholds={})
     warned = _summary()
     apply_drift(warned, found, fail=False)
     assert warned["verdict"] == "pass" and warned["warnings"] == [found[0]["message"]]
@@ -335,7 +335,7 @@ def test_drift_warns_and_fails_only_with_fail_on_drift() -> None:
 SCENARIO = """\
 name: drifty
 host: http://127.0.0.1:9
-load: {users: 10, spawn_rate: 100, duration: 4s}
+load: {users: 10, spawn_rate: 100, duration: 5s}
 thresholds:
   - "p95 < 300ms"
 users:
@@ -354,8 +354,8 @@ HISTORY_RUNS = 10
 def drift_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Ten real runs of one build against the bundled target, recorded in a SQLite history,
     then two of a build whose every request takes 20 % longer (the same host and load): one
-    plain, one with --fail-on-drift. 4 s each: ~800 requests, and a steady part of 2-3 s for
-    `compare`'s resampling."""
+    plain, one with --fail-on-drift. 5 s each: ~1,000 requests, and the 3 steady seconds at
+    least that `compare`'s resampling needs (4 s runs sometimes had 2)."""
     base = tmp_path_factory.mktemp("drift")
     scenario = write(base, SCENARIO)
     url = f"sqlite:///{base / 'history.db'}"
@@ -439,14 +439,32 @@ def test_history_commands_and_compare_with_a_baseline_from_the_history(
     assert pinned.returncode == 0, pinned
     assert f"Pinned run {first['run_id']} of 'drifty' as the baseline" in pinned.stdout
     slower = drift_runs["slower"][0]
+    by_folder = {}
     for kind in ("pinned", "last-pass"):
         compared = run_loadkit("compare", "--baseline", kind, str(slower), "--history", url,
                                "--max-regression", "p95:10%")  # fmt: skip
         assert compared.returncode == ExitStatus.THRESHOLDS_FAILED, compared
         assert "Verdict: REGRESSED (p95)" in compared.stdout
         assert f"Baseline ({kind}): run " in compared.stderr
+        by_folder[kind] = compared.stdout
         if kind == "pinned":
             assert f"run {first['run_id']}, {drift_runs['base'][0]}" in compared.stderr
+    # A CI job's baseline folder is on the machine that ran it: the record keeps what compare
+    # needs, and the comparison is the same, figure for figure.
+    folder = drift_runs["base"][0]
+    away = folder.with_name(folder.name + "-elsewhere")
+    folder.rename(away)
+    try:
+        compared = run_loadkit("compare", "--baseline", "pinned", str(slower), "--history", url,
+                               "--max-regression", "p95:10%", "--json",
+                               str(tmp_path / "c.json"))  # fmt: skip
+    finally:
+        away.rename(folder)
+    assert compared.returncode == ExitStatus.THRESHOLDS_FAILED, compared
+    assert "(not here: compared with the figures its history record keeps)" in compared.stderr
+    assert compared.stdout == by_folder["pinned"]
+    written = json.loads((tmp_path / "c.json").read_text())
+    assert (written["baseline"], written["baseline_run"]) == (str(folder), first["run_id"])
 
 
 @pytest.mark.e2e

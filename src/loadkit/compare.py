@@ -5,10 +5,12 @@
 Each metric is measured on the steady part of each run (the first max(1 s, 10 %) and the last
 second are left out) from loadkit's per-second histograms (histograms.json). Run-to-run noise
 is estimated from the same per-second samples: the seconds of each run are resampled with
-replacement (a bootstrap, 400 rounds, fixed seed) and the spread of the metric gives its
-standard error. A metric regresses only when it is worse than the baseline by more than its
-limit *and* by more than the noise (1.96 combined standard errors), so two runs of the same
-build do not fail each other while a real slowdown does.
+replacement (a bootstrap, 400 rounds, a fixed seed per metric) and the spread of the metric
+gives its standard error. A metric regresses only when it is worse than the baseline by more
+than its limit *and* by more than the noise (1.96 combined standard errors), so two runs of the
+same build do not fail each other while a real slowdown does. A run history keeps each run's
+values and errors (`run_points`), so a baseline from the history compares the same way when
+its folder is on another machine (`compare_points`).
 
 Limits: `METRIC:X%`. For times (p50, p90, p95, p99, avg) the current value may be at most X %
 above the baseline; for rps and apdex at most X % below it (the sign may be written `-5%` or
@@ -219,6 +221,51 @@ def _bootstrap(
     return point, float(np.std(values)) if len(values) > 1 else 0.0
 
 
+Points = dict[str, tuple[float | None, float]]
+"""Per metric, a run's value on its steady seconds and its standard error by resampling them:
+all `compare` needs of a run, so that a run history can keep it (`history.record`) and a
+baseline whose folder is elsewhere is still compared by the same model."""
+
+
+def run_points(
+    folder: Path, metrics: Sequence[str] = regressions.METRICS, *, seed: int = 0
+) -> Points:
+    """`Points` of the run in `folder` (CompareError when it has too few steady seconds).
+    Each metric resamples with its own stream of `seed`, so a metric's error is the same
+    whichever others are asked with it: a recorded run compares as its folder does."""
+    import numpy as np
+
+    run = _load_run(folder)
+    return {
+        m: _bootstrap(
+            _metric(m, run),
+            len(run.requests),
+            np.random.default_rng([seed, regressions.METRICS.index(m)]),
+        )
+        for m in metrics
+    }
+
+
+def compare_points(
+    baseline: Mapping[str, Sequence[float | None]],
+    current: Mapping[str, Sequence[float | None]],
+    limits: Sequence[Limit],
+    *,
+    floors: Mapping[str, float] | None = None,
+) -> list[Comparison]:
+    """Each limit judged on the two runs' `Points` (a recorded baseline's as JSON lists).
+    `floors`: per metric, the smallest change that can regress (`floors_for`); none: no floor."""
+    out = []
+    for limit in limits:
+        b, b_se = baseline[limit.metric]
+        c, c_se = current[limit.metric]
+        result = _judge(limit, b, b_se or 0.0, c, c_se or 0.0)
+        if floors is not None and limit.metric in floors:
+            result = apply_floor(result, floors[limit.metric])
+        out.append(result)
+    return out
+
+
 def compare_runs(
     baseline: Path,
     current: Path,
@@ -227,21 +274,14 @@ def compare_runs(
     seed: int = 0,
     floors: Mapping[str, float] | None = None,
 ) -> list[Comparison]:
-    """`floors`: per metric, the smallest change that can regress (`floors_for`); none: no
-    floor."""
-    import numpy as np
-
-    base_run, cur_run = _load_run(baseline), _load_run(current)
-    rng = np.random.default_rng(seed)
-    out = []
-    for limit in limits:
-        b, b_se = _bootstrap(_metric(limit.metric, base_run), len(base_run.requests), rng)
-        c, c_se = _bootstrap(_metric(limit.metric, cur_run), len(cur_run.requests), rng)
-        result = _judge(limit, b, b_se, c, c_se)
-        if floors is not None and limit.metric in floors:
-            result = apply_floor(result, floors[limit.metric])
-        out.append(result)
-    return out
+    """The two runs' folders compared (`compare_points`)."""
+    metrics = [limit.metric for limit in limits]
+    return compare_points(
+        run_points(baseline, metrics, seed=seed),
+        run_points(current, metrics, seed=seed),
+        limits,
+        floors=floors,
+    )
 
 
 def apply_floor(result: Comparison, floor: float) -> Comparison:
@@ -464,13 +504,3 @@ def comparison_json(results: Sequence[Comparison]) -> list[dict[str, Any]]:
         }
         for r in results
     ]
-
-
-def metric_noise(folder: Path, metric: str, *, seed: int = 0) -> tuple[float | None, float]:
-    """One run's metric on its steady seconds and its standard error by resampling them: the
-    noise model `compare_runs` judges by, for a run against its history (`history.drift`).
-    CompareError when the run has too few steady seconds."""
-    import numpy as np
-
-    run = _load_run(folder)
-    return _bootstrap(_metric(metric, run), len(run.requests), np.random.default_rng(seed))

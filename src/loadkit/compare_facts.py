@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from loadkit.exit_codes import Verdict
 from loadkit.run_folder import RunFolder
@@ -61,7 +61,8 @@ _WHY = {
 class RunFacts:
     """What summary.json says a run was: enough to tell whether two runs are comparable."""
 
-    folder: Path
+    folder: Path | str
+    """Where the run is: its folder, or where its history record says it was published."""
     scenario: str | None
     host: str | None
     users: int | None
@@ -98,7 +99,12 @@ def read_summary(folder: Path) -> Summary:
 
 
 def read_run_facts(folder: Path) -> RunFacts:
-    summary = read_summary(folder)
+    return run_facts_of(read_summary(folder), folder)
+
+
+def run_facts_of(summary: Summary, folder: Path | str) -> RunFacts:
+    """`summary` (or the parts of it a history record keeps) as RunFacts; `folder` names
+    the run in warnings."""
     run = summary["run"]
     scenario = summary.get("scenario")
     load = summary.get("load")
@@ -114,6 +120,27 @@ def read_run_facts(folder: Path) -> RunFacts:
         details=tuple(setup_facts(summary)),
         open_model=isinstance(load, dict) and isinstance(load.get("arrivals"), dict),
     )
+
+
+def facts_summary(summary: Summary) -> dict[str, Any]:
+    """What `run_facts_of` reads of `summary` and nothing more (a run history's record keeps
+    it: an open model's per-second arrivals would only make the record long)."""
+    load = summary.get("load")
+    kept: dict[str, Any] | None = None
+    if isinstance(load, dict):
+        kept = {"stages": load.get("stages")}
+        arrivals = load.get("arrivals")
+        if isinstance(arrivals, dict):
+            kept["arrivals"] = {
+                k: arrivals.get(k) for k in ("stages", "max_concurrency", "spacing")
+            }
+    scenario = summary.get("scenario")
+    return {
+        "scenario": {"name": scenario.get("name")} if isinstance(scenario, dict) else None,
+        "run": summary["run"],
+        "load": kept,
+        "verdict": summary.get("verdict"),
+    }
 
 
 def setup_facts(summary: Summary) -> list[Fact]:

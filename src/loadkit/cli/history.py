@@ -209,8 +209,10 @@ def pin(
 
 def resolve_baseline(
     kind: str, current: Path, history_url: str | None, reports_dir: Path
-) -> Path:
-    """The run folder `compare --baseline pinned|last-pass` compares CURRENT with."""
+) -> Path | RunRecord:
+    """What `compare --baseline pinned|last-pass` compares CURRENT with: the run's folder when
+    it is here, else its record, whose `comparable` keeps what compare needs (a CI job's run
+    folder is on the machine that ran it)."""
     from loadkit import compare_facts
     from loadkit.exit_codes import Verdict
     from loadkit.history.record import git_revision
@@ -249,10 +251,18 @@ def resolve_baseline(
     finally:
         store.close()
     folder = folder_path(found)
-    if folder is None:
+    if folder is not None:
+        click.echo(f"Baseline ({kind}): run {found['run_id']}, {folder}", err=True)
+        return folder
+    if not found.get("comparable"):
         raise UsageError(
-            f"the {kind} run {found['run_id']}'s folder {found['folder']} is not here; "
-            "compare two folders instead"
+            f"the {kind} run {found['run_id']}'s folder {found['folder']} is not here, and its "
+            "record keeps no figures to compare with (a run of fewer than 3 steady seconds, or "
+            "recorded by an older loadkit); compare two folders instead"
         )
-    click.echo(f"Baseline ({kind}): run {found['run_id']}, {folder}", err=True)
-    return folder
+    click.echo(
+        f"Baseline ({kind}): run {found['run_id']}, {found['folder']} (not here: compared with "
+        "the figures its history record keeps)",
+        err=True,
+    )
+    return found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import click
 
@@ -16,7 +16,9 @@ from loadkit.exit_codes import ExitStatus
 from loadkit.scenario.regressions import DEFAULT_LIMITS, FLOOR_KEY, FLOOR_OF_THRESHOLD_KEY, Floor
 
 if TYPE_CHECKING:
+    from loadkit.history.record import RunRecord
     from loadkit.run_folder import RunFolder
+    from loadkit.summary_types import Summary
 
 
 @click.command()
@@ -154,11 +156,18 @@ def compare(
     from loadkit import compare_facts
     from loadkit.report.console import table
 
-    baseline, current = _baseline_and_current(
+    base, current = _baseline_and_current(
         baseline, current, baseline_from, history_url, reports_dir
     )
+    # A folder, or a history record whose folder is not here (resolve_baseline checked that
+    # it keeps what compare needs).
+    recorded = None if isinstance(base, Path) else base.get("comparable")
+    where = str(base if isinstance(base, Path) else base["folder"])
     try:
-        base_run = compare_facts.read_run_facts(baseline)
+        if recorded is None:
+            base_run = compare_facts.read_run_facts(Path(where))
+        else:
+            base_run = compare_facts.run_facts_of(cast("Summary", recorded["summary"]), where)
         cur_run = compare_facts.read_run_facts(current)
         warnings = compare_facts.check_completed(base_run, cur_run, allow_aborted=allow_aborted)
         warnings += compare_facts.differences(base_run, cur_run)
@@ -173,7 +182,14 @@ def compare(
         )
         thresholds = compare_facts.read_summary(current).get("thresholds") or []
         floors = comparing.floors_for(gate.limits, gate.floor, thresholds)
-        results = comparing.compare_runs(baseline, current, gate.limits, floors=floors)
+        if recorded is None:
+            results = comparing.compare_runs(Path(where), current, gate.limits, floors=floors)
+        else:
+            metrics = [limit.metric for limit in gate.limits]
+            results = comparing.compare_points(
+                recorded["points"], comparing.run_points(current, metrics), gate.limits,
+                floors=floors,
+            )  # fmt: skip
     except compare_facts.CompareError as exc:
         raise UsageError(str(exc)) from None
     click.echo(gate.describe_limits())
@@ -182,7 +198,8 @@ def compare(
     click.echo("\n".join(table(headers, comparing.comparison_rows(results))))
     if json_out is not None:
         payload = {
-            "baseline": str(baseline),
+            "baseline": where,
+            "baseline_run": None if isinstance(base, Path) else base["run_id"],
             "current": str(current),
             "warnings": warnings,
             "limits_from": gate.source.value,
@@ -201,8 +218,9 @@ def compare(
 def _baseline_and_current(
     first: Path, second: Path | None, baseline_from: str | None, history_url: str | None,
     reports_dir: Path,
-) -> tuple[Path, Path]:  # fmt: skip
-    """BASELINE CURRENT as given, or CURRENT and the baseline the history names."""
+) -> tuple[Path | RunRecord, Path]:  # fmt: skip
+    """BASELINE CURRENT as given, or CURRENT and the baseline the history names (its folder,
+    or its record when the folder is not here)."""
     from loadkit.cli.history import resolve_baseline
 
     if baseline_from is None:

@@ -3,8 +3,9 @@
 "Significantly" is `compare`'s noise model applied to a run and its history: the spread of
 the earlier runs' values (1.4826 x their median absolute deviation, a standard deviation that
 one odd run does not inflate) and this run's own standard error by resampling its seconds
-(`compare.metric_noise`), combined; the run drifts when it is worse than the median by more
-than 1.96 times that *and* by more than a floor (`FLOOR`: a change too small to matter).
+(`compare.run_points`, which its record keeps), combined; the run drifts when it is worse
+than the median by more than 1.96 times that *and* by more than a floor (`FLOOR`: a change
+too small to matter).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Final
 
 from loadkit import formatting
@@ -37,11 +37,11 @@ def find_drift(
     current: RunRecord,
     history: Sequence[RunRecord],
     *,
-    folder: Path | None,
     thresholds: Mapping[str, float],
 ) -> list[DriftEntry]:
     """`history`: the comparable passing runs, newest first (only the first LAST_RUNS
-    count). `folder`: the current run's, for its resampling noise (None: its spread only)."""
+    count). The current run's own resampling noise is its record's (`comparable`; none: the
+    earlier runs' spread alone)."""
     earlier = list(history)[:LAST_RUNS]
     out = []
     for metric, field in FIELD.items():
@@ -49,22 +49,18 @@ def find_drift(
         now = current.get(field)
         if len(values) < MIN_RUNS or not isinstance(now, int | float):
             continue
-        entry = _judge(metric, float(now), values, _own_noise(folder, metric), thresholds)
+        entry = _judge(metric, float(now), values, _own_noise(current, metric), thresholds)
         if entry is not None:
             out.append(entry)
     return out
 
 
-def _own_noise(folder: Path | None, metric: str) -> float:
-    from loadkit.compare import metric_noise
-    from loadkit.compare_facts import CompareError
-
-    if folder is None:
-        return 0.0
-    try:
-        return metric_noise(folder, metric)[1]
-    except CompareError:  # too short to resample: the earlier runs' spread stands alone
-        return 0.0
+def _own_noise(current: RunRecord, metric: str) -> float:
+    """The current run's standard error of `metric`, as `compare` measures it (0.0 when the
+    run was too short to resample)."""
+    comparable = current.get("comparable")
+    point = comparable["points"].get(metric) if comparable else None
+    return float(point[1] or 0.0) if point else 0.0
 
 
 def _judge(

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from loadkit.run_folder import RunFolder
 from loadkit.summary import judged_time
@@ -47,6 +47,15 @@ class RequestMetrics(TypedDict):
     corrected_p95_ms: float | None
     corrected_p99_ms: float | None
     apdex: float | None
+
+
+class Comparable(TypedDict):
+    """What `loadkit compare` needs of a run whose folder is not at hand (a CI job's, on
+    another machine): the summary's parts that say what load it ran (`compare_facts`) and
+    its `compare.Points`, each metric's value and standard error as [value, error]."""
+
+    summary: dict[str, Any]
+    points: dict[str, list[float | None]]
 
 
 class RunRecord(TypedDict):
@@ -84,6 +93,8 @@ class RunRecord(TypedDict):
     thresholds: list[dict[str, Any]]
     per_request: list[RequestMetrics]
     folder: str
+    comparable: NotRequired[Comparable | None]
+    """None: too few steady seconds to compare (or a record older than it)."""
 
 
 def new_run_id() -> str:
@@ -186,6 +197,22 @@ def record_of(
         "thresholds": [dict(t) for t in summary.get("thresholds", [])],
         "per_request": [_request_metrics(row) for row in summary.get("requests", [])],
         "folder": environ.get(RUN_URL_ENV) or str(folder.path.resolve()),
+        "comparable": comparable(summary, folder.path),
+    }
+
+
+def comparable(summary: Summary, folder: Path) -> Comparable | None:
+    """The run as `compare` judges it (None: too few steady seconds, or no histograms)."""
+    from loadkit.compare import run_points  # numpy: after the verdict
+    from loadkit.compare_facts import CompareError, facts_summary
+
+    try:
+        points = run_points(folder)
+    except CompareError:
+        return None
+    return {
+        "summary": facts_summary(summary),
+        "points": {m: [v, se] for m, (v, se) in points.items()},
     }
 
 

@@ -62,7 +62,7 @@ def _record(
     thresholds = whole_run_thresholds(summary)
     drift: list[DriftEntry] = []
     if summary["verdict"] == Verdict.PASS:
-        drift = find_drift(record, comparable, folder=folder.path, thresholds=thresholds)
+        drift = find_drift(record, comparable, thresholds=thresholds)
     apply_drift(summary, drift, fail=choice.fail_on_drift)
     record["verdict"] = str(summary["verdict"])
     record["reasons"] = list(summary["reasons"])
