@@ -408,7 +408,7 @@ def _traced(scenario: Scenario, user: UserSpec) -> bool:
 def _tracing(class_names: list[str], ctx: Context) -> list[str]:
     """The end of the file for users with `trace: true`: their compiled requests go through
     TracedClient (the lean path, each request with a traceparent header of its own), and
-    what `python:`/`include:` code sends through `self.client` through a traced session."""
+    what `python:` tasks send through `self.client` through a traced session."""
     if not class_names:
         return []
     ctx.uses("trace_requests")

@@ -477,8 +477,8 @@ def new_traceparent():
 
 def trace_requests(user_class):
     """`trace: true` for `user_class`: its compiled requests go through TracedClient, and
-    what its users' own code sends through `self.client` (`python:` tasks, `include:`d
-    code) through their session, traced by `trace_session` as each user is made."""
+    what its `python:` tasks send through `self.client` through the user's session, traced
+    by `trace_session` as each user is made."""
     user_class.lean_client_kind = TracedClient
     untraced_init = user_class.__init__
 
