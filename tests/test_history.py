@@ -465,6 +465,28 @@ def test_history_commands_and_compare_with_a_baseline_from_the_history(
     assert compared.stdout == by_folder["pinned"]
     written = json.loads((tmp_path / "c.json").read_text())
     assert (written["baseline"], written["baseline_run"]) == (str(folder), first["run_id"])
+    # A record of an older loadkit keeps no such figures: without its folder, one line, exit 2.
+    store = HistoryStore.open(url)
+    try:
+        [record] = [r for r in store.runs(scenario="drifty", limit=50)
+                    if r["run_id"] == first["run_id"]]  # fmt: skip
+    finally:
+        store.close()
+    old = f"sqlite:///{tmp_path / 'old.db'}"
+    older = HistoryStore.open(old)
+    try:
+        del record["comparable"]
+        older.append({**record, "folder": str(tmp_path / "gone")})
+        older.pin(record, None)
+    finally:
+        older.close()
+    refused = run_loadkit("compare", "--baseline", "pinned", str(slower), "--history", old)
+    assert refused.returncode == ExitStatus.INVALID_INPUT, refused
+    assert refused.stderr.strip() == (
+        f"loadkit: error: the pinned run {first['run_id']}'s folder {tmp_path / 'gone'} is not "
+        "here, and its record keeps no figures to compare with (a run of fewer than 3 steady "
+        "seconds, or recorded by an older loadkit); compare two folders instead"
+    )
 
 
 @pytest.mark.e2e

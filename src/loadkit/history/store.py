@@ -2,8 +2,9 @@
 
 SQLite (a file, nothing to install) or PostgreSQL (a team's, by URL), through SQLAlchemy Core
 and psycopg 3. Concurrent writers (two CI jobs): SQLite in WAL mode, every transaction begun
-IMMEDIATE (it takes the write lock first) with a 30 s busy timeout; PostgreSQL in transactions,
-the migration under an advisory lock. A URL's password is a secret: `masked_url` is the only
+IMMEDIATE (it takes the write lock first) with a 30 s busy timeout, and tried again where SQLite
+says "locked" without waiting (`HistoryStore._write`); PostgreSQL in transactions, the
+migration under an advisory lock. A URL's password is a secret: `masked_url` is the only
 form of it any message holds, and every error is a `HistoryUnavailable` whose text is masked.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -68,13 +69,32 @@ class HistoryStore:
     @classmethod
     def open(cls, url: str) -> HistoryStore:
         store = cls(url)
-        with store._transaction() as conn:
+
+        def migrate(conn: Any) -> None:
             if conn.dialect.name == "postgresql":
                 from sqlalchemy import text
 
                 conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_MIGRATION_LOCK})
             schema.migrate(conn)
+
+        store._write(migrate)
         return store
+
+    def _write(self, work: Callable[[Any], None]) -> None:
+        """`work` in one write transaction. SQLite may answer "database is locked" at once,
+        without its busy timeout, where waiting could deadlock (two processes switching a new
+        file to WAL, a read lock to upgrade): the whole transaction is then tried again, for
+        up to BUSY_TIMEOUT_S. Every write here is one transaction, so nothing is half done."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                with self._transaction() as conn:
+                    work(conn)
+                return
+            except HistoryUnavailable as exc:
+                if "database is locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -105,13 +125,16 @@ class HistoryStore:
     def append(self, record: RunRecord) -> None:
         row = {c: record[c] for c in _RUN_COLUMNS}  # type: ignore[literal-required]
         row["data"] = json.dumps(record)
-        with self._transaction() as conn:
+
+        def insert(conn: Any) -> None:
             conn.execute(schema.runs.insert().values(**row))
             if record["per_request"]:
                 conn.execute(
                     schema.request_metrics.insert(),
                     [{"run_id": record["run_id"], **m} for m in record["per_request"]],
                 )
+
+        self._write(insert)
 
     def runs(
         self,
@@ -161,10 +184,13 @@ class HistoryStore:
 
         p = schema.pins
         key = {"scenario": record["scenario"], "branch": branch or ""}
-        with self._transaction() as conn:
+
+        def replace_pin(conn: Any) -> None:
             same = (p.c.scenario == key["scenario"], p.c.branch == key["branch"])
             conn.execute(delete(p).where(*same))
             conn.execute(p.insert().values(**key, run_id=record["run_id"], pinned_at=time.time()))
+
+        self._write(replace_pin)
 
     def pinned(self, scenario: str, branch: str | None) -> RunRecord | None:
         """The baseline pinned for the branch, else the one pinned for every branch."""
