@@ -69,23 +69,10 @@ REAL_SERVER_FIXTURES = frozenset(
 )  # fmt: skip
 
 
-# The files whose tests take longest while sharing the machine, longest first: pytest-xdist
-# hands out whole files (--dist loadfile) in collection order (--no-loadscope-reorder), so
-# these start first, and the end of the run is short files on both workers, not one worker
-# finishing a long file while the other has nothing left.
-LONGEST_FIRST = (
-    "test_history.py", "test_verdicts.py", "test_distributed.py", "test_observe.py",
-    "test_webui.py", "test_compare.py", "test_live_metrics.py",
-)  # fmt: skip
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if REAL_SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
-    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
-    # Stable: each file's tests keep their order, the other files theirs.
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 # -- two tests at a time, an `exclusive` one alone -------------------------------------------
