@@ -212,6 +212,31 @@ CREATE INDEX ix_runs_scenario ON runs (scenario);
 """The first history's schema (version 1), as that loadkit made it: runs only."""
 
 
+def test_sqlite_busy_is_what_a_write_retries_and_nothing_else(tmp_path: Path) -> None:
+    """`HistoryStore._write` tries a transaction again on SQLITE_BUSY only: here a real one
+    (another connection holds the file), told apart from a file that cannot be opened."""
+    import sqlite3
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    from loadkit.history.store import _sqlite_busy
+
+    path = tmp_path / "history.db"
+    HistoryStore.open(f"sqlite:///{path}").close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    impatient = create_engine(f"sqlite:///{path}", connect_args={"timeout": 0})
+    with pytest.raises(OperationalError) as busy, impatient.begin() as conn:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    holder.close()
+    assert _sqlite_busy(busy.value)
+    missing = create_engine(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}")
+    with pytest.raises(OperationalError) as unopenable:
+        missing.connect()
+    assert not _sqlite_busy(unopenable.value)
+
+
 def test_a_history_of_the_previous_schema_is_migrated(history_url: str) -> None:
     from sqlalchemy import create_engine, text
 

@@ -3,7 +3,7 @@
 SQLite (a file, nothing to install) or PostgreSQL (a team's, by URL), through SQLAlchemy Core
 and psycopg 3. Concurrent writers (two CI jobs): SQLite in WAL mode, every transaction begun
 IMMEDIATE (it takes the write lock first) with a 30 s busy timeout, and tried again where SQLite
-says "locked" without waiting (`HistoryStore._write`); PostgreSQL in transactions, the
+answers SQLITE_BUSY without waiting (`HistoryStore._write`); PostgreSQL in transactions, the
 migration under an advisory lock. A URL's password is a secret: `masked_url` is the only
 form of it any message holds, and every error is a `HistoryUnavailable` whose text is masked.
 """
@@ -30,6 +30,11 @@ _PG_MIGRATION_LOCK = 0x6C6F61646B6974  # "loadkit": one advisory lock id for the
 
 class HistoryUnavailable(Exception):
     """The history cannot be read or written; the message is one line, its password masked."""
+
+    def __init__(self, message: str, *, busy: bool = False) -> None:
+        super().__init__(message)
+        self.busy = busy
+        """SQLite's SQLITE_BUSY: another writer held the file (`HistoryStore._write` retries)."""
 
 
 def default_url(reports_dir: Path) -> str:
@@ -81,7 +86,7 @@ class HistoryStore:
         return store
 
     def _write(self, work: Callable[[Any], None]) -> None:
-        """`work` in one write transaction. SQLite may answer "database is locked" at once,
+        """`work` in one write transaction. SQLite may answer SQLITE_BUSY at once,
         without its busy timeout, where waiting could deadlock (two processes switching a new
         file to WAL, a read lock to upgrade): the whole transaction is then tried again, for
         up to BUSY_TIMEOUT_S. Every write here is one transaction, so nothing is half done."""
@@ -92,7 +97,7 @@ class HistoryStore:
                     work(conn)
                 return
             except HistoryUnavailable as exc:
-                if "database is locked" not in str(exc) or time.monotonic() > deadline:
+                if not exc.busy or time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
 
@@ -109,7 +114,9 @@ class HistoryStore:
         except schema.NewerSchema as exc:
             raise HistoryUnavailable(f"history {self.where}: {exc}") from None
         except SQLAlchemyError as exc:
-            raise HistoryUnavailable(f"history {self.where}: {self._reason(exc)}") from None
+            raise HistoryUnavailable(
+                f"history {self.where}: {self._reason(exc)}", busy=_sqlite_busy(exc)
+            ) from None
         except OSError as exc:
             raise HistoryUnavailable(f"history {self.where}: {exc.strerror or exc}") from None
 
@@ -209,6 +216,15 @@ class HistoryStore:
 _RUN_COLUMNS: Sequence[str] = tuple(
     c.name for c in schema.runs.columns if c.name not in ("id", "data")
 )
+
+
+def _sqlite_busy(exc: Exception) -> bool:
+    """Whether the driver's error is SQLITE_BUSY (its primary code: extended ones such as
+    SQLITE_BUSY_RECOVERY included)."""
+    import sqlite3
+
+    code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_BUSY
 
 
 def _engine(url: str) -> Any:
